@@ -1,0 +1,168 @@
+// The assembled form of a lab program: pre-decoded instructions the CPU interprets
+// directly, plus the memory image, labels and IDT gates. Everything here is plain data.
+
+/** Operation codes. Numeric so that the interpreter's switch stays fast. */
+export const Op = {
+  MOV: 1,
+  ADD: 2,
+  SUB: 3,
+  AND: 4,
+  OR: 5,
+  XOR: 6,
+  SHL: 7,
+  SHR: 8,
+  INC: 9,
+  DEC: 10,
+  CMP: 11,
+  TEST: 12,
+  JMP: 13,
+  JCC: 14,
+  CALL: 15,
+  RET: 16,
+  PUSH: 17,
+  POP: 18,
+  PUSHF: 19,
+  POPF: 20,
+  NOP: 21,
+  PAUSE: 22,
+  HLT: 23,
+  STI: 24,
+  CLI: 25,
+  IRETQ: 26,
+  INT: 27,
+  INT3: 28,
+  MOV_SS: 29,
+  RDTSC: 30,
+  RDMSR: 31,
+  WRMSR: 32,
+  WORK: 33,
+  ASSERT: 34,
+  LEA: 35,
+} as const;
+export type Op = (typeof Op)[keyof typeof Op];
+
+/** Mnemonic of each op, as written in the source (JCC uses its condition, see `Instr.text`). */
+export const OP_NAMES: Record<Op, string> = Object.fromEntries(
+  Object.entries(Op).map(([k, v]) => [v, k.toLowerCase().replace('_', ' ')]),
+) as Record<Op, string>;
+
+/** Condition codes of Jcc, Intel's order (the low nibble of the 0F 8x opcode). */
+export const Cond = {
+  O: 0,
+  NO: 1,
+  B: 2, // also C, NAE
+  AE: 3, // also NC, NB
+  E: 4, // also Z
+  NE: 5, // also NZ
+  BE: 6, // also NA
+  A: 7, // also NBE
+  S: 8,
+  NS: 9,
+  L: 12, // also NGE
+  GE: 13, // also NL
+  LE: 14, // also NG
+  G: 15, // also NLE
+} as const;
+export type Cond = (typeof Cond)[keyof typeof Cond];
+
+/** General registers by number, as in the ModRM/REX encoding. */
+export const REG64 = [
+  'rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi',
+  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
+] as const; // prettier-ignore
+export const REG32 = [
+  'eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi',
+  'r8d', 'r9d', 'r10d', 'r11d', 'r12d', 'r13d', 'r14d', 'r15d',
+] as const; // prettier-ignore
+
+export const OperandKind = { REG: 0, IMM: 1, MEM: 2 } as const;
+
+/** A general register, 8 (64-bit) or 4 (32-bit: writes zero-extend, as in 64-bit mode). */
+export interface RegOperand {
+  k: 0;
+  reg: number;
+  size: 4 | 8;
+}
+/** An immediate, held as two unsigned 32-bit halves so that 64-bit values are exact. */
+export interface ImmOperand {
+  k: 1;
+  lo: number;
+  hi: number;
+}
+/**
+ * A memory operand: [base + disp] where disp already includes a resolved label address.
+ * base is -1 when absent (a label-only operand, encoded RIP-relative).
+ */
+export interface MemOperand {
+  k: 2;
+  base: number;
+  disp: number;
+  size: 1 | 2 | 4 | 8;
+}
+export type Operand = RegOperand | ImmOperand | MemOperand;
+
+export type AssertOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
+
+export interface Instr {
+  op: Op;
+  /** Destination (or only) operand. */
+  a: Operand | null;
+  /** Source operand. */
+  b: Operand | null;
+  /** Jcc condition. */
+  cond: Cond | -1;
+  /** Absolute target address for JMP/JCC/CALL; vector for INT; cycle count for WORK. */
+  n: number;
+  /** Address of the first byte. */
+  addr: number;
+  /** Length in bytes of its usual x86-64 encoding (see docs/assembly.md). */
+  len: number;
+  /** 1-based source line and column of the mnemonic. */
+  line: number;
+  column: number;
+  /** Normalised source text of the instruction, for display ("mov rax, 5"). */
+  text: string;
+  /** ASSERT only: comparison and its message. */
+  assertOp: AssertOp | null;
+  message: string | null;
+}
+
+export interface IdtGate {
+  vector: number;
+  /** Interrupt gates clear IF on delivery; trap gates leave it (SDM "IDT Descriptors"). */
+  kind: 'interrupt' | 'trap';
+  target: number;
+  label: string;
+  line: number;
+}
+
+export interface Program {
+  /** Instructions in address order. */
+  instrs: Instr[];
+  /** Instruction index for each byte address in [origin, end): -1 where no instruction starts. */
+  indexAt: Int32Array;
+  labels: Record<string, number>;
+  /** Initial memory contents from `origin`, code bytes included (filled with 0x90 NOPs). */
+  image: Uint8Array;
+  /** Load address of the first byte. */
+  origin: number;
+  /** First address past the image (code and data). */
+  end: number;
+  /** The IDT: one slot per vector, null when no gate is present. */
+  idt: (IdtGate | null)[];
+  /** Address where execution starts: the label `start` if present, else the first instruction. */
+  entry: number;
+  /** The source lines, for display. */
+  source: string[];
+}
+
+export interface AsmError {
+  line: number;
+  column: number;
+  message: string;
+}
+
+export type AssembleResult = { ok: true; program: Program } | { ok: false; errors: AsmError[] };
+
+/** Where programs are loaded (kvm-unit-tests style images also start low). */
+export const DEFAULT_ORIGIN = 0x1000;

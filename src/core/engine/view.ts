@@ -1,0 +1,197 @@
+// What a face of the core (the app, the command line) is shown of a step: plain data,
+// derived from the simulation state and the trace. Nothing here is needed to simulate.
+
+/** Kinds of trace event. Numeric in the trace columns; named in views and JSON. */
+export const EventKind = {
+  /** An instruction retired. */
+  INSTR: 1,
+  /** An event (interrupt, NMI, exception, software interrupt) delivered through an IDT. */
+  DELIVER: 2,
+  /** IRETQ retired: a return from a handler (kept apart from INSTR for the timeline). */
+  IRET: 3,
+  /** An external event was raised at a level's interrupt controller. */
+  RAISE: 4,
+  /** An `assert` retired; data0 = 1 pass, 0 fail. */
+  ASSERT: 5,
+  /** Time advanced while the CPU was halted, to the next external event. */
+  IDLE: 6,
+  /** Triple fault: the processor shut down. */
+  SHUTDOWN: 7,
+  /** HLT left: the CPU became active to take an event. Recorded as part of DELIVER; kept for clarity. */
+  WAKE: 8,
+} as const;
+export type EventKind = (typeof EventKind)[keyof typeof EventKind];
+export const EVENT_KIND_NAMES: Record<number, string> = {
+  1: 'instruction',
+  2: 'delivery',
+  3: 'iret',
+  4: 'raise',
+  5: 'assert',
+  6: 'idle',
+  7: 'shutdown',
+  8: 'wake',
+};
+
+/** Interruption types, with the VMX encoding (SDM "Format of Interruption-Information Field"). */
+export const EventType = {
+  EXTINT: 0,
+  NMI: 2,
+  HW_EXCEPTION: 3,
+  SW_INT: 4,
+  PRIV_SW_EXCEPTION: 5,
+  SW_EXCEPTION: 6,
+} as const;
+export type EventType = (typeof EventType)[keyof typeof EventType];
+export const EVENT_TYPE_NAMES: Record<number, string> = {
+  0: 'external interrupt',
+  2: 'NMI',
+  3: 'hardware exception',
+  4: 'software interrupt',
+  5: 'privileged software exception',
+  6: 'software exception',
+};
+
+/** One trace event as the faces see it. */
+export interface TraceEventView {
+  step: number;
+  time: number;
+  level: number;
+  kind: string;
+  rip: number;
+  /** Kind-specific numbers (vector, type, error code, instruction index, ...), named. */
+  data: Record<string, number>;
+}
+
+export interface Citation {
+  /** e.g. 'SDM Vol. 3A "Interrupt and Exception Handling: Priority Among Concurrent Events"'. */
+  source: string;
+}
+
+export interface Explanation {
+  /** One plain-language line about what happened at this step and why. */
+  text: string;
+  cite: string | null;
+}
+
+export interface RegisterView {
+  name: string;
+  value: string; // 0x-prefixed, 16 hex digits
+}
+
+export interface CpuView {
+  regs: RegisterView[];
+  rip: number;
+  rflags: number;
+  /** RFLAGS.IF */
+  if: boolean;
+  /** RFLAGS.TF */
+  tf: boolean;
+  /** SDM "Interruptibility State" bits as they stand now. */
+  interruptibility: { sti: boolean; movss: boolean; nmi: boolean };
+  activity: 'active' | 'hlt' | 'shutdown';
+  /** Events waiting at this CPU: an NMI latched, the APIC's highest pending vector. */
+  pending: { nmi: boolean; intr: number | null };
+  /** Cycles of a `work` left to run (resumes after an interrupt, like a REP string). */
+  workRemaining: number;
+  tsc: number;
+  /** Nesting depth of handlers: how many delivered events have not yet IRETed. */
+  handlerDepth: number;
+  /** NMI handlers entered and not yet left: 2 means an NMI nested inside another. */
+  nmiDepth: number;
+}
+
+export interface ApicView {
+  irr: number[];
+  isr: number[];
+  tpr: number;
+  ppr: number;
+}
+
+export interface LevelView {
+  index: number;
+  /** e.g. "L0 · bare metal" */
+  name: string;
+  kind: 'program';
+  cpu: CpuView;
+  apic: ApicView;
+  /** 1-based source line of the instruction at RIP, or null when RIP is outside the program. */
+  line: number | null;
+  /** The instruction text at RIP. */
+  nextInstruction: string | null;
+}
+
+export interface AssertionView {
+  step: number;
+  level: number;
+  line: number;
+  passed: boolean;
+  message: string;
+}
+
+export interface StepView {
+  step: number;
+  totalSteps: number;
+  time: number;
+  /** The event that produced this step (null at step 0). */
+  event: TraceEventView | null;
+  explanation: Explanation;
+  levels: LevelView[];
+  /** Assertions recorded up to and including this step. */
+  assertions: AssertionView[];
+}
+
+export interface LevelInfo {
+  index: number;
+  name: string;
+  kind: 'program';
+  source: string;
+  /** label → address */
+  labels: Record<string, number>;
+}
+
+export interface ParamInfo {
+  key: string;
+  description: string;
+  type: 'boolean' | 'number' | 'string';
+  value: boolean | number | string;
+  choices?: (string | number)[];
+}
+
+export type EndReason = 'halted' | 'shutdown' | 'step-limit' | 'time-limit' | 'running';
+
+export interface ScenarioInfo {
+  name: string;
+  title: string;
+  description: string;
+  arch: 'vmx' | 'svm';
+  levels: LevelInfo[];
+  params: ParamInfo[];
+  totalSteps: number;
+  endTime: number;
+  endReason: EndReason;
+  assertions: { passed: number; failed: number };
+}
+
+/** Timeline columns for drawing: one entry per trace event (or a decimated subset). */
+export interface TimelineData {
+  totalSteps: number;
+  steps: number[];
+  times: number[];
+  levels: number[];
+  kinds: number[];
+  /** Vector for deliveries and raises, -1 otherwise. */
+  vectors: number[];
+  /** Event type for deliveries and raises (EventType), -1 otherwise. */
+  types: number[];
+}
+
+/** A problem with the user's input or the run, with where it is. */
+export interface LabError {
+  kind: 'scenario' | 'program' | 'limit' | 'runtime' | 'crash';
+  message: string;
+  /** A JSON path in the scenario ("levels[0].program") or "L0 line 3, column 5". */
+  where: string | null;
+  level?: number;
+  line?: number;
+  column?: number;
+}

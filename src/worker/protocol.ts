@@ -1,0 +1,45 @@
+// The typed contract between the page and the simulation worker. The page holds only what
+// it shows; every method returns plain, structured-cloneable data.
+import type { LabError, ScenarioInfo, StepView, TimelineData, ParamInfo } from '../core/engine/view';
+
+export interface BuiltinScenarioInfo {
+  name: string;
+  title: string;
+  description: string;
+  params: ParamInfo[];
+}
+
+export type LoadRequest =
+  | { builtin: string; params?: Record<string, string | number | boolean> }
+  | { json: string; params?: Record<string, string | number | boolean> };
+
+export type LoadResponse =
+  | {
+      ok: true;
+      info: ScenarioInfo;
+      /** The scenario document as loaded (with parameters applied), pretty-printed. */
+      scenarioJson: string;
+      /** A limit hit or a run-time error: the run stopped early but its steps are kept. */
+      runError: LabError | null;
+    }
+  | { ok: false; error: LabError };
+
+/** What the simulation worker offers. Implemented in sim-worker.ts, wrapped by Comlink. */
+export interface SimApi {
+  listScenarios(): Promise<BuiltinScenarioInfo[]>;
+  /** Validate, assemble and run the scenario to its end (or its limit). */
+  load(req: LoadRequest): Promise<LoadResponse>;
+  /** The state after event `step` (0 = initial state), clamped to the run. */
+  view(step: number): Promise<StepView>;
+  timeline(): Promise<TimelineData>;
+  /** Next/previous step from `step` whose event is of one of `kinds` (for step-by-kind). */
+  findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null>;
+  /** Test hook: throw inside the worker so the page's recovery path can be exercised. */
+  crash(): Promise<never>;
+}
+
+/** What panels receive: the worker API, plus a way to learn that the worker died. */
+export interface SimClient extends SimApi {
+  /** Called with the error when the worker crashed; the client restarts it itself. */
+  onCrash(listener: (error: LabError) => void): () => void;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+import react from '@vitejs/plugin-react';
+
+export default defineConfig({
+  plugins: [react()],
+  test: {
+    include: ['tests/unit/**/*.test.ts', 'tests/component/**/*.test.tsx'],
+    environment: 'node',
+    environmentMatchGlobs: undefined,
+    setupFiles: ['tests/setup.ts'],
+  },
+});
