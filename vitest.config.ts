@@ -6,7 +6,6 @@ export default defineConfig({
   test: {
     include: ['tests/unit/**/*.test.ts', 'tests/component/**/*.test.tsx'],
     environment: 'node',
-    environmentMatchGlobs: undefined,
     setupFiles: ['tests/setup.ts'],
   },
 });

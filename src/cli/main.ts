@@ -1,0 +1,93 @@
+// npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json] [--list]
+// Runs a scenario to its end in Node. Exit status: 0 every assertion passed, 1 one failed,
+// 2 the scenario is invalid or the run hit a limit or a run-time error (reason on stderr).
+import { readFileSync } from 'node:fs';
+import { openSession } from '../core/engine/session';
+import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
+import { readParams } from '../core/scenario/params';
+import type { ParamValue } from '../core/scenario/schema';
+import { formatError, formatSummary, formatTraceJson } from './summary';
+
+const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json]
+       npm run sim -- --list`;
+
+export interface CliResult {
+  code: 0 | 1 | 2;
+  stdout: string;
+  stderr: string;
+}
+
+function listBuiltins(): string {
+  const lines: string[] = ['Built-in scenarios:', ''];
+  for (const doc of BUILTIN_SCENARIOS) {
+    const d = doc as { name: string; title: string };
+    lines.push(`  ${d.name}`);
+    lines.push(`      ${d.title}`);
+    for (const [k, p] of Object.entries(readParams(doc))) {
+      const choices = p.choices ? `, one of ${p.choices.join(' ')}` : '';
+      lines.push(`      --set ${k}=${String(p.default)}  (${p.type}${choices}) ${p.description}`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export function runCli(
+  args: string[],
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): CliResult {
+  let json = false;
+  let target: string | null = null;
+  const params: Record<string, ParamValue> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--json') json = true;
+    else if (a === '--list') return { code: 0, stdout: listBuiltins() + '\n', stderr: '' };
+    else if (a === '--help' || a === '-h') return { code: 0, stdout: USAGE + '\n', stderr: '' };
+    else if (a === '--set') {
+      const kv = args[++i];
+      const eq = kv?.indexOf('=') ?? -1;
+      if (!kv || eq <= 0) return { code: 2, stdout: '', stderr: `--set needs key=value\n${USAGE}\n` };
+      params[kv.slice(0, eq)] = kv.slice(eq + 1);
+    } else if (a.startsWith('--set=')) {
+      const kv = a.slice(6);
+      const eq = kv.indexOf('=');
+      if (eq <= 0) return { code: 2, stdout: '', stderr: `--set needs key=value\n${USAGE}\n` };
+      params[kv.slice(0, eq)] = kv.slice(eq + 1);
+    } else if (a.startsWith('-')) return { code: 2, stdout: '', stderr: `unknown option '${a}'\n${USAGE}\n` };
+    else if (target === null) target = a;
+    else
+      return { code: 2, stdout: '', stderr: `one scenario at a time ('${target}' and '${a}')\n${USAGE}\n` };
+  }
+  if (target === null) return { code: 2, stdout: '', stderr: `${USAGE}\n` };
+  const builtin = findBuiltin(target);
+  let source: { text: string } | { doc: unknown };
+  if (builtin) source = { doc: builtin };
+  else {
+    try {
+      source = { text: readFile(target) };
+    } catch {
+      return {
+        code: 2,
+        stdout: '',
+        stderr: `'${target}' is neither a built-in scenario (see --list) nor a readable file\n`,
+      };
+    }
+  }
+  const opened = openSession(source, params);
+  if (!opened.ok) return { code: 2, stdout: '', stderr: formatError(target, opened.error) + '\n' };
+  const session = opened.session;
+  const runError = session.runError();
+  const stdout = json ? formatTraceJson(session) : formatSummary(session);
+  if (runError) return { code: 2, stdout, stderr: formatError(target, runError) + '\n' };
+  const failed = session.assertions.some((a) => !a.passed);
+  return { code: failed ? 1 : 0, stdout, stderr: '' };
+}
+
+const isMain = process.argv[1] && /cli[\\/]main\.ts$/.test(process.argv[1]);
+if (isMain) {
+  const r = runCli(process.argv.slice(2));
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  process.exitCode = r.code;
+}

@@ -1,0 +1,98 @@
+// What the command line prints: a readable story of the run, or the whole trace as JSON.
+import { Op } from '../core/asm/ir';
+import type { LabSession } from '../core/engine/session';
+import { EVENT_TYPE_NAMES, EventKind, type LabError } from '../core/engine/view';
+
+/** Instructions that change how events are delivered: they belong in the story. */
+const STORY_OPS = new Set<number>([Op.STI, Op.CLI, Op.HLT, Op.POPF, Op.MOV_SS, Op.WRMSR]);
+const MAX_STORY_LINES = 400;
+
+export function formatError(target: string, e: LabError): string {
+  const where = e.where ? ` at ${e.where}` : '';
+  return `${target}: ${e.kind} error${where}: ${e.message}`;
+}
+
+/** The steps worth telling: everything but plain instructions. */
+export function storySteps(session: LabSession): number[] {
+  const t = session.sim.trace;
+  const prog = session.compiled.programs;
+  const out: number[] = [];
+  for (let i = 0; i < t.length; i++) {
+    const k = t.kind[i];
+    if (k === EventKind.INSTR && !STORY_OPS.has(prog[t.level[i]].instrs[t.d0[i]].op)) continue;
+    out.push(i + 1);
+  }
+  return out;
+}
+
+export function formatSummary(session: LabSession): string {
+  const info = session.info();
+  const lines: string[] = [];
+  lines.push(`nestlab · ${info.name} — ${info.title}`);
+  if (info.params.length)
+    lines.push(`parameters: ${info.params.map((p) => `${p.key}=${String(p.value)}`).join(' ')}`);
+  lines.push(`levels: ${info.levels.map((l) => `${l.name} (${l.kind})`).join(', ')}`);
+  lines.push('');
+  lines.push('   step        time  level  what happened');
+  const steps = storySteps(session);
+  for (const n of steps.slice(0, MAX_STORY_LINES)) {
+    const v = session.view(n);
+    const ev = v.event!;
+    lines.push(
+      `${String(n).padStart(7)} ${String(ev.time).padStart(11)}  L${ev.level}     ${v.explanation.text}`,
+    );
+  }
+  if (steps.length > MAX_STORY_LINES)
+    lines.push(`   … ${steps.length - MAX_STORY_LINES} more (use --json for the whole trace)`);
+  lines.push('');
+  const t = session.sim.trace;
+  const perLevel = new Map<number, Map<string, number>>();
+  for (let i = 0; i < t.length; i++) {
+    if (t.kind[i] !== EventKind.DELIVER) continue;
+    const vector = t.d0[i] & 0xff;
+    const type = (t.d0[i] >>> 8) & 7;
+    const key = `${EVENT_TYPE_NAMES[type]} 0x${vector.toString(16)}`;
+    const m = perLevel.get(t.level[i]) ?? new Map<string, number>();
+    m.set(key, (m.get(key) ?? 0) + 1);
+    perLevel.set(t.level[i], m);
+  }
+  lines.push('deliveries through the IDT:');
+  if (!perLevel.size) lines.push('  none');
+  for (const [level, m] of perLevel) {
+    const total = [...m.values()].reduce((a, b) => a + b, 0);
+    lines.push(`  L${level}: ${total} (${[...m].map(([k, n]) => `${k} ×${n}`).join(', ')})`);
+  }
+  lines.push(`assertions: ${info.assertions.passed} passed, ${info.assertions.failed} failed`);
+  for (const a of session.assertions)
+    lines.push(`  ${a.passed ? 'pass' : 'FAIL'}  step ${a.step}, L${a.level} line ${a.line}: ${a.message}`);
+  const endText: Record<string, string> = {
+    halted: 'halted with nothing left that could wake it',
+    shutdown: 'shut down (triple fault)',
+    'step-limit': 'stopped at its step limit',
+    'time-limit': 'stopped at its time limit',
+    running: 'stopped by an error',
+  };
+  lines.push(`run: ${info.totalSteps} steps, ${info.endTime} cycles; ${endText[info.endReason]}`);
+  return lines.join('\n') + '\n';
+}
+
+export function formatTraceJson(session: LabSession): string {
+  const info = session.info();
+  return (
+    JSON.stringify(
+      {
+        traceVersion: 1,
+        scenario: info.name,
+        params: Object.fromEntries(info.params.map((p) => [p.key, p.value])),
+        totalSteps: info.totalSteps,
+        endTime: info.endTime,
+        endReason: info.endReason,
+        runError: session.runError(),
+        assertions: session.assertions,
+        events: session.traceEvents(),
+      },
+      null,
+      1,
+    ) + '\n'
+  );
+}

@@ -1,0 +1,167 @@
+// Delivery of interrupts, NMIs and exceptions through the IDT, and IRET. SDM Vol. 3A chapter
+// "Interrupt and Exception Handling": "64-Bit Mode Stack Frame", "IDT Descriptors",
+// "Interrupt 8—Double Fault Exception (#DF)", "NMI Handling".
+import { EventKind, EventType } from '../engine/view';
+import type { Hart } from './hart';
+import { checkStack, loaded, read, write } from './memory';
+import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
+
+export const Vector = { DE: 0, DB: 1, NMI: 2, BP: 3, DF: 8, TS: 10, NP: 11, SS: 12, GP: 13, PF: 14 } as const;
+
+/** Exceptions that push an error code (SDM "Exceptions and Interrupts" table). */
+export function hasErrorCode(vector: number, type: number): boolean {
+  return type === EventType.HW_EXCEPTION && [8, 10, 11, 12, 13, 14, 17, 21].includes(vector);
+}
+
+/** SDM "Interrupt 8—Double Fault Exception": contributory exceptions. */
+function isContributory(vector: number, type: number): boolean {
+  return type === EventType.HW_EXCEPTION && [0, 10, 11, 12, 13].includes(vector);
+}
+
+/** DELIVER data word: vector | type << 8 | error-code-valid << 11; an escalation adds the first vector << 16 | 1 << 24. */
+export function deliverWord(vector: number, type: number, hasErr: boolean, firstVector = -1): number {
+  return (
+    (vector & 0xff) |
+    (type << 8) |
+    (hasErr ? 1 << 11 : 0) |
+    (firstVector >= 0 ? ((firstVector & 0xff) << 16) | (1 << 24) : 0)
+  );
+}
+
+function push64(h: Hart, lo: number, hi: number): void {
+  const rsp = regNumber(h.cpu, RSP) - 8;
+  checkStack(h.mem, rsp);
+  write(h.mem, rsp, 8, lo, hi);
+  setRegNumber(h.cpu, RSP, rsp);
+}
+
+function pop64(h: Hart): void {
+  const rsp = regNumber(h.cpu, RSP);
+  read(h.mem, rsp, 8);
+  setRegNumber(h.cpu, RSP, rsp + 8);
+}
+
+function split(v: number): [number, number] {
+  return [v >>> 0, Math.floor(v / 0x100000000) >>> 0];
+}
+
+/**
+ * Deliver an event through the IDT of the running level, escalating as the SDM says when its
+ * gate is missing: not-present gate → #NP (error code = vector·8 + IDT bit + EXT); a
+ * contributory fault while delivering a contributory one → #DF; a fault while delivering #DF →
+ * triple fault, the processor shuts down. Fills `h.out` with a DELIVER or SHUTDOWN record.
+ * `returnRip` is the RIP pushed: the interrupted instruction for interrupts and faults, the
+ * next one for traps and software interrupts.
+ */
+export function deliverEvent(
+  h: Hart,
+  vector: number,
+  type: number,
+  errorCode: number,
+  returnRip: number,
+): void {
+  const cpu = h.cpu;
+  const fromRip = returnRip;
+  let v = vector,
+    t = type,
+    err = errorCode;
+  let first = -1;
+  for (;;) {
+    const gate = h.prog.idt[v];
+    if (gate) break;
+    // "IDT Descriptors": a gate that is not present raises #NP with the IDT bit (1) set in the
+    // error code; EXT (bit 0) is set when the event was not caused by the program itself.
+    const ext = t === EventType.EXTINT || t === EventType.NMI || t === EventType.HW_EXCEPTION ? 1 : 0;
+    if (v === Vector.DF && t === EventType.HW_EXCEPTION) {
+      // "Interrupt 8—Double Fault Exception": a fault while delivering #DF is a triple fault.
+      cpu.activity = Activity.SHUTDOWN;
+      h.out.kind = EventKind.SHUTDOWN;
+      h.out.rip = fromRip;
+      h.out.d0 = deliverWord(vector, type, false);
+      h.out.d1 = 0;
+      h.out.d2 = 0;
+      return;
+    }
+    if (first < 0) first = v;
+    const npErr = (v << 3) | 2 | ext;
+    if (isContributory(v, t)) {
+      v = Vector.DF;
+      t = EventType.HW_EXCEPTION;
+      err = 0;
+    } else {
+      v = Vector.NP;
+      t = EventType.HW_EXCEPTION;
+      err = npErr;
+    }
+  }
+  const gate = h.prog.idt[v]!;
+  const withErr = hasErrorCode(v, t);
+  // "64-Bit Mode Stack Frame": RSP is aligned to 16 bytes, then SS, RSP, RFLAGS, CS and RIP are
+  // pushed, and the error code last when the exception has one.
+  const oldRsp = regNumber(cpu, RSP);
+  const aligned = oldRsp - (oldRsp % 16);
+  checkStack(h.mem, aligned - (withErr ? 48 : 40));
+  setRegNumber(cpu, RSP, aligned);
+  push64(h, cpu.ss, 0);
+  const [rlo, rhi] = split(oldRsp);
+  push64(h, rlo, rhi);
+  push64(h, cpu.rflags >>> 0, 0);
+  push64(h, KERNEL_CS, 0);
+  const [ilo, ihi] = split(returnRip);
+  push64(h, ilo, ihi);
+  const ripSlot = regNumber(cpu, RSP);
+  if (withErr) push64(h, err >>> 0, 0);
+  // Interrupt gates clear IF; both gate kinds clear TF, NT and RF (SDM "Exception- or
+  // Interrupt-Handler Procedures").
+  cpu.rflags &= ~(RFLAGS.TF | RFLAGS.NT | RFLAGS.RF);
+  if (gate.kind === 'interrupt') cpu.rflags &= ~RFLAGS.IF;
+  if (t === EventType.NMI) cpu.nmiBlocked = true; // "NMI Handling": blocked until the next IRET
+  cpu.shadow = 0;
+  cpu.activity = Activity.ACTIVE;
+  cpu.dbTrapPending = false;
+  if (cpu.workRemaining > 0) {
+    cpu.workStack.push(ripSlot, cpu.workRemaining);
+    cpu.workRemaining = 0;
+  }
+  cpu.frames.push(ripSlot, v, t);
+  let nmis = 0;
+  for (let i = 2; i < cpu.frames.length; i += 3) if (cpu.frames[i] === EventType.NMI) nmis++;
+  if (nmis > cpu.maxNmiDepth) cpu.maxNmiDepth = nmis;
+  cpu.rip = gate.target;
+  h.out.kind = EventKind.DELIVER;
+  h.out.rip = fromRip;
+  h.out.d0 = deliverWord(v, t, withErr, first >= 0 && first !== v ? first : -1);
+  h.out.d1 = withErr ? err >>> 0 : 0;
+  h.out.d2 = gate.target;
+}
+
+/**
+ * IRETQ in 64-bit mode pops RIP, CS, RFLAGS, RSP and SS, and ends blocking by NMI
+ * (SDM "NMI Handling": "...until the next IRET instruction is executed").
+ */
+export function iret(h: Hart): void {
+  const cpu = h.cpu;
+  const rspAtIret = regNumber(cpu, RSP);
+  pop64(h);
+  const rip = loaded.hi * 0x100000000 + loaded.lo;
+  pop64(h); // CS
+  pop64(h);
+  const flags = loaded.lo;
+  pop64(h);
+  const rsp = loaded.hi * 0x100000000 + loaded.lo;
+  pop64(h);
+  cpu.ss = loaded.lo & 0xffff;
+  cpu.rflags = (flags & WRITABLE_FLAGS) | RFLAGS.FIXED;
+  setRegNumber(cpu, RSP, rsp);
+  cpu.rip = rip;
+  cpu.nmiBlocked = false;
+  // Bookkeeping for the views: the frame this IRET leaves, and an interrupted `work`.
+  while (cpu.frames.length && cpu.frames[cpu.frames.length - 3] <= rspAtIret) cpu.frames.length -= 3;
+  const ws = cpu.workStack;
+  if (ws.length && ws[ws.length - 2] === rspAtIret) {
+    cpu.workRemaining = ws[ws.length - 1];
+    ws.length -= 2;
+  }
+}
+
+export { push64, pop64 };

@@ -1,0 +1,355 @@
+// The instruction interpreter: executes the instruction at RIP and fills the step record.
+// Each instruction's rule cites its SDM Vol. 2 entry where it matters for events.
+import { Cond, Op, type Instr, type MemOperand, type Operand } from '../asm/ir';
+import { RunError } from '../errors';
+import { EventKind, EventType } from '../engine/view';
+import { AluOp, alu, compareUnsigned, incdec, res, shift } from './alu';
+import { Vector, deliverEvent, iret, pop64, push64 } from './deliver';
+import type { Hart } from './hart';
+import { loaded, read, write } from './memory';
+import { msrValue, rdmsr, wrmsr } from './msr';
+import { ARITH_FLAGS, Activity, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
+
+/** Outcome of executing one instruction. */
+export const Exec = {
+  /** Retired (or faulted and delivered): the step is complete. */
+  DONE: 0,
+  /** A `work` was cut short by the time budget: the engine raises the due event. */
+  WORK_INTERRUPTED: 1,
+} as const;
+
+// Operand values, read into scratch halves to avoid allocations.
+let alo = 0,
+  ahi = 0,
+  blo = 0,
+  bhi = 0;
+
+function effectiveAddress(h: Hart, m: MemOperand): number {
+  return (m.base < 0 ? 0 : regNumber(h.cpu, m.base)) + m.disp;
+}
+
+function readA(h: Hart, o: Operand): void {
+  switch (o.k) {
+    case 0:
+      alo = h.cpu.regs[2 * o.reg];
+      ahi = o.size === 8 ? h.cpu.regs[2 * o.reg + 1] : 0;
+      break;
+    case 1:
+      alo = o.lo;
+      ahi = o.hi;
+      break;
+    default:
+      read(h.mem, effectiveAddress(h, o), o.size);
+      alo = loaded.lo;
+      ahi = loaded.hi;
+  }
+}
+
+function readB(h: Hart, o: Operand): void {
+  switch (o.k) {
+    case 0:
+      blo = h.cpu.regs[2 * o.reg];
+      bhi = o.size === 8 ? h.cpu.regs[2 * o.reg + 1] : 0;
+      break;
+    case 1:
+      blo = o.lo;
+      bhi = o.hi;
+      break;
+    default:
+      read(h.mem, effectiveAddress(h, o), o.size);
+      blo = loaded.lo;
+      bhi = loaded.hi;
+  }
+}
+
+/** Write a result; 32-bit register writes zero the upper half (SDM Vol. 1 "General-Purpose Registers in 64-Bit Mode"). */
+function writeOperand(h: Hart, o: Operand, lo: number, hi: number): void {
+  if (o.k === 0) {
+    h.cpu.regs[2 * o.reg] = lo;
+    h.cpu.regs[2 * o.reg + 1] = o.size === 8 ? hi : 0;
+  } else if (o.k === 2) {
+    write(h.mem, effectiveAddress(h, o), o.size, lo, hi);
+  }
+}
+
+function operandBits(o: Operand): number {
+  return o.k === 1 ? 64 : o.size * 8;
+}
+
+/** Jcc conditions from RFLAGS (SDM Vol. 2A "Jcc—Jump if Condition Is Met"). */
+export function conditionHolds(cond: number, f: number): boolean {
+  let r: boolean;
+  switch (cond & ~1) {
+    case Cond.O:
+      r = (f & RFLAGS.OF) !== 0;
+      break;
+    case Cond.B:
+      r = (f & RFLAGS.CF) !== 0;
+      break;
+    case Cond.E:
+      r = (f & RFLAGS.ZF) !== 0;
+      break;
+    case Cond.BE:
+      r = (f & (RFLAGS.CF | RFLAGS.ZF)) !== 0;
+      break;
+    case Cond.S:
+      r = (f & RFLAGS.SF) !== 0;
+      break;
+    case Cond.L:
+      r = ((f & RFLAGS.SF) !== 0) !== ((f & RFLAGS.OF) !== 0);
+      break;
+    default: // Cond.LE
+      r = (f & RFLAGS.ZF) !== 0 || ((f & RFLAGS.SF) !== 0) !== ((f & RFLAGS.OF) !== 0);
+  }
+  return cond & 1 ? !r : r;
+}
+
+const ALU_OF: Record<number, number> = {
+  [Op.ADD]: AluOp.ADD,
+  [Op.SUB]: AluOp.SUB,
+  [Op.CMP]: AluOp.SUB,
+  [Op.AND]: AluOp.AND,
+  [Op.TEST]: AluOp.AND,
+  [Op.OR]: AluOp.OR,
+  [Op.XOR]: AluOp.XOR,
+};
+
+function retire(h: Hart, ins: Instr, index: number, kind: number = EventKind.INSTR): void {
+  h.out.kind = kind;
+  h.out.rip = ins.addr;
+  h.out.d0 = index;
+  h.out.d1 = 0;
+  h.out.d2 = 0;
+}
+
+/** A fault raised by the instruction: delivered with RIP pointing at the instruction. */
+function fault(h: Hart, ins: Instr, vector: number, errorCode: number): void {
+  h.cpu.rip = ins.addr;
+  deliverEvent(h, vector, EventType.HW_EXCEPTION, errorCode, ins.addr);
+}
+
+function compareAssert(op: string, c: number): boolean {
+  switch (op) {
+    case '==':
+      return c === 0;
+    case '!=':
+      return c !== 0;
+    case '<':
+      return c < 0;
+    case '<=':
+      return c <= 0;
+    case '>':
+      return c > 0;
+    default:
+      return c >= 0;
+  }
+}
+
+/**
+ * Execute the instruction at RIP. `budget` is the number of cycles until the next external
+ * event (Infinity when none): only `work` can run into it. Returns an Exec code; `h.out`
+ * holds the step's record and `cycles.spent` the cycles the instruction took.
+ */
+export const cycles = { spent: 1 };
+
+export function execute(h: Hart, budget: number): number {
+  const cpu = h.cpu;
+  const prog = h.prog;
+  const off = cpu.rip - prog.origin;
+  const index = off >= 0 && off < prog.indexAt.length ? prog.indexAt[off] : -1;
+  if (index < 0) {
+    throw new RunError(
+      'runtime',
+      `RIP 0x${cpu.rip.toString(16)} is not the start of an instruction of L${h.level}'s program (did it run past its last instruction?)`,
+      h.level,
+    );
+  }
+  const ins = prog.instrs[index];
+  const next = ins.addr + ins.len;
+  const prevShadow = cpu.shadow;
+  // The interrupt shadow covers only the boundary before this instruction.
+  cpu.shadow = 0;
+  const singleStep = (cpu.rflags & RFLAGS.TF) !== 0;
+  cycles.spent = 1;
+  const a = ins.a!;
+  switch (ins.op) {
+    case Op.MOV:
+      readB(h, ins.b!);
+      writeOperand(h, a, blo, bhi);
+      break;
+    case Op.LEA: {
+      const ea = effectiveAddress(h, ins.b as MemOperand);
+      writeOperand(h, a, ea >>> 0, Math.floor(ea / 0x100000000) >>> 0);
+      break;
+    }
+    case Op.ADD:
+    case Op.SUB:
+    case Op.AND:
+    case Op.OR:
+    case Op.XOR:
+    case Op.CMP:
+    case Op.TEST: {
+      readA(h, a);
+      readB(h, ins.b!);
+      alu(ALU_OF[ins.op], alo, ahi, blo, bhi, operandBits(a));
+      if (ins.op !== Op.CMP && ins.op !== Op.TEST) writeOperand(h, a, res.lo, res.hi);
+      cpu.rflags = (cpu.rflags & ~ARITH_FLAGS) | res.flags;
+      break;
+    }
+    case Op.INC:
+    case Op.DEC:
+      readA(h, a);
+      incdec(ins.op === Op.DEC, alo, ahi, operandBits(a), cpu.rflags);
+      writeOperand(h, a, res.lo, res.hi);
+      cpu.rflags = (cpu.rflags & ~ARITH_FLAGS) | res.flags;
+      break;
+    case Op.SHL:
+    case Op.SHR: {
+      readA(h, a);
+      const bits = operandBits(a);
+      const b = ins.b!;
+      const raw = b.k === 0 ? cpu.regs[2] & 0xff : b.k === 1 ? b.lo : 0; // a register count is CL
+      shift(ins.op === Op.SHR, alo, ahi, raw & (bits === 64 ? 63 : 31), bits);
+      writeOperand(h, a, res.lo, res.hi);
+      if (res.flags >= 0) cpu.rflags = (cpu.rflags & ~ARITH_FLAGS) | res.flags;
+      break;
+    }
+    case Op.JMP:
+      cpu.rip = ins.n;
+      retire(h, ins, index);
+      return done(h, singleStep);
+    case Op.JCC:
+      cpu.rip = conditionHolds(ins.cond, cpu.rflags) ? ins.n : next;
+      retire(h, ins, index);
+      return done(h, singleStep);
+    case Op.CALL:
+      push64(h, next >>> 0, 0);
+      cpu.rip = ins.n;
+      retire(h, ins, index);
+      return done(h, singleStep);
+    case Op.RET:
+      pop64(h);
+      cpu.rip = loaded.hi * 0x100000000 + loaded.lo;
+      retire(h, ins, index);
+      return done(h, singleStep);
+    case Op.PUSH:
+      readA(h, a);
+      push64(h, alo, ahi);
+      break;
+    case Op.POP:
+      pop64(h);
+      writeOperand(h, a, loaded.lo, loaded.hi);
+      break;
+    case Op.PUSHF:
+      // "PUSHF/PUSHFQ": RF and VM are pushed as 0.
+      push64(h, cpu.rflags & ~RFLAGS.RF, 0);
+      break;
+    case Op.POPF:
+      // "POPF/POPFQ" at CPL 0 may change IF and TF; unlike STI it creates no interrupt shadow.
+      pop64(h);
+      cpu.rflags = (loaded.lo & WRITABLE_FLAGS & ~RFLAGS.RF) | RFLAGS.FIXED;
+      break;
+    case Op.NOP:
+    case Op.PAUSE:
+      break;
+    case Op.HLT:
+      // "HLT—Halt": RIP moves past HLT; an unmasked interrupt or an NMI resumes execution
+      // with the return address after HLT.
+      cpu.activity = Activity.HLT;
+      break;
+    case Op.STI:
+      // "STI—Set Interrupt Flag": if IF was 0, interrupts stay inhibited at the boundary after
+      // STI. With IF already 1 there is no new shadow, so STI;STI has only one.
+      if (!(cpu.rflags & RFLAGS.IF)) {
+        cpu.rflags |= RFLAGS.IF;
+        cpu.shadow = Shadow.STI;
+      }
+      break;
+    case Op.CLI:
+      cpu.rflags &= ~RFLAGS.IF;
+      break;
+    case Op.MOV_SS:
+      // "MOV—Move": loading SS inhibits interrupts until after the next instruction; a second
+      // MOV SS inside the shadow does not extend it.
+      cpu.ss = cpu.regs[2 * (a as { reg: number }).reg] & 0xffff;
+      if (!(prevShadow & Shadow.MOVSS)) cpu.shadow = Shadow.MOVSS;
+      break;
+    case Op.IRETQ:
+      iret(h);
+      retire(h, ins, index, EventKind.IRET);
+      h.out.d2 = cpu.rip;
+      return done(h, singleStep);
+    case Op.INT:
+      // "INT n": a software interrupt, delivered with the return address after the instruction.
+      retire(h, ins, index);
+      cpu.rip = next;
+      deliverEvent(h, ins.n, EventType.SW_INT, 0, next);
+      return Exec.DONE;
+    case Op.INT3:
+      retire(h, ins, index);
+      cpu.rip = next;
+      deliverEvent(h, Vector.BP, EventType.SW_EXCEPTION, 0, next);
+      return Exec.DONE;
+    case Op.RDTSC:
+      // "RDTSC": EDX:EAX ← TSC; the upper halves of RAX and RDX are cleared.
+      cpu.regs[0] = h.tsc >>> 0;
+      cpu.regs[1] = 0;
+      cpu.regs[4] = Math.floor(h.tsc / 0x100000000) >>> 0;
+      cpu.regs[5] = 0;
+      break;
+    case Op.RDMSR:
+      if (!rdmsr(h, cpu.regs[2])) {
+        fault(h, ins, Vector.GP, 0);
+        return Exec.DONE;
+      }
+      cpu.regs[0] = msrValue.lo;
+      cpu.regs[1] = 0;
+      cpu.regs[4] = msrValue.hi;
+      cpu.regs[5] = 0;
+      break;
+    case Op.WRMSR:
+      if (!wrmsr(h, cpu.regs[2], cpu.regs[0], cpu.regs[4])) {
+        fault(h, ins, Vector.GP, 0);
+        return Exec.DONE;
+      }
+      break;
+    case Op.WORK: {
+      // Lab instruction: spends N cycles and can be interrupted, resuming like a REP string
+      // instruction (RIP stays on it; the remaining count is kept with the interrupted frame).
+      const remaining = cpu.workRemaining > 0 ? cpu.workRemaining : ins.n;
+      if (remaining > budget) {
+        cpu.workRemaining = remaining - budget;
+        cycles.spent = budget;
+        return Exec.WORK_INTERRUPTED;
+      }
+      cpu.workRemaining = 0;
+      cycles.spent = remaining;
+      break;
+    }
+    case Op.ASSERT: {
+      readA(h, a);
+      readB(h, ins.b!);
+      const passed = compareAssert(ins.assertOp!, compareUnsigned(alo, ahi, blo, bhi));
+      cpu.rip = next;
+      retire(h, ins, index, EventKind.ASSERT);
+      h.out.d1 = passed ? 1 : 0;
+      return done(h, singleStep);
+    }
+    default:
+      throw new RunError(
+        'runtime',
+        `instruction '${ins.text}' is not supported by the CPU model`,
+        h.level,
+        ins.line,
+      );
+  }
+  cpu.rip = next;
+  retire(h, ins, index);
+  return done(h, singleStep);
+}
+
+/** "Single-step": TF set when an instruction began makes a #DB trap due after it retires. */
+function done(h: Hart, singleStep: boolean): number {
+  if (singleStep) h.cpu.dbTrapPending = true;
+  return Exec.DONE;
+}

@@ -1,0 +1,98 @@
+// The architectural state of one logical processor, as plain data (typed arrays and numbers)
+// so that it can be cloned for checkpoints and sent to the worker's page.
+
+/** RFLAGS bits (SDM Vol. 1 "EFLAGS Register"). */
+export const RFLAGS = {
+  CF: 1 << 0,
+  FIXED: 1 << 1, // reserved, always 1
+  PF: 1 << 2,
+  AF: 1 << 4,
+  ZF: 1 << 6,
+  SF: 1 << 7,
+  TF: 1 << 8,
+  IF: 1 << 9,
+  DF: 1 << 10,
+  OF: 1 << 11,
+  NT: 1 << 14,
+  RF: 1 << 16,
+} as const;
+export const ARITH_FLAGS = RFLAGS.CF | RFLAGS.PF | RFLAGS.AF | RFLAGS.ZF | RFLAGS.SF | RFLAGS.OF;
+/** Bits POPF/IRETQ may change at CPL 0 (VM, VIF, VIP, IOPL are outside this lab's model). */
+export const WRITABLE_FLAGS = ARITH_FLAGS | RFLAGS.TF | RFLAGS.IF | RFLAGS.DF | RFLAGS.NT | RFLAGS.RF;
+
+/** Bits of the interrupt shadow (SDM "Interruptibility State", the same bits as the VMCS field). */
+export const Shadow = { STI: 1, MOVSS: 2 } as const;
+
+/** Activity state (SDM "Guest Non-Register State": 0 active, 1 HLT, 2 shutdown). */
+export const Activity = { ACTIVE: 0, HLT: 1, SHUTDOWN: 2 } as const;
+export type Activity = (typeof Activity)[keyof typeof Activity];
+
+/** Flat 64-bit code and stack segments of a 64-bit kernel: the selectors pushed in a frame. */
+export const KERNEL_CS = 0x08;
+export const KERNEL_SS = 0x10;
+
+export interface CpuState {
+  /** General registers as 32-bit halves: regs[2r] low, regs[2r+1] high (register r in REG64 order). */
+  regs: Uint32Array;
+  rip: number;
+  rflags: number;
+  ss: number;
+  /** Interrupt shadow in effect at the next instruction boundary (Shadow bits). */
+  shadow: number;
+  /** Blocking by NMI: set by NMI delivery, cleared by the next IRET (SDM "NMI Handling"). */
+  nmiBlocked: boolean;
+  activity: Activity;
+  /** An NMI latched at the processor and not yet delivered. */
+  nmiPending: boolean;
+  /** A single-step #DB trap is due at the next boundary (TF was 1 when the last instruction began). */
+  dbTrapPending: boolean;
+  /** Cycles left of an interrupted `work` (it resumes like a REP string instruction). */
+  workRemaining: number;
+  /** Saved `workRemaining` of interrupted works, as [frame RSP, remaining] pairs. */
+  workStack: number[];
+  /** Handler frames delivered and not yet left by IRET, as [frame RSP, vector, type] triples. */
+  frames: number[];
+  /** Deepest NMI nesting seen (two NMI frames at once is a nested NMI). */
+  maxNmiDepth: number;
+}
+
+export function createCpu(): CpuState {
+  return {
+    regs: new Uint32Array(32),
+    rip: 0,
+    rflags: RFLAGS.FIXED,
+    ss: KERNEL_SS,
+    shadow: 0,
+    nmiBlocked: false,
+    activity: Activity.ACTIVE,
+    nmiPending: false,
+    dbTrapPending: false,
+    workRemaining: 0,
+    workStack: [],
+    frames: [],
+    maxNmiDepth: 0,
+  };
+}
+
+export function cloneCpu(c: CpuState): CpuState {
+  return { ...c, regs: c.regs.slice(), workStack: c.workStack.slice(), frames: c.frames.slice() };
+}
+
+export const RSP = 4;
+
+/** The register as a JS number (exact below 2^53; used for addresses and counts). */
+export function regNumber(c: CpuState, r: number): number {
+  return c.regs[2 * r + 1] * 0x100000000 + c.regs[2 * r];
+}
+
+export function setRegNumber(c: CpuState, r: number, v: number): void {
+  c.regs[2 * r] = v >>> 0;
+  c.regs[2 * r + 1] = Math.floor(v / 0x100000000) >>> 0;
+}
+
+/** Depth of NMI handler frames currently on the stack. */
+export function nmiDepth(c: CpuState): number {
+  let d = 0;
+  for (let i = 0; i < c.frames.length; i += 3) if (c.frames[i + 2] === 2) d++;
+  return d;
+}

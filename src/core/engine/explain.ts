@@ -1,0 +1,275 @@
+// One plain-language line per step: what happened and why, with the SDM section it follows.
+// Computed from the states before and after the step and the step's trace record.
+import { Op } from '../asm/ir';
+import { X2APIC, deliverableVector, vectorsOf } from '../cpu/apic';
+import { RFLAGS, Shadow } from '../cpu/state';
+import type { CompiledScenario } from '../scenario/load';
+import { hex } from './describe';
+import type { SimState } from './machine';
+import { EVENT_TYPE_NAMES, EventKind, EventType, type Explanation } from './view';
+
+const SDM3 = 'Intel SDM Vol. 3A';
+const CITE = {
+  delivery: `${SDM3}, "Interrupt and Exception Handling": "Exception and Interrupt Handling in 64-Bit Mode"`,
+  priority: `${SDM3}, "Priority Among Concurrent Events"`,
+  nmi: `${SDM3}, "NMI Handling"`,
+  apicAccept: `${SDM3}, "Advanced Programmable Interrupt Controller": "Interrupt Acceptance for Fixed Interrupts"`,
+  eoi: `${SDM3}, "Advanced Programmable Interrupt Controller": "End-Of-Interrupt (EOI)"`,
+  tpr: `${SDM3}, "Advanced Programmable Interrupt Controller": "Task Priority Register (TPR)", "Processor Priority Register (PPR)"`,
+  icr: `${SDM3}, "Advanced Programmable Interrupt Controller": "Interrupt Command Register (ICR)"`,
+  sti: 'Intel SDM Vol. 2B, "STI—Set Interrupt Flag"',
+  movss: 'Intel SDM Vol. 2B, "MOV—Move" (loading SS inhibits interrupts for one instruction)',
+  hlt: 'Intel SDM Vol. 2A, "HLT—Halt"',
+  iret: 'Intel SDM Vol. 2A, "IRET/IRETD/IRETQ—Interrupt Return"',
+  cli: 'Intel SDM Vol. 2A, "CLI—Clear Interrupt Flag"',
+  popf: 'Intel SDM Vol. 2B, "POPF/POPFD/POPFQ—Pop Stack Into EFLAGS Register"',
+  df: `${SDM3}, "Interrupt 8—Double Fault Exception (#DF)"`,
+  np: `${SDM3}, "IDT Descriptors" and "Interrupt 11—Segment Not Present (#NP)"`,
+  gp: 'Intel SDM Vol. 2B, "WRMSR—Write to Model Specific Register" (#GP for a reserved or read-only MSR)',
+  singleStep: `${SDM3}, "Debug Exceptions": "Single-Step Exception Condition"`,
+} as const;
+
+function eventName(vector: number, type: number): string {
+  if (type === EventType.NMI) return 'NMI';
+  if (type === EventType.EXTINT) return `external interrupt, vector ${hex(vector)},`;
+  const names: Record<number, string> = {
+    0: '#DE',
+    1: '#DB',
+    3: '#BP',
+    8: '#DF',
+    11: '#NP',
+    13: '#GP',
+    14: '#PF',
+  };
+  if (type === EventType.SW_INT) return `software interrupt INT ${hex(vector)}`;
+  return `${names[vector] ?? 'exception'} (vector ${vector})`;
+}
+
+function labelAt(c: CompiledScenario, addr: number): string {
+  const labels = c.programs[0].labels;
+  for (const [name, a] of Object.entries(labels)) if (a === addr) return `'${name}' (${hex(addr)})`;
+  return hex(addr);
+}
+
+/** Why nothing was delivered at the boundary before this instruction, when something waited. */
+function whyNotDelivered(prev: SimState): string {
+  const cpu = prev.cpu;
+  const waits: string[] = [];
+  if (cpu.nmiPending) {
+    if (cpu.nmiBlocked) waits.push('the pending NMI waits: NMIs are blocked until the next IRET');
+    else if (cpu.shadow)
+      waits.push(
+        `the pending NMI waits one instruction: blocking by ${cpu.shadow & Shadow.STI ? 'STI' : 'MOV SS'}`,
+      );
+  }
+  const irr = vectorsOf(prev.apic.irr);
+  if (irr.length) {
+    const top = irr[irr.length - 1];
+    if (deliverableVector(prev.apic) < 0)
+      waits.push(`IRQ ${hex(top)} waits in the IRR: its priority class is not above the PPR`);
+    else if (!(cpu.rflags & RFLAGS.IF)) waits.push(`IRQ ${hex(top)} waits in the IRR: IF=0`);
+    else if (cpu.shadow)
+      waits.push(
+        `IRQ ${hex(top)} waits one more instruction: blocking by ${cpu.shadow & Shadow.STI ? 'STI' : 'MOV SS'}`,
+      );
+  }
+  return waits.length ? ` Meanwhile ${waits.join('; ')}.` : '';
+}
+
+function explainInstruction(c: CompiledScenario, prev: SimState, cur: SimState, index: number): Explanation {
+  const ins = c.programs[0].instrs[index];
+  const head = `Retired \`${ins.text}\` (line ${ins.line}).`;
+  const why = whyNotDelivered(prev);
+  const ifWas = (prev.cpu.rflags & RFLAGS.IF) !== 0;
+  const ifNow = (cur.cpu.rflags & RFLAGS.IF) !== 0;
+  switch (ins.op) {
+    case Op.STI:
+      return cur.cpu.shadow & Shadow.STI
+        ? {
+            text: `${head} IF 0→1, with blocking by STI: no interrupt is taken before the next instruction completes.${why}`,
+            cite: CITE.sti,
+          }
+        : {
+            text: `${head} IF was already 1, so this STI creates no interrupt shadow (a second STI does not extend one).${why}`,
+            cite: CITE.sti,
+          };
+    case Op.CLI:
+      return {
+        text: `${head} IF ${ifWas ? '1→0' : 'stays 0'}: maskable interrupts now wait in the IRR; NMIs are not affected.${why}`,
+        cite: CITE.cli,
+      };
+    case Op.HLT: {
+      const wake = ifNow ? 'an unmasked interrupt or an NMI' : 'only an NMI (IF=0)';
+      return {
+        text: `${head} The processor halts; ${wake} can resume it, at the instruction after HLT.${why}`,
+        cite: CITE.hlt,
+      };
+    }
+    case Op.MOV_SS:
+      return cur.cpu.shadow & Shadow.MOVSS
+        ? {
+            text: `${head} Loading SS blocks interrupts and NMIs until the next instruction completes.${why}`,
+            cite: CITE.movss,
+          }
+        : {
+            text: `${head} Already inside a MOV SS shadow: a second MOV SS does not extend it.${why}`,
+            cite: CITE.movss,
+          };
+    case Op.POPF:
+      return {
+        text: `${head} RFLAGS loaded from the stack${ifWas !== ifNow ? `: IF ${ifWas ? '1→0' : '0→1'}, without an interrupt shadow` : ''}.${why}`,
+        cite: CITE.popf,
+      };
+    case Op.WRMSR: {
+      const msr = prev.cpu.regs[2];
+      if (msr === X2APIC.EOI) {
+        const before = vectorsOf(prev.apic.isr);
+        const v = before[before.length - 1];
+        return {
+          text: `${head} EOI: the highest in-service vector${v !== undefined ? ` ${hex(v)}` : ''} leaves the ISR, so lower-priority interrupts can be accepted again.${why}`,
+          cite: CITE.eoi,
+        };
+      }
+      if (msr === X2APIC.TPR)
+        return {
+          text: `${head} TPR ← ${hex(cur.apic.tpr)}: only vectors whose class (vector >> 4) is above ${cur.apic.tpr >> 4} can be delivered.${why}`,
+          cite: CITE.tpr,
+        };
+      if (msr === X2APIC.ICR || msr === X2APIC.SELF_IPI) {
+        const nmi = !prev.cpu.nmiPending && cur.cpu.nmiPending;
+        const newIrr = vectorsOf(cur.apic.irr).filter((v) => !vectorsOf(prev.apic.irr).includes(v));
+        const what = nmi
+          ? 'an NMI to itself: NMI pending'
+          : newIrr.length
+            ? `a fixed self-IPI: IRR bit ${hex(newIrr[0])} set`
+            : 'an IPI that does not reach this processor (or merges with a pending one)';
+        return {
+          text: `${head} ${msr === X2APIC.ICR ? 'ICR' : 'SELF IPI'} write sends ${what}.${why}`,
+          cite: CITE.icr,
+        };
+      }
+      return { text: `${head} MSR ${hex(msr)} written.${why}`, cite: null };
+    }
+    case Op.WORK:
+      return {
+        text: `${head} Spent ${(cur.time - prev.time).toLocaleString('en-US')} cycles of work.${why}`,
+        cite: null,
+      };
+    default:
+      return { text: `${head}${why}`, cite: why ? CITE.priority : null };
+  }
+}
+
+export function explainStep(
+  c: CompiledScenario,
+  prev: SimState | null,
+  cur: SimState,
+  kind: number,
+  d0: number,
+  d1: number,
+  d2: number,
+): Explanation {
+  if (!prev) {
+    return {
+      text: `Initial state: RIP at ${labelAt(c, cur.cpu.rip)}, IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}, RSP at the top of memory (${hex(cur.mems[0].bytes.length)}). Step forward to run.`,
+      cite: null,
+    };
+  }
+  switch (kind) {
+    case EventKind.INSTR:
+      return explainInstruction(c, prev, cur, d0);
+    case EventKind.IRET: {
+      const unblock = prev.cpu.nmiBlocked ? ' NMI blocking ends here.' : '';
+      const pending = cur.cpu.nmiPending ? ' The waiting NMI can now be delivered.' : '';
+      return {
+        text: `Retired \`iretq\`: returned to ${labelAt(c, cur.cpu.rip)} with RFLAGS restored (IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}).${unblock}${pending}`,
+        cite: prev.cpu.nmiBlocked ? CITE.nmi : CITE.iret,
+      };
+    }
+    case EventKind.ASSERT: {
+      const ins = c.programs[0].instrs[d0];
+      return {
+        text: `assert ${d1 ? 'passed' : 'FAILED'} (line ${ins.line}): ${ins.message ?? ins.text}`,
+        cite: null,
+      };
+    }
+    case EventKind.RAISE: {
+      const vector = d0 & 0xff;
+      const ev = c.scenario.events[d1];
+      const note = ev?.note ? ` (${ev.note})` : '';
+      const idle = d2
+        ? ` The processor was halted; time advanced to ${cur.time.toLocaleString('en-US')} cycles.`
+        : '';
+      if (d0 >>> 8 === EventType.NMI) {
+        const lost = prev.cpu.nmiPending
+          ? ' One NMI was already pending: the latch holds only one, so this one merges with it.'
+          : '';
+        const blocked = cur.cpu.nmiBlocked
+          ? ' NMIs are blocked (an NMI handler is running) until its IRET.'
+          : '';
+        return { text: `External NMI raised${note}.${idle}${lost}${blocked}`, cite: CITE.nmi };
+      }
+      const merged =
+        (prev.apic.irr[vector >>> 5] >>> (vector & 31)) & 1
+          ? ' It was already pending in the IRR: the two requests become one.'
+          : '';
+      const masked = cur.cpu.rflags & RFLAGS.IF ? '' : ' IF=0, so it waits in the IRR.';
+      return {
+        text: `External IRQ, vector ${hex(vector)}, raised at the APIC: IRR bit ${hex(vector)} set${note}.${idle}${merged}${masked}`,
+        cite: CITE.apicAccept,
+      };
+    }
+    case EventKind.DELIVER: {
+      const vector = d0 & 0xff;
+      const type = (d0 >>> 8) & 7;
+      const gate = c.programs[0].idt[vector];
+      const woke = d0 & (1 << 25) ? 'The processor leaves HLT. ' : '';
+      const esc =
+        d0 & (1 << 24)
+          ? `Vector ${hex((d0 >>> 16) & 0xff)} has no IDT gate, so the CPU raised ${eventName(vector, type)} instead. `
+          : '';
+      const err = d0 & (1 << 11) ? ` and error code ${hex(d1)}` : '';
+      const ifNote =
+        gate?.kind === 'interrupt'
+          ? 'an interrupt gate, so IF is cleared'
+          : 'a trap gate, so IF is left as it was';
+      let extra = '';
+      let cite: string = CITE.delivery;
+      if (type === EventType.NMI) {
+        extra = ' NMIs are now blocked until the next IRET.';
+        cite = CITE.nmi;
+      } else if (type === EventType.EXTINT) {
+        extra = ` The APIC moved ${hex(vector)} from IRR to ISR.`;
+        cite = CITE.apicAccept;
+      }
+      if (vector === 8) cite = CITE.df;
+      else if (vector === 11 && type === EventType.HW_EXCEPTION) cite = CITE.np;
+      else if (vector === 13 && type === EventType.HW_EXCEPTION) cite = CITE.gp;
+      else if (vector === 1 && type === EventType.HW_EXCEPTION) cite = CITE.singleStep;
+      const both =
+        type === EventType.NMI && deliverableVector(prev.apic) >= 0 && prev.cpu.rflags & RFLAGS.IF
+          ? ' An IRQ was also pending: NMIs come first.'
+          : '';
+      return {
+        text: `${woke}${esc}Delivered ${eventName(vector, type)}${type === EventType.NMI || type === EventType.EXTINT ? '' : ` (${EVENT_TYPE_NAMES[type]})`} through ${ifNote}, to ${labelAt(c, d2)}: pushed SS, RSP, RFLAGS, CS and return RIP ${hex(returnRip(cur))}${err}.${extra}${both}`,
+        cite: both ? CITE.priority : cite,
+      };
+    }
+    case EventKind.SHUTDOWN:
+      return {
+        text: `Triple fault: delivering ${eventName(d0 & 0xff, (d0 >>> 8) & 7)} needed #DF, and #DF itself could not be delivered. The processor shuts down.`,
+        cite: CITE.df,
+      };
+    default:
+      return { text: 'Nothing happened.', cite: null };
+  }
+}
+
+/** The return RIP the delivery pushed: read back from the new frame. */
+function returnRip(cur: SimState): number {
+  const f = cur.cpu.frames;
+  const slot = f[f.length - 3];
+  const m = cur.mems[0].bytes;
+  const dv = new DataView(m.buffer, m.byteOffset, m.byteLength);
+  return dv.getUint32(slot, true) + dv.getUint32(slot + 4, true) * 0x100000000;
+}

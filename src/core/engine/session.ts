@@ -1,0 +1,194 @@
+// One loaded scenario and its run, as the faces use it: the worker answers the page from a
+// session, the command line prints one, the tests and benchmarks drive one.
+import { ScenarioError } from '../scenario/params';
+import { type CompiledScenario, compileScenario, parseScenarioText } from '../scenario/load';
+import type { ParamValue } from '../scenario/schema';
+import { describeEvent, describeLevel, levelName } from './describe';
+import { explainStep } from './explain';
+import { cloneState } from './machine';
+import { Simulation } from './simulation';
+import {
+  EVENT_KIND_NAMES,
+  EventKind,
+  type AssertionView,
+  type LabError,
+  type ParamInfo,
+  type ScenarioInfo,
+  type StepView,
+  type TimelineData,
+  type TraceEventView,
+} from './view';
+
+export type OpenResult = { ok: true; session: LabSession } | { ok: false; error: LabError };
+
+export function toLabError(e: unknown): LabError {
+  if (e instanceof ScenarioError) {
+    return {
+      kind: e.kind,
+      message: e.message,
+      where: e.where,
+      level: e.level,
+      line: e.line,
+      column: e.column,
+    };
+  }
+  return { kind: 'crash', message: e instanceof Error ? e.message : String(e), where: null };
+}
+
+/** Open a scenario from its JSON text or parsed document, with parameter overrides. */
+export function openSession(
+  source: { text: string } | { doc: unknown },
+  params: Record<string, ParamValue> = {},
+): OpenResult {
+  try {
+    const doc = 'text' in source ? parseScenarioText(source.text) : source.doc;
+    const compiled = compileScenario(doc, params);
+    return { ok: true, session: new LabSession(compiled, doc) };
+  } catch (e) {
+    if (e instanceof ScenarioError) return { ok: false, error: toLabError(e) };
+    throw e;
+  }
+}
+
+/** Most events the timeline receives at once; instruction ticks are thinned past this. */
+const TIMELINE_BUDGET = 200_000;
+
+export class LabSession {
+  readonly sim: Simulation;
+  readonly assertions: AssertionView[] = [];
+
+  constructor(
+    readonly compiled: CompiledScenario,
+    /** The document as given (parameters not applied), for sharing and editing. */
+    readonly document: unknown,
+  ) {
+    this.sim = new Simulation(compiled).run();
+    const t = this.sim.trace;
+    for (let i = 0; i < t.length; i++) {
+      if (t.kind[i] !== EventKind.ASSERT) continue;
+      const ins = compiled.programs[t.level[i]].instrs[t.d0[i]];
+      this.assertions.push({
+        step: i + 1,
+        level: t.level[i],
+        line: ins.line,
+        passed: t.d1[i] === 1,
+        message: ins.message ?? ins.text,
+      });
+    }
+  }
+
+  get totalSteps(): number {
+    return this.sim.totalSteps;
+  }
+
+  /** A run-time error or limit that stopped the run early, as a LabError. */
+  runError(): LabError | null {
+    const p = this.sim.problem;
+    if (!p) return null;
+    const where = p.line !== null ? `L${p.level} line ${p.line}` : `L${p.level}, step ${this.totalSteps}`;
+    return { kind: p.kind, message: p.message, where, level: p.level, line: p.line ?? undefined };
+  }
+
+  info(): ScenarioInfo {
+    const c = this.compiled;
+    const sc = c.scenario;
+    const params: ParamInfo[] = Object.entries(c.params).map(([key, p]) => ({
+      key,
+      description: p.description,
+      type: p.type,
+      value: c.values[key],
+      ...(p.choices ? { choices: p.choices } : {}),
+    }));
+    const passed = this.assertions.filter((a) => a.passed).length;
+    return {
+      name: sc.name,
+      title: sc.title,
+      description: sc.description,
+      arch: sc.arch,
+      levels: c.programs.map((p, i) => ({
+        index: i,
+        name: levelName(c, i),
+        kind: 'program',
+        source: p.source.join('\n'),
+        labels: { ...p.labels },
+      })),
+      params,
+      totalSteps: this.totalSteps,
+      endTime: this.sim.endTime,
+      endReason: this.sim.endReason,
+      assertions: { passed, failed: this.assertions.length - passed },
+    };
+  }
+
+  view(step: number): StepView {
+    const n = Math.max(0, Math.min(Math.floor(step), this.totalSteps));
+    const c = this.compiled;
+    const t = this.sim.trace;
+    let explanation;
+    let cur;
+    if (n === 0) {
+      cur = cloneState(this.sim.stateAt(0));
+      explanation = explainStep(c, null, cur, 0, 0, 0, 0);
+    } else {
+      const prev = cloneState(this.sim.stateAt(n - 1));
+      cur = this.sim.stateAt(n);
+      const i = n - 1;
+      explanation = explainStep(c, prev, cur, t.kind[i], t.d0[i], t.d1[i], t.d2[i]);
+    }
+    return {
+      step: n,
+      totalSteps: this.totalSteps,
+      time: cur.time,
+      event: describeEvent(t, n),
+      explanation,
+      levels: c.programs.map((_, i) => describeLevel(c, cur, i)),
+      assertions: this.assertions.filter((a) => a.step <= n),
+    };
+  }
+
+  timeline(): TimelineData {
+    const t = this.sim.trace;
+    const out: TimelineData = {
+      totalSteps: t.length,
+      steps: [],
+      times: [],
+      levels: [],
+      kinds: [],
+      vectors: [],
+      types: [],
+    };
+    const stride = t.length > TIMELINE_BUDGET ? Math.ceil(t.length / (TIMELINE_BUDGET / 2)) : 1;
+    for (let i = 0; i < t.length; i++) {
+      const k = t.kind[i];
+      if (k === EventKind.INSTR && i % stride !== 0) continue;
+      out.steps.push(i + 1);
+      out.times.push(t.time[i]);
+      out.levels.push(t.level[i]);
+      out.kinds.push(k);
+      const carriesVector = k === EventKind.DELIVER || k === EventKind.RAISE || k === EventKind.SHUTDOWN;
+      out.vectors.push(carriesVector ? t.d0[i] & 0xff : -1);
+      out.types.push(carriesVector ? (t.d0[i] >>> 8) & 7 : k === EventKind.ASSERT ? t.d1[i] : -1);
+    }
+    return out;
+  }
+
+  /** The next (direction 1) or previous (-1) step after `step` whose event kind is in `kinds`. */
+  findStep(step: number, direction: 1 | -1, kinds: string[]): number | null {
+    const wanted = new Set(
+      Object.entries(EVENT_KIND_NAMES)
+        .filter(([, n]) => kinds.includes(n))
+        .map(([k]) => Number(k)),
+    );
+    const t = this.sim.trace;
+    for (let n = step + direction; n >= 1 && n <= t.length; n += direction)
+      if (wanted.has(t.kind[n - 1])) return n;
+    return null;
+  }
+
+  /** The whole trace as the design's contract: every event with step, time, level, kind and data. */
+  traceEvents(): TraceEventView[] {
+    const out: TraceEventView[] = [];
+    for (let n = 1; n <= this.totalSteps; n++) out.push(describeEvent(this.sim.trace, n)!);
+    return out;
+  }
+}

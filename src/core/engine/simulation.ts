@@ -1,0 +1,107 @@
+// A run of a compiled scenario: the trace, checkpoints of the state, and seeking to any step
+// forwards or backwards by restoring the nearest checkpoint and replaying (rr's
+// ReplayTimeline, BizHawk's state manager). "Step N" is the state after event N; step 0 is
+// the initial state.
+import { RunError } from '../errors';
+import type { CompiledScenario } from '../scenario/load';
+import { type SimState, Stepper, cloneState, initialState } from './machine';
+import { Trace } from './trace';
+import type { EndReason } from './view';
+
+/** Steps between checkpoints: a seek replays at most this many steps. */
+export const CHECKPOINT_INTERVAL = 8192;
+
+export interface RunProblem {
+  kind: 'runtime' | 'limit';
+  message: string;
+  level: number;
+  line: number | null;
+}
+
+export class Simulation {
+  readonly trace = new Trace();
+  private readonly checkpoints: SimState[] = [];
+  private readonly stepper: Stepper;
+  /** The last state reached by a seek: sequential stepping continues from it. */
+  private cursor: SimState;
+  private finalState: SimState;
+  endReason: EndReason = 'running';
+  problem: RunProblem | null = null;
+
+  constructor(readonly compiled: CompiledScenario) {
+    const s0 = initialState(compiled);
+    this.checkpoints.push(cloneState(s0));
+    this.stepper = new Stepper(compiled, s0);
+    this.cursor = s0;
+    this.finalState = s0;
+  }
+
+  get totalSteps(): number {
+    return this.trace.length;
+  }
+
+  get endTime(): number {
+    return this.finalState.time;
+  }
+
+  /** Run until the machine can do nothing more, or a limit or a run-time error stops it. */
+  run(): this {
+    const { steps: maxSteps, time: maxTime } = this.compiled.scenario.limits;
+    const st = this.stepper;
+    st.state = this.finalState;
+    const s = () => st.state;
+    const trace = this.trace;
+    const out = st.hart.out;
+    try {
+      for (;;) {
+        if (s().step >= maxSteps) {
+          throw new RunError(
+            'limit',
+            `the run reached its step limit (limits.steps = ${maxSteps}) at time ${s().time}`,
+          );
+        }
+        if (s().time > maxTime) {
+          throw new RunError(
+            'limit',
+            `the run passed its time limit (limits.time = ${maxTime} cycles) at step ${s().step}`,
+          );
+        }
+        if (!st.step()) break;
+        trace.append(out, 0, s().time);
+        if (s().step % CHECKPOINT_INTERVAL === 0) this.checkpoints.push(cloneState(s()));
+      }
+      this.endReason = s().end ?? 'running';
+    } catch (e) {
+      if (!(e instanceof RunError)) throw e;
+      const limitKind = e.message.includes('time limit') ? 'time-limit' : 'step-limit';
+      this.endReason = e.kind === 'limit' ? limitKind : 'running';
+      this.problem = { kind: e.kind, message: e.message, level: e.level, line: e.line };
+    }
+    this.finalState = s();
+    this.cursor = this.finalState;
+    return this;
+  }
+
+  /** The state after step `n` (clamped to the run). The returned object must not be mutated. */
+  stateAt(n: number): SimState {
+    const target = Math.max(0, Math.min(n, this.trace.length));
+    const st = this.stepper;
+    let s = this.cursor;
+    if (!(s.step <= target && target - s.step <= CHECKPOINT_INTERVAL)) {
+      s = cloneState(this.checkpoints[Math.floor(target / CHECKPOINT_INTERVAL)]);
+    } else if (s === this.finalState) {
+      s = cloneState(s);
+    }
+    st.state = s;
+    while (s.step < target) st.step();
+    this.cursor = s;
+    return s;
+  }
+
+  /** Bytes held by checkpoints, for the benchmark. */
+  checkpointBytes(): number {
+    let b = 0;
+    for (const c of this.checkpoints) b += c.mems.reduce((n, m) => n + m.bytes.length, 0) + 512;
+    return b;
+  }
+}

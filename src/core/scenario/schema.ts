@@ -1,0 +1,89 @@
+// The scenario file, version 1: the public contract for built-in and user scenarios.
+// Validated with zod; docs/scenario.schema.json is generated from this schema (npm run schema).
+import { z } from 'zod';
+
+const int = () => z.number().int();
+
+export const ParamSchema = z
+  .object({
+    type: z.enum(['boolean', 'number', 'string']),
+    default: z.union([z.boolean(), z.number(), z.string()]),
+    description: z.string(),
+    choices: z.array(z.union([z.string(), z.number()])).optional(),
+  })
+  .strict()
+  .refine((p) => typeof p.default === p.type, {
+    message: 'default must have the parameter’s type',
+    path: ['default'],
+  });
+
+export const ProgramLevelSchema = z
+  .object({
+    kind: z.literal('program'),
+    name: z.string().min(1).optional(),
+    /** The program source, as one string or as an array of lines. */
+    program: z.union([z.string(), z.array(z.string())]),
+    /** Bytes of memory: the image is loaded at 0x1000 and the stack starts at the top. */
+    memory: int().min(0x2000).max(0x1000000).default(0x10000),
+  })
+  .strict();
+
+export const LevelSchema = z.discriminatedUnion('kind', [ProgramLevelSchema]);
+
+export const TriggerSchema = z.union([
+  z.object({ time: z.number().min(0) }).strict(),
+  z.object({ level: int().min(0), label: z.string().min(1) }).strict(),
+]);
+
+export const ExternalEventSchema = z
+  .object({
+    /** When: at a TSC time in cycles, or when a level reaches a label. */
+    at: TriggerSchema,
+    /** The level whose interrupt controller receives it (0 = the physical APIC). */
+    target: int().min(0).default(0),
+    /** A fixed interrupt with this vector (16–255). */
+    irq: int().min(16).max(255).optional(),
+    /** A non-maskable interrupt. */
+    nmi: z.literal(true).optional(),
+    /** Only when this parameter is true ("name") or false ("!name"). */
+    when: z.string().optional(),
+    /** A note shown with the event. */
+    note: z.string().optional(),
+  })
+  .strict()
+  .refine((e) => (e.irq === undefined) !== (e.nmi === undefined), {
+    message: 'an event is either an "irq" with a vector or an "nmi": give exactly one',
+  });
+
+export const ScenarioSchema = z
+  .object({
+    version: z.literal(1),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+    title: z.string().min(1),
+    description: z.string(),
+    arch: z.enum(['vmx', 'svm']),
+    features: z
+      .object({
+        /** TSC frequency, to turn cycles into time in explanations. */
+        tscHz: z.number().positive().default(2_000_000_000),
+      })
+      .strict()
+      .default({ tscHz: 2_000_000_000 }),
+    params: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/), ParamSchema).default({}),
+    levels: z.array(LevelSchema).min(1),
+    events: z.array(ExternalEventSchema).default([]),
+    limits: z
+      .object({
+        steps: int().min(1).max(50_000_000).default(1_000_000),
+        time: z.number().positive().default(1e13),
+      })
+      .strict()
+      .default({ steps: 1_000_000, time: 1e13 }),
+  })
+  .strict();
+
+export type Scenario = z.infer<typeof ScenarioSchema>;
+export type ScenarioInput = z.input<typeof ScenarioSchema>;
+export type ExternalEvent = z.infer<typeof ExternalEventSchema>;
+export type Param = z.infer<typeof ParamSchema>;
+export type ParamValue = boolean | number | string;
