@@ -1,10 +1,11 @@
 // The instruction interpreter: executes the instruction at RIP and fills the step record.
 // Each instruction's rule cites its SDM Vol. 2 entry where it matters for events.
-import { Cond, Op, type Instr, type MemOperand, type Operand } from '../asm/ir';
+import { Cond, Op } from '../asm/ir';
 import { RunError } from '../errors';
 import { EventKind, EventType } from '../engine/view';
 import { AluOp, alu, compareUnsigned, incdec, res, shift } from './alu';
 import { Vector, deliverEvent, iret, pop64, push64 } from './deliver';
+import type { DInstr, DOperand } from './decoded';
 import type { Hart } from './hart';
 import { loaded, read, write } from './memory';
 import { msrValue, rdmsr, wrmsr } from './msr';
@@ -24,11 +25,11 @@ let alo = 0,
   blo = 0,
   bhi = 0;
 
-function effectiveAddress(h: Hart, m: MemOperand): number {
+function effectiveAddress(h: Hart, m: DOperand): number {
   return (m.base < 0 ? 0 : regNumber(h.cpu, m.base)) + m.disp;
 }
 
-function readA(h: Hart, o: Operand): void {
+function readA(h: Hart, o: DOperand): void {
   switch (o.k) {
     case 0:
       alo = h.cpu.regs[2 * o.reg];
@@ -45,7 +46,7 @@ function readA(h: Hart, o: Operand): void {
   }
 }
 
-function readB(h: Hart, o: Operand): void {
+function readB(h: Hart, o: DOperand): void {
   switch (o.k) {
     case 0:
       blo = h.cpu.regs[2 * o.reg];
@@ -63,7 +64,7 @@ function readB(h: Hart, o: Operand): void {
 }
 
 /** Write a result; 32-bit register writes zero the upper half (SDM Vol. 1 "General-Purpose Registers in 64-Bit Mode"). */
-function writeOperand(h: Hart, o: Operand, lo: number, hi: number): void {
+function writeOperand(h: Hart, o: DOperand, lo: number, hi: number): void {
   if (o.k === 0) {
     h.cpu.regs[2 * o.reg] = lo;
     h.cpu.regs[2 * o.reg + 1] = o.size === 8 ? hi : 0;
@@ -72,7 +73,7 @@ function writeOperand(h: Hart, o: Operand, lo: number, hi: number): void {
   }
 }
 
-function operandBits(o: Operand): number {
+function operandBits(o: DOperand): number {
   return o.k === 1 ? 64 : o.size * 8;
 }
 
@@ -104,7 +105,8 @@ export function conditionHolds(cond: number, f: number): boolean {
   return cond & 1 ? !r : r;
 }
 
-const ALU_OF: Record<number, number> = {
+const ALU_OF: number[] = [];
+const ALU_MAP: Record<number, number> = {
   [Op.ADD]: AluOp.ADD,
   [Op.SUB]: AluOp.SUB,
   [Op.CMP]: AluOp.SUB,
@@ -113,8 +115,9 @@ const ALU_OF: Record<number, number> = {
   [Op.OR]: AluOp.OR,
   [Op.XOR]: AluOp.XOR,
 };
+for (const [op, alu] of Object.entries(ALU_MAP)) ALU_OF[Number(op)] = alu;
 
-function retire(h: Hart, ins: Instr, index: number, kind: number = EventKind.INSTR): void {
+function retire(h: Hart, ins: DInstr, index: number, kind: number = EventKind.INSTR): void {
   h.out.kind = kind;
   h.out.rip = ins.addr;
   h.out.d0 = index;
@@ -123,7 +126,7 @@ function retire(h: Hart, ins: Instr, index: number, kind: number = EventKind.INS
 }
 
 /** A fault raised by the instruction: delivered with RIP pointing at the instruction. */
-function fault(h: Hart, ins: Instr, vector: number, errorCode: number): void {
+function fault(h: Hart, ins: DInstr, vector: number, errorCode: number): void {
   h.cpu.rip = ins.addr;
   deliverEvent(h, vector, EventType.HW_EXCEPTION, errorCode, ins.addr);
 }
@@ -164,21 +167,21 @@ export function execute(h: Hart, budget: number): number {
       h.level,
     );
   }
-  const ins = prog.instrs[index];
+  const ins = h.code[index];
   const next = ins.addr + ins.len;
   const prevShadow = cpu.shadow;
   // The interrupt shadow covers only the boundary before this instruction.
   cpu.shadow = 0;
   const singleStep = (cpu.rflags & RFLAGS.TF) !== 0;
   cycles.spent = 1;
-  const a = ins.a!;
+  const a = ins.a;
   switch (ins.op) {
     case Op.MOV:
-      readB(h, ins.b!);
+      readB(h, ins.b);
       writeOperand(h, a, blo, bhi);
       break;
     case Op.LEA: {
-      const ea = effectiveAddress(h, ins.b as MemOperand);
+      const ea = effectiveAddress(h, ins.b);
       writeOperand(h, a, ea >>> 0, Math.floor(ea / 0x100000000) >>> 0);
       break;
     }
@@ -190,7 +193,7 @@ export function execute(h: Hart, budget: number): number {
     case Op.CMP:
     case Op.TEST: {
       readA(h, a);
-      readB(h, ins.b!);
+      readB(h, ins.b);
       alu(ALU_OF[ins.op], alo, ahi, blo, bhi, operandBits(a));
       if (ins.op !== Op.CMP && ins.op !== Op.TEST) writeOperand(h, a, res.lo, res.hi);
       cpu.rflags = (cpu.rflags & ~ARITH_FLAGS) | res.flags;
@@ -207,7 +210,7 @@ export function execute(h: Hart, budget: number): number {
     case Op.SHR: {
       readA(h, a);
       const bits = operandBits(a);
-      const b = ins.b!;
+      const b = ins.b;
       const raw = b.k === 0 ? cpu.regs[2] & 0xff : b.k === 1 ? b.lo : 0; // a register count is CL
       shift(ins.op === Op.SHR, alo, ahi, raw & (bits === 64 ? 63 : 31), bits);
       writeOperand(h, a, res.lo, res.hi);
@@ -271,7 +274,7 @@ export function execute(h: Hart, budget: number): number {
     case Op.MOV_SS:
       // "MOV—Move": loading SS inhibits interrupts until after the next instruction; a second
       // MOV SS inside the shadow does not extend it.
-      cpu.ss = cpu.regs[2 * (a as { reg: number }).reg] & 0xffff;
+      cpu.ss = cpu.regs[2 * a.reg] & 0xffff;
       if (!(prevShadow & Shadow.MOVSS)) cpu.shadow = Shadow.MOVSS;
       break;
     case Op.IRETQ:
@@ -328,8 +331,8 @@ export function execute(h: Hart, budget: number): number {
     }
     case Op.ASSERT: {
       readA(h, a);
-      readB(h, ins.b!);
-      const passed = compareAssert(ins.assertOp!, compareUnsigned(alo, ahi, blo, bhi));
+      readB(h, ins.b);
+      const passed = compareAssert(ins.assertOp, compareUnsigned(alo, ahi, blo, bhi));
       cpu.rip = next;
       retire(h, ins, index, EventKind.ASSERT);
       h.out.d1 = passed ? 1 : 0;

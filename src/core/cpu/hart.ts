@@ -2,6 +2,7 @@
 // program of the level that runs, and a scratch record the step fills in for the trace.
 import type { Program } from '../asm/ir';
 import type { ApicState } from './apic';
+import type { DInstr } from './decoded';
 import type { Memory } from './memory';
 import type { CpuState } from './state';
 
@@ -19,6 +20,8 @@ export interface Hart {
   apic: ApicState;
   mem: Memory;
   prog: Program;
+  /** The program's instructions as the interpreter runs them (decoded.ts). */
+  code: DInstr[];
   level: number;
   /** Cycles counted by the TSC so far (the engine advances it). */
   tsc: number;

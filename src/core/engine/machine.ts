@@ -4,6 +4,7 @@
 import { type ApicState, cloneApic, createApic, requestInterrupt } from '../cpu/apic';
 import { checkBoundary, eventDeliverable } from '../cpu/boundary';
 import { Exec, cycles, execute } from '../cpu/execute';
+import { decodedInstructions } from '../cpu/decoded';
 import { type Hart, newStepRecord } from '../cpu/hart';
 import type { Memory } from '../cpu/memory';
 import { Activity, type CpuState, RSP, cloneCpu, createCpu, setRegNumber } from '../cpu/state';
@@ -90,6 +91,7 @@ export class Stepper {
       apic: s.apic,
       mem: this.memory,
       prog: c.programs[0],
+      code: decodedInstructions(c.programs[0]),
       level: 0,
       tsc: s.time,
       out: newStepRecord(),

@@ -49,7 +49,8 @@ export class Simulation {
     const { steps: maxSteps, time: maxTime } = this.compiled.scenario.limits;
     const st = this.stepper;
     st.state = this.finalState;
-    const s = () => st.state;
+    const state = this.finalState;
+    const s = () => state;
     const trace = this.trace;
     const out = st.hart.out;
     try {
