@@ -1,0 +1,283 @@
+// Operand forms: which operand kinds each instruction takes, the size of each operand,
+// and the range each immediate must fit. Turns a parsed instruction into an op with
+// operands whose values (labels, displacements) are still to be resolved.
+
+import { Op, type AsmError, type AssertOp, type Cond } from './ir';
+import { jccCondition, looksLikeRegister, mnemonicOp } from './mnemonics';
+import type { Expr, InstrStmt, OperandAst } from './parser';
+import type { ValueRule } from './values';
+
+export type Size = 1 | 2 | 4 | 8;
+
+/** An operand with its kind and size settled and its value still an expression. */
+export type Spec =
+  | { k: 'reg'; reg: number; size: 4 | 8 }
+  | { k: 'cl' }
+  | { k: 'imm'; expr: Expr; rule: ValueRule; column: number }
+  | { k: 'mem'; base: number; disp: Expr | null; size: Size; column: number };
+
+export interface Analyzed {
+  op: Op;
+  cond: Cond | -1;
+  a: Spec | null;
+  b: Spec | null;
+  /** The expression behind `Instr.n`: branch target, INT vector, WORK cycle count. */
+  n: { expr: Expr; rule: ValueRule; column: number } | null;
+  assertOp: AssertOp | null;
+  message: string | null;
+}
+
+/** What the checker needs to know of labels before layout. */
+export interface LabelInfo {
+  defined(name: string): boolean;
+  /** Element size of the data directive right after the label, if that is what follows it. */
+  dataSize(name: string): Size | undefined;
+}
+
+const ALU = ['reg,reg', 'reg,imm', 'reg,mem', 'mem,reg', 'mem,imm'];
+const VALUE = ['reg', 'imm', 'mem'];
+
+const FORMS: Record<string, string[]> = {
+  mov: [...ALU, 'ss,reg'],
+  lea: ['reg,mem'],
+  add: ALU,
+  sub: ALU,
+  and: ALU,
+  or: ALU,
+  xor: ALU,
+  cmp: ALU,
+  test: ['reg,reg', 'reg,imm', 'mem,reg', 'mem,imm'],
+  shl: ['reg,imm', 'reg,cl', 'mem,imm', 'mem,cl'],
+  shr: ['reg,imm', 'reg,cl', 'mem,imm', 'mem,cl'],
+  inc: ['reg', 'mem'],
+  dec: ['reg', 'mem'],
+  jmp: ['imm'],
+  call: ['imm'],
+  push: ['reg', 'imm', 'mem'],
+  pop: ['reg', 'mem'],
+  int: ['imm'],
+  work: ['imm'],
+  assert: VALUE.flatMap((x) => VALUE.map((y) => `${x},${y}`)),
+};
+
+function formsOf(mnemonic: string): string[][] {
+  const forms = Object.hasOwn(FORMS, mnemonic)
+    ? FORMS[mnemonic]
+    : jccCondition(mnemonic) !== undefined
+      ? FORMS.jmp
+      : [''];
+  return forms.map((f) => (f === '' ? [] : f.split(',')));
+}
+
+/** Immediate range of an operation of this size (64-bit ones sign-extend an imm32). */
+function immRule(size: Size): ValueRule {
+  return size === 8 ? 'signed32' : size === 4 ? 'bits32' : size === 2 ? 'bits16' : 'bits8';
+}
+
+class FormChecker {
+  constructor(
+    private readonly stmt: InstrStmt,
+    private readonly line: number,
+    private readonly labels: LabelInfo,
+    private readonly errors: AsmError[],
+  ) {}
+
+  error(column: number, message: string): null {
+    this.errors.push({ line: this.line, column, message });
+    return null;
+  }
+
+  /** Checks the operand kinds against the forms; reports at the first operand that fits none. */
+  kindsFit(): boolean {
+    const { stmt } = this;
+    const kinds = stmt.operands.map((o) => o.kind);
+    const forms = formsOf(stmt.mnemonic);
+    if (forms.some((f) => f.length === kinds.length && f.every((k, i) => k === kinds[i]))) return true;
+    if (kinds.length === 0) {
+      const n = Math.min(...forms.map((f) => f.length));
+      this.error(stmt.column, `'${stmt.mnemonic}' needs ${n} operand${n === 1 ? '' : 's'}`);
+      return false;
+    }
+    let column = stmt.column;
+    let candidates = forms;
+    for (let i = 0; i < kinds.length; i++) {
+      candidates = candidates.filter((f) => f[i] === kinds[i]);
+      if (candidates.length === 0) {
+        column = stmt.operands[i].column;
+        break;
+      }
+    }
+    this.error(column, `'${stmt.mnemonic}' does not take (${kinds.join(', ')})`);
+    return false;
+  }
+
+  /** Size of a memory operand: the register's, else its keyword, else its label's data, else 8. */
+  memSize(m: OperandAst & { kind: 'mem' }, reg: (OperandAst & { kind: 'reg' }) | null): Size | null {
+    if (reg) {
+      if (m.size !== null && m.size !== reg.size) {
+        return this.error(
+          m.column,
+          `operand sizes differ: '${reg.text}' is ${reg.size * 8}-bit, '${m.text}' is ${m.size * 8}-bit`,
+        );
+      }
+      return reg.size;
+    }
+    if (m.size !== null) return m.size;
+    const label = m.disp?.terms.find((t) => t.kind === 'label');
+    return (label && this.labels.dataSize(label.name)) ?? 8;
+  }
+
+  mem(m: OperandAst & { kind: 'mem' }, size: Size): Spec {
+    return { k: 'mem', base: m.base, disp: m.disp, size, column: m.column };
+  }
+
+  /** An operand given its kind, with `other` the register it pairs with, if any. */
+  spec(o: OperandAst, other: OperandAst | null, rule: ValueRule): Spec | null {
+    switch (o.kind) {
+      case 'reg':
+        return { k: 'reg', reg: o.reg, size: o.size };
+      case 'cl':
+        return { k: 'cl' };
+      case 'imm':
+        return { k: 'imm', expr: o.expr, rule, column: o.column };
+      case 'mem': {
+        const size = this.memSize(o, other?.kind === 'reg' ? other : null);
+        return size === null ? null : this.mem(o, size);
+      }
+      default:
+        return this.error(o.column, `'${o.text}' cannot be used here`);
+    }
+  }
+
+  /** Destination and source of a two-operand instruction whose operands have one size. */
+  pair(mov: boolean): [Spec, Spec] | null {
+    const [x, y] = this.stmt.operands;
+    if (x.kind === 'reg' && y.kind === 'reg' && x.size !== y.size) {
+      return this.error(
+        y.column,
+        `operand sizes differ: '${x.text}' is ${x.size * 8}-bit, '${y.text}' is ${y.size * 8}-bit`,
+      );
+    }
+    const a = this.spec(x, y, 'any');
+    if (a === null) return null;
+    const size = a.k === 'reg' || a.k === 'mem' ? a.size : 8;
+    const rule = mov && a.k === 'reg' && size === 8 ? 'any' : immRule(size);
+    const b = this.spec(y, x, rule);
+    return b === null ? null : [a, b];
+  }
+
+  /** PUSH/POP: 64-bit registers and memory only (the stack is 64-bit in long mode). */
+  stackOperand(): Spec | null {
+    const [x] = this.stmt.operands;
+    const mn = this.stmt.mnemonic;
+    if (x.kind === 'reg' && x.size !== 8)
+      return this.error(x.column, `'${mn}' needs a 64-bit register, not '${x.text}'`);
+    if (x.kind === 'mem') {
+      if (x.size !== null && x.size !== 8)
+        return this.error(x.column, `'${mn}' needs a qword memory operand`);
+      return this.mem(x, 8);
+    }
+    return this.spec(x, null, 'signed32');
+  }
+
+  /** An operand written as an undefined register-like name (`al`, `rxx`) is a register typo. */
+  unknownRegister(): boolean {
+    for (const o of this.stmt.operands) {
+      const t = o.kind === 'imm' && o.expr.terms.length === 1 ? o.expr.terms[0] : null;
+      if (t?.kind === 'label' && t.sign > 0 && !this.labels.defined(t.name) && looksLikeRegister(t.name)) {
+        this.error(t.column, `unknown register '${t.name}'`);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  analyze(): Analyzed | null {
+    const { stmt } = this;
+    if (this.unknownRegister() || !this.kindsFit()) return null;
+    const cond = jccCondition(stmt.mnemonic);
+    const r: Analyzed = {
+      op: cond !== undefined ? Op.JCC : (mnemonicOp(stmt.mnemonic) ?? Op.NOP),
+      cond: cond ?? -1,
+      a: null,
+      b: null,
+      n: null,
+      assertOp: null,
+      message: null,
+    };
+    const [x, y] = stmt.operands;
+    if (x?.kind === 'ss') {
+      r.op = Op.MOV_SS; // MOV Sreg, r/m: only `mov ss, reg` is in the language
+      r.a = this.spec(y, null, 'any');
+      return r;
+    }
+    switch (r.op) {
+      case Op.MOV:
+      case Op.ADD:
+      case Op.SUB:
+      case Op.AND:
+      case Op.OR:
+      case Op.XOR:
+      case Op.CMP:
+      case Op.TEST: {
+        const p = this.pair(r.op === Op.MOV);
+        if (p === null) return null;
+        [r.a, r.b] = p;
+        return r;
+      }
+      case Op.LEA:
+        if (x.kind === 'reg' && x.size !== 8)
+          return this.error(x.column, `'lea' needs a 64-bit destination register, not '${x.text}'`);
+        r.a = this.spec(x, null, 'any');
+        r.b = y.kind === 'mem' ? this.mem(y, 8) : null;
+        return r;
+      case Op.SHL:
+      case Op.SHR:
+        r.a = this.spec(x, null, 'any');
+        r.b = this.spec(y, null, 'count');
+        return r.a && r.b ? r : null;
+      case Op.INC:
+      case Op.DEC:
+        r.a = this.spec(x, null, 'any');
+        return r.a ? r : null;
+      case Op.PUSH:
+      case Op.POP:
+        r.a = this.stackOperand();
+        return r.a ? r : null;
+      case Op.JMP:
+      case Op.JCC:
+      case Op.CALL:
+      case Op.INT:
+      case Op.WORK:
+        if (x.kind !== 'imm') return null;
+        r.n = {
+          expr: x.expr,
+          rule: r.op === Op.INT ? 'vector' : r.op === Op.WORK ? 'cycles' : 'target',
+          column: x.column,
+        };
+        return r;
+      case Op.ASSERT:
+        // An assertion compares values: a size keyword may differ from the register's size.
+        r.a = this.spec(x, x.kind === 'mem' && x.size !== null ? null : y, 'any');
+        r.b = this.spec(y, y.kind === 'mem' && y.size !== null ? null : x, 'any');
+        r.assertOp = stmt.assertOp;
+        r.message = stmt.message;
+        return r.a && r.b ? r : null;
+      default:
+        return r;
+    }
+  }
+}
+
+/**
+ * Checks an instruction's operands and settles their kinds and sizes. Errors go to
+ * `errors`; the result is null when there was one.
+ */
+export function analyzeInstruction(
+  stmt: InstrStmt,
+  line: number,
+  labels: LabelInfo,
+  errors: AsmError[],
+): Analyzed | null {
+  return new FormChecker(stmt, line, labels, errors).analyze();
+}

@@ -1,0 +1,342 @@
+// Parses one line of the language: `[label:] [instruction | directive]`. The result is a
+// syntax tree whose expressions are still unresolved; see assembler.ts for the meaning.
+
+import type { AsmError, AssertOp } from './ir';
+import { lexLine, type Token } from './lexer';
+import { isDirective, isMnemonic, registerNamed, reservedReason, sizeKeyword } from './mnemonics';
+
+/** A number or a label, with the sign in front of it. */
+export interface Term {
+  sign: 1 | -1;
+  kind: 'num' | 'label';
+  value: bigint;
+  name: string;
+  column: number;
+}
+
+/** Terms joined by `+` and `-`. */
+export interface Expr {
+  terms: Term[];
+  column: number;
+  text: string;
+}
+
+export type OperandAst =
+  | { kind: 'reg'; reg: number; size: 4 | 8; column: number; text: string }
+  | { kind: 'cl' | 'ss'; column: number; text: string }
+  | { kind: 'imm'; expr: Expr; column: number; text: string }
+  | {
+      kind: 'mem';
+      /** The size keyword, or null when none is written. */
+      size: 1 | 2 | 4 | 8 | null;
+      /** Base register number, -1 when there is none. */
+      base: number;
+      /** The displacement (signs included), null for a bare `[reg]`. */
+      disp: Expr | null;
+      column: number;
+      text: string;
+    };
+
+export interface InstrStmt {
+  kind: 'instr';
+  /** Lowercase mnemonic. */
+  mnemonic: string;
+  column: number;
+  operands: OperandAst[];
+  /** assert only. */
+  assertOp: AssertOp | null;
+  message: string | null;
+  /** Normalised text. */
+  text: string;
+}
+
+export interface DirectiveStmt {
+  kind: 'directive';
+  /** Lowercase, with its dot. */
+  name: string;
+  column: number;
+  args: Expr[];
+}
+
+export interface LabelDef {
+  name: string;
+  line: number;
+  column: number;
+}
+
+export interface ParsedLine {
+  line: number;
+  labels: LabelDef[];
+  stmt: InstrStmt | DirectiveStmt | null;
+  /** True when the line had an error; its statement (if any) is dropped. */
+  failed: boolean;
+  /** True when the line holds an instruction, even one with errors (anything but a directive). */
+  hasInstruction: boolean;
+}
+
+class ParseError extends Error {
+  constructor(
+    readonly column: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Quotes a string back into the source form: `"a \"b\""`. */
+export function quote(s: string): string {
+  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+}
+
+class LineParser {
+  private pos = 0;
+
+  constructor(
+    private readonly tokens: Token[],
+    private readonly endColumn: number,
+  ) {}
+
+  peek(offset = 0): Token | undefined {
+    return this.tokens[this.pos + offset];
+  }
+  atEnd(): boolean {
+    return this.pos >= this.tokens.length;
+  }
+  next(): Token {
+    return this.tokens[this.pos++];
+  }
+  here(): number {
+    return this.peek()?.column ?? this.endColumn;
+  }
+  isPunct(text: string, offset = 0): boolean {
+    const t = this.peek(offset);
+    return t !== undefined && t.kind === 'punct' && t.text === text;
+  }
+  fail(message: string, column = this.here()): never {
+    throw new ParseError(column, message);
+  }
+  describe(t: Token | undefined): string {
+    return t === undefined ? 'end of line' : `'${t.text}'`;
+  }
+
+  /** term := ['+'|'-'] (number | label) */
+  term(sign: 1 | -1): Term {
+    while (this.isPunct('-') || this.isPunct('+')) {
+      if (this.next().text === '-') sign = sign === 1 ? -1 : 1;
+    }
+    const t = this.peek();
+    if (t?.kind === 'number') {
+      this.pos++;
+      return { sign, kind: 'num', value: t.value, name: '', column: t.column };
+    }
+    if (t?.kind === 'ident') {
+      const lower = t.text.toLowerCase();
+      if (registerNamed(lower) || lower === 'cl' || lower === 'ss')
+        this.fail(`register '${lower}' cannot be used in an expression`);
+      this.pos++;
+      return { sign, kind: 'label', value: 0n, name: t.text, column: t.column };
+    }
+    return this.fail(`expected a number or a label, found ${this.describe(t)}`);
+  }
+
+  /** Continues an expression with `(+|-) term` while there is one. */
+  termsTail(terms: Term[]): void {
+    while (this.isPunct('+') || this.isPunct('-')) {
+      const sign = this.next().text === '-' ? -1 : 1;
+      terms.push(this.term(sign));
+    }
+  }
+
+  textFrom(start: number): string {
+    return this.tokens
+      .slice(start, this.pos)
+      .map((t) => t.text)
+      .join('');
+  }
+
+  expr(): Expr {
+    const start = this.pos;
+    const column = this.here();
+    const terms = [this.term(1)];
+    this.termsTail(terms);
+    return { terms, column, text: this.textFrom(start) };
+  }
+
+  memory(size: 1 | 2 | 4 | 8 | null, column: number, prefix: string): OperandAst {
+    this.next(); // '['
+    let base = -1;
+    let baseText = '';
+    let disp: Expr | null = null;
+    const t = this.peek();
+    if (t?.kind === 'ident') {
+      const r = registerNamed(t.text);
+      if (r && r.size !== 8) this.fail(`a memory operand needs a 64-bit base register, not '${t.text}'`);
+      if (r) {
+        this.pos++;
+        base = r.reg;
+        baseText = t.text.toLowerCase();
+        if (this.isPunct('+') || this.isPunct('-')) {
+          const start = this.pos;
+          const terms: Term[] = [];
+          this.termsTail(terms);
+          disp = { terms, column: terms[0].column, text: this.textFrom(start) };
+        }
+      }
+    }
+    if (base < 0) {
+      if (this.isPunct(']')) this.fail("expected an address inside '[ ]'");
+      disp = this.expr();
+    }
+    if (!this.isPunct(']')) this.fail(`expected ']', found ${this.describe(this.peek())}`);
+    this.next();
+    const text = `${prefix}[${baseText}${disp?.text ?? ''}]`;
+    return { kind: 'mem', size, base, disp, column, text };
+  }
+
+  operand(): OperandAst {
+    const t = this.peek();
+    if (t === undefined) return this.fail('expected an operand');
+    const column = t.column;
+    if (t.kind === 'ident') {
+      const lower = t.text.toLowerCase();
+      const size = sizeKeyword(lower);
+      if (size !== undefined) {
+        this.pos++;
+        let prefix = lower + ' ';
+        if (this.peek()?.kind === 'ident' && this.peek()?.text.toLowerCase() === 'ptr') {
+          this.pos++;
+          prefix = lower + ' ptr ';
+        }
+        if (!this.isPunct('[')) this.fail(`expected '[' after '${lower}'`);
+        return this.memory(size, column, prefix);
+      }
+      const r = registerNamed(lower);
+      if (r) {
+        this.pos++;
+        return { kind: 'reg', reg: r.reg, size: r.size, column, text: lower };
+      }
+      if (lower === 'cl' || lower === 'ss') {
+        this.pos++;
+        return { kind: lower, column, text: lower };
+      }
+    }
+    if (t.kind === 'punct' && t.text === '[') return this.memory(null, column, '');
+    if (t.kind === 'string') this.fail('a string can only be the message of an assert');
+    if (
+      t.kind === 'number' ||
+      t.kind === 'ident' ||
+      (t.kind === 'punct' && (t.text === '-' || t.text === '+'))
+    ) {
+      const expr = this.expr();
+      return { kind: 'imm', expr, column, text: expr.text };
+    }
+    return this.fail(`expected an operand, found '${t.text}'`);
+  }
+
+  operands(): OperandAst[] {
+    const list: OperandAst[] = [];
+    if (this.atEnd()) return list;
+    for (;;) {
+      list.push(this.operand());
+      if (this.atEnd()) return list;
+      if (!this.isPunct(',')) this.fail("expected ',' between operands");
+      this.next();
+      if (this.atEnd()) this.fail("expected an operand after ','");
+    }
+  }
+
+  assertion(column: number): InstrStmt {
+    const a = this.operand();
+    const c = this.peek();
+    if (c?.kind !== 'cmp') this.fail('expected a comparison (==, !=, <, <=, >, >=) after the first operand');
+    this.next();
+    const b = this.operand();
+    const cond = `${a.text} ${c.text} ${b.text}`;
+    let message: string | null = null;
+    if (!this.atEnd()) {
+      if (!this.isPunct(',')) this.fail("expected ',' before the message");
+      this.next();
+      const m = this.peek();
+      if (m?.kind !== 'string') this.fail("expected a message in double quotes after ','");
+      this.next();
+      message = m.str;
+      if (!this.atEnd()) this.fail(`unexpected ${this.describe(this.peek())} after the message`);
+    }
+    const text = `assert ${cond}` + (message === null ? '' : `, ${quote(message)}`);
+    return {
+      kind: 'instr',
+      mnemonic: 'assert',
+      column,
+      operands: [a, b],
+      assertOp: c.text as AssertOp,
+      message: message ?? cond,
+      text,
+    };
+  }
+
+  directive(t: Token): DirectiveStmt {
+    const name = t.text.toLowerCase();
+    if (!isDirective(name)) this.fail(`unknown directive '${t.text}'`, t.column);
+    const args: Expr[] = [];
+    if (!this.atEnd()) {
+      for (;;) {
+        args.push(this.expr());
+        if (this.atEnd()) break;
+        if (!this.isPunct(',')) this.fail("expected ',' between values");
+        this.next();
+        if (this.atEnd()) this.fail("expected a value after ','");
+      }
+    }
+    return { kind: 'directive', name, column: t.column, args };
+  }
+
+  statement(): InstrStmt | DirectiveStmt {
+    const t = this.next();
+    if (t.kind !== 'ident') this.fail(`expected an instruction or a directive, found '${t.text}'`, t.column);
+    if (t.text.startsWith('.')) return this.directive(t);
+    const mnemonic = t.text.toLowerCase();
+    if (!isMnemonic(mnemonic)) this.fail(`unknown instruction '${t.text}'`, t.column);
+    if (mnemonic === 'assert') return this.assertion(t.column);
+    const operands = this.operands();
+    const text = mnemonic + (operands.length ? ' ' + operands.map((o) => o.text).join(', ') : '');
+    return { kind: 'instr', mnemonic, column: t.column, operands, assertOp: null, message: null, text };
+  }
+
+  labels(line: number, errors: AsmError[]): LabelDef[] {
+    const labels: LabelDef[] = [];
+    while (this.peek()?.kind === 'ident' && this.isPunct(':', 1)) {
+      const t = this.next();
+      this.next();
+      const why = reservedReason(t.text);
+      if (why)
+        errors.push({ line, column: t.column, message: `'${t.text}' is ${why} and cannot be a label` });
+      else labels.push({ name: t.text, line, column: t.column });
+    }
+    return labels;
+  }
+}
+
+/** Parses one source line (1-based number `line`); errors are appended to `errors`. */
+export function parseLine(text: string, line: number, errors: AsmError[]): ParsedLine {
+  const lexed = lexLine(text, line);
+  const p = new LineParser(lexed.tokens, lexed.endColumn);
+  const labels = p.labels(line, errors);
+  const first = p.peek();
+  const hasStatement = first !== undefined || lexed.errors.length > 0;
+  const hasInstruction = hasStatement && !(first?.kind === 'ident' && first.text.startsWith('.'));
+  const result: ParsedLine = { line, labels, stmt: null, failed: false, hasInstruction };
+  if (lexed.errors.length) {
+    errors.push(...lexed.errors);
+    result.failed = true;
+    return result;
+  }
+  if (p.atEnd()) return result;
+  try {
+    result.stmt = p.statement();
+  } catch (e) {
+    if (!(e instanceof ParseError)) throw e;
+    errors.push({ line, column: e.column, message: e.message });
+    result.failed = true;
+  }
+  return result;
+}
