@@ -69,8 +69,11 @@ export function alu(op: number, alo: number, ahi: number, blo: number, bhi: numb
   } else {
     const m = mask(bits);
     const sign = bits - 1;
-    const a = alo & m,
-      b = blo & m;
+    // Unsigned operands: `x & 0xffffffff` is a signed int32 in JavaScript, which would turn
+    // the unsigned-overflow tests of CF below into signed ones (SDM Vol. 1 "Status Flags": CF
+    // is the carry or borrow out of the most-significant bit of the unsigned result).
+    const a = (alo & m) >>> 0,
+      b = (blo & m) >>> 0;
     hi = 0;
     switch (op) {
       case AluOp.ADD: {
