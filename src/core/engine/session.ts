@@ -109,7 +109,10 @@ export class LabSession {
         index: i,
         name: levelName(c, i),
         kind: 'program',
-        source: p.source.join('\n'),
+        source: c.sources[i].join('\n'),
+        inactiveLines: c.sources[i].flatMap((text, l) =>
+          text.trim() !== '' && p.source[l] === '' ? [l + 1] : [],
+        ),
         labels: { ...p.labels },
       })),
       params,

@@ -144,7 +144,10 @@ export interface LevelInfo {
   index: number;
   name: string;
   kind: 'program';
+  /** The program as written, before `.if` blocks were applied. */
   source: string;
+  /** 1-based lines that `.if`/`.else` left out for the current parameters (shown dimmed). */
+  inactiveLines: number[];
   /** label → address */
   labels: Record<string, number>;
 }

@@ -37,6 +37,8 @@ export interface CompiledScenario {
   params: Record<string, Param>;
   values: Record<string, ParamValue>;
   programs: Program[];
+  /** Each program's lines as written, before `.if` blocks were applied. */
+  sources: string[][];
   /** Timed events sorted by time (ties keep file order). */
   timed: TimedRaise[];
   triggers: LabelRaise[];
@@ -93,6 +95,7 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
       'levels[1]',
     );
   }
+  const sources = scenario.levels.map((lv) => programLines(lv.program));
   const programs = scenario.levels.map((lv, i) => {
     const where = `levels[${i}].program`;
     const lines = preprocessProgram(programLines(lv.program), values, i, where);
@@ -148,7 +151,7 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
     }
   });
   timed.sort((a, b) => a.time - b.time || a.index - b.index);
-  return { scenario, params, values, programs, timed, triggers };
+  return { scenario, params, values, programs, sources, timed, triggers };
 }
 
 export function compileScenarioText(
