@@ -1,0 +1,137 @@
+// Every user operation, declared once: its name, its label, its keys and its effect. The
+// keyboard handler, the transport buttons' titles and the help overlay all read this list.
+import type { LabState } from './store/types';
+
+export type ActionName =
+  | 'stepForward'
+  | 'stepBack'
+  | 'togglePlay'
+  | 'jumpToStart'
+  | 'jumpToEnd'
+  | 'nextDelivery'
+  | 'prevDelivery'
+  | 'faster'
+  | 'slower'
+  | 'toggleHelp'
+  | 'focusEditor'
+  | 'closeOverlay';
+
+export interface LabAction {
+  name: ActionName;
+  label: string;
+  /** KeyboardEvent.key values that trigger it. */
+  keys: string[];
+  /** How the keys are written in the help and in tooltips. */
+  keyLabels: string[];
+  perform(state: LabState): void;
+}
+
+/** The kinds that "step by delivery" stops at (names of EVENT_KIND_NAMES). */
+export const DELIVERY_KINDS = ['delivery'];
+
+export const ACTIONS: readonly LabAction[] = [
+  {
+    name: 'stepForward',
+    label: 'Step forward',
+    keys: ['ArrowRight', 'l'],
+    keyLabels: ['→', 'l'],
+    perform: (s) => s.stepForward(),
+  },
+  {
+    name: 'stepBack',
+    label: 'Step back',
+    keys: ['ArrowLeft', 'h'],
+    keyLabels: ['←', 'h'],
+    perform: (s) => s.stepBack(),
+  },
+  {
+    name: 'togglePlay',
+    label: 'Play / pause',
+    keys: [' '],
+    keyLabels: ['Space'],
+    perform: (s) => s.togglePlay(),
+  },
+  {
+    name: 'jumpToStart',
+    label: 'Jump to start',
+    keys: ['Home'],
+    keyLabels: ['Home'],
+    perform: (s) => s.jumpToStart(),
+  },
+  {
+    name: 'jumpToEnd',
+    label: 'Jump to end',
+    keys: ['End'],
+    keyLabels: ['End'],
+    perform: (s) => s.jumpToEnd(),
+  },
+  {
+    name: 'nextDelivery',
+    label: 'Next delivery',
+    keys: ['n'],
+    keyLabels: ['n'],
+    perform: (s) => void s.seekKind(1, DELIVERY_KINDS),
+  },
+  {
+    name: 'prevDelivery',
+    label: 'Previous delivery',
+    keys: ['N'],
+    keyLabels: ['N'],
+    perform: (s) => void s.seekKind(-1, DELIVERY_KINDS),
+  },
+  {
+    name: 'faster',
+    label: 'Faster',
+    keys: ['+', '='],
+    keyLabels: ['+'],
+    perform: (s) => s.faster(),
+  },
+  {
+    name: 'slower',
+    label: 'Slower',
+    keys: ['-', '_'],
+    keyLabels: ['-'],
+    perform: (s) => s.slower(),
+  },
+  {
+    name: 'toggleHelp',
+    label: 'Keyboard shortcuts',
+    keys: ['?'],
+    keyLabels: ['?'],
+    perform: (s) => s.toggleHelp(),
+  },
+  {
+    name: 'focusEditor',
+    label: 'Edit the scenario',
+    keys: ['e'],
+    keyLabels: ['e'],
+    perform: (s) => {
+      s.setHelpOpen(false);
+      s.focusEditor();
+    },
+  },
+  {
+    name: 'closeOverlay',
+    label: 'Close the help',
+    keys: ['Escape'],
+    keyLabels: ['Esc'],
+    perform: (s) => s.setHelpOpen(false),
+  },
+];
+
+export const ACTIONS_BY_NAME = Object.fromEntries(ACTIONS.map((a) => [a.name, a])) as Record<
+  ActionName,
+  LabAction
+>;
+
+/** The action a key press stands for, or undefined. Modified keys (Ctrl, Alt, Meta) are left alone. */
+export function actionForKey(event: Pick<KeyboardEvent, 'key' | 'ctrlKey' | 'metaKey' | 'altKey'>) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return undefined;
+  return ACTIONS.find((a) => a.keys.includes(event.key));
+}
+
+/** "Step forward (→ / l)", for tooltips. */
+export function actionTitle(name: ActionName): string {
+  const a = ACTIONS_BY_NAME[name];
+  return `${a.label} (${a.keyLabels.join(' / ')})`;
+}

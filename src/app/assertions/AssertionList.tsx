@@ -1,0 +1,53 @@
+// The run's assertions, pass or fail, like kvm-unit-tests' report() lines. Those the
+// playhead has not reached yet are dimmed; clicking one seeks to its step.
+import { useLab, useLabStoreApi } from '../sim-client-context';
+import { selectAllAssertions, selectInfo, selectStep } from '../store/selectors';
+
+export function AssertionList() {
+  const store = useLabStoreApi();
+  const info = useLab(selectInfo);
+  const all = useLab(selectAllAssertions);
+  const step = useLab(selectStep);
+  if (!info) return null;
+  const { passed, failed } = info.assertions;
+
+  return (
+    <section className="panel assertions" aria-label="Assertions" data-testid="assertions">
+      <header className="panel-head">
+        <h2 className="panel-title">Assertions</h2>
+        <span className="assert-totals">
+          <span className="pass-count">{passed} passed</span>
+          <span className={failed > 0 ? 'fail-count' : 'muted'}>{failed} failed</span>
+        </span>
+      </header>
+      {all.length === 0 ? (
+        <p className="empty-inline">
+          {passed + failed === 0 ? 'This scenario has no assertions.' : 'Loading…'}
+        </p>
+      ) : (
+        <ul className="assert-list">
+          {all.map((a) => (
+            <li key={`${a.step}:${a.level}:${a.line}`}>
+              <button
+                type="button"
+                className={`assert-row${a.passed ? ' pass' : ' fail'}${a.step > step ? ' ahead' : ''}`}
+                data-testid="assertion"
+                data-passed={a.passed ? 'true' : 'false'}
+                title={`Go to step ${a.step}`}
+                onClick={() => store.getState().seek(a.step)}
+              >
+                <span className="assert-mark" aria-label={a.passed ? 'passed' : 'failed'}>
+                  {a.passed ? '✓' : '✗'}
+                </span>
+                <span className="assert-message">{a.message}</span>
+                <span className="assert-where">
+                  L{a.level}:{a.line} · step {a.step}
+                </span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,50 @@
+// What happened at this step and why, in one plain line, with the manual section or kernel
+// function it follows. The chip names the event in the colour of its kind.
+import type { TraceEventView } from '../../core/engine/view';
+import { EVENT_KIND_NAMES, EVENT_TYPE_NAMES } from '../../core/engine/view';
+import { hexVector } from '../format';
+import { useLab } from '../sim-client-context';
+import { selectAllAssertions, selectView } from '../store/selectors';
+import { KIND_COLORS, markCategory } from '../theme';
+
+const KIND_NUMBERS: Record<string, number> = Object.fromEntries(
+  Object.entries(EVENT_KIND_NAMES).map(([n, name]) => [name, Number(n)]),
+);
+
+function describeEvent(event: TraceEventView): string {
+  const parts = [`L${event.level}`, event.kind];
+  const { vector, type } = event.data;
+  if (type !== undefined && EVENT_TYPE_NAMES[type]) parts.push(EVENT_TYPE_NAMES[type]);
+  if (vector !== undefined && vector >= 0) parts.push(`vector ${hexVector(vector)}`);
+  return parts.join(' · ');
+}
+
+export function ExplanationBar() {
+  const view = useLab(selectView);
+  const assertions = useLab(selectAllAssertions);
+  const event = view?.event ?? null;
+  const passed = event ? (assertions.find((a) => a.step === event.step)?.passed ?? true) : true;
+  const color = event
+    ? KIND_COLORS[markCategory(KIND_NUMBERS[event.kind] ?? 0, event.data.type ?? -1, passed)]
+    : undefined;
+
+  return (
+    <div className="explanation" data-testid="explanation" aria-live="polite">
+      {event ? (
+        <span className="event-chip" style={{ borderColor: color, color }} data-testid="event-chip">
+          {describeEvent(event)}
+        </span>
+      ) : (
+        <span className="event-chip muted">initial state</span>
+      )}
+      <span className="explanation-text" data-testid="explanation-text">
+        {view?.explanation.text ?? ''}
+      </span>
+      {view?.explanation.cite && (
+        <cite className="explanation-cite" data-testid="explanation-cite">
+          {view.explanation.cite}
+        </cite>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,34 @@
+// Sharing a scenario through the URL: `#s=` followed by the document as base64url of UTF-8.
+// The scenario is the source of truth; computed states are never shared.
+
+const PREFIX = '#s=';
+
+export function encodeScenario(json: string): string {
+  const bytes = new TextEncoder().encode(json);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function decodeScenario(encoded: string): string | null {
+  try {
+    const base64 = encoded.replace(/-/g, '+').replace(/_/g, '/');
+    const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** The scenario in a location hash, or null when there is none (or it is unreadable). */
+export function scenarioFromHash(hash: string): string | null {
+  if (!hash.startsWith(PREFIX)) return null;
+  return decodeScenario(hash.slice(PREFIX.length));
+}
+
+export function hashForScenario(json: string): string {
+  return PREFIX + encodeScenario(json);
+}

@@ -1,0 +1,119 @@
+// The program of a level, with line numbers; the line of the instruction at RIP is marked
+// and kept in view as the steps go by.
+import { memo, useEffect, useMemo, useRef } from 'react';
+import { useLab, useLabStoreApi } from '../sim-client-context';
+import { selectInfo, selectShownSourceLevel, selectSourceLevel, selectView } from '../store/selectors';
+import { tokenizeAsmLine } from './asm-highlight';
+
+const SourceLine = memo(function SourceLine({
+  number,
+  text,
+  current,
+  inactive,
+}: {
+  number: number;
+  text: string;
+  current: boolean;
+  inactive: boolean;
+}) {
+  const tokens = useMemo(() => tokenizeAsmLine(text), [text]);
+  return (
+    <div
+      className={`src-line${current ? ' current' : ''}${inactive ? ' inactive' : ''}`}
+      data-line={number}
+      data-current={current || undefined}
+      data-inactive={inactive || undefined}
+      title={inactive ? 'Left out by .if for the current parameters' : undefined}
+      aria-current={current ? 'step' : undefined}
+    >
+      <span className="src-gutter" aria-hidden="true">
+        <span className="src-marker">{current ? '▶' : ''}</span>
+        <span className="src-number">{number}</span>
+      </span>
+      <code className="src-code">
+        {tokens.map((t, i) =>
+          t.kind === 'plain' ? (
+            t.text
+          ) : (
+            <span key={i} className={`tok-${t.kind}`}>
+              {t.text}
+            </span>
+          ),
+        )}
+        {text === '' ? ' ' : null}
+      </code>
+    </div>
+  );
+});
+
+function LevelTabs() {
+  const store = useLabStoreApi();
+  const info = useLab(selectInfo);
+  const pinned = useLab(selectSourceLevel);
+  const shown = useLab(selectShownSourceLevel);
+  if (!info || info.levels.length < 2) return null;
+  return (
+    <div className="source-levels" role="group" aria-label="Level shown">
+      <button
+        type="button"
+        className={`seg${pinned === null ? ' on' : ''}`}
+        onClick={() => store.getState().setSourceLevel(null)}
+        title="Show the level that acted in this step"
+      >
+        follow
+      </button>
+      {info.levels.map((l) => (
+        <button
+          key={l.index}
+          type="button"
+          className={`seg${pinned === l.index ? ' on' : ''}${shown === l.index ? ' shown' : ''}`}
+          onClick={() => store.getState().setSourceLevel(l.index)}
+        >
+          L{l.index}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+export function SourceView() {
+  const info = useLab(selectInfo);
+  const view = useLab(selectView);
+  const levelIndex = useLab(selectShownSourceLevel);
+  const scroller = useRef<HTMLDivElement>(null);
+
+  const level = info?.levels.find((l) => l.index === levelIndex) ?? info?.levels[0];
+  const lines = useMemo(() => (level ? level.source.split('\n') : []), [level]);
+  const inactive = useMemo(() => new Set(level?.inactiveLines ?? []), [level]);
+  const currentLine = view?.levels.find((l) => l.index === level?.index)?.line ?? null;
+
+  useEffect(() => {
+    if (currentLine === null) return;
+    const el = scroller.current?.querySelector<HTMLElement>(`[data-line="${currentLine}"]`);
+    el?.scrollIntoView?.({ block: 'nearest' });
+  }, [currentLine, level]);
+
+  if (!level) return <div className="empty">No program loaded.</div>;
+  return (
+    <div className="source-view">
+      <div className="source-head">
+        <span className="source-title">{level.name}</span>
+        <span className="source-next" data-testid="source-next">
+          {currentLine === null ? 'RIP outside the program' : `line ${currentLine}`}
+        </span>
+        <LevelTabs />
+      </div>
+      <div className="source-lines" ref={scroller} data-testid="source-view" data-level={level.index}>
+        {lines.map((text, i) => (
+          <SourceLine
+            key={i}
+            number={i + 1}
+            text={text}
+            current={currentLine === i + 1}
+            inactive={inactive.has(i + 1)}
+          />
+        ))}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,36 @@
+// Selectors as module-level constants, so components subscribe to stable functions and
+// re-render only when what they read changes.
+import type { LabState } from './types';
+
+export const selectInfo = (s: LabState) => s.info;
+export const selectBuiltins = (s: LabState) => s.builtins;
+export const selectRequest = (s: LabState) => s.request;
+export const selectLoading = (s: LabState) => s.loading;
+export const selectTimeline = (s: LabState) => s.timeline;
+export const selectAllAssertions = (s: LabState) => s.allAssertions;
+
+export const selectStep = (s: LabState) => s.step;
+export const selectView = (s: LabState) => s.view;
+export const selectPrevView = (s: LabState) => s.prevView;
+export const selectTotalSteps = (s: LabState) => s.info?.totalSteps ?? 0;
+
+export const selectPlaying = (s: LabState) => s.playing;
+export const selectSpeed = (s: LabState) => s.speed;
+
+export const selectCrash = (s: LabState) => s.crash;
+export const selectRunError = (s: LabState) => s.runError;
+export const selectLoadError = (s: LabState) => s.loadError;
+export const selectNotice = (s: LabState) => s.notice;
+
+export const selectEditorText = (s: LabState) => s.editorText;
+export const selectEditorEdited = (s: LabState) => s.editorEdited;
+export const selectEditorFocusTick = (s: LabState) => s.editorFocusTick;
+
+export const selectHelpOpen = (s: LabState) => s.helpOpen;
+export const selectLeftTab = (s: LabState) => s.leftTab;
+export const selectSourceLevel = (s: LabState) => s.sourceLevel;
+export const selectTimelineZoom = (s: LabState) => s.timelineZoom;
+export const selectTimeAxis = (s: LabState) => s.timeAxis;
+
+/** The level whose source is shown: the pinned one, else the one that acted in this step. */
+export const selectShownSourceLevel = (s: LabState) => s.sourceLevel ?? s.view?.event?.level ?? 0;

@@ -1,0 +1,248 @@
+// The timeline: a lane per level, x = step (or cycles), marks for every kind of event, and a
+// playhead. d3-zoom and d3-drag own the gestures; React draws every element from the store.
+import {
+  useCallback,
+  useEffect,
+  useId,
+  useMemo,
+  useRef,
+  useState,
+  type MouseEvent,
+  type RefObject,
+} from 'react';
+import { useLab, useLabStoreApi } from '../sim-client-context';
+import {
+  selectAllAssertions,
+  selectInfo,
+  selectPlaying,
+  selectStep,
+  selectTimeAxis,
+  selectTimeline,
+  selectTimelineZoom,
+} from '../store/selectors';
+import { KIND_COLORS } from '../theme';
+import { MarkGlyph, markTitle } from './MarkGlyph';
+import {
+  axisScale,
+  formatTick,
+  laneTop,
+  layoutFor,
+  layoutHeight,
+  maxZoom,
+  stepAtX,
+  xOfStep,
+} from './timeline-scale';
+import { TimelineLegend } from './TimelineLegend';
+import { TimelineToolbar } from './TimelineToolbar';
+import { usePlayheadDrag } from './use-playhead-drag';
+import { useTimelineZoom } from './use-timeline-zoom';
+import { visibleMarks } from './visible-marks';
+
+const DEFAULT_WIDTH = 960;
+
+function useElementWidth(ref: RefObject<HTMLElement | null>): number {
+  const [width, setWidth] = useState(DEFAULT_WIDTH);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver((entries) => {
+      const w = Math.floor(entries[0]?.contentRect.width ?? 0);
+      if (w > 0) setWidth(w);
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [ref]);
+  return width;
+}
+
+export function Timeline() {
+  const store = useLabStoreApi();
+  const info = useLab(selectInfo);
+  const data = useLab(selectTimeline);
+  const step = useLab(selectStep);
+  const zoomState = useLab(selectTimelineZoom);
+  const axis = useLab(selectTimeAxis);
+  const playing = useLab(selectPlaying);
+  const assertions = useLab(selectAllAssertions);
+  const [dragging, setDragging] = useState(false);
+  const wrapRef = useRef<HTMLDivElement>(null);
+  const svgRef = useRef<SVGSVGElement>(null);
+  const playheadRef = useRef<SVGGElement>(null);
+  const clipId = useId();
+
+  const width = useElementWidth(wrapRef);
+  const lanes = info?.levels.length ?? 1;
+  const layout = useMemo(() => layoutFor(width, lanes), [width, lanes]);
+  const height = layoutHeight(layout);
+  const x0 = layout.left;
+  const x1 = width - layout.right;
+  const total = info?.totalSteps ?? 0;
+  const endTime = info?.endTime ?? 0;
+  const domainMax = axis === 'step' ? total : endTime;
+
+  const scale = useMemo(
+    () => axisScale(axis, total, endTime, layout, zoomState),
+    [axis, total, endTime, layout, zoomState],
+  );
+  const passedByStep = useMemo(() => new Map(assertions.map((a) => [a.step, a.passed])), [assertions]);
+  const drawn = useMemo(
+    () => (data ? visibleMarks(data, scale, axis, lanes, (s) => passedByStep.get(s) ?? true) : null),
+    [data, scale, axis, lanes, passedByStep],
+  );
+
+  const setZoom = useCallback((z: { k: number; x: number }) => store.getState().setTimelineZoom(z), [store]);
+  useTimelineZoom(svgRef, { x0, x1, height, maxK: maxZoom(domainMax), zoom: zoomState, onZoom: setZoom });
+
+  const seekX = useCallback(
+    (x: number) => store.getState().seek(stepAtX(axis, scale, data, x, total)),
+    [store, axis, scale, data, total],
+  );
+  usePlayheadDrag(playheadRef, svgRef, seekX, setDragging, info !== null);
+
+  const playheadX = xOfStep(axis, scale, data, step);
+
+  // While playing, keep the playhead in view by panning to it when it leaves.
+  useEffect(() => {
+    if (!playing || (playheadX >= x0 && playheadX <= x1)) return;
+    const { k } = zoomState;
+    if (k === 1) return;
+    const baseX = xOfStep(axis, axisScale(axis, total, endTime, layout, { k: 1, x: 0 }), data, step);
+    const target = x0 + 0.1 * (x1 - x0) - k * baseX;
+    const x = Math.min(x0 * (1 - k), Math.max(x1 * (1 - k), target));
+    store.getState().setTimelineZoom({ k, x });
+  }, [playing, playheadX, x0, x1, zoomState, axis, total, endTime, layout, data, step, store]);
+
+  const axisTicks = useMemo(() => {
+    const ticks = scale.ticks(Math.max(2, Math.floor((x1 - x0) / 90)));
+    return axis === 'step' ? ticks.filter((t) => Number.isInteger(t)) : ticks;
+  }, [scale, axis, x0, x1]);
+
+  const onClick = (event: MouseEvent<SVGSVGElement>) => {
+    const rect = event.currentTarget.getBoundingClientRect();
+    const x = event.clientX - rect.left;
+    if (x < x0 - 4 || !info) return;
+    seekX(x);
+  };
+
+  const half = layout.laneHeight / 2;
+  const axisY = laneTop(layout, lanes);
+  return (
+    <section className="timeline" aria-label="Timeline">
+      <TimelineToolbar eventsInView={drawn?.eventsInView ?? 0} />
+      <div className="timeline-canvas" ref={wrapRef}>
+        <svg
+          ref={svgRef}
+          width={width}
+          height={height}
+          className={`timeline-svg${dragging ? ' scrubbing' : ''}`}
+          data-testid="timeline-svg"
+          role="img"
+          aria-label="Timeline of the run; click to go to a step"
+          onClick={onClick}
+        >
+          <defs>
+            <clipPath id={clipId}>
+              <rect x={x0} y={0} width={Math.max(0, x1 - x0)} height={height} />
+            </clipPath>
+          </defs>
+          {Array.from({ length: lanes }, (_, lane) => {
+            const top = laneTop(layout, lane);
+            const level = info?.levels[lane];
+            return (
+              <g key={lane} data-testid="timeline-lane" data-level={lane}>
+                <rect
+                  className={`lane-bg${lane % 2 ? ' odd' : ''}`}
+                  x={0}
+                  y={top}
+                  width={width}
+                  height={layout.laneHeight}
+                />
+                <text className="lane-label" x={10} y={top + half + 4}>
+                  {level ? `L${level.index}` : ''}
+                  <tspan className="lane-sub" dx={6}>
+                    {level ? level.name.replace(/^L\d+\s*·\s*/, '') : ''}
+                  </tspan>
+                  <title>{level?.name}</title>
+                </text>
+              </g>
+            );
+          })}
+          <g clipPath={`url(#${clipId})`}>
+            {drawn?.idle.map((xs, lane) => (
+              <path
+                key={`idle-${lane}`}
+                d={xs
+                  .map((x) => `M${x} ${laneTop(layout, lane) + half - 6}V${laneTop(layout, lane) + half + 6}`)
+                  .join('')}
+                stroke={KIND_COLORS.idle}
+                strokeWidth={1}
+                data-mark="idle"
+                data-count={xs.length}
+              />
+            ))}
+            {drawn?.ticks.map((xs, lane) => (
+              <path
+                key={`ticks-${lane}`}
+                d={xs
+                  .map((x) => `M${x} ${laneTop(layout, lane) + half - 3}V${laneTop(layout, lane) + half + 3}`)
+                  .join('')}
+                stroke={KIND_COLORS.instruction}
+                strokeWidth={1}
+                data-mark="instruction"
+                data-lane={lane}
+                data-count={xs.length}
+              />
+            ))}
+            {drawn?.marks.map((m) => (
+              <g
+                key={`${m.lane}:${m.kind}:${m.category}:${Math.round(m.x)}`}
+                data-mark={m.kind}
+                data-category={m.category}
+                data-step={m.step}
+                data-lane={m.lane}
+              >
+                <title>{markTitle(m.kind, m.category, m.step, m.vector)}</title>
+                <MarkGlyph
+                  kind={m.kind}
+                  category={m.category}
+                  x={m.x}
+                  cy={laneTop(layout, m.lane) + half}
+                  half={half}
+                />
+              </g>
+            ))}
+          </g>
+          <g className="axis" transform={`translate(0, ${axisY})`}>
+            <line x1={x0} x2={x1} y1={0} y2={0} className="axis-line" />
+            {axisTicks.map((t) => (
+              <g key={t} transform={`translate(${scale(t)}, 0)`}>
+                <line y1={0} y2={4} className="axis-tick" />
+                <text y={15} textAnchor="middle" className="axis-label">
+                  {formatTick(axis, t)}
+                </text>
+              </g>
+            ))}
+            <text x={x0 - 8} y={15} textAnchor="end" className="axis-unit">
+              {axis === 'step' ? 'step' : 'cycles'}
+            </text>
+          </g>
+          {info && (
+            <g
+              ref={playheadRef}
+              className="playhead"
+              data-testid="playhead"
+              data-step={step}
+              transform={`translate(${playheadX}, 0)`}
+              visibility={playheadX >= x0 - 1 && playheadX <= x1 + 1 ? 'visible' : 'hidden'}
+            >
+              <line y1={0} y2={axisY} className="playhead-line" />
+              <rect x={-8} y={0} width={16} height={axisY} className="playhead-hit" />
+              <path d="M-6 0H6L0 8Z" className="playhead-head" />
+            </g>
+          )}
+        </svg>
+      </div>
+      <TimelineLegend />
+    </section>
+  );
+}

@@ -1,0 +1,113 @@
+// The timeline's x axis: steps (default) or TSC cycles, zoomed and panned by the transform
+// d3-zoom reports. Also the conversions between a step and its x, either way.
+import { scaleLinear, type ScaleLinear } from 'd3-scale';
+import { zoomIdentity } from 'd3-zoom';
+import type { TimelineData } from '../../core/engine/view';
+import type { TimeAxis, ZoomState } from '../store/types';
+
+export interface TimelineLayout {
+  width: number;
+  /** Room for the lane labels. */
+  left: number;
+  right: number;
+  laneHeight: number;
+  top: number;
+  axisHeight: number;
+  lanes: number;
+}
+
+export function layoutFor(width: number, lanes: number): TimelineLayout {
+  return { width, left: 112, right: 16, laneHeight: 40, top: 4, axisHeight: 22, lanes: Math.max(1, lanes) };
+}
+
+export function layoutHeight(l: TimelineLayout): number {
+  return l.top + l.lanes * l.laneHeight + l.axisHeight;
+}
+
+export function laneTop(l: TimelineLayout, lane: number): number {
+  return l.top + lane * l.laneHeight;
+}
+
+/** The largest useful zoom: about eight steps (or eight events' worth of cycles) across. */
+export function maxZoom(domainMax: number): number {
+  return Math.max(1, domainMax / 8);
+}
+
+export function axisScale(
+  axis: TimeAxis,
+  totalSteps: number,
+  endTime: number,
+  layout: TimelineLayout,
+  zoom: ZoomState,
+): ScaleLinear<number, number> {
+  const max = Math.max(1, axis === 'step' ? totalSteps : endTime);
+  const base = scaleLinear()
+    .domain([0, max])
+    .range([layout.left, Math.max(layout.left + 1, layout.width - layout.right)]);
+  return zoomIdentity.translate(zoom.x, 0).scale(zoom.k).rescaleX(base);
+}
+
+/** Index of the last element of a sorted column that is <= value, or -1. */
+export function lastAtOrBefore(column: ArrayLike<number>, value: number): number {
+  let lo = 0;
+  let hi = column.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (column[mid] <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** Index of the first element of a sorted column that is >= value. */
+export function firstAtOrAfter(column: ArrayLike<number>, value: number): number {
+  let lo = 0;
+  let hi = column.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (column[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The x position of a step on the current axis. */
+export function xOfStep(
+  axis: TimeAxis,
+  scale: ScaleLinear<number, number>,
+  data: TimelineData | null,
+  step: number,
+): number {
+  if (axis === 'step' || !data) return scale(step);
+  const i = lastAtOrBefore(data.steps, step);
+  return scale(i >= 0 ? data.times[i] : 0);
+}
+
+/** The step at an x position (a click, a drag), clamped to the run. */
+export function stepAtX(
+  axis: TimeAxis,
+  scale: ScaleLinear<number, number>,
+  data: TimelineData | null,
+  x: number,
+  totalSteps: number,
+): number {
+  const value = scale.invert(x);
+  let step: number;
+  if (axis === 'step' || !data) {
+    step = Math.round(value);
+  } else {
+    const i = lastAtOrBefore(data.times, value);
+    step = i >= 0 ? data.steps[i] : 0;
+  }
+  return Math.max(0, Math.min(totalSteps, step));
+}
+
+/** Axis labels: steps as integers, cycles shortened (12.5k, 3.2M). */
+export function formatTick(axis: TimeAxis, value: number): string {
+  if (axis === 'step') return String(Math.round(value));
+  const abs = Math.abs(value);
+  if (abs >= 1e9) return `${+(value / 1e9).toFixed(2)}G`;
+  if (abs >= 1e6) return `${+(value / 1e6).toFixed(2)}M`;
+  if (abs >= 1e4) return `${+(value / 1e3).toFixed(1)}k`;
+  return String(Math.round(value));
+}

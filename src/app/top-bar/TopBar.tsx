@@ -1,0 +1,85 @@
+// The top bar: the product, the scenario picker with its parameters, share and help.
+import { actionTitle } from '../actions';
+import { useLab, useLabStoreApi } from '../sim-client-context';
+import { selectBuiltins, selectInfo, selectLoading, selectRequest } from '../store/selectors';
+import { ScenarioParams } from './ScenarioParams';
+
+const CUSTOM = '__custom__';
+
+function ScenarioPicker() {
+  const store = useLabStoreApi();
+  const builtins = useLab(selectBuiltins);
+  const request = useLab(selectRequest);
+  const info = useLab(selectInfo);
+  const value = request && 'builtin' in request ? request.builtin : request ? CUSTOM : '';
+  const current = builtins.find((b) => b.name === value);
+
+  return (
+    <label className="scenario-picker" title={current?.description ?? info?.description}>
+      <span className="visually-hidden">Scenario</span>
+      <select
+        data-testid="scenario-picker"
+        value={value}
+        onChange={(e) => {
+          if (e.target.value !== CUSTOM) void store.getState().pickBuiltin(e.target.value);
+        }}
+      >
+        {value === '' && <option value="">Loading scenarios…</option>}
+        {builtins.map((b) => (
+          <option key={b.name} value={b.name}>
+            {b.title}
+          </option>
+        ))}
+        {value === CUSTOM && <option value={CUSTOM}>Custom: {info?.title ?? 'edited scenario'}</option>}
+      </select>
+    </label>
+  );
+}
+
+export function TopBar() {
+  const store = useLabStoreApi();
+  const info = useLab(selectInfo);
+  const loading = useLab(selectLoading);
+  return (
+    <header className="top-bar">
+      <div className="brand">
+        <span className="brand-name">nestlab</span>
+        <span className="brand-tag">event-injection lab</span>
+      </div>
+      <ScenarioPicker />
+      {info && (
+        <span className="arch-chip" title="Architecture of the scenario">
+          {info.arch.toUpperCase()}
+        </span>
+      )}
+      <ScenarioParams />
+      <div className="top-bar-end">
+        {loading && (
+          <span className="loading" role="status">
+            running…
+          </span>
+        )}
+        <button
+          type="button"
+          className="btn"
+          data-testid="share-button"
+          title="Put this scenario in the page address, to share it"
+          disabled={!info}
+          onClick={() => store.getState().share()}
+        >
+          Share
+        </button>
+        <button
+          type="button"
+          className="btn btn-icon"
+          data-testid="help-button"
+          title={actionTitle('toggleHelp')}
+          aria-label="Keyboard shortcuts and help"
+          onClick={() => store.getState().toggleHelp()}
+        >
+          ?
+        </button>
+      </div>
+    </header>
+  );
+}

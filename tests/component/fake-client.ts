@@ -1,0 +1,240 @@
+// An in-memory SimClient for component tests: two built-ins with canned runs, a JSON load
+// that rejects bad JSON and unknown instructions with a line and column like the real
+// assembler, step-by-kind search, crash notification, and a switch that holds view answers
+// so tests can observe request coalescing.
+import type { LabError, ScenarioInfo, StepView, TimelineData } from '../../src/core/engine/view';
+import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimClient } from '../../src/worker/protocol';
+import { IRQ_PROGRAM, irqRun, NMI_PROGRAM, nmiRun, timelineOf, type CannedRun } from './fake-run';
+
+type Params = Record<string, string | number | boolean>;
+
+export const BUILTINS: BuiltinScenarioInfo[] = [
+  {
+    name: 'irq-basics',
+    title: 'An external interrupt on bare metal',
+    description: 'STI, an IRQ arrives during WORK, the handler EOIs and IRETs.',
+    params: [
+      { key: 'vector', description: 'The IRQ vector', type: 'number', value: 0x30, choices: [0x30, 0x40] },
+      { key: 'eoi', description: 'The handler writes EOI', type: 'boolean', value: true },
+    ],
+  },
+  {
+    name: 'nmi-nesting',
+    title: 'Two NMIs, nested',
+    description: 'A premature IRET lets a second NMI in.',
+    params: [],
+  },
+];
+
+interface LoadedRun {
+  run: CannedRun;
+  info: ScenarioInfo;
+}
+
+function documentFor(name: string, title: string, program: string[], params: Params): string {
+  return JSON.stringify(
+    {
+      version: 1,
+      name,
+      title,
+      description: 'canned for tests',
+      arch: 'vmx',
+      params,
+      levels: [{ name: 'L0 · bare metal', program }],
+      limits: { steps: 1000 },
+    },
+    null,
+    2,
+  );
+}
+
+function positionOf(text: string, message: string): { line: number; column: number } {
+  const m = /position (\d+)/.exec(message);
+  const pos = m ? Number(m[1]) : 0;
+  const before = text.slice(0, pos).split('\n');
+  return { line: before.length, column: before[before.length - 1].length + 1 };
+}
+
+export class FakeSimClient implements SimClient {
+  readonly calls: { method: string; args: unknown[] }[] = [];
+  viewsInFlight = 0;
+  maxViewsInFlight = 0;
+  /** While true, view() answers wait for releaseViews(). */
+  holdViews = false;
+  private held: (() => void)[] = [];
+  private listeners = new Set<(e: LabError) => void>();
+  private loaded: LoadedRun | null = null;
+
+  constructor(private readonly opts: { levels?: number } = {}) {}
+
+  private record(method: string, ...args: unknown[]) {
+    this.calls.push({ method, args });
+  }
+
+  callsOf(method: string) {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  async listScenarios(): Promise<BuiltinScenarioInfo[]> {
+    this.record('listScenarios');
+    return structuredClone(BUILTINS);
+  }
+
+  private makeRun(
+    name: string,
+    title: string,
+    program: string[],
+    params: Params,
+    run: CannedRun,
+    json: string,
+  ) {
+    const builtin = BUILTINS.find((b) => b.name === name);
+    const info: ScenarioInfo = {
+      name,
+      title,
+      description: builtin?.description ?? 'custom',
+      arch: 'vmx',
+      levels: run.views[0].levels.map((l) => ({
+        index: l.index,
+        name: l.name,
+        kind: 'program',
+        source: program.join('\n'),
+        // Without EOI the handler's WRMSR is left out, as an `.if eoi` block would be.
+        inactiveLines: params.eoi === false ? [11] : [],
+        labels: { start: 0x1000 },
+      })),
+      params: (builtin?.params ?? []).map((p) => ({ ...p, value: params[p.key] ?? p.value })),
+      totalSteps: run.events.length,
+      endTime: run.events[run.events.length - 1]?.time ?? 0,
+      endReason: 'halted',
+      assertions: {
+        passed: run.views[run.views.length - 1].assertions.filter((a) => a.passed).length,
+        failed: run.views[run.views.length - 1].assertions.filter((a) => !a.passed).length,
+      },
+    };
+    this.loaded = { run, info };
+    return { ok: true as const, info, scenarioJson: json, runError: null };
+  }
+
+  async load(req: LoadRequest): Promise<LoadResponse> {
+    this.record('load', req);
+    const levels = this.opts.levels ?? 1;
+    if ('builtin' in req) {
+      const params = req.params ?? {};
+      if (req.builtin === 'nmi-nesting') {
+        const doc = documentFor('nmi-nesting', BUILTINS[1].title, NMI_PROGRAM, params);
+        return this.makeRun('nmi-nesting', BUILTINS[1].title, NMI_PROGRAM, params, nmiRun(levels), doc);
+      }
+      if (req.builtin !== 'irq-basics') {
+        return {
+          ok: false,
+          error: { kind: 'scenario', message: `no built-in "${req.builtin}"`, where: null },
+        };
+      }
+      const vector = Number(params.vector ?? 0x30);
+      const doc = documentFor('irq-basics', BUILTINS[0].title, IRQ_PROGRAM, params);
+      return this.makeRun('irq-basics', BUILTINS[0].title, IRQ_PROGRAM, params, irqRun(vector, levels), doc);
+    }
+
+    let doc: {
+      name?: string;
+      title?: string;
+      levels?: { program?: string[] }[];
+      limits?: { steps?: number };
+    };
+    try {
+      doc = JSON.parse(req.json);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      return {
+        ok: false,
+        error: { kind: 'scenario', message, where: null, ...positionOf(req.json, message) },
+      };
+    }
+    const program = doc.levels?.[0]?.program ?? IRQ_PROGRAM;
+    const bad = program.findIndex((l) => /^\s*bogus\b/.test(l));
+    if (bad >= 0) {
+      const column = program[bad].indexOf('bogus') + 1;
+      return {
+        ok: false,
+        error: {
+          kind: 'program',
+          message: "unknown instruction 'bogus'",
+          where: `L0 line ${bad + 1}, column ${column}`,
+          level: 0,
+          line: bad + 1,
+          column,
+        },
+      };
+    }
+    const full = irqRun(0x30, levels);
+    const limit = doc.limits?.steps;
+    const res = this.makeRun(doc.name ?? 'custom', doc.title ?? 'Custom', program, {}, full, req.json);
+    if (limit !== undefined && limit < full.events.length) {
+      const run = { views: full.views.slice(0, limit + 1), events: full.events.slice(0, limit) };
+      for (const v of run.views) v.totalSteps = limit;
+      const cut = this.makeRun(doc.name ?? 'custom', doc.title ?? 'Custom', program, {}, run, req.json);
+      cut.info.endReason = 'step-limit';
+      return {
+        ...cut,
+        runError: { kind: 'limit', message: `step limit of ${limit} reached`, where: 'limits.steps' },
+      };
+    }
+    return res;
+  }
+
+  async view(step: number): Promise<StepView> {
+    this.record('view', step);
+    if (!this.loaded) throw new Error('nothing loaded');
+    const { views } = this.loaded.run;
+    const answer = structuredClone(views[Math.max(0, Math.min(views.length - 1, Math.round(step)))]);
+    this.viewsInFlight += 1;
+    this.maxViewsInFlight = Math.max(this.maxViewsInFlight, this.viewsInFlight);
+    try {
+      if (this.holdViews) await new Promise<void>((resolve) => this.held.push(resolve));
+      else await Promise.resolve();
+      return answer;
+    } finally {
+      this.viewsInFlight -= 1;
+    }
+  }
+
+  /** Lets the held view answers through. */
+  releaseViews() {
+    const held = this.held;
+    this.held = [];
+    for (const resolve of held) resolve();
+  }
+
+  async timeline(): Promise<TimelineData> {
+    this.record('timeline');
+    if (!this.loaded) throw new Error('nothing loaded');
+    return timelineOf(this.loaded.run);
+  }
+
+  async findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null> {
+    this.record('findStep', step, direction, kinds);
+    const events = this.loaded?.run.events ?? [];
+    const ordered = direction === 1 ? events : [...events].reverse();
+    const hit = ordered.find(
+      (e) => kinds.includes(e.kind) && (direction === 1 ? e.step > step : e.step < step),
+    );
+    return hit ? hit.step : null;
+  }
+
+  async crash(): Promise<never> {
+    this.record('crash');
+    this.emitCrash('crash requested by the test hook');
+    throw new Error('crash requested by the test hook');
+  }
+
+  /** What the worker client does when its worker dies. */
+  emitCrash(message: string) {
+    for (const l of [...this.listeners]) l({ kind: 'crash', message, where: null });
+  }
+
+  onCrash(listener: (error: LabError) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

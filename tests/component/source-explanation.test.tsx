@@ -1,0 +1,69 @@
+// @vitest-environment jsdom
+import { screen } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { renderApp, resetDomBetweenTests, untilStep } from './render-app';
+
+resetDomBetweenTests();
+
+function currentLine(): HTMLElement {
+  const lines = screen.getByTestId('source-view').querySelectorAll<HTMLElement>('[data-current="true"]');
+  expect(lines).toHaveLength(1);
+  return lines[0];
+}
+
+describe('source view', () => {
+  it('lists the program with line numbers and marks the line at RIP', async () => {
+    const { user, store } = await renderApp();
+    const view = screen.getByTestId('source-view');
+    expect(view.querySelectorAll('[data-line]')).toHaveLength(12);
+    expect(currentLine()).toHaveAttribute('data-line', '4');
+    expect(currentLine()).toHaveTextContent('sti');
+
+    await user.keyboard('n');
+    await untilStep(store, 4);
+    expect(currentLine()).toHaveAttribute('data-line', '10');
+    expect(currentLine()).toHaveTextContent('mov rbx, 2');
+  });
+
+  it('dims the lines a parameter left out', async () => {
+    const { user, store } = await renderApp();
+    expect(screen.getByTestId('source-view').querySelector('[data-inactive]')).toBeNull();
+    await user.click(screen.getByTestId('param-eoi'));
+    await untilStep(store, 0);
+    const inactive = screen.getByTestId('source-view').querySelectorAll('[data-inactive="true"]');
+    expect([...inactive].map((l) => l.getAttribute('data-line'))).toEqual(['11']);
+  });
+});
+
+describe('explanation', () => {
+  it('shows the text and the citation of the step', async () => {
+    const { user, store } = await renderApp();
+    expect(screen.getByTestId('explanation-text')).toHaveTextContent('The initial state');
+    expect(screen.queryByTestId('explanation-cite')).toBeNull();
+
+    await user.keyboard('n');
+    await untilStep(store, 4);
+    expect(screen.getByTestId('explanation-text')).toHaveTextContent(
+      'RFLAGS.IF is 1 and nothing blocks: vector 48 is delivered through the IDT.',
+    );
+    expect(screen.getByTestId('explanation-cite')).toHaveTextContent(
+      'SDM Vol. 3A "Interrupt and Exception Handling: Priority Among Concurrent Events"',
+    );
+    expect(screen.getByTestId('event-chip')).toHaveTextContent(
+      'L0 · delivery · external interrupt · vector 0x30',
+    );
+  });
+});
+
+describe('assertions', () => {
+  it('lists the run’s assertions, dims those ahead, and seeks on click', async () => {
+    const { user, store } = await renderApp();
+    const row = await screen.findByTestId('assertion');
+    expect(row).toHaveAttribute('data-passed', 'true');
+    expect(row).toHaveTextContent('the handler ran');
+    expect(row).toHaveClass('ahead');
+    await user.click(row);
+    await untilStep(store, 9);
+    expect(screen.getByTestId('assertion')).not.toHaveClass('ahead');
+  });
+});
