@@ -51,7 +51,8 @@ function split(v: number): [number, number] {
  * contributory fault while delivering a contributory one → #DF; a fault while delivering #DF →
  * triple fault, the processor shuts down. Fills `h.out` with a DELIVER or SHUTDOWN record.
  * `returnRip` is the RIP pushed: the interrupted instruction for interrupts and faults, the
- * next one for traps and software interrupts.
+ * next one for traps and software interrupts. `instrRip` is the address of the INT n / INT3
+ * that raised a software event; a fault while delivering it is pushed with that address.
  */
 export function deliverEvent(
   h: Hart,
@@ -59,9 +60,10 @@ export function deliverEvent(
   type: number,
   errorCode: number,
   returnRip: number,
+  instrRip: number = returnRip,
 ): void {
   const cpu = h.cpu;
-  const fromRip = returnRip;
+  let fromRip = returnRip;
   let v = vector,
     t = type,
     err = errorCode;
@@ -83,6 +85,11 @@ export function deliverEvent(
       return;
     }
     if (first < 0) first = v;
+    // A fault during the delivery of INT n / INT3 is reported at that instruction, which is
+    // restarted after the handler (SDM Vol. 3A "Exception Classifications": the saved RIP of a
+    // fault points to the faulting instruction; "INT n/INTO/INT3/INT1—Call to Interrupt
+    // Procedure" raises #NP(vector·8 + 2 + EXT) for a not-present gate).
+    fromRip = instrRip;
     const npErr = (v << 3) | 2 | ext;
     if (isContributory(v, t)) {
       v = Vector.DF;
@@ -107,7 +114,7 @@ export function deliverEvent(
   push64(h, rlo, rhi);
   push64(h, cpu.rflags >>> 0, 0);
   push64(h, KERNEL_CS, 0);
-  const [ilo, ihi] = split(returnRip);
+  const [ilo, ihi] = split(fromRip);
   push64(h, ilo, ihi);
   const ripSlot = regNumber(cpu, RSP);
   if (withErr) push64(h, err >>> 0, 0);

@@ -286,12 +286,12 @@ export function execute(h: Hart, budget: number): number {
       // "INT n": a software interrupt, delivered with the return address after the instruction.
       retire(h, ins, index);
       cpu.rip = next;
-      deliverEvent(h, ins.n, EventType.SW_INT, 0, next);
+      deliverEvent(h, ins.n, EventType.SW_INT, 0, next, ins.addr);
       return Exec.DONE;
     case Op.INT3:
       retire(h, ins, index);
       cpu.rip = next;
-      deliverEvent(h, Vector.BP, EventType.SW_EXCEPTION, 0, next);
+      deliverEvent(h, Vector.BP, EventType.SW_EXCEPTION, 0, next, ins.addr);
       return Exec.DONE;
     case Op.RDTSC:
       // "RDTSC": EDX:EAX ← TSC; the upper halves of RAX and RDX are cleared.
