@@ -5,7 +5,7 @@ import { EventType } from '../engine/view';
 import { acknowledge, deliverableVector } from './apic';
 import { Vector, deliverEvent } from './deliver';
 import type { Hart } from './hart';
-import { RFLAGS } from './state';
+import { RFLAGS, Shadow } from './state';
 
 /**
  * Deliver the highest-priority event that is due and not blocked. Returns true when one was
@@ -14,8 +14,11 @@ import { RFLAGS } from './state';
 export function checkBoundary(h: Hart): boolean {
   const cpu = h.cpu;
   // 4. Traps on the previous instruction: the single-step #DB (SDM "Single-Step Exception
-  //    Condition"). It is a trap: the pushed RIP is the next instruction.
-  if (cpu.dbTrapPending) {
+  //    Condition"). It is a trap: the pushed RIP is the next instruction. After MOV SS the
+  //    processor "inhibits interrupts, debug exceptions, and single-step trap exceptions ...
+  //    until the instruction boundary following the next instruction" (SDM "Masking Exceptions
+  //    and Interrupts When Switching Stacks"): the trap stays pending across that boundary.
+  if (cpu.dbTrapPending && !(cpu.shadow & Shadow.MOVSS)) {
     cpu.dbTrapPending = false;
     deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, cpu.rip);
     return true;
@@ -48,7 +51,7 @@ export function checkBoundary(h: Hart): boolean {
 /** Whether anything at this boundary could be delivered (used to decide whether HLT wakes). */
 export function eventDeliverable(h: Hart): boolean {
   const cpu = h.cpu;
-  if (cpu.dbTrapPending) return true;
+  if (cpu.dbTrapPending && !(cpu.shadow & Shadow.MOVSS)) return true;
   if (cpu.shadow !== 0) return false;
   if (cpu.nmiPending && !cpu.nmiBlocked) return true;
   return (cpu.rflags & RFLAGS.IF) !== 0 && deliverableVector(h.apic) >= 0;
