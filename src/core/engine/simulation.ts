@@ -77,8 +77,17 @@ export class Simulation {
       const limitKind = e.message.includes('time limit') ? 'time-limit' : 'step-limit';
       this.endReason = e.kind === 'limit' ? limitKind : 'running';
       this.problem = { kind: e.kind, message: e.message, level: e.level, line: e.line };
+      if (e.kind === 'runtime') {
+        // The step that failed may have changed the state before it threw (an IRQ moved from
+        // IRR to ISR, the interrupt shadow cleared). "Step N" is the state after event N and
+        // must not depend on how it was reached: rebuild it from the last checkpoint.
+        const n = trace.length;
+        const rebuilt = cloneState(this.checkpoints[Math.floor(n / CHECKPOINT_INTERVAL)]);
+        st.state = rebuilt;
+        while (rebuilt.step < n) st.step();
+      }
     }
-    this.finalState = s();
+    this.finalState = st.state;
     this.cursor = this.finalState;
     return this;
   }
