@@ -1,6 +1,7 @@
 // From scenario text to a compiled scenario the engine runs: parse, apply parameters,
 // validate against the schema, assemble every program, resolve event triggers.
 import { assemble } from '../asm';
+import { jsonErrorOffset } from './json-position';
 import type { Program } from '../asm/ir';
 import {
   ScenarioError,
@@ -56,12 +57,19 @@ export function parseScenarioText(text: string): unknown {
     if (lc) {
       line = Number(lc[1]);
       column = Number(lc[2]);
-    } else if (m) {
-      const before = text.slice(0, Number(m[1]));
-      line = before.split('\n').length;
-      column = Number(m[1]) - before.lastIndexOf('\n');
+    } else {
+      // V8 gives no position for "Unexpected token 'x', ... is not valid JSON": find it.
+      const pos = m ? Number(m[1]) : jsonErrorOffset(text);
+      if (pos !== null) {
+        const before = text.slice(0, pos);
+        line = before.split('\n').length;
+        column = pos - before.lastIndexOf('\n');
+      }
     }
-    const clean = msg.replace(/^JSON\.parse: /, '').replace(/ in JSON at position \d+.*$/, '');
+    const clean = msg
+      .replace(/^JSON\.parse: /, '')
+      .replace(/ (in JSON )?at position \d+.*$/, '')
+      .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '');
     throw new ScenarioError(
       `the scenario is not valid JSON: ${clean}`,
       line !== undefined ? `line ${line}, column ${column}` : null,
