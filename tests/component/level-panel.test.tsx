@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { screen, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { FakeSimClient } from './fake-client';
 import { renderApp, untilStep, resetDomBetweenTests } from './render-app';
@@ -72,6 +72,24 @@ describe('level panel', () => {
     expect(irr).toHaveAttribute('data-changed', 'true');
     expect(within(irr).getByText('0x30')).toHaveAttribute('data-changed', 'true');
     expect(screen.getByTestId('apic-isr')).not.toHaveAttribute('data-changed');
+  });
+
+  it('after a jump, highlights what the step itself changed, not the whole jump', async () => {
+    const { user, store } = await renderApp();
+    await user.keyboard('n');
+    await untilStep(store, 4);
+    await waitFor(() => expect(store.getState().prevView?.step).toBe(3));
+    // RAX changed at step 2, on the way; the delivery changed RIP, IF and the ISR.
+    expect(screen.getByTestId('reg-rax')).not.toHaveAttribute('data-changed');
+    expect(screen.getByTestId('rip')).toHaveAttribute('data-changed', 'true');
+    expect(screen.getByTestId('rflags-if')).toHaveAttribute('data-changed', 'true');
+    expect(screen.getByTestId('apic-isr')).toHaveAttribute('data-changed', 'true');
+
+    // Stepping back shows what step 3 did: the IRQ arrived in the IRR.
+    await user.keyboard('h');
+    await untilStep(store, 3);
+    await waitFor(() => expect(screen.getByTestId('apic-irr')).toHaveAttribute('data-changed', 'true'));
+    expect(screen.getByTestId('rip')).not.toHaveAttribute('data-changed');
   });
 
   it('flags an NMI nested inside another NMI handler', async () => {

@@ -68,8 +68,8 @@ export function HelpOverlay() {
         <h3>Reading the page</h3>
         <p>
           Step N is the state after the N-th event of the run; step 0 is the initial state. Values that
-          changed in the step just taken are highlighted. On the timeline, wheel to zoom, drag to pan, click
-          to go to a step, and drag the playhead to scrub.
+          changed in the step shown (compared with the step before it) are highlighted. On the timeline, wheel
+          to zoom, drag to pan, click to go to a step, and drag the playhead to scrub.
         </p>
         <ul className="help-legend">
           {LEGEND.map((c) => (

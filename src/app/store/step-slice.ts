@@ -2,6 +2,10 @@
 // at most one view request is in flight; when it returns, the latest wanted step (if it
 // moved meanwhile) is asked for next. Dragging the playhead over thousands of steps thus
 // costs a handful of requests, never a queue.
+//
+// `prevView` is what the panels compare with to highlight changes. Stepping forward it is
+// simply the view held before; after a jump (or a step back) the pump, once it has caught
+// up, also fetches step N-1, so "changed" always means "changed by this step".
 import type { StepView } from '../../core/engine/view';
 import type { LabState, SliceCreator, StepActions, StepValues, StoreDeps } from './types';
 
@@ -14,15 +18,33 @@ function clampStep(step: number, get: Get): number {
   return Math.max(0, Math.min(total, Math.round(step)));
 }
 
+/** Fetches the view of step - 1 as the basis for "changed", if `step` is still on screen. */
+async function fetchComparisonBasis({ client, runtime }: StoreDeps, get: Get, set: Set, step: number) {
+  const generation = runtime.generation;
+  let basis: StepView;
+  try {
+    basis = await client.view(step - 1);
+  } catch {
+    basis = get().view!; // Compare with itself: nothing shows as changed, and the pump ends.
+  }
+  if (generation !== runtime.generation || get().view?.step !== step) return;
+  set({ prevView: basis.step === step - 1 ? basis : { ...basis, step: step - 1 } });
+}
+
 /** Runs until the held view is the wanted step. Safe to call any number of times. */
-export async function pumpViews({ client, runtime }: StoreDeps, get: Get, set: Set): Promise<void> {
+export async function pumpViews(deps: StoreDeps, get: Get, set: Set): Promise<void> {
+  const { client, runtime } = deps;
   if (runtime.viewInFlight) return;
   runtime.viewInFlight = true;
   try {
     for (;;) {
-      const { info, view, step } = get();
+      const { info, view, step, prevView } = get();
       if (!info) return;
-      if (view && view.step === step && !runtime.refreshView) return;
+      if (view && view.step === step && !runtime.refreshView) {
+        if (view.step === 0 || prevView?.step === view.step - 1) return;
+        await fetchComparisonBasis(deps, get, set, view.step);
+        continue;
+      }
       runtime.refreshView = false;
       const generation = runtime.generation;
       let next: StepView;
