@@ -21,7 +21,7 @@ export function Banners() {
     return () => clearTimeout(timer);
   }, [notice, store]);
 
-  if (!crash && !runError && !notice) return null;
+  // Always rendered (even empty) so the page grid keeps its rows.
   return (
     <div className="banners">
       {crash && (

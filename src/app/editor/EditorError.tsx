@@ -32,7 +32,9 @@ export function EditorError({
       <div className="editor-error-head">
         <span className="editor-error-kind">{KIND_TITLES[error.kind]}</span>
         {position && <span className="editor-error-pos">{position}</span>}
-        {error.where && <span className="editor-error-where mono">{error.where}</span>}
+        {error.where && error.where !== position && (
+          <span className="editor-error-where mono">{error.where}</span>
+        )}
         {editorLine !== null && (
           <button type="button" className="btn btn-small" onClick={() => onGoToLine(editorLine)}>
             Go to line {editorLine}

@@ -34,6 +34,17 @@ export function ScenarioEditor() {
     if (focusTick > 0) textarea.current?.focus();
   }, [focusTick]);
 
+  // A new error scrolls its line into view (without moving the caret).
+  useEffect(() => {
+    const el = textarea.current;
+    if (!el || errorLine === null) return;
+    const top = (errorLine - 1) * LINE_HEIGHT;
+    if (top < el.scrollTop || top > el.scrollTop + el.clientHeight - 2 * LINE_HEIGHT) {
+      el.scrollTop = Math.max(0, top - 3 * LINE_HEIGHT);
+      setScrollTop(el.scrollTop);
+    }
+  }, [error, errorLine]);
+
   const goToLine = (line: number) => {
     const el = textarea.current;
     if (!el) return;

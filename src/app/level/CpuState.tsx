@@ -54,10 +54,9 @@ export function CpuState({
             hint="RFLAGS.TF: single-step trap"
           />
         </div>
-      </div>
-
-      <div className="cpu-row">
-        <span className="row-label">Blocking</span>
+        <span className="row-label blocking-label" title="Interruptibility state">
+          Blocking
+        </span>
         <div className="chips" aria-label="Interruptibility state">
           <Chip
             label="STI"

@@ -87,10 +87,16 @@ export function SourceView() {
   const inactive = useMemo(() => new Set(level?.inactiveLines ?? []), [level]);
   const currentLine = view?.levels.find((l) => l.index === level?.index)?.line ?? null;
 
+  // Keep the current line in view, with a few lines of context around it.
   useEffect(() => {
-    if (currentLine === null) return;
-    const el = scroller.current?.querySelector<HTMLElement>(`[data-line="${currentLine}"]`);
-    el?.scrollIntoView?.({ block: 'nearest' });
+    const box = scroller.current;
+    const el = box?.querySelector<HTMLElement>(`[data-line="${currentLine}"]`);
+    if (!box || !el) return;
+    const margin = 3 * el.offsetHeight;
+    const top = el.offsetTop; // .source-lines is the offset parent (position: relative)
+    if (top < box.scrollTop + margin || top > box.scrollTop + box.clientHeight - margin) {
+      box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+    }
   }, [currentLine, level]);
 
   if (!level) return <div className="empty">No program loaded.</div>;

@@ -32,7 +32,6 @@ import {
   stepAtX,
   xOfStep,
 } from './timeline-scale';
-import { TimelineLegend } from './TimelineLegend';
 import { TimelineToolbar } from './TimelineToolbar';
 import { usePlayheadDrag } from './use-playhead-drag';
 import { useTimelineZoom } from './use-timeline-zoom';
@@ -242,7 +241,6 @@ export function Timeline() {
           )}
         </svg>
       </div>
-      <TimelineLegend />
     </section>
   );
 }

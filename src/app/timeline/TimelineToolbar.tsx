@@ -1,7 +1,8 @@
-// Above the lanes: the axis (steps or cycles), "fit" to undo zoom and pan, and how much of
-// the run is in view.
+// Above the lanes: the axis (steps or cycles), "fit" to undo zoom and pan, how much of the
+// run is in view, and the legend.
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectTimeAxis, selectTimeline, selectTimelineZoom } from '../store/selectors';
+import { TimelineLegend } from './TimelineLegend';
 
 export function TimelineToolbar({ eventsInView }: { eventsInView: number }) {
   const store = useLabStoreApi();
@@ -41,14 +42,15 @@ export function TimelineToolbar({ eventsInView }: { eventsInView: number }) {
       >
         Fit
       </button>
-      <span className="timeline-status">
+      <span
+        className="timeline-status"
+        title="Wheel to zoom, drag to pan, click or drag the playhead to go to a step"
+        data-testid="timeline-status"
+      >
         {zoom.k > 1 ? `×${zoom.k.toFixed(zoom.k < 10 ? 1 : 0)} · ` : ''}
         {data ? `${eventsInView.toLocaleString('en-US')} events in view` : 'loading…'}
-        <span className="timeline-hint">
-          {' '}
-          · wheel to zoom, drag to pan, click or drag the playhead to seek
-        </span>
       </span>
+      <TimelineLegend />
     </div>
   );
 }
