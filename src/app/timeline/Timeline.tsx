@@ -20,8 +20,7 @@ import {
   selectTimeline,
   selectTimelineZoom,
 } from '../store/selectors';
-import { KIND_COLORS } from '../theme';
-import { MarkGlyph, markTitle } from './MarkGlyph';
+import { TimelineMarks } from './TimelineMarks';
 import {
   axisScale,
   formatTick,
@@ -166,51 +165,7 @@ export function Timeline() {
               </g>
             );
           })}
-          <g clipPath={`url(#${clipId})`}>
-            {drawn?.idle.map((xs, lane) => (
-              <path
-                key={`idle-${lane}`}
-                d={xs
-                  .map((x) => `M${x} ${laneTop(layout, lane) + half - 6}V${laneTop(layout, lane) + half + 6}`)
-                  .join('')}
-                stroke={KIND_COLORS.idle}
-                strokeWidth={1}
-                data-mark="idle"
-                data-count={xs.length}
-              />
-            ))}
-            {drawn?.ticks.map((xs, lane) => (
-              <path
-                key={`ticks-${lane}`}
-                d={xs
-                  .map((x) => `M${x} ${laneTop(layout, lane) + half - 3}V${laneTop(layout, lane) + half + 3}`)
-                  .join('')}
-                stroke={KIND_COLORS.instruction}
-                strokeWidth={1}
-                data-mark="instruction"
-                data-lane={lane}
-                data-count={xs.length}
-              />
-            ))}
-            {drawn?.marks.map((m) => (
-              <g
-                key={`${m.lane}:${m.kind}:${m.category}:${Math.round(m.x)}`}
-                data-mark={m.kind}
-                data-category={m.category}
-                data-step={m.step}
-                data-lane={m.lane}
-              >
-                <title>{markTitle(m.kind, m.category, m.step, m.vector)}</title>
-                <MarkGlyph
-                  kind={m.kind}
-                  category={m.category}
-                  x={m.x}
-                  cy={laneTop(layout, m.lane) + half}
-                  half={half}
-                />
-              </g>
-            ))}
-          </g>
+          <TimelineMarks drawn={drawn} layout={layout} clipPath={`url(#${clipId})`} />
           <g className="axis" transform={`translate(0, ${axisY})`}>
             <line x1={x0} x2={x1} y1={0} y2={0} className="axis-line" />
             {axisTicks.map((t) => (
