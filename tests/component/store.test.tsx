@@ -96,4 +96,15 @@ describe('lab store', () => {
     expect(store.getState().step).toBe(3);
     expect(store.getState().info?.params.find((p) => p.key === 'vector')?.value).toBe(0x40);
   });
+
+  it('chains step-by-kind searches: two quick presses go two deliveries on', async () => {
+    const client = new FakeSimClient();
+    const store = await started(client);
+    await store.getState().pickBuiltin('nmi-nesting');
+    const first = store.getState().seekKind(1, ['delivery']);
+    const second = store.getState().seekKind(1, ['delivery']);
+    await Promise.all([first, second]);
+    expect(store.getState().step).toBe(5);
+    expect(client.callsOf('findStep').map((c) => c.args[0])).toEqual([0, 2]);
+  });
 });

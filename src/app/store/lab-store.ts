@@ -22,6 +22,7 @@ export function createLabStore(client: SimClient, drafts: DraftStorage = localDr
     viewInFlight: false,
     refreshView: false,
     playTimer: null,
+    kindSeek: Promise.resolve(),
   };
   const deps: StoreDeps = { client, drafts, runtime };
   const store = createStore<LabState>()((...a) => ({

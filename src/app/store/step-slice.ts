@@ -87,14 +87,20 @@ export const createStepSlice: SliceCreator<StepValues & StepActions> = (deps) =>
   jumpToEnd() {
     get().seek(get().info?.totalSteps ?? 0);
   },
-  async seekKind(direction, kinds) {
-    const generation = deps.runtime.generation;
-    let found: number | null;
-    try {
-      found = await deps.client.findStep(get().step, direction, kinds);
-    } catch {
-      return;
-    }
-    if (found !== null && generation === deps.runtime.generation) get().seek(found);
+  seekKind(direction, kinds) {
+    // Queued, so that pressing n three times goes three deliveries on, each search starting
+    // where the previous one landed.
+    const run = async () => {
+      const generation = deps.runtime.generation;
+      let found: number | null;
+      try {
+        found = await deps.client.findStep(get().step, direction, kinds);
+      } catch {
+        return;
+      }
+      if (found !== null && generation === deps.runtime.generation) get().seek(found);
+    };
+    deps.runtime.kindSeek = deps.runtime.kindSeek.then(run);
+    return deps.runtime.kindSeek;
   },
 });

@@ -142,6 +142,8 @@ export interface Runtime {
   /** Ask for the view again even if it is the step already held (after a crash). */
   refreshView: boolean;
   playTimer: ReturnType<typeof setTimeout> | null;
+  /** Step-by-kind searches, chained so each starts from where the previous one landed. */
+  kindSeek: Promise<void>;
 }
 
 export interface StoreDeps {
