@@ -104,6 +104,22 @@ describe('scenario editor', () => {
     expect(JSON.parse(localStorage.getItem(DRAFT_KEY)!)).toMatchObject({ edited: false });
   });
 
+  it('starts again on the built-in and parameters last chosen', async () => {
+    const first = await renderApp();
+    await first.user.click(screen.getByTestId('param-eoi'));
+    await waitFor(() =>
+      expect(first.store.getState().info?.params.find((p) => p.key === 'eoi')?.value).toBe(false),
+    );
+    first.unmount();
+
+    const second = await renderApp({ client: new FakeSimClient() });
+    expect(second.client.callsOf('load')[0].args[0]).toEqual({
+      builtin: 'irq-basics',
+      params: { eoi: false },
+    });
+    expect(screen.getByTestId('param-eoi')).toHaveAttribute('aria-checked', 'false');
+  });
+
   it('falls back to the built-in when the saved draft does not load, and shows why', async () => {
     const draft = JSON.stringify({ version: 1, text: '{ broken', edited: true, origin: null });
     localStorage.setItem(DRAFT_KEY, draft);
