@@ -56,6 +56,16 @@ export class Simulation {
     try {
       for (;;) {
         if (s().step >= maxSteps) {
+          // A run that needs exactly `maxSteps` steps and then stops has not hit its limit:
+          // look one step ahead on a copy before calling it one.
+          const probe = cloneState(s());
+          st.state = probe;
+          const more = st.step();
+          st.state = state;
+          if (!more) {
+            state.end = probe.end;
+            break;
+          }
           throw new RunError(
             'limit',
             `the run reached its step limit (limits.steps = ${maxSteps}) at time ${s().time}`,

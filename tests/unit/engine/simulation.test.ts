@@ -178,6 +178,16 @@ describe('limits', () => {
     expect(s.sim.endTime).toBeLessThanOrEqual(6001);
   });
 
+  it('a run that needs exactly its step limit and then halts has not hit the limit', () => {
+    // cli; hlt: two steps, then nothing can wake the processor.
+    const s = run(['start:', ...STOP], [], {}, { limits: { steps: 2 } });
+    expect(s.totalSteps).toBe(2);
+    expect(s.runError()).toBeNull();
+    expect(s.sim.endReason).toBe('halted');
+    const one = run(['start:', ...STOP], [], {}, { limits: { steps: 1 } });
+    expect(one.sim.endReason).toBe('step-limit');
+  });
+
   it('a run that ends by itself has no run error', () => {
     const s = run(['start:', 'nop', ...STOP]);
     expect(s.runError()).toBeNull();
