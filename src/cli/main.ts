@@ -1,4 +1,4 @@
-// npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json] [--list]
+// npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json] [--at N] [--list]
 // Runs a scenario to its end in Node. Exit status: 0 every assertion passed, 1 one failed,
 // 2 the scenario is invalid or the run hit a limit or a run-time error (reason on stderr).
 import { readFileSync } from 'node:fs';
@@ -6,9 +6,9 @@ import { openSession } from '../core/engine/session';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
 import { readParams } from '../core/scenario/params';
 import type { ParamValue } from '../core/scenario/schema';
-import { formatError, formatSummary, formatTraceJson } from './summary';
+import { formatError, formatStepState, formatSummary, formatTraceJson } from './summary';
 
-const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json]
+const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json] [--at STEP]
        npm run sim -- --list`;
 
 export interface CliResult {
@@ -37,12 +37,18 @@ export function runCli(
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
 ): CliResult {
   let json = false;
+  let at: number | null = null;
   let target: string | null = null;
   const params: Record<string, ParamValue> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--json') json = true;
-    else if (a === '--list') return { code: 0, stdout: listBuiltins() + '\n', stderr: '' };
+    else if (a === '--at') {
+      const v = args[++i];
+      if (v === undefined || !/^\d+$/.test(v))
+        return { code: 2, stdout: '', stderr: `--at needs a step number\n${USAGE}\n` };
+      at = Number(v);
+    } else if (a === '--list') return { code: 0, stdout: listBuiltins() + '\n', stderr: '' };
     else if (a === '--help' || a === '-h') return { code: 0, stdout: USAGE + '\n', stderr: '' };
     else if (a === '--set') {
       const kv = args[++i];
@@ -78,7 +84,17 @@ export function runCli(
   if (!opened.ok) return { code: 2, stdout: '', stderr: formatError(target, opened.error) + '\n' };
   const session = opened.session;
   const runError = session.runError();
-  const stdout = json ? formatTraceJson(session) : formatSummary(session);
+  if (at !== null && at > session.totalSteps) {
+    return { code: 2, stdout: '', stderr: `--at ${at}: the run has ${session.totalSteps} steps\n` };
+  }
+  const stdout =
+    at !== null
+      ? json
+        ? JSON.stringify(session.view(at), null, 1) + '\n'
+        : formatStepState(session.view(at))
+      : json
+        ? formatTraceJson(session)
+        : formatSummary(session);
   if (runError) return { code: 2, stdout, stderr: formatError(target, runError) + '\n' };
   const failed = session.assertions.some((a) => !a.passed);
   return { code: failed ? 1 : 0, stdout, stderr: '' };

@@ -1,7 +1,7 @@
 // What the command line prints: a readable story of the run, or the whole trace as JSON.
 import { Op } from '../core/asm/ir';
 import type { LabSession } from '../core/engine/session';
-import { EVENT_TYPE_NAMES, EventKind, type LabError } from '../core/engine/view';
+import { EVENT_TYPE_NAMES, EventKind, type LabError, type StepView } from '../core/engine/view';
 
 /** Instructions that change how events are delivered: they belong in the story. */
 const STORY_OPS = new Set<number>([Op.STI, Op.CLI, Op.HLT, Op.POPF, Op.MOV_SS, Op.WRMSR]);
@@ -95,4 +95,41 @@ export function formatTraceJson(session: LabSession): string {
       1,
     ) + '\n'
   );
+}
+
+/** `--at N`: the state after step N, as the app's panels show it. */
+export function formatStepState(v: StepView): string {
+  const lines: string[] = [`step ${v.step} of ${v.totalSteps}, time ${v.time} cycles`, v.explanation.text];
+  if (v.explanation.cite) lines.push(`  (${v.explanation.cite})`);
+  const hx = (n: number) => '0x' + n.toString(16);
+  for (const l of v.levels) {
+    const c = l.cpu;
+    const blocking = Object.entries(c.interruptibility)
+      .filter(([, on]) => on)
+      .map(([k]) => k.toUpperCase());
+    lines.push('');
+    lines.push(
+      `${l.name}: ${c.activity}, RIP ${hx(c.rip)}${l.nextInstruction ? ` (line ${l.line}: ${l.nextInstruction})` : ''}`,
+    );
+    lines.push(
+      `  RFLAGS ${hx(c.rflags)} IF=${c.if ? 1 : 0} TF=${c.tf ? 1 : 0}  blocking: ${blocking.join(', ') || 'none'}`,
+    );
+    lines.push(
+      `  pending: NMI ${c.pending.nmi ? 'yes' : 'no'}, INTR ${c.pending.intr === null ? 'none' : hx(c.pending.intr)}  handler depth ${c.handlerDepth}, NMI depth ${c.nmiDepth}`,
+    );
+    for (let i = 0; i < c.regs.length; i += 4) {
+      lines.push(
+        '  ' +
+          c.regs
+            .slice(i, i + 4)
+            .map((r) => `${r.name.padStart(3)} ${r.value}`)
+            .join('  '),
+      );
+    }
+    const vec = (vs: number[]) => (vs.length ? vs.map(hx).join(' ') : 'empty');
+    lines.push(
+      `  APIC: IRR ${vec(l.apic.irr)}  ISR ${vec(l.apic.isr)}  TPR ${hx(l.apic.tpr)}  PPR ${hx(l.apic.ppr)}`,
+    );
+  }
+  return lines.join('\n') + '\n';
 }

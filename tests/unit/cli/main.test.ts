@@ -180,3 +180,29 @@ describe('--list and arguments', () => {
     }
   });
 });
+
+describe('--at', () => {
+  it('prints the state after that step, as the app shows it', () => {
+    const r = runCli(['nmi-blocking', '--at', '17', '--json']);
+    expect(r.code).toBe(0);
+    const v = JSON.parse(r.stdout);
+    expect(v.step).toBe(17);
+    expect(v.event.kind).toBe('raise');
+    expect(v.levels[0].cpu.interruptibility.nmi).toBe(true);
+    expect(v.levels[0].cpu.pending.nmi).toBe(true);
+    expect(v.levels[0].apic.isr).toEqual([0x30]);
+  });
+
+  it('prints a readable dump without --json', () => {
+    const r = runCli(['nmi-blocking', '--at', '17']);
+    expect(r.stdout).toMatch(/^step 17 of \d+, time 3500 cycles/);
+    expect(r.stdout).toMatch(/blocking: NMI/);
+    expect(r.stdout).toMatch(/ISR 0x30/);
+  });
+
+  it('rejects a step past the end or a missing number with exit 2', () => {
+    expect(runCli(['nmi-blocking', '--at', '100000']).code).toBe(2);
+    expect(runCli(['nmi-blocking', '--at']).code).toBe(2);
+    expect(runCli(['nmi-blocking', '--at', 'x']).code).toBe(2);
+  });
+});
