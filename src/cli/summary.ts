@@ -19,7 +19,11 @@ export function storySteps(session: LabSession): number[] {
   const out: number[] = [];
   for (let i = 0; i < t.length; i++) {
     const k = t.kind[i];
-    if (k === EventKind.INSTR && !STORY_OPS.has(prog[t.level[i]].instrs[t.d0[i]].op)) continue;
+    if (
+      k === EventKind.INSTR &&
+      !STORY_OPS.has(prog[session.compiled.lanes[t.level[i]].program].instrs[t.d0[i]].op)
+    )
+      continue;
     out.push(i + 1);
   }
   return out;

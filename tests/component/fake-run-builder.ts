@@ -7,6 +7,7 @@ import {
   type StepView,
   type TimelineData,
   type TraceEventView,
+  type VmxView,
 } from '../../src/core/engine/view';
 
 export interface CpuState {
@@ -92,6 +93,8 @@ function initialCpu(program: string[]): CpuState {
   };
 }
 
+const NO_VMX: VmxView = { on: false, nonRoot: false, preemptionTimer: null, mtfPending: false, vmcs: [] };
+
 function levelView(index: number, s: CpuState): LevelView {
   return {
     index,
@@ -105,6 +108,9 @@ function levelView(index: number, s: CpuState): LevelView {
       tf: s.tf,
       interruptibility: { sti: s.sti, movss: s.movss, nmi: s.nmiBlocking },
       activity: s.activity,
+      running: index === 0,
+      mode: 'bare',
+      vnmiBlocked: false,
       pending: { nmi: s.pendingNmi, intr: s.intr },
       workRemaining: s.work,
       tsc: s.tsc,
@@ -143,6 +149,7 @@ export function buildRun(program: string[], specs: StepSpec[], levels: number): 
       explanation: { text: 'The initial state: the CPU is about to run the first instruction.', cite: null },
       levels: cpus.map((c, i) => levelView(i, c)),
       assertions: [],
+      vmx: NO_VMX,
     },
   ];
   specs.forEach((spec, i) => {
@@ -170,6 +177,7 @@ export function buildRun(program: string[], specs: StepSpec[], levels: number): 
       explanation: { text: spec.text, cite: spec.cite },
       levels: cpus.map((c, n) => levelView(n, c)),
       assertions: [...assertions],
+      vmx: NO_VMX,
     });
   });
   return { views, events };

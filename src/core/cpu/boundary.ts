@@ -6,12 +6,14 @@ import { acknowledge, deliverableVector } from './apic';
 import { Vector, deliverEvent } from './deliver';
 import type { Hart } from './hart';
 import { RFLAGS, Shadow } from './state';
+import { nonRootBoundary, nonRootWakes } from '../vmx/non-root';
 
 /**
  * Deliver the highest-priority event that is due and not blocked. Returns true when one was
  * delivered (then `h.out` holds the DELIVER record).
  */
 export function checkBoundary(h: Hart): boolean {
+  if (h.vmx.nonRoot) return nonRootBoundary(h);
   const cpu = h.cpu;
   // 4. Traps on the previous instruction: the single-step #DB (SDM "Single-Step Exception
   //    Condition"). It is a trap: the pushed RIP is the next instruction. After MOV SS the
@@ -50,6 +52,7 @@ export function checkBoundary(h: Hart): boolean {
 
 /** Whether anything at this boundary could be delivered (used to decide whether HLT wakes). */
 export function eventDeliverable(h: Hart): boolean {
+  if (h.vmx.nonRoot) return nonRootWakes(h);
   const cpu = h.cpu;
   if (cpu.dbTrapPending && !(cpu.shadow & Shadow.MOVSS)) return true;
   if (cpu.shadow !== 0) return false;

@@ -4,9 +4,24 @@
 import { EventKind, EventType } from '../engine/view';
 import type { Hart } from './hart';
 import { checkStack, loaded, read, write } from './memory';
+import { currentVmcs } from '../vmx/state';
+import { F, readField } from '../vmx/vmcs';
+import { ExitReason, vmExit } from '../vmx/vm-exit';
 import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
 
-export const Vector = { DE: 0, DB: 1, NMI: 2, BP: 3, DF: 8, TS: 10, NP: 11, SS: 12, GP: 13, PF: 14 } as const;
+export const Vector = {
+  DE: 0,
+  DB: 1,
+  NMI: 2,
+  BP: 3,
+  UD: 6,
+  DF: 8,
+  TS: 10,
+  NP: 11,
+  SS: 12,
+  GP: 13,
+  PF: 14,
+} as const;
 
 /** Exceptions that push an error code (SDM "Exceptions and Interrupts" table). */
 export function hasErrorCode(vector: number, type: number): boolean {
@@ -54,28 +69,120 @@ function split(v: number): [number, number] {
  * next one for traps and software interrupts. `instrRip` is the address of the INT n / INT3
  * that raised a software event; a fault while delivering it is pushed with that address.
  */
+export interface DeliveryOptions {
+  /** Address of the INT n / INT3 that raised a software event (faults are pushed with it). */
+  instrRip?: number;
+  /** The event was injected by VM entry: it is not subject to the exception bitmap. */
+  injected?: boolean;
+  /** Instruction length of a software event, for IDT-vectoring information. */
+  instrLen?: number;
+}
+
+/** An interruption-information word: vector, type, error-code-valid, valid (SDM "Information for VM Exits Due to Vectored Events"). */
+export function intrInfo(vector: number, type: number, withErr: boolean): number {
+  return ((vector & 0xff) | (type << 8) | (withErr ? 1 << 11 : 0) | 0x80000000) >>> 0;
+}
+
+function isException(type: number): boolean {
+  return (
+    type === EventType.HW_EXCEPTION || type === EventType.SW_EXCEPTION || type === EventType.PRIV_SW_EXCEPTION
+  );
+}
+
+/** In VMX non-root operation, does this exception cause a VM exit (SDM "Exception Bitmap")? */
+function exceptionExits(h: Hart, vector: number, type: number): boolean {
+  if (!h.vmx.nonRoot || !isException(type) || vector > 31) return false;
+  const vmcs = currentVmcs(h.vmx)!;
+  return ((readField(vmcs, F.EXCEPTION_BITMAP) >>> vector) & 1) === 1;
+}
+
+export interface Gate {
+  target: number;
+  kind: 'interrupt' | 'trap';
+}
+
+/**
+ * Read the gate for `vector` from the IDT in memory at IDTR (SDM "64-Bit IDT Gate
+ * Descriptors"): null when it is beyond the limit, not present, or not an interrupt or trap
+ * gate. Programs assembled before IDTs lived in memory fall back to their gate table.
+ */
+export function readGate(h: Hart, vector: number): Gate | null {
+  const prog = h.prog as { idtTables?: unknown };
+  if (prog.idtTables === undefined) {
+    const g = h.prog.idt[vector];
+    return g ? { target: g.target, kind: g.kind } : null;
+  }
+  const base = h.cpu.idtr + vector * 16;
+  const bytes = h.mem.bytes;
+  if (base < 0 || base + 16 > bytes.length) return null;
+  const attr = bytes[base + 5];
+  const type = attr & 0xf;
+  if (!(attr & 0x80) || (type !== 0xe && type !== 0xf)) return null;
+  const lo = bytes[base] | (bytes[base + 1] << 8) | (bytes[base + 6] << 16) | (bytes[base + 7] << 24);
+  const hi = bytes[base + 8] | (bytes[base + 9] << 8) | (bytes[base + 10] << 16) | (bytes[base + 11] << 24);
+  return { target: (hi >>> 0) * 0x100000000 + (lo >>> 0), kind: type === 0xe ? 'interrupt' : 'trap' };
+}
+
+/**
+ * Deliver an event through the IDT of the running level, escalating as the SDM says when its
+ * gate is missing: not-present gate → #NP (error code = vector·8 + IDT bit + EXT); a
+ * contributory fault while delivering a contributory one → #DF; a fault while delivering #DF →
+ * triple fault: the processor shuts down, or in VMX non-root operation a VM exit (reason 2).
+ * In non-root operation an exception the exception bitmap intercepts causes a VM exit instead
+ * of its delivery; a nested fault intercepted that way records the event being delivered in
+ * the IDT-vectoring information (SDM "Information for VM Exits That Occur During Event
+ * Delivery"). Fills `h.out` with a DELIVER, SHUTDOWN or VMEXIT record. `returnRip` is the RIP
+ * pushed: the interrupted instruction for interrupts and faults, the next one for traps and
+ * software interrupts.
+ */
 export function deliverEvent(
   h: Hart,
   vector: number,
   type: number,
   errorCode: number,
   returnRip: number,
-  instrRip: number = returnRip,
+  opts: DeliveryOptions = {},
 ): void {
   const cpu = h.cpu;
+  const instrRip = opts.instrRip ?? returnRip;
   let fromRip = returnRip;
   let v = vector,
     t = type,
     err = errorCode;
   let first = -1;
+  if (!opts.injected && exceptionExits(h, v, t)) {
+    // An exception raised in the guest: the exit saves the RIP of the instruction for faults
+    // and software exceptions, with its length (SDM "VM-Exit Instruction Length").
+    const soft = t === EventType.SW_EXCEPTION || t === EventType.PRIV_SW_EXCEPTION;
+    cpu.rip = soft ? instrRip : fromRip;
+    const withErr = hasErrorCode(v, t);
+    vmExit(h, {
+      reason: ExitReason.EXCEPTION_NMI,
+      intrInfo: intrInfo(v, t, withErr),
+      intrError: withErr ? err : 0,
+      instructionLen: soft ? (opts.instrLen ?? 0) : 0,
+    });
+    return;
+  }
+  let gate: Gate | null;
   for (;;) {
-    const gate = h.prog.idt[v];
+    gate = readGate(h, v);
     if (gate) break;
     // "IDT Descriptors": a gate that is not present raises #NP with the IDT bit (1) set in the
     // error code; EXT (bit 0) is set when the event was not caused by the program itself.
     const ext = t === EventType.EXTINT || t === EventType.NMI || t === EventType.HW_EXCEPTION ? 1 : 0;
+    // A fault during the delivery of INT n / INT3 is reported at that instruction, which is
+    // restarted after the handler (SDM Vol. 3A "Exception Classifications": the saved RIP of a
+    // fault points to the faulting instruction; "INT n/INTO/INT3/INT1—Call to Interrupt
+    // Procedure" raises #NP(vector·8 + 2 + EXT) for a not-present gate).
+    const faultRip = instrRip;
     if (v === Vector.DF && t === EventType.HW_EXCEPTION) {
       // "Interrupt 8—Double Fault Exception": a fault while delivering #DF is a triple fault.
+      if (h.vmx.nonRoot) {
+        cpu.rip = faultRip;
+        vmExit(h, { reason: ExitReason.TRIPLE_FAULT });
+        return;
+      }
       cpu.activity = Activity.SHUTDOWN;
       h.out.kind = EventKind.SHUTDOWN;
       h.out.rip = fromRip;
@@ -85,11 +192,8 @@ export function deliverEvent(
       return;
     }
     if (first < 0) first = v;
-    // A fault during the delivery of INT n / INT3 is reported at that instruction, which is
-    // restarted after the handler (SDM Vol. 3A "Exception Classifications": the saved RIP of a
-    // fault points to the faulting instruction; "INT n/INTO/INT3/INT1—Call to Interrupt
-    // Procedure" raises #NP(vector·8 + 2 + EXT) for a not-present gate).
-    fromRip = instrRip;
+    const outer = { v, t, err };
+    fromRip = faultRip;
     const npErr = (v << 3) | 2 | ext;
     if (isContributory(v, t)) {
       v = Vector.DF;
@@ -100,8 +204,26 @@ export function deliverEvent(
       t = EventType.HW_EXCEPTION;
       err = npErr;
     }
+    if (exceptionExits(h, v, t)) {
+      const outerErr = hasErrorCode(outer.v, outer.t);
+      const soft =
+        outer.t === EventType.SW_INT ||
+        outer.t === EventType.SW_EXCEPTION ||
+        outer.t === EventType.PRIV_SW_EXCEPTION;
+      // The event was not delivered: the guest RIP is where it was to be delivered.
+      cpu.rip = soft ? instrRip : returnRip;
+      vmExit(h, {
+        reason: ExitReason.EXCEPTION_NMI,
+        intrInfo: intrInfo(v, t, hasErrorCode(v, t)),
+        intrError: hasErrorCode(v, t) ? err : 0,
+        vectoringInfo: intrInfo(outer.v, outer.t, outerErr),
+        vectoringError: outerErr ? outer.err : 0,
+        instructionLen: soft ? (opts.instrLen ?? 0) : 0,
+      });
+      return;
+    }
   }
-  const gate = h.prog.idt[v]!;
+  const g = gate!;
   const withErr = hasErrorCode(v, t);
   // "64-Bit Mode Stack Frame": RSP is aligned to 16 bytes, then SS, RSP, RFLAGS, CS and RIP are
   // pushed, and the error code last when the exception has one.
@@ -121,8 +243,13 @@ export function deliverEvent(
   // Interrupt gates clear IF; both gate kinds clear TF, NT and RF (SDM "Exception- or
   // Interrupt-Handler Procedures").
   cpu.rflags &= ~(RFLAGS.TF | RFLAGS.NT | RFLAGS.RF);
-  if (gate.kind === 'interrupt') cpu.rflags &= ~RFLAGS.IF;
-  if (t === EventType.NMI) cpu.nmiBlocked = true; // "NMI Handling": blocked until the next IRET
+  if (g.kind === 'interrupt') cpu.rflags &= ~RFLAGS.IF;
+  if (t === EventType.NMI) {
+    // "NMI Handling": NMIs are blocked until the next IRET. An NMI that VM entry injects with
+    // "virtual NMIs" = 1 sets virtual-NMI blocking instead (SDM "Event Injection").
+    if (h.vmx.nonRoot && virtualNmis(h)) cpu.vnmiBlocked = true;
+    else cpu.nmiBlocked = true;
+  }
   cpu.shadow = 0;
   cpu.activity = Activity.ACTIVE;
   cpu.dbTrapPending = false;
@@ -134,12 +261,20 @@ export function deliverEvent(
   let nmis = 0;
   for (let i = 2; i < cpu.frames.length; i += 3) if (cpu.frames[i] === EventType.NMI) nmis++;
   if (nmis > cpu.maxNmiDepth) cpu.maxNmiDepth = nmis;
-  cpu.rip = gate.target;
+  cpu.rip = g.target;
   h.out.kind = EventKind.DELIVER;
   h.out.rip = fromRip;
   h.out.d0 = deliverWord(v, t, withErr, first >= 0 && first !== v ? first : -1);
   h.out.d1 = withErr ? err >>> 0 : 0;
-  h.out.d2 = gate.target;
+  h.out.d2 = g.target;
+}
+
+function pinControls(h: Hart): number {
+  return readField(currentVmcs(h.vmx)!, F.PIN_BASED_VM_EXEC_CONTROL);
+}
+
+function virtualNmis(h: Hart): boolean {
+  return (pinControls(h) & 0x20) !== 0;
 }
 
 /**
@@ -161,7 +296,14 @@ export function iret(h: Hart): void {
   cpu.rflags = (flags & WRITABLE_FLAGS) | RFLAGS.FIXED;
   setRegNumber(cpu, RSP, rsp);
   cpu.rip = rip;
-  cpu.nmiBlocked = false;
+  if (!h.vmx.nonRoot) cpu.nmiBlocked = false;
+  else {
+    // "Changes to Instruction Behavior in VMX Non-Root Operation": with NMI exiting, IRET does
+    // not unblock NMIs; with virtual NMIs it removes virtual-NMI blocking instead.
+    const pin = pinControls(h);
+    if (!(pin & 0x08)) cpu.nmiBlocked = false;
+    if (pin & 0x20) cpu.vnmiBlocked = false;
+  }
   // Bookkeeping for the views: the frame this IRET leaves, and an interrupted `work`.
   while (cpu.frames.length && cpu.frames[cpu.frames.length - 3] <= rspAtIret) cpu.frames.length -= 3;
   const ws = cpu.workStack;

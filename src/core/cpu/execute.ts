@@ -7,6 +7,9 @@ import { AluOp, alu, compareUnsigned, incdec, res, shift } from './alu';
 import { Vector, deliverEvent, iret, pop64, push64 } from './deliver';
 import type { DInstr, DOperand } from './decoded';
 import type { Hart } from './hart';
+import { readVmxMsr } from '../vmx/capabilities';
+import { VmxOutcome, executeVmx } from '../vmx/instructions';
+import { guestTsc, instructionExit } from '../vmx/non-root';
 import { loaded, read, write } from './memory';
 import { msrValue, rdmsr, wrmsr } from './msr';
 import { ARITH_FLAGS, Activity, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
@@ -72,6 +75,18 @@ function writeOperand(h: Hart, o: DOperand, lo: number, hi: number): void {
     write(h.mem, effectiveAddress(h, o), o.size, lo, hi);
   }
 }
+
+/** Operand access as JS numbers (exact below 2^53), for the VMX instructions. */
+const numberAccess = {
+  h: null as unknown as Hart,
+  read(o: DOperand): number {
+    readA(numberAccess.h, o);
+    return ahi * 0x100000000 + alo;
+  },
+  write(o: DOperand, v: number): void {
+    writeOperand(numberAccess.h, o, v >>> 0, Math.floor(v / 0x100000000) >>> 0);
+  },
+};
 
 function operandBits(o: DOperand): number {
   return o.k === 1 ? 64 : o.size * 8;
@@ -174,6 +189,11 @@ export function execute(h: Hart, budget: number): number {
   cpu.shadow = 0;
   const singleStep = (cpu.rflags & RFLAGS.TF) !== 0;
   cycles.spent = 1;
+  // "Instructions That Cause VM Exits": checked before the instruction executes.
+  if (h.vmx.nonRoot && instructionExit(h, ins)) {
+    cpu.shadow = prevShadow;
+    return Exec.DONE;
+  }
   const a = ins.a;
   switch (ins.op) {
     case Op.MOV:
@@ -286,21 +306,32 @@ export function execute(h: Hart, budget: number): number {
       // "INT n": a software interrupt, delivered with the return address after the instruction.
       retire(h, ins, index);
       cpu.rip = next;
-      deliverEvent(h, ins.n, EventType.SW_INT, 0, next, ins.addr);
+      deliverEvent(h, ins.n, EventType.SW_INT, 0, next, { instrRip: ins.addr, instrLen: ins.len });
       return Exec.DONE;
     case Op.INT3:
       retire(h, ins, index);
       cpu.rip = next;
-      deliverEvent(h, Vector.BP, EventType.SW_EXCEPTION, 0, next, ins.addr);
+      deliverEvent(h, Vector.BP, EventType.SW_EXCEPTION, 0, next, { instrRip: ins.addr, instrLen: ins.len });
       return Exec.DONE;
-    case Op.RDTSC:
-      // "RDTSC": EDX:EAX ← TSC; the upper halves of RAX and RDX are cleared.
-      cpu.regs[0] = h.tsc >>> 0;
+    case Op.RDTSC: {
+      // "RDTSC": EDX:EAX ← TSC; the upper halves of RAX and RDX are cleared. A guest reads
+      // the TSC plus TSC_OFFSET when "use TSC offsetting" is 1.
+      const tsc = h.vmx.nonRoot ? guestTsc(h) : h.tsc;
+      cpu.regs[0] = tsc >>> 0;
       cpu.regs[1] = 0;
-      cpu.regs[4] = Math.floor(h.tsc / 0x100000000) >>> 0;
+      cpu.regs[4] = Math.floor(tsc / 0x100000000) >>> 0;
       cpu.regs[5] = 0;
       break;
-    case Op.RDMSR:
+    }
+    case Op.RDMSR: {
+      const vmxMsr = readVmxMsr(h.caps, cpu.regs[2]);
+      if (vmxMsr) {
+        cpu.regs[0] = vmxMsr[0] >>> 0;
+        cpu.regs[1] = 0;
+        cpu.regs[4] = vmxMsr[1] >>> 0;
+        cpu.regs[5] = 0;
+        break;
+      }
       if (!rdmsr(h, cpu.regs[2])) {
         fault(h, ins, Vector.GP, 0);
         return Exec.DONE;
@@ -310,6 +341,49 @@ export function execute(h: Hart, budget: number): number {
       cpu.regs[4] = msrValue.hi;
       cpu.regs[5] = 0;
       break;
+    }
+    case Op.LIDT: {
+      // "LGDT/LIDT": loads the limit (2 bytes) and base (8 bytes) from memory.
+      const addr = effectiveAddress(h, a);
+      read(h.mem, addr + 2, 8);
+      cpu.idtr = loaded.hi * 0x100000000 + loaded.lo;
+      break;
+    }
+    case Op.CPUID:
+      // The lab's CPUID reports nothing: EAX, EBX, ECX and EDX are cleared.
+      cpu.regs[0] =
+        cpu.regs[1] =
+        cpu.regs[2] =
+        cpu.regs[3] =
+        cpu.regs[4] =
+        cpu.regs[5] =
+        cpu.regs[6] =
+        cpu.regs[7] =
+          0;
+      break;
+    case Op.VMXON:
+    case Op.VMXOFF:
+    case Op.VMCLEAR:
+    case Op.VMPTRLD:
+    case Op.VMREAD:
+    case Op.VMWRITE:
+    case Op.VMCALL:
+    case Op.VMLAUNCH:
+    case Op.VMRESUME: {
+      numberAccess.h = h;
+      cpu.rip = ins.addr;
+      const r = executeVmx(h, ins, numberAccess, h.level + 1);
+      if (r.outcome === VmxOutcome.UD) {
+        // Outside VMX operation the VMX instructions raise #UD (SDM "VMX Instruction Reference").
+        fault(h, ins, Vector.UD, 0);
+        return Exec.DONE;
+      }
+      if (r.entered) return Exec.DONE;
+      cpu.rip = next;
+      retire(h, ins, index);
+      h.out.d1 = r.outcome;
+      return done(h, singleStep);
+    }
     case Op.WRMSR:
       if (!wrmsr(h, cpu.regs[2], cpu.regs[0], cpu.regs[4])) {
         fault(h, ins, Vector.GP, 0);

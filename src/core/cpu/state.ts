@@ -37,10 +37,18 @@ export interface CpuState {
   rip: number;
   rflags: number;
   ss: number;
+  /** IDTR base: the IDT that events are delivered through (limit 0xFFF: 256 gates). */
+  idtr: number;
   /** Interrupt shadow in effect at the next instruction boundary (Shadow bits). */
   shadow: number;
   /** Blocking by NMI: set by NMI delivery, cleared by the next IRET (SDM "NMI Handling"). */
   nmiBlocked: boolean;
+  /**
+   * Virtual-NMI blocking, in VMX non-root operation with "virtual NMIs" = 1: set by injecting
+   * an NMI, cleared by the guest's IRET (SDM "Changes to Instruction Behavior in VMX Non-Root
+   * Operation").
+   */
+  vnmiBlocked: boolean;
   activity: Activity;
   /** An NMI latched at the processor and not yet delivered. */
   nmiPending: boolean;
@@ -62,8 +70,10 @@ export function createCpu(): CpuState {
     rip: 0,
     rflags: RFLAGS.FIXED,
     ss: KERNEL_SS,
+    idtr: 0,
     shadow: 0,
     nmiBlocked: false,
+    vnmiBlocked: false,
     activity: Activity.ACTIVE,
     nmiPending: false,
     dbTrapPending: false,
@@ -95,4 +105,28 @@ export function nmiDepth(c: CpuState): number {
   let d = 0;
   for (let i = 0; i < c.frames.length; i += 3) if (c.frames[i + 2] === 2) d++;
   return d;
+}
+
+/** What the lab keeps per execution context beside the architectural state (views only). */
+export interface ContextBook {
+  frames: number[];
+  workStack: number[];
+  workRemaining: number;
+  maxNmiDepth: number;
+}
+
+export function emptyBook(): ContextBook {
+  return { frames: [], workStack: [], workRemaining: 0, maxNmiDepth: 0 };
+}
+
+/** Swap the processor's bookkeeping for another context's (at VM entry and VM exit). */
+export function swapBook(c: CpuState, save: ContextBook, load: ContextBook): void {
+  save.frames = c.frames;
+  save.workStack = c.workStack;
+  save.workRemaining = c.workRemaining;
+  save.maxNmiDepth = c.maxNmiDepth;
+  c.frames = load.frames;
+  c.workStack = load.workStack;
+  c.workRemaining = load.workRemaining;
+  c.maxNmiDepth = load.maxNmiDepth;
 }

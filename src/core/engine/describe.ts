@@ -1,11 +1,21 @@
 // Turning state and trace records into the views the faces show (see view.ts).
 import { REG64 } from '../asm/ir';
 import { deliverableVector, ppr, vectorsOf } from '../cpu/apic';
-import { Activity, RFLAGS, Shadow, nmiDepth } from '../cpu/state';
+import { Activity, RFLAGS, RSP, Shadow } from '../cpu/state';
+import { fieldByEncoding } from '../vmx/fields';
+import { currentVmcs } from '../vmx/state';
+import { F, readField } from '../vmx/vmcs';
 import type { CompiledScenario } from '../scenario/load';
 import type { SimState } from './machine';
 import type { Trace } from './trace';
-import { EVENT_KIND_NAMES, EventKind, type LevelView, type TraceEventView } from './view';
+import {
+  EVENT_KIND_NAMES,
+  EventKind,
+  type LevelView,
+  type TraceEventView,
+  type VmcsView,
+  type VmxView,
+} from './view';
 
 export const hex = (v: number, digits = 0): string => '0x' + (v >>> 0).toString(16).padStart(digits, '0');
 
@@ -13,49 +23,127 @@ export function hex64(lo: number, hi: number): string {
   return '0x' + (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
 }
 
-export function levelName(c: CompiledScenario, i: number): string {
-  const lv = c.scenario.levels[i];
-  return `L${i} · ${lv.name ?? 'bare metal'}`;
+export function levelName(c: CompiledScenario, lane: number): string {
+  return c.lanes[lane].name;
 }
 
-export function describeLevel(c: CompiledScenario, s: SimState, i: number): LevelView {
+/** Label names by address in a program, for naming VMCS regions and handlers. */
+export function labelAt(c: CompiledScenario, program: number, addr: number): string | null {
+  for (const [name, a] of Object.entries(c.programs[program].labels)) if (a === addr) return name;
+  return null;
+}
+
+export function describeLevel(c: CompiledScenario, s: SimState, lane: number): LevelView {
+  const info = c.lanes[lane];
+  const prog = c.programs[info.program];
   const cpu = s.cpu;
-  const prog = c.programs[i];
-  const off = cpu.rip - prog.origin;
+  const running = s.lane === lane;
+  const vmcs = currentVmcs(s.vmx);
+  const book = running ? cpu : s.books[lane];
+  let rip = cpu.rip;
+  let rflags = cpu.rflags;
+  let shadow = cpu.shadow;
+  let nmiBlocked = cpu.nmiBlocked;
+  let vnmiBlocked = cpu.vnmiBlocked;
+  let activity: number = cpu.activity;
+  if (!running && info.kind === 'program' && vmcs) {
+    // The host waits in non-root operation: it resumes at HOST_RIP with RFLAGS 0x2.
+    rip = readField(vmcs, F.HOST_RIP);
+    rflags = RFLAGS.FIXED;
+    shadow = 0;
+    nmiBlocked = s.vmx.hostNmiBlocked;
+    vnmiBlocked = false;
+    activity = Activity.ACTIVE;
+  } else if (!running && info.kind === 'guest') {
+    // A guest that is not running is its VMCS guest-state area.
+    const v = vmcs;
+    rip = v ? readField(v, F.GUEST_RIP) : 0;
+    rflags = v ? readField(v, F.GUEST_RFLAGS) : RFLAGS.FIXED;
+    const intr = v ? readField(v, F.GUEST_INTERRUPTIBILITY_INFO) : 0;
+    shadow = intr & 3;
+    const virtualNmis = v ? (readField(v, F.PIN_BASED_VM_EXEC_CONTROL) & 0x20) !== 0 : false;
+    nmiBlocked = !virtualNmis && (intr & 8) !== 0;
+    vnmiBlocked = virtualNmis && (intr & 8) !== 0;
+    activity = v ? readField(v, F.GUEST_ACTIVITY_STATE) : Activity.ACTIVE;
+  }
+  const off = rip - prog.origin;
   const idx = off >= 0 && off < prog.indexAt.length ? prog.indexAt[off] : -1;
   const ins = idx >= 0 ? prog.instrs[idx] : null;
   const pendingVector = deliverableVector(s.apic);
   const irr = vectorsOf(s.apic.irr);
+  let rsp: string | null = null;
+  if (!running && info.kind === 'program' && vmcs)
+    rsp = hex64(readField(vmcs, F.HOST_RSP) >>> 0, Math.floor(readField(vmcs, F.HOST_RSP) / 0x100000000));
+  if (!running && info.kind === 'guest' && vmcs)
+    rsp = hex64(readField(vmcs, F.GUEST_RSP) >>> 0, Math.floor(readField(vmcs, F.GUEST_RSP) / 0x100000000));
   return {
-    index: i,
-    name: levelName(c, i),
-    kind: 'program',
+    index: lane,
+    name: levelName(c, lane),
+    kind: info.kind,
     cpu: {
-      regs: REG64.map((name, r) => ({ name, value: hex64(cpu.regs[2 * r], cpu.regs[2 * r + 1]) })),
-      rip: cpu.rip,
-      rflags: cpu.rflags,
-      if: (cpu.rflags & RFLAGS.IF) !== 0,
-      tf: (cpu.rflags & RFLAGS.TF) !== 0,
+      regs: REG64.map((name, r) => ({
+        name,
+        value: r === RSP && rsp !== null ? rsp : hex64(cpu.regs[2 * r], cpu.regs[2 * r + 1]),
+      })),
+      rip,
+      rflags,
+      if: (rflags & RFLAGS.IF) !== 0,
+      tf: (rflags & RFLAGS.TF) !== 0,
       interruptibility: {
-        sti: (cpu.shadow & Shadow.STI) !== 0,
-        movss: (cpu.shadow & Shadow.MOVSS) !== 0,
-        nmi: cpu.nmiBlocked,
+        sti: (shadow & Shadow.STI) !== 0,
+        movss: (shadow & Shadow.MOVSS) !== 0,
+        nmi: nmiBlocked || vnmiBlocked,
       },
-      activity:
-        cpu.activity === Activity.HLT ? 'hlt' : cpu.activity === Activity.SHUTDOWN ? 'shutdown' : 'active',
+      activity: activity === Activity.HLT ? 'hlt' : activity === Activity.SHUTDOWN ? 'shutdown' : 'active',
+      running,
+      mode: !s.vmx.on && !s.vmx.nonRoot ? 'bare' : info.kind === 'guest' ? 'non-root' : 'root',
+      vnmiBlocked,
       pending: {
         nmi: cpu.nmiPending,
         intr: pendingVector >= 0 ? pendingVector : irr.length ? irr[irr.length - 1] : null,
       },
-      workRemaining: cpu.workRemaining,
+      workRemaining: book.workRemaining,
       tsc: s.time,
-      handlerDepth: cpu.frames.length / 3,
-      nmiDepth: nmiDepth(cpu),
+      handlerDepth: book.frames.length / 3,
+      nmiDepth: framesNmiDepth(book.frames),
     },
     apic: { irr, isr: vectorsOf(s.apic.isr), tpr: s.apic.tpr, ppr: ppr(s.apic) },
     line: ins ? ins.line : null,
     nextInstruction: ins ? ins.text : null,
   };
+}
+
+function framesNmiDepth(frames: number[]): number {
+  let d = 0;
+  for (let i = 2; i < frames.length; i += 3) if (frames[i] === 2) d++;
+  return d;
+}
+
+/** The processor's VMX state and its VMCSs, for the VMCS panels. */
+export function describeVmx(c: CompiledScenario, s: SimState): VmxView {
+  const vmx = s.vmx;
+  const vmcs: VmcsView[] = Object.values(vmx.vmcs)
+    .sort((a, b) => a.addr - b.addr)
+    .map((v, i) => ({
+      addr: v.addr,
+      label: labelAt(c, 0, v.addr),
+      role: `vmcs0${i + 1}`,
+      launched: v.launched,
+      current: vmx.current === v.addr,
+      fields: Object.keys(v.fields)
+        .map(Number)
+        .sort((a, b) => a - b)
+        .map((encoding) => ({
+          encoding,
+          name: fieldByEncoding(encoding)?.name ?? `0x${encoding.toString(16)}`,
+          value: v.fields[encoding],
+        })),
+    }));
+  const remaining =
+    vmx.nonRoot && vmx.timerDeadline >= 0
+      ? Math.max(0, vmx.timerValue - (Math.floor(s.time / 2 ** 5) - Math.floor(vmx.timerStart / 2 ** 5)))
+      : null;
+  return { on: vmx.on, nonRoot: vmx.nonRoot, preemptionTimer: remaining, mtfPending: vmx.mtfPending, vmcs };
 }
 
 /** Named data of a trace record, per kind. */

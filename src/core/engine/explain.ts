@@ -5,6 +5,7 @@ import { X2APIC, deliverableVector, vectorsOf } from '../cpu/apic';
 import { RFLAGS, Shadow } from '../cpu/state';
 import type { CompiledScenario } from '../scenario/load';
 import { hex } from './describe';
+import { explainVmx } from './explain-vmx';
 import type { SimState } from './machine';
 import { EVENT_TYPE_NAMES, EventKind, EventType, type Explanation } from './view';
 
@@ -45,8 +46,11 @@ function eventName(vector: number, type: number): string {
   return `${names[vector] ?? 'exception'} (vector ${vector})`;
 }
 
+/** The program the lane runs (lanes of one program level share it). */
+let laneProgram = 0;
+
 function labelAt(c: CompiledScenario, addr: number): string {
-  const labels = c.programs[0].labels;
+  const labels = c.programs[laneProgram].labels;
   for (const [name, a] of Object.entries(labels)) if (a === addr) return `'${name}' (${hex(addr)})`;
   return hex(addr);
 }
@@ -77,7 +81,7 @@ function whyNotDelivered(prev: SimState): string {
 }
 
 function explainInstruction(c: CompiledScenario, prev: SimState, cur: SimState, index: number): Explanation {
-  const ins = c.programs[0].instrs[index];
+  const ins = c.programs[laneProgram].instrs[index];
   const head = `Retired \`${ins.text}\` (line ${ins.line}).`;
   const why = whyNotDelivered(prev);
   const ifWas = (prev.cpu.rflags & RFLAGS.IF) !== 0;
@@ -168,7 +172,11 @@ export function explainStep(
   d0: number,
   d1: number,
   d2: number,
+  lane = 0,
 ): Explanation {
+  laneProgram = c.lanes[lane]?.program ?? 0;
+  const vmxText = explainVmx(c, prev, cur, kind, d0, d1, d2, lane);
+  if (vmxText) return vmxText;
   if (!prev) {
     return {
       text: `Initial state: RIP at ${labelAt(c, cur.cpu.rip)}, IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}, RSP at the top of memory (${hex(cur.mems[0].bytes.length)}). Step forward to run.`,
@@ -187,7 +195,7 @@ export function explainStep(
       };
     }
     case EventKind.ASSERT: {
-      const ins = c.programs[0].instrs[d0];
+      const ins = c.programs[laneProgram].instrs[d0];
       return {
         text: `assert ${d1 ? 'passed' : 'FAILED'} (line ${ins.line}): ${ins.message ?? ins.text}`,
         cite: null,
@@ -222,7 +230,7 @@ export function explainStep(
     case EventKind.DELIVER: {
       const vector = d0 & 0xff;
       const type = (d0 >>> 8) & 7;
-      const gate = c.programs[0].idt[vector];
+      const gate = gateKind(cur, vector);
       const woke = d0 & (1 << 25) ? 'The processor leaves HLT. ' : '';
       const esc =
         d0 & (1 << 24)
@@ -230,9 +238,7 @@ export function explainStep(
           : '';
       const err = d0 & (1 << 11) ? ` and error code ${hex(d1)}` : '';
       const ifNote =
-        gate?.kind === 'interrupt'
-          ? 'an interrupt gate, so IF is cleared'
-          : 'a trap gate, so IF is left as it was';
+        gate === 'interrupt' ? 'an interrupt gate, so IF is cleared' : 'a trap gate, so IF is left as it was';
       let extra = '';
       let cite: string = CITE.delivery;
       if (type === EventType.NMI) {
@@ -272,4 +278,12 @@ function returnRip(cur: SimState): number {
   const m = cur.mems[0].bytes;
   const dv = new DataView(m.buffer, m.byteOffset, m.byteLength);
   return dv.getUint32(slot, true) + dv.getUint32(slot + 4, true) * 0x100000000;
+}
+
+/** The kind of the gate for `vector` in the IDT the processor uses now (read from memory). */
+function gateKind(s: SimState, vector: number): 'interrupt' | 'trap' | null {
+  const m = s.mems[laneProgram].bytes;
+  const at = s.cpu.idtr + vector * 16 + 5;
+  if (at < 0 || at >= m.length || !(m[at] & 0x80)) return null;
+  return (m[at] & 0xf) === 0xe ? 'interrupt' : 'trap';
 }

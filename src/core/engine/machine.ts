@@ -1,14 +1,26 @@
 // The whole simulation state as plain data, and the pure step that advances it by one event.
-// One step = one trace event: an instruction retired, an event delivered, an external event
-// raised (after any idle time), or a shutdown.
+// One step = one trace event: an instruction retired, an event delivered, a VM entry or exit,
+// an external event raised (after any idle time), or a shutdown.
 import { type ApicState, cloneApic, createApic, requestInterrupt } from '../cpu/apic';
 import { checkBoundary, eventDeliverable } from '../cpu/boundary';
 import { Exec, cycles, execute } from '../cpu/execute';
 import { decodedInstructions } from '../cpu/decoded';
-import { type Hart, newStepRecord } from '../cpu/hart';
-import type { Memory } from '../cpu/memory';
-import { Activity, type CpuState, RSP, cloneCpu, createCpu, setRegNumber } from '../cpu/state';
+import { type Hart, type LaneCode, newStepRecord } from '../cpu/hart';
+import {
+  Activity,
+  type ContextBook,
+  type CpuState,
+  RSP,
+  cloneCpu,
+  createCpu,
+  emptyBook,
+  setRegNumber,
+} from '../cpu/state';
 import type { CompiledScenario, ExternalRaise } from '../scenario/load';
+import { CPU_BASED } from '../vmx/bits';
+import { DEFAULT_VMX_FEATURES, vmxCaps } from '../vmx/capabilities';
+import { type VmxState, cloneVmx, createVmx, currentVmcs } from '../vmx/state';
+import { F, readField } from '../vmx/vmcs';
 import { EventKind, EventType, type EndReason } from './view';
 
 export interface LevelMemory {
@@ -23,6 +35,11 @@ export interface SimState {
   time: number;
   cpu: CpuState;
   apic: ApicState;
+  vmx: VmxState;
+  /** The lane (execution level) running on the processor now. */
+  lane: number;
+  /** Per lane: handler frames and interrupted work, for the views. */
+  books: ContextBook[];
   mems: LevelMemory[];
   /** Index of the next timed external event to raise. */
   nextTimed: number;
@@ -39,7 +56,9 @@ export function initialState(c: CompiledScenario): SimState {
     return { bytes, stackLimit: p.end };
   });
   const cpu = createCpu();
-  cpu.rip = c.programs[0].entry;
+  const prog = c.programs[0];
+  cpu.rip = prog.entry;
+  cpu.idtr = prog.idtBase ?? 0;
   // The stack starts at the top of the level's memory (RSP 16-byte aligned, as after a call).
   setRegNumber(cpu, RSP, mems[0].bytes.length);
   return {
@@ -47,6 +66,9 @@ export function initialState(c: CompiledScenario): SimState {
     time: 0,
     cpu,
     apic: createApic(),
+    vmx: createVmx(),
+    lane: 0,
+    books: c.lanes.map(() => emptyBook()),
     mems,
     nextTimed: 0,
     fired: new Uint8Array(c.triggers.length),
@@ -59,6 +81,8 @@ export function cloneState(s: SimState): SimState {
     ...s,
     cpu: cloneCpu(s.cpu),
     apic: cloneApic(s.apic),
+    vmx: cloneVmx(s.vmx),
+    books: s.books.map((b) => ({ ...b, frames: b.frames.slice(), workStack: b.workStack.slice() })),
     mems: s.mems.map((m) => ({ bytes: m.bytes.slice(), stackLimit: m.stackLimit })),
     fired: s.fired.slice(),
   };
@@ -76,26 +100,38 @@ function raise(s: SimState, e: ExternalRaise, h: Hart): void {
   h.out.d2 = 0;
 }
 
-/** A reusable view of the state for the interpreter; rebuilt cheaply when the state object changes. */
+/** A reusable view of the state for the interpreter; rebound cheaply when the state object changes. */
 export class Stepper {
   readonly hart: Hart;
-  private memory: Memory;
+  /** The lane that acted in the last step (the trace attributes the event to it). */
+  actor = 0;
+  private readonly laneCode: (LaneCode | null)[];
 
   constructor(
     readonly c: CompiledScenario,
     private s: SimState,
   ) {
-    this.memory = { bytes: s.mems[0].bytes, stackLimit: s.mems[0].stackLimit };
+    this.laneCode = c.lanes.map((l) => ({
+      prog: c.programs[l.program],
+      code: decodedInstructions(c.programs[l.program]),
+      mem: { bytes: s.mems[l.program].bytes, stackLimit: s.mems[l.program].stackLimit },
+    }));
+    const first = this.laneCode[0]!;
     this.hart = {
       cpu: s.cpu,
       apic: s.apic,
-      mem: this.memory,
-      prog: c.programs[0],
-      code: decodedInstructions(c.programs[0]),
+      vmx: s.vmx,
+      caps: vmxCaps(DEFAULT_VMX_FEATURES),
+      lanes: this.laneCode,
+      books: s.books,
+      mem: first.mem,
+      prog: first.prog,
+      code: first.code,
       level: 0,
       tsc: s.time,
       out: newStepRecord(),
     };
+    this.state = s;
   }
 
   get state(): SimState {
@@ -104,14 +140,40 @@ export class Stepper {
 
   set state(s: SimState) {
     this.s = s;
-    this.memory.bytes = s.mems[0].bytes;
-    this.hart.cpu = s.cpu;
-    this.hart.apic = s.apic;
+    this.c.lanes.forEach((l, i) => {
+      const code = this.laneCode[i];
+      if (code) code.mem.bytes = s.mems[l.program].bytes;
+    });
+    const h = this.hart;
+    h.cpu = s.cpu;
+    h.apic = s.apic;
+    h.vmx = s.vmx;
+    h.books = s.books;
+    const lane = this.laneCode[s.lane]!;
+    h.level = s.lane;
+    h.prog = lane.prog;
+    h.code = lane.code;
+    h.mem = lane.mem;
+  }
+
+  /** The time of the next thing that happens by itself: an external event or the timer. */
+  private nextTime(): number {
+    const s = this.s;
+    const timed = this.c.timed;
+    let t = s.nextTimed < timed.length ? timed[s.nextTimed].time : Infinity;
+    if (s.vmx.nonRoot && s.vmx.timerDeadline >= 0 && s.vmx.timerDeadline < t) t = s.vmx.timerDeadline;
+    return t;
+  }
+
+  private externalDue(): boolean {
+    const s = this.s;
+    return s.nextTimed < this.c.timed.length && this.c.timed[s.nextTimed].time <= s.time;
   }
 
   /**
    * Advance one step. Returns false (and sets `state.end`) when nothing more can happen.
-   * The step's record is in `hart.out`; `state.time` is the time after it.
+   * The step's record is in `hart.out`; `state.time` is the time after it; `actor` is the
+   * lane it belongs to.
    */
   step(): boolean {
     const s = this.s;
@@ -120,42 +182,46 @@ export class Stepper {
     const c = this.c;
     const cpu = s.cpu;
     h.tsc = s.time;
+    this.actor = h.level;
     // External events due now are raised first, one per step, in time then file order.
-    const timed = c.timed;
-    if (s.nextTimed < timed.length && timed[s.nextTimed].time <= s.time) {
-      raise(s, timed[s.nextTimed++], h);
+    if (this.externalDue()) {
+      raise(s, c.timed[s.nextTimed++], h);
       return this.finish();
     }
     if (cpu.activity === Activity.SHUTDOWN) {
       s.end = 'shutdown';
       return false;
     }
-    const nextTime = s.nextTimed < timed.length ? timed[s.nextTimed].time : Infinity;
     if (cpu.activity === Activity.HLT) {
-      // "HLT—Halt": an unmasked interrupt or an NMI resumes the processor; otherwise time
-      // passes until the next external event, or the run is over.
+      // "HLT—Halt": an unmasked interrupt or an NMI resumes the processor (in VMX non-root
+      // operation, so does a VM exit); otherwise time passes until the next external event or
+      // timer expiry, or the run is over.
       if (eventDeliverable(h)) {
         checkBoundary(h);
-        h.out.d0 |= 1 << 25; // woke from HLT
+        if (h.out.kind === EventKind.DELIVER) h.out.d0 |= 1 << 25; // woke from HLT
         s.time += 1;
         return this.finish();
       }
-      if (nextTime === Infinity) {
+      const next = this.nextTime();
+      if (next === Infinity) {
         s.end = 'halted';
         return false;
       }
-      s.time = nextTime;
+      s.time = next;
       h.tsc = s.time;
-      raise(s, timed[s.nextTimed++], h);
-      h.out.d2 = 1; // raised while halted
+      if (this.externalDue()) {
+        raise(s, c.timed[s.nextTimed++], h);
+        h.out.d2 = 1; // raised while halted
+      } else if (!checkBoundary(h)) this.idle();
       return this.finish();
     }
     // A label trigger fires when the level is about to execute the instruction at the label.
     const triggers = c.triggers;
     for (let i = 0; i < triggers.length; i++) {
-      if (!s.fired[i] && triggers[i].addr === cpu.rip) {
+      const t = triggers[i];
+      if (!s.fired[i] && t.addr === cpu.rip && c.lanes[h.level].level === t.level) {
         s.fired[i] = 1;
-        raise(s, triggers[i], h);
+        raise(s, t, h);
         return this.finish();
       }
     }
@@ -163,18 +229,34 @@ export class Stepper {
       s.time += 1;
       return this.finish();
     }
-    const r = execute(h, nextTime - s.time);
+    const wasNonRoot = s.vmx.nonRoot;
+    const r = execute(h, this.nextTime() - s.time);
     s.time += cycles.spent;
     if (r === Exec.WORK_INTERRUPTED) {
       h.tsc = s.time;
-      raise(s, timed[s.nextTimed++], h);
+      if (this.externalDue()) raise(s, c.timed[s.nextTimed++], h);
+      else if (!checkBoundary(h)) this.idle();
+    } else if (wasNonRoot && s.vmx.nonRoot && h.out.kind !== EventKind.VMEXIT) {
+      // "Monitor Trap Flag": with MTF = 1 an MTF VM exit is pending after each instruction.
+      const vmcs = currentVmcs(s.vmx)!;
+      if (readField(vmcs, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG)
+        s.vmx.mtfPending = true;
     }
     return this.finish();
+  }
+
+  /** Time passed and nothing happened that the trace would otherwise show. */
+  private idle(): void {
+    const out = this.hart.out;
+    out.kind = EventKind.IDLE;
+    out.rip = this.s.cpu.rip;
+    out.d0 = out.d1 = out.d2 = 0;
   }
 
   private finish(): boolean {
     const s = this.s;
     s.step++;
+    s.lane = this.hart.level;
     if (s.cpu.activity === Activity.SHUTDOWN) s.end = 'shutdown';
     return true;
   }

@@ -3,7 +3,7 @@
 import { ScenarioError } from '../scenario/params';
 import { type CompiledScenario, compileScenario, parseScenarioText } from '../scenario/load';
 import type { ParamValue } from '../scenario/schema';
-import { describeEvent, describeLevel, levelName } from './describe';
+import { describeEvent, describeLevel, describeVmx, levelName } from './describe';
 import { explainStep } from './explain';
 import { cloneState } from './machine';
 import { Simulation } from './simulation';
@@ -66,7 +66,7 @@ export class LabSession {
     const t = this.sim.trace;
     for (let i = 0; i < t.length; i++) {
       if (t.kind[i] !== EventKind.ASSERT) continue;
-      const ins = compiled.programs[t.level[i]].instrs[t.d0[i]];
+      const ins = compiled.programs[compiled.lanes[t.level[i]].program].instrs[t.d0[i]];
       this.assertions.push({
         step: i + 1,
         level: t.level[i],
@@ -105,16 +105,18 @@ export class LabSession {
       title: sc.title,
       description: sc.description,
       arch: sc.arch,
-      levels: c.programs.map((p, i) => ({
-        index: i,
-        name: levelName(c, i),
-        kind: 'program',
-        source: c.sources[i].join('\n'),
-        inactiveLines: c.sources[i].flatMap((text, l) =>
-          text.trim() !== '' && p.source[l] === '' ? [l + 1] : [],
-        ),
-        labels: { ...p.labels },
-      })),
+      levels: c.lanes.map((lane, i) => {
+        const p = c.programs[lane.program];
+        const src = c.sources[lane.program];
+        return {
+          index: i,
+          name: levelName(c, i),
+          kind: lane.kind,
+          source: src.join('\n'),
+          inactiveLines: src.flatMap((text, l) => (text.trim() !== '' && p.source[l] === '' ? [l + 1] : [])),
+          labels: { ...p.labels },
+        };
+      }),
       params,
       totalSteps: this.totalSteps,
       endTime: this.sim.endTime,
@@ -136,7 +138,7 @@ export class LabSession {
       const prev = cloneState(this.sim.stateAt(n - 1));
       cur = this.sim.stateAt(n);
       const i = n - 1;
-      explanation = explainStep(c, prev, cur, t.kind[i], t.d0[i], t.d1[i], t.d2[i]);
+      explanation = explainStep(c, prev, cur, t.kind[i], t.d0[i], t.d1[i], t.d2[i], t.level[i]);
     }
     return {
       step: n,
@@ -144,7 +146,8 @@ export class LabSession {
       time: cur.time,
       event: describeEvent(t, n),
       explanation,
-      levels: c.programs.map((_, i) => describeLevel(c, cur, i)),
+      levels: c.lanes.map((_, i) => describeLevel(c, cur, i)),
+      vmx: describeVmx(c, cur),
       assertions: this.assertions.filter((a) => a.step <= n),
     };
   }

@@ -78,7 +78,7 @@ export class Simulation {
           );
         }
         if (!st.step()) break;
-        trace.append(out, 0, s().time);
+        trace.append(out, st.actor, s().time);
         if (s().step % CHECKPOINT_INTERVAL === 0) this.checkpoints.push(cloneState(s()));
       }
       this.endReason = s().end ?? 'running';

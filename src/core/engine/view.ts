@@ -19,6 +19,12 @@ export const EventKind = {
   SHUTDOWN: 7,
   /** HLT left: the CPU became active to take an event. Recorded as part of DELIVER; kept for clarity. */
   WAKE: 8,
+  /** VM entry (VMLAUNCH/VMRESUME that entered the guest): d0 = injected interruption info. */
+  VMENTRY: 9,
+  /** VM exit: d0 = exit reason, d1 = exit interruption info, d2 = IDT-vectoring info. */
+  VMEXIT: 10,
+  /** A hypervisor model's decision: d0 = function id, d1/d2 = its numbers. */
+  DECISION: 11,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 export const EVENT_KIND_NAMES: Record<number, string> = {
@@ -30,6 +36,9 @@ export const EVENT_KIND_NAMES: Record<number, string> = {
   6: 'idle',
   7: 'shutdown',
   8: 'wake',
+  9: 'vmentry',
+  10: 'vmexit',
+  11: 'decision',
 };
 
 /** Interruption types, with the VMX encoding (SDM "Format of Interruption-Information Field"). */
@@ -89,6 +98,15 @@ export interface CpuView {
   /** SDM "Interruptibility State" bits as they stand now. */
   interruptibility: { sti: boolean; movss: boolean; nmi: boolean };
   activity: 'active' | 'hlt' | 'shutdown';
+  /**
+   * Whether this level's code runs on the processor now. A level that is not running shows
+   * the state it will resume with: a host its HOST_RIP/HOST_RSP, a guest its VMCS guest area.
+   */
+  running: boolean;
+  /** 'bare' (no VMX), 'root' (VMX root operation) or 'non-root' (a guest). */
+  mode: 'bare' | 'root' | 'non-root';
+  /** Virtual-NMI blocking (a guest with "virtual NMIs" = 1). */
+  vnmiBlocked: boolean;
   /** Events waiting at this CPU: an NMI latched, the APIC's highest pending vector. */
   pending: { nmi: boolean; intr: number | null };
   /** Cycles of a `work` left to run (resumes after an interrupt, like a REP string). */
@@ -111,13 +129,44 @@ export interface LevelView {
   index: number;
   /** e.g. "L0 · bare metal" */
   name: string;
-  kind: 'program';
+  kind: 'program' | 'guest';
   cpu: CpuView;
+  /**
+   * The interrupt controller this level's code sees: the physical APIC for a program level
+   * and for the guest it runs (VMX does not virtualize the APIC unless asked to).
+   */
   apic: ApicView;
   /** 1-based source line of the instruction at RIP, or null when RIP is outside the program. */
   line: number | null;
   /** The instruction text at RIP. */
   nextInstruction: string | null;
+}
+
+export interface VmcsFieldValue {
+  encoding: number;
+  name: string;
+  value: number;
+}
+
+export interface VmcsView {
+  addr: number;
+  /** The program label at the region's address, if any ("vmcs_region"). */
+  label: string | null;
+  /** Which level's guest this VMCS runs, e.g. "vmcs01" (L0 runs L1). */
+  role: string;
+  launched: boolean;
+  current: boolean;
+  /** Every field that has a value, in encoding order. */
+  fields: VmcsFieldValue[];
+}
+
+export interface VmxView {
+  on: boolean;
+  nonRoot: boolean;
+  /** VMX-preemption timer: remaining value, or null when not running. */
+  preemptionTimer: number | null;
+  mtfPending: boolean;
+  vmcs: VmcsView[];
 }
 
 export interface AssertionView {
@@ -136,6 +185,8 @@ export interface StepView {
   event: TraceEventView | null;
   explanation: Explanation;
   levels: LevelView[];
+  /** The processor's VMX state and every VMCS it knows (empty outside VMX operation). */
+  vmx: VmxView;
   /** Assertions recorded up to and including this step. */
   assertions: AssertionView[];
 }
@@ -143,7 +194,7 @@ export interface StepView {
 export interface LevelInfo {
   index: number;
   name: string;
-  kind: 'program';
+  kind: 'program' | 'guest';
   /** The program as written, before `.if` blocks were applied. */
   source: string;
   /** 1-based lines that `.if`/`.else` left out for the current parameters (shown dimmed). */

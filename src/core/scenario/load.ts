@@ -2,7 +2,7 @@
 // validate against the schema, assemble every program, resolve event triggers.
 import { assemble } from '../asm';
 import { jsonErrorOffset } from './json-position';
-import type { Program } from '../asm/ir';
+import { Op, type Program } from '../asm/ir';
 import {
   ScenarioError,
   conditionHolds,
@@ -33,7 +33,22 @@ export interface LabelRaise extends ExternalRaise {
   addr: number;
 }
 
+/**
+ * An execution level as the timeline and panels show it: a program level's root operation,
+ * the guest that program runs in VMX non-root operation (kvm-unit-tests style, same program
+ * and memory), or a level run by a built-in hypervisor model.
+ */
+export interface LaneInfo {
+  name: string;
+  kind: 'program' | 'guest';
+  /** Index in the scenario's `levels`. */
+  level: number;
+  /** Index in `programs` of the code this lane runs. */
+  program: number;
+}
+
 export interface CompiledScenario {
+  lanes: LaneInfo[];
   scenario: Scenario;
   params: Record<string, Param>;
   values: Record<string, ParamValue>;
@@ -159,7 +174,25 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
     }
   });
   timed.sort((a, b) => a.time - b.time || a.index - b.index);
-  return { scenario, params, values, programs, sources, timed, triggers };
+  const lanes: LaneInfo[] = [];
+  scenario.levels.forEach((lv, i) => {
+    lanes.push({
+      name: `L${lanes.length} · ${lv.name ?? 'bare metal'}`,
+      kind: 'program',
+      level: i,
+      program: i,
+    });
+    // A program that enters a guest (VMLAUNCH/VMRESUME) holds the guest's code too.
+    const entersGuest = programs[i].instrs.some((ins) => ins.op === Op.VMLAUNCH || ins.op === Op.VMRESUME);
+    if (entersGuest)
+      lanes.push({
+        name: `L${lanes.length} · guest of L${lanes.length - 1}`,
+        kind: 'guest',
+        level: i,
+        program: i,
+      });
+  });
+  return { scenario, params, values, programs, sources, timed, triggers, lanes };
 }
 
 export function compileScenarioText(

@@ -1,0 +1,136 @@
+// Explanations of the VMX steps: VM entries, VM exits and the VMX instructions' outcomes,
+// each with the SDM section it follows.
+import { Op } from '../asm/ir';
+import { EVENT_TYPE_NAMES, EventKind, type Explanation } from './view';
+import type { CompiledScenario } from '../scenario/load';
+import type { SimState } from './machine';
+import { hex } from './describe';
+import { exitReasonByCode, vmInstructionError } from '../vmx/exit-reasons';
+import { VmxOutcome } from '../vmx/instructions';
+import { currentVmcs } from '../vmx/state';
+import { F, readField } from '../vmx/vmcs';
+
+const SDM3C = 'Intel SDM Vol. 3C';
+const CITE = {
+  entry: `${SDM3C}, "VM Entries": "Loading Guest State", "Event Injection"`,
+  entryFail: `${SDM3C}, "VM Entries": "Checking and Loading Guest State" (failure: exit reason 33, bit 31)`,
+  conventions: `${SDM3C}, "VMX Instruction Reference": "Conventions" (VMsucceed, VMfailInvalid, VMfailValid)`,
+  windows: `${SDM3C}, "VMX Non-Root Operation": "Other Causes of VM Exits" (interrupt window, NMI window)`,
+  timer: `${SDM3C}, "VMX Non-Root Operation": "VMX-Preemption Timer"`,
+  mtf: `${SDM3C}, "VMX Non-Root Operation": "Monitor Trap Flag"`,
+  instr: `${SDM3C}, "VMX Non-Root Operation": "Instructions That Cause VM Exits"`,
+  events: `${SDM3C}, "VMX Non-Root Operation": "Exceptions", "External Interrupts", "Non-Maskable Interrupts (NMIs)"`,
+  vectoring: `${SDM3C}, "VM Exits": "Information for VM Exits That Occur During Event Delivery"`,
+} as const;
+
+/** An interruption-information word in words: "NMI (vector 2)". */
+export function describeIntrInfo(info: number): string {
+  if (!(info & 0x80000000)) return 'none';
+  const type = (info >>> 8) & 7;
+  const vector = info & 0xff;
+  const name = type === 7 ? 'other event (pending MTF)' : (EVENT_TYPE_NAMES[type] ?? `type ${type}`);
+  return `${name}, vector ${hex(vector)}${info & 0x800 ? ', with error code' : ''}`;
+}
+
+function exitName(reason: number): string {
+  const basic = reason & 0xffff;
+  const r = exitReasonByCode(basic);
+  return `${basic} (${r ? r.name.replace(/^EXIT_REASON_/, '') : 'unknown'})`;
+}
+
+function exitCite(basic: number): string {
+  if (basic === 7 || basic === 8) return CITE.windows;
+  if (basic === 52) return CITE.timer;
+  if (basic === 37) return CITE.mtf;
+  if (basic <= 2) return CITE.events;
+  return CITE.instr;
+}
+
+export function explainVmx(
+  c: CompiledScenario,
+  prev: SimState | null,
+  cur: SimState,
+  kind: number,
+  d0: number,
+  d1: number,
+  d2: number,
+  lane: number,
+): Explanation | null {
+  if (!prev) return null;
+  const lanes = c.lanes;
+  if (kind === EventKind.VMENTRY) {
+    const guest = lanes[cur.lane]?.name ?? `L${cur.lane}`;
+    const launch = d1 ? 'VMLAUNCH' : 'VMRESUME';
+    const inj =
+      d0 & 0x80000000
+        ? ` The injected event (${describeIntrInfo(d0)}) was delivered through the guest IDT; the guest starts at ${hex(d2)}.`
+        : ` The guest starts at ${hex(d2)}.`;
+    const vmcs = currentVmcs(cur.vmx);
+    const timer =
+      cur.vmx.timerDeadline >= 0 && vmcs
+        ? ` The VMX-preemption timer was loaded with ${readField(vmcs, F.VMX_PREEMPTION_TIMER_VALUE)}.`
+        : '';
+    const mtf = cur.vmx.mtfPending
+      ? ' An MTF VM exit is now pending before the first guest instruction.'
+      : '';
+    return {
+      text: `VM entry (${launch}) into ${guest}: guest state loaded from the VMCS.${inj}${timer}${mtf}`,
+      cite: CITE.entry,
+    };
+  }
+  if (kind === EventKind.VMEXIT) {
+    const failed = (d0 & 0x80000000) !== 0;
+    const host = lanes[cur.lane]?.name ?? `L${cur.lane}`;
+    if (failed) {
+      return {
+        text: `VM entry failed: exit reason ${hex(d0)} (invalid guest state). No guest instruction ran; ${host} continues at HOST_RIP with the failure recorded in VM_EXIT_REASON.`,
+        cite: CITE.entryFail,
+      };
+    }
+    const basic = d0 & 0xffff;
+    const r = exitReasonByCode(basic);
+    const info =
+      d1 & 0x80000000
+        ? ` VM_EXIT_INTR_INFO: ${describeIntrInfo(d1)}.`
+        : basic === 1
+          ? ' VM_EXIT_INTR_INFO is invalid (acknowledge interrupt on exit is 0): the interrupt stays pending in the IRR.'
+          : '';
+    const vect =
+      d2 & 0x80000000
+        ? ` It happened while delivering ${describeIntrInfo(d2)}, recorded in IDT_VECTORING_INFO_FIELD for re-injection.`
+        : '';
+    const nmi =
+      basic === 0 && (d1 & 0x7ff) === 0x202
+        ? ' The NMI is consumed; the host runs with NMIs blocked until its next IRET.'
+        : '';
+    return {
+      text: `VM exit, reason ${exitName(d0)}${r ? `: ${r.description}` : ''}. Guest state saved (GUEST_RIP ${hex(readGuestRip(cur))}); ${host} continues at HOST_RIP with RFLAGS 0x2.${info}${vect}${nmi}`,
+      cite: vect ? CITE.vectoring : exitCite(basic),
+    };
+  }
+  if (kind === EventKind.INSTR) {
+    const ins = c.programs[lanes[lane].program].instrs[d0];
+    if (!ins || ins.op < Op.VMXON || ins.op > Op.VMCALL) return null;
+    const head = `Retired \`${ins.text}\` (line ${ins.line}):`;
+    if (d1 === VmxOutcome.SUCCEED)
+      return { text: `${head} VMsucceed (CF = ZF = 0).`, cite: CITE.conventions };
+    if (d1 === VmxOutcome.FAIL_INVALID)
+      return {
+        text: `${head} VMfailInvalid (CF = 1): no current VMCS or an invalid operand.`,
+        cite: CITE.conventions,
+      };
+    const vmcs = currentVmcs(cur.vmx);
+    const err = vmcs ? readField(vmcs, F.VM_INSTRUCTION_ERROR) : 0;
+    const e = vmInstructionError(err);
+    return {
+      text: `${head} VMfailValid (ZF = 1), VM_INSTRUCTION_ERROR = ${err}${e ? `: ${e.description}` : ''}.`,
+      cite: CITE.conventions,
+    };
+  }
+  return null;
+}
+
+function readGuestRip(s: SimState): number {
+  const v = currentVmcs(s.vmx);
+  return v ? readField(v, F.GUEST_RIP) : 0;
+}

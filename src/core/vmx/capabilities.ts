@@ -1,0 +1,101 @@
+// What this processor supports, as the VMX capability MSRs report it (SDM appendix "VMX
+// Capability Reporting Facility"). The lab reports the TRUE controls (IA32_VMX_BASIC bit 55),
+// so the default-1 bits of the old MSRs may be 0, as on current processors.
+import { CPU_BASED, PIN_BASED, VM_ENTRY, VM_EXIT } from './bits';
+
+export interface VmxFeatures {
+  /** The "virtual NMIs" pin-based control is supported. */
+  virtualNmis: boolean;
+  /** The VMX-preemption timer is supported. */
+  preemptionTimer: boolean;
+  /** IA32_VMX_MISC[4:0]: the timer counts down each time TSC bit X changes. */
+  preemptionTimerRate: number;
+}
+
+export const DEFAULT_VMX_FEATURES: VmxFeatures = {
+  virtualNmis: true,
+  preemptionTimer: true,
+  preemptionTimerRate: 5,
+};
+
+export const VMX_REVISION = 1;
+
+export const VMX_MSR = {
+  BASIC: 0x480,
+  PINBASED_CTLS: 0x481,
+  PROCBASED_CTLS: 0x482,
+  EXIT_CTLS: 0x483,
+  ENTRY_CTLS: 0x484,
+  MISC: 0x485,
+  PROCBASED_CTLS2: 0x48b,
+  TRUE_PINBASED_CTLS: 0x48d,
+  TRUE_PROCBASED_CTLS: 0x48e,
+  TRUE_EXIT_CTLS: 0x48f,
+  TRUE_ENTRY_CTLS: 0x490,
+} as const;
+
+export interface VmxCaps {
+  /** Bits that may be 1 in each control (allowed-1 settings). */
+  pinAllowed: number;
+  procAllowed: number;
+  proc2Allowed: number;
+  exitAllowed: number;
+  entryAllowed: number;
+  features: VmxFeatures;
+}
+
+export function vmxCaps(f: VmxFeatures): VmxCaps {
+  let pin = PIN_BASED.PIN_BASED_EXT_INTR_MASK | PIN_BASED.PIN_BASED_NMI_EXITING | 0x16;
+  if (f.virtualNmis) pin |= PIN_BASED.PIN_BASED_VIRTUAL_NMIS;
+  if (f.preemptionTimer) pin |= PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER;
+  // Not modelled, so not offered: tertiary controls, the TPR shadow (no virtual-APIC page) and
+  // every secondary control (no EPT, no APIC virtualization).
+  let proc = 0xffffffff & ~CPU_BASED.CPU_BASED_ACTIVATE_TERTIARY_CONTROLS & ~CPU_BASED.CPU_BASED_TPR_SHADOW;
+  if (!f.virtualNmis) proc &= ~CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING;
+  const proc2 = 0;
+  let exit = 0x00036dff | VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE;
+  if (f.preemptionTimer) exit |= VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER;
+  const entry = 0x000011ff | VM_ENTRY.VM_ENTRY_IA32E_MODE;
+  return {
+    pinAllowed: pin >>> 0,
+    procAllowed: proc >>> 0,
+    proc2Allowed: proc2,
+    exitAllowed: exit >>> 0,
+    entryAllowed: entry >>> 0,
+    features: f,
+  };
+}
+
+/** RDMSR of a VMX capability MSR: [low, high] halves, or null when it is not one. */
+export function readVmxMsr(c: VmxCaps, index: number): [number, number] | null {
+  switch (index) {
+    case VMX_MSR.BASIC:
+      // Revision, VMCS size 4096 (bits 44:32), write-back memory type (bits 53:50 = 6),
+      // TRUE controls (bit 55).
+      return [VMX_REVISION, 0x1000 | (6 << 18) | (1 << 23)];
+    case VMX_MSR.PINBASED_CTLS:
+      return [0x16, c.pinAllowed];
+    case VMX_MSR.TRUE_PINBASED_CTLS:
+      return [0, c.pinAllowed];
+    case VMX_MSR.PROCBASED_CTLS:
+      return [0x0401e172, c.procAllowed];
+    case VMX_MSR.TRUE_PROCBASED_CTLS:
+      return [0, c.procAllowed];
+    case VMX_MSR.PROCBASED_CTLS2:
+      return [0, c.proc2Allowed];
+    case VMX_MSR.EXIT_CTLS:
+      return [0x00036dff, c.exitAllowed];
+    case VMX_MSR.TRUE_EXIT_CTLS:
+      return [0, c.exitAllowed];
+    case VMX_MSR.ENTRY_CTLS:
+      return [0x000011ff, c.entryAllowed];
+    case VMX_MSR.TRUE_ENTRY_CTLS:
+      return [0, c.entryAllowed];
+    case VMX_MSR.MISC:
+      // Timer rate (4:0), activity states HLT and shutdown (bits 6, 7), injection with
+      // instruction length 0 allowed (bit 30).
+      return [(c.features.preemptionTimerRate & 0x1f) | (1 << 6) | (1 << 7) | (1 << 30), 0];
+    default:
+      return null;
+  }
+}

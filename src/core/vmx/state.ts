@@ -1,0 +1,66 @@
+// The processor's VMX state: whether it is in VMX operation, root or non-root, its current
+// VMCS, the VMCSs it has seen, and the timers and pending exits that follow a VM entry.
+import { type VmcsState, cloneVmcs } from './vmcs';
+
+export const NO_VMCS = -1;
+
+export interface VmxState {
+  /** In VMX operation (between VMXON and VMXOFF). */
+  on: boolean;
+  vmxonRegion: number;
+  /** The current-VMCS pointer, or NO_VMCS. */
+  current: number;
+  /** VMCSs by region address. */
+  vmcs: Record<number, VmcsState>;
+  /** In VMX non-root operation. */
+  nonRoot: boolean;
+  /** Lane (execution level) of the software in root operation that entered the guest. */
+  rootLane: number;
+  /** The host's blocking by NMI, kept across non-root operation (restored at VM exit). */
+  hostNmiBlocked: boolean;
+  /** An MTF VM exit is pending (SDM "Monitor Trap Flag"). */
+  mtfPending: boolean;
+  /** TSC time at which the VMX-preemption timer reaches zero; -1 when inactive. */
+  timerDeadline: number;
+  /** TSC time of the VM entry that loaded the timer, and the value it loaded. */
+  timerStart: number;
+  timerValue: number;
+  /** A VM exit decided during VM entry (a fault delivering the injected event), taken next. */
+  pendingExit: PendingExit | null;
+}
+
+export interface PendingExit {
+  reason: number;
+  intrInfo: number;
+  intrError: number;
+  vectoringInfo: number;
+  vectoringError: number;
+  instructionLen: number;
+}
+
+export function createVmx(): VmxState {
+  return {
+    on: false,
+    vmxonRegion: NO_VMCS,
+    current: NO_VMCS,
+    vmcs: {},
+    nonRoot: false,
+    rootLane: 0,
+    hostNmiBlocked: false,
+    mtfPending: false,
+    timerDeadline: -1,
+    timerStart: 0,
+    timerValue: 0,
+    pendingExit: null,
+  };
+}
+
+export function cloneVmx(v: VmxState): VmxState {
+  const vmcs: Record<number, VmcsState> = {};
+  for (const k of Object.keys(v.vmcs)) vmcs[Number(k)] = cloneVmcs(v.vmcs[Number(k)]);
+  return { ...v, vmcs, pendingExit: v.pendingExit ? { ...v.pendingExit } : null };
+}
+
+export function currentVmcs(v: VmxState): VmcsState | null {
+  return v.current === NO_VMCS ? null : (v.vmcs[v.current] ?? null);
+}

@@ -1,0 +1,271 @@
+// VM entry: the checks on controls, host state and guest state, loading guest state, and
+// event injection through the guest IDT. SDM Vol. 3C chapter "VM Entries": "Checks on VMX
+// Controls and Host-State Area", "Checking and Loading Guest State", "Event Injection",
+// "Special Features of VM Entry".
+import { EventKind, EventType } from '../engine/view';
+import type { Hart } from '../cpu/hart';
+import { switchLane } from '../cpu/hart';
+import { deliverEvent, hasErrorCode } from '../cpu/deliver';
+import { Activity, RFLAGS, RSP, Shadow, setRegNumber, swapBook } from '../cpu/state';
+import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
+import { F, readField, type VmcsState } from './vmcs';
+import { EXIT_REASON_FAILED_VMENTRY, ExitReason } from './vm-exit';
+import type { VmxState } from './state';
+
+/** VM-instruction error numbers (SDM "VM-Instruction Error Numbers"). */
+export const VmxError = {
+  VMCALL_IN_ROOT: 1,
+  VMCLEAR_INVALID_ADDRESS: 2,
+  VMCLEAR_VMXON_POINTER: 3,
+  VMLAUNCH_NONCLEAR: 4,
+  VMRESUME_NONLAUNCHED: 5,
+  ENTRY_INVALID_CONTROLS: 7,
+  ENTRY_INVALID_HOST_STATE: 8,
+  VMPTRLD_INVALID_ADDRESS: 9,
+  VMPTRLD_VMXON_POINTER: 10,
+  VMPTRLD_BAD_REVISION: 11,
+  UNSUPPORTED_FIELD: 12,
+  VMWRITE_READONLY: 13,
+  VMXON_IN_ROOT: 15,
+  ENTRY_MOVSS_BLOCKING: 26,
+} as const;
+
+/** Exception vectors that deliver an error code (SDM "Event Injection": checks on the field). */
+const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17]);
+
+/**
+ * "Checks on VMX Controls": returns a reason text when a control field is invalid
+ * (VM-instruction error 7), or null.
+ */
+export function checkControls(h: Hart, vmcs: VmcsState): string | null {
+  const caps = h.caps;
+  const pin = readField(vmcs, F.PIN_BASED_VM_EXEC_CONTROL);
+  const proc = readField(vmcs, F.CPU_BASED_VM_EXEC_CONTROL);
+  const proc2 = readField(vmcs, F.SECONDARY_VM_EXEC_CONTROL);
+  const exit = readField(vmcs, F.VM_EXIT_CONTROLS);
+  const entry = readField(vmcs, F.VM_ENTRY_CONTROLS);
+  const unsupported = (value: number, allowed: number) => (value & ~allowed) >>> 0;
+  if (unsupported(pin, caps.pinAllowed))
+    return `PIN_BASED_VM_EXEC_CONTROL sets bits this processor does not support (0x${unsupported(pin, caps.pinAllowed).toString(16)})`;
+  if (unsupported(proc, caps.procAllowed))
+    return `CPU_BASED_VM_EXEC_CONTROL sets unsupported bits (0x${unsupported(proc, caps.procAllowed).toString(16)})`;
+  if (proc & CPU_BASED.CPU_BASED_ACTIVATE_SECONDARY_CONTROLS && unsupported(proc2, caps.proc2Allowed))
+    return `SECONDARY_VM_EXEC_CONTROL sets unsupported bits (0x${unsupported(proc2, caps.proc2Allowed).toString(16)})`;
+  if (unsupported(exit, caps.exitAllowed))
+    return `VM_EXIT_CONTROLS sets unsupported bits (0x${unsupported(exit, caps.exitAllowed).toString(16)})`;
+  if (unsupported(entry, caps.entryAllowed))
+    return `VM_ENTRY_CONTROLS sets unsupported bits (0x${unsupported(entry, caps.entryAllowed).toString(16)})`;
+  // "VM-Execution Control Fields": virtual NMIs need NMI exiting; NMI-window exiting needs
+  // virtual NMIs; saving the timer needs the timer.
+  if (pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS && !(pin & PIN_BASED.PIN_BASED_NMI_EXITING))
+    return '"virtual NMIs" is 1 but "NMI exiting" is 0';
+  if (proc & CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING && !(pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS))
+    return '"NMI-window exiting" is 1 but "virtual NMIs" is 0';
+  if (exit & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER && !(pin & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER))
+    return '"save VMX-preemption timer value" is 1 but "activate VMX-preemption timer" is 0';
+  // "VM-Entry Control Fields": the VM-entry interruption-information field.
+  const info = readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD);
+  if (info & 0x80000000) {
+    const vector = info & 0xff;
+    const type = (info >>> 8) & 7;
+    const deliverErr = (info & 0x800) !== 0;
+    if (type === 1) return 'VM_ENTRY_INTR_INFO_FIELD: interruption type 1 is reserved';
+    if (type === 7 && vector !== 0)
+      return 'VM_ENTRY_INTR_INFO_FIELD: type 7 (other event) needs vector 0 (pending MTF)';
+    if (type === EventType.NMI && vector !== 2) return 'VM_ENTRY_INTR_INFO_FIELD: an NMI must have vector 2';
+    if (type === EventType.HW_EXCEPTION && vector > 31)
+      return 'VM_ENTRY_INTR_INFO_FIELD: a hardware exception needs a vector 0–31';
+    const needsErr = type === EventType.HW_EXCEPTION && ERROR_CODE_VECTORS.has(vector);
+    if (deliverErr !== needsErr)
+      return `VM_ENTRY_INTR_INFO_FIELD: "deliver error code" must be ${needsErr ? 1 : 0} for type ${type} vector ${vector}`;
+    if (info & 0x7ffff000) return 'VM_ENTRY_INTR_INFO_FIELD: reserved bits 30:12 must be 0';
+    if (deliverErr && readField(vmcs, F.VM_ENTRY_EXCEPTION_ERROR_CODE) & 0xffff8000)
+      return 'VM_ENTRY_EXCEPTION_ERROR_CODE: bits 31:15 must be 0';
+    if (type >= 4 && type <= 6) {
+      const len = readField(vmcs, F.VM_ENTRY_INSTRUCTION_LEN);
+      if (len > 15) return `VM_ENTRY_INSTRUCTION_LEN is ${len}: a software event needs 0–15`;
+    }
+  }
+  return null;
+}
+
+/**
+ * "Checks on Guest Non-Register State" and RFLAGS: returns a reason text when VM entry must
+ * fail with exit reason 33 (invalid guest state), or null.
+ */
+export function checkGuestState(vmcs: VmcsState): string | null {
+  const rflags = readField(vmcs, F.GUEST_RFLAGS);
+  const intr = readField(vmcs, F.GUEST_INTERRUPTIBILITY_INFO);
+  const activity = readField(vmcs, F.GUEST_ACTIVITY_STATE);
+  const info = readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD);
+  const injecting = (info & 0x80000000) !== 0;
+  const type = (info >>> 8) & 7;
+  const vector = info & 0xff;
+  const virtualNmis = (readField(vmcs, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VIRTUAL_NMIS) !== 0;
+  if (!(rflags & RFLAGS.FIXED) || rflags & 0xffc08028)
+    return 'GUEST_RFLAGS: bit 1 must be 1 and reserved bits 63:22, 15, 5, 3 must be 0';
+  if (injecting && type === EventType.EXTINT && !(rflags & RFLAGS.IF))
+    return 'injecting an external interrupt needs GUEST_RFLAGS.IF = 1';
+  if (intr & 0xffffffe0) return 'GUEST_INTERRUPTIBILITY_INFO: reserved bits 31:5 must be 0';
+  if ((intr & 3) === 3) return 'GUEST_INTERRUPTIBILITY_INFO: blocking by STI and by MOV SS cannot both be 1';
+  if (intr & Shadow.STI && !(rflags & RFLAGS.IF))
+    return 'GUEST_INTERRUPTIBILITY_INFO: blocking by STI needs RFLAGS.IF = 1';
+  if (injecting && type === EventType.EXTINT && intr & 3)
+    return 'injecting an external interrupt needs no blocking by STI or MOV SS';
+  if (injecting && type === EventType.NMI && intr & Shadow.MOVSS)
+    return 'injecting an NMI needs no blocking by MOV SS';
+  if (injecting && type === EventType.NMI && virtualNmis && intr & 8)
+    return 'injecting an NMI with "virtual NMIs" = 1 needs virtual-NMI blocking (interruptibility bit 3) = 0';
+  if (activity > 2) return `GUEST_ACTIVITY_STATE ${activity} is not supported (0 active, 1 HLT, 2 shutdown)`;
+  if (activity !== Activity.ACTIVE && intr & 3)
+    return 'blocking by STI or MOV SS needs GUEST_ACTIVITY_STATE = active';
+  if (injecting && activity === Activity.HLT) {
+    const allowed =
+      type === EventType.EXTINT ||
+      type === EventType.NMI ||
+      (type === EventType.HW_EXCEPTION && (vector === 1 || vector === 18)) ||
+      (type === 7 && vector === 0);
+    if (!allowed)
+      return 'in the HLT activity state only an external interrupt, NMI, #DB, #MC or pending MTF can be injected';
+  }
+  if (injecting && activity === Activity.SHUTDOWN) {
+    const allowed = type === EventType.NMI || (type === EventType.HW_EXCEPTION && vector === 18);
+    if (!allowed) return 'in the shutdown activity state only an NMI or #MC can be injected';
+  }
+  return null;
+}
+
+export interface EntryResult {
+  /** 'entered' (h.out holds VMENTRY), or 'failed' (VM-entry failure exit in h.out). */
+  outcome: 'entered' | 'failed';
+  reason: string | null;
+}
+
+/** Start the VMX-preemption timer (SDM "VMX-Preemption Timer"): value 0 expires at once. */
+function startPreemptionTimer(h: Hart, vmx: VmxState, vmcs: VmcsState): void {
+  const value = readField(vmcs, F.VMX_PREEMPTION_TIMER_VALUE) >>> 0;
+  const x = h.caps.features.preemptionTimerRate;
+  const period = 2 ** x;
+  vmx.timerStart = h.tsc;
+  vmx.timerValue = value;
+  // The timer counts down each time TSC bit X changes: the first decrement comes at the next
+  // multiple of 2^X after entry.
+  vmx.timerDeadline = value === 0 ? h.tsc : (Math.floor(h.tsc / period) + value) * period;
+}
+
+/**
+ * VM entry after the VMLAUNCH/VMRESUME checks that end in VMfail have passed: controls and
+ * host state were checked by the caller. Checks guest state, loads it, delivers the injected
+ * event. `instrRip`/`instrLen` are the VMLAUNCH/VMRESUME for the record.
+ */
+export function enterGuest(
+  h: Hart,
+  vmcs: VmcsState,
+  launch: boolean,
+  hostRip: number,
+  guestLane: number,
+): EntryResult {
+  const vmx = h.vmx;
+  const cpu = h.cpu;
+  const failure = checkGuestState(vmcs);
+  if (failure) {
+    // "VM-Entry Failures During or After Loading Guest State": a VM exit with reason 33 and
+    // bit 31 set; host state is loaded as for any VM exit.
+    cpu.rip = hostRip;
+    failEntry(h, vmcs);
+    return { outcome: 'failed', reason: failure };
+  }
+  const info = readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD);
+  const injecting = (info & 0x80000000) !== 0;
+  const pin = readField(vmcs, F.PIN_BASED_VM_EXEC_CONTROL);
+  const proc = readField(vmcs, F.CPU_BASED_VM_EXEC_CONTROL);
+  const intr = readField(vmcs, F.GUEST_INTERRUPTIBILITY_INFO);
+  vmx.hostNmiBlocked = cpu.nmiBlocked;
+  vmx.rootLane = h.level;
+  vmx.nonRoot = true;
+  vmcs.launched = true;
+  swapBook(cpu, h.books[h.level], h.books[guestLane]);
+  switchLane(h, guestLane);
+  // "Loading Guest State".
+  cpu.rip = readField(vmcs, F.GUEST_RIP);
+  setRegNumber(cpu, RSP, readField(vmcs, F.GUEST_RSP));
+  cpu.rflags = (readField(vmcs, F.GUEST_RFLAGS) >>> 0) | RFLAGS.FIXED;
+  cpu.ss = readField(vmcs, F.GUEST_SS_SELECTOR) & 0xffff;
+  cpu.idtr = readField(vmcs, F.GUEST_IDTR_BASE);
+  cpu.shadow = intr & (Shadow.STI | Shadow.MOVSS);
+  // Bit 3 is virtual-NMI blocking with "virtual NMIs", else blocking by NMI (SDM "Guest
+  // Non-Register State").
+  if (pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS) cpu.vnmiBlocked = (intr & 8) !== 0;
+  else cpu.nmiBlocked = (intr & 8) !== 0;
+  cpu.activity = readField(vmcs, F.GUEST_ACTIVITY_STATE) as Activity;
+  cpu.dbTrapPending = false;
+  if (pin & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER) startPreemptionTimer(h, vmx, vmcs);
+  else vmx.timerDeadline = -1;
+  vmx.mtfPending = false;
+  vmx.pendingExit = null;
+
+  const guestRip = cpu.rip;
+  if (injecting) {
+    const vector = info & 0xff;
+    const type = (info >>> 8) & 7;
+    if (type === 7) {
+      // "Event Injection": type 7 vector 0 makes an MTF VM exit pending; nothing is delivered.
+      vmx.mtfPending = true;
+    } else {
+      // The event is delivered as if it occurred at the guest RIP; a software event's return
+      // address is RIP + VM_ENTRY_INSTRUCTION_LEN. A vectoring entry leaves the processor
+      // active with no STI or MOV SS blocking (SDM "Activity State", "Event Injection").
+      const soft =
+        type === EventType.SW_INT || type === EventType.SW_EXCEPTION || type === EventType.PRIV_SW_EXCEPTION;
+      const len = readField(vmcs, F.VM_ENTRY_INSTRUCTION_LEN);
+      const err = hasErrorCode(vector, type) ? readField(vmcs, F.VM_ENTRY_EXCEPTION_ERROR_CODE) : 0;
+      cpu.activity = Activity.ACTIVE;
+      cpu.shadow = 0;
+      deliverEvent(h, vector, type, err, soft ? guestRip + len : guestRip, {
+        injected: true,
+        instrRip: guestRip,
+        instrLen: len,
+      });
+      if (h.out.kind === EventKind.VMEXIT) {
+        // Delivering the injected event caused a VM exit (a fault the exception bitmap
+        // intercepts): the entry happened, then the exit. Keep the exit for the next step.
+        return { outcome: 'entered', reason: null };
+      }
+      // "Monitor Trap Flag": with MTF = 1, a vectoring VM entry makes an MTF exit pending
+      // before the first guest instruction.
+      if (proc & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG) vmx.mtfPending = true;
+    }
+  }
+  h.out.kind = EventKind.VMENTRY;
+  h.out.rip = hostRip;
+  h.out.d0 = injecting ? info >>> 0 : 0;
+  h.out.d1 = launch ? 1 : 0;
+  h.out.d2 = cpu.rip;
+  return { outcome: 'entered', reason: null };
+}
+
+/** The VM-entry failure exit (reason 33 | bit 31): no guest state was loaded or saved. */
+function failEntry(h: Hart, vmcs: VmcsState): void {
+  const cpu = h.cpu;
+  const hostRip = cpu.rip;
+  // Reported like a VM exit from the guest, without saving guest state.
+  writeExitForFailure(vmcs);
+  cpu.rip = readField(vmcs, F.HOST_RIP);
+  setRegNumber(cpu, RSP, readField(vmcs, F.HOST_RSP));
+  cpu.idtr = readField(vmcs, F.HOST_IDTR_BASE);
+  cpu.rflags = RFLAGS.FIXED;
+  cpu.shadow = 0;
+  h.out.kind = EventKind.VMEXIT;
+  h.out.rip = hostRip;
+  h.out.d0 = (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0;
+  h.out.d1 = 0;
+  h.out.d2 = 0;
+}
+
+function writeExitForFailure(vmcs: VmcsState): void {
+  vmcs.fields[F.VM_EXIT_REASON] = (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0;
+  vmcs.fields[F.EXIT_QUALIFICATION] = 0;
+  vmcs.fields[F.VM_EXIT_INTR_INFO] = 0;
+  vmcs.fields[F.IDT_VECTORING_INFO_FIELD] = 0;
+  vmcs.fields[F.VM_ENTRY_INTR_INFO_FIELD] = (vmcs.fields[F.VM_ENTRY_INTR_INFO_FIELD] ?? 0) & 0x7fffffff;
+}

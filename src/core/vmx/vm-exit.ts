@@ -1,0 +1,137 @@
+// VM exits: saving guest state and exit information into the VMCS, then loading host state.
+// SDM Vol. 3C chapter "VM Exits": "Recording VM-Exit Information and Updating VM-Entry
+// Control Fields", "Saving Guest State", "Loading Host State".
+import { EventKind } from '../engine/view';
+import type { Hart } from '../cpu/hart';
+import { switchLane } from '../cpu/hart';
+import { Activity, RFLAGS, RSP, Shadow, regNumber, setRegNumber, swapBook } from '../cpu/state';
+import { PIN_BASED, VM_EXIT } from './bits';
+import { F, readField, writeField } from './vmcs';
+import { currentVmcs } from './state';
+
+export const ExitReason = {
+  EXCEPTION_NMI: 0,
+  EXTERNAL_INTERRUPT: 1,
+  TRIPLE_FAULT: 2,
+  INTERRUPT_WINDOW: 7,
+  NMI_WINDOW: 8,
+  CPUID: 10,
+  HLT: 12,
+  RDTSC: 16,
+  VMCALL: 18,
+  VMCLEAR: 19,
+  VMLAUNCH: 20,
+  VMPTRLD: 21,
+  VMREAD: 23,
+  VMRESUME: 24,
+  VMWRITE: 25,
+  VMXOFF: 26,
+  VMXON: 27,
+  MSR_READ: 31,
+  MSR_WRITE: 32,
+  INVALID_GUEST_STATE: 33,
+  MTF: 37,
+  PAUSE: 40,
+  PREEMPTION_TIMER: 52,
+} as const;
+
+/** Exit-reason bit 31: the VM entry failed (SDM "Basic VM-Exit Information"). */
+export const EXIT_REASON_FAILED_VMENTRY = 0x80000000;
+
+export interface ExitInfo {
+  reason: number;
+  qualification?: number;
+  intrInfo?: number;
+  intrError?: number;
+  vectoringInfo?: number;
+  vectoringError?: number;
+  instructionLen?: number;
+}
+
+/** The guest's interruptibility state as a VM exit saves it (SDM "Saving Non-Register State"). */
+export function guestInterruptibility(h: Hart, virtualNmis: boolean): number {
+  const c = h.cpu;
+  return (c.shadow & (Shadow.STI | Shadow.MOVSS)) | ((virtualNmis ? c.vnmiBlocked : c.nmiBlocked) ? 8 : 0);
+}
+
+/**
+ * Remaining VMX-preemption-timer value: the timer counts down by one each time TSC bit X
+ * changes (SDM "VMX-Preemption Timer").
+ */
+export function preemptionTimerRemaining(h: Hart): number {
+  const v = h.vmx;
+  const x = h.caps.features.preemptionTimerRate;
+  const ticks = Math.floor(h.tsc / 2 ** x) - Math.floor(v.timerStart / 2 ** x);
+  return Math.max(0, v.timerValue - ticks);
+}
+
+/**
+ * Perform a VM exit. `h.cpu.rip` must already be the guest RIP the exit saves (the
+ * instruction for instruction exits and faults, the next instruction for traps, the
+ * interrupted one for events). Fills `h.out` with the VMEXIT record.
+ */
+export function vmExit(h: Hart, info: ExitInfo): void {
+  const vmx = h.vmx;
+  const vmcs = currentVmcs(vmx)!;
+  const cpu = h.cpu;
+  const pin = readField(vmcs, F.PIN_BASED_VM_EXEC_CONTROL);
+  const virtualNmis = (pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS) !== 0;
+  const guestRip = cpu.rip;
+  const guestLane = h.level;
+  const failedEntry = (info.reason & EXIT_REASON_FAILED_VMENTRY) !== 0;
+
+  if (!failedEntry) {
+    // "Saving Guest State": RIP, RSP, RFLAGS, SS, IDTR, interruptibility, activity, timer.
+    writeField(vmcs, F.GUEST_RIP, guestRip);
+    writeField(vmcs, F.GUEST_RSP, regNumber(cpu, RSP));
+    writeField(vmcs, F.GUEST_RFLAGS, cpu.rflags);
+    writeField(vmcs, F.GUEST_SS_SELECTOR, cpu.ss);
+    writeField(vmcs, F.GUEST_IDTR_BASE, cpu.idtr);
+    writeField(vmcs, F.GUEST_INTERRUPTIBILITY_INFO, guestInterruptibility(h, virtualNmis));
+    writeField(vmcs, F.GUEST_ACTIVITY_STATE, cpu.activity);
+    if (readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER) {
+      writeField(vmcs, F.VMX_PREEMPTION_TIMER_VALUE, preemptionTimerRemaining(h));
+    }
+  }
+  // "Recording VM-Exit Information".
+  writeField(vmcs, F.VM_EXIT_REASON, info.reason >>> 0);
+  writeField(vmcs, F.EXIT_QUALIFICATION, info.qualification ?? 0);
+  writeField(vmcs, F.VM_EXIT_INTR_INFO, info.intrInfo ?? 0);
+  writeField(vmcs, F.VM_EXIT_INTR_ERROR_CODE, info.intrError ?? 0);
+  writeField(vmcs, F.IDT_VECTORING_INFO_FIELD, info.vectoringInfo ?? 0);
+  writeField(vmcs, F.IDT_VECTORING_ERROR_CODE, info.vectoringError ?? 0);
+  writeField(vmcs, F.VM_EXIT_INSTRUCTION_LEN, info.instructionLen ?? 0);
+  // "... and Updating VM-Entry Control Fields": the valid bit of the VM-entry
+  // interruption-information field is cleared on every VM exit.
+  writeField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD, readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD) & ~0x80000000);
+
+  // "Loading Host State": RIP, RSP, SS and IDTR from the host-state area; RFLAGS is 0x2.
+  const nmiExiting = (pin & PIN_BASED.PIN_BASED_NMI_EXITING) !== 0;
+  const exitForNmi = info.reason === ExitReason.EXCEPTION_NMI && ((info.intrInfo ?? 0) & 0x7ff) === 0x202;
+  cpu.rip = readField(vmcs, F.HOST_RIP);
+  setRegNumber(cpu, RSP, readField(vmcs, F.HOST_RSP));
+  cpu.ss = readField(vmcs, F.HOST_SS_SELECTOR) || cpu.ss;
+  cpu.idtr = readField(vmcs, F.HOST_IDTR_BASE);
+  cpu.rflags = RFLAGS.FIXED;
+  cpu.shadow = 0;
+  cpu.activity = Activity.ACTIVE;
+  cpu.dbTrapPending = false;
+  // Blocking by NMI after the exit (SDM "Architectural State before a VM Exit", "Loading Host
+  // State"): an NMI that caused the exit blocks NMIs once the exit completes; with NMI exiting
+  // the guest's (non-virtual) NMI blocking ends with non-root operation; otherwise the host's
+  // blocking as it was at VM entry. Lab assumption, documented in docs/model.md.
+  cpu.nmiBlocked = exitForNmi || (!nmiExiting && cpu.nmiBlocked) || vmx.hostNmiBlocked;
+  cpu.vnmiBlocked = false;
+  vmx.nonRoot = false;
+  vmx.mtfPending = false;
+  vmx.timerDeadline = -1;
+  vmx.pendingExit = null;
+  swapBook(cpu, h.books[guestLane], h.books[vmx.rootLane]);
+  switchLane(h, vmx.rootLane);
+
+  h.out.kind = EventKind.VMEXIT;
+  h.out.rip = guestRip;
+  h.out.d0 = info.reason >>> 0;
+  h.out.d1 = (info.intrInfo ?? 0) >>> 0;
+  h.out.d2 = (info.vectoringInfo ?? 0) >>> 0;
+}
