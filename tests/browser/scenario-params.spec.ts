@@ -1,0 +1,103 @@
+// Picking a built-in in the picker and flipping its parameters: the run on screen changes,
+// and it is the run the command line makes with the same `--set`.
+import {
+  blur,
+  expect,
+  expectPanelToShow,
+  openLab,
+  pickScenario,
+  press,
+  test,
+  waitForStep,
+} from './helpers/lab';
+import { cliTrace, cliView, stepsOf } from './helpers/oracle';
+
+test('sti-hlt-shadow: turning `gap` on lets the IRQ in before HLT, and the assertion fails', async ({
+  page,
+}) => {
+  const [plain, gap] = await Promise.all([
+    cliTrace('sti-hlt-shadow'),
+    cliTrace('sti-hlt-shadow', { gap: true }),
+  ]);
+  const d = stepsOf(plain, 'delivery')[0];
+  // The premise, from the CLI: the first delivery is at the same step both ways, but only
+  // without the gap does it wake HLT.
+  expect(stepsOf(gap, 'delivery')[0]).toBe(d);
+  const viewsReady = Promise.all([
+    cliView('sti-hlt-shadow', d),
+    cliView('sti-hlt-shadow', d, { gap: true }),
+    cliView('sti-hlt-shadow', gap.totalSteps, { gap: true }),
+  ]);
+
+  await openLab(page);
+  const toggle = page.getByTestId('param-gap');
+  await expect(toggle).toHaveAttribute('aria-checked', 'false');
+  await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${plain.totalSteps}`);
+  await expect(page.getByTestId('assertion')).toHaveCount(1);
+  await expect(page.getByTestId('assertion')).toHaveAttribute('data-passed', 'true');
+  const inactiveBefore = await page.locator('[data-testid="source-view"] [data-inactive="true"]').count();
+
+  const [atD, atDgap, endGap] = await viewsReady;
+  await press(page, 'n');
+  await waitForStep(page, d);
+  await expectPanelToShow(page, atD);
+  await expect(page.getByTestId('explanation-text')).toContainText('leaves HLT');
+
+  await toggle.click();
+  await blur(page);
+  await expect(toggle).toHaveAttribute('aria-checked', 'true');
+  // The new run: longer, the step kept, the delivery now taken while active, before HLT.
+  await expect(page.getByTestId('step-counter')).toHaveText(`step ${d} / ${gap.totalSteps}`);
+  await waitForStep(page, d);
+  await expectPanelToShow(page, atDgap);
+  await expect(page.getByTestId('explanation-text')).not.toContainText('leaves HLT');
+  expect(atDgap.levels[0].cpu.activity).toBe('active');
+  await expect(page.getByTestId('assertion')).toHaveAttribute('data-passed', 'false');
+  await expect(page.getByTestId('assertions')).toContainText('1 failed');
+  // The other branch of `.if gap` is now the one dimmed.
+  const inactiveAfter = await page.locator('[data-testid="source-view"] [data-inactive="true"]').count();
+  expect(inactiveAfter).not.toBe(inactiveBefore);
+  // Two deliveries on the timeline now, as in the CLI's trace.
+  await expect(page.locator('[data-testid="timeline-svg"] [data-mark="delivery"]')).toHaveCount(
+    stepsOf(gap, 'delivery').length,
+  );
+
+  await press(page, 'End');
+  await waitForStep(page, gap.totalSteps);
+  await expectPanelToShow(page, endGap);
+
+  // And back off: the first run again.
+  await toggle.click();
+  await blur(page);
+  await expect(page.getByTestId('step-counter')).toHaveText(`step ${plain.totalSteps} / ${plain.totalSteps}`);
+  await expect(page.getByTestId('assertion')).toHaveAttribute('data-passed', 'true');
+});
+
+test('pick apic-priority in the picker, then TPR=0 lets every class in and its first assertion fails', async ({
+  page,
+}) => {
+  const [dflt, tpr0] = await Promise.all([cliTrace('apic-priority'), cliTrace('apic-priority', { tpr: 0 })]);
+  const first = stepsOf(tpr0, 'delivery')[0];
+  const viewReady = cliView('apic-priority', first, { tpr: 0 });
+
+  await openLab(page);
+  await pickScenario(page, 'apic-priority', dflt.totalSteps);
+  await expect(page.getByTestId('scenario-picker')).toHaveValue('apic-priority');
+  // Its parameters replace the previous scenario's.
+  await expect(page.getByTestId('param-gap')).toHaveCount(0);
+  await expect(page.getByTestId('param-tpr')).toHaveValue(String(dflt.params.tpr));
+  await expect(page.getByTestId('param-forget_eoi')).toHaveAttribute('aria-checked', 'false');
+  await expect(page.getByTestId('assertion')).toHaveCount(dflt.assertions.length);
+
+  await page.getByTestId('param-tpr').selectOption('0');
+  await blur(page);
+  await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${tpr0.totalSteps}`);
+  await expect(page.getByTestId('param-tpr')).toHaveValue('0');
+  const failed = tpr0.assertions.filter((a) => !a.passed).length;
+  await expect(page.locator('[data-testid="assertion"][data-passed="false"]')).toHaveCount(failed);
+  expect(failed).toBeGreaterThan(0);
+
+  await press(page, 'n');
+  await waitForStep(page, first);
+  await expectPanelToShow(page, await viewReady);
+});

@@ -1,0 +1,71 @@
+// Sharing: Share puts the scenario (with the user's edit) in the URL as `#s=`; that URL,
+// opened in a fresh browser (nothing saved), loads the same scenario and the same run.
+import { writeFileSync } from 'node:fs';
+import {
+  blur,
+  expect,
+  expectPanelToShow,
+  openLab,
+  PageProblems,
+  pickScenario,
+  press,
+  test,
+  waitForStep,
+} from './helpers/lab';
+import { cliTrace, cliView, stepsOf } from './helpers/oracle';
+
+test('Share puts the edited scenario in the URL, and the URL opens it elsewhere', async ({
+  page,
+  browser,
+}, testInfo) => {
+  // nmi-blocking with its third NMI turned on, then edited: the second NMI raised later.
+  const base = await cliTrace('nmi-blocking', { extra_nmi: true });
+  await openLab(page);
+  await pickScenario(page, 'nmi-blocking', (await cliTrace('nmi-blocking')).totalSteps);
+  await page.getByTestId('param-extra_nmi').click();
+  await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${base.totalSteps}`);
+
+  await page.getByTestId('tab-editor').click();
+  const editor = page.getByTestId('editor-textarea');
+  const loaded = await editor.inputValue();
+  const doc = JSON.parse(loaded) as { events: { at: { time?: number | string } }[] };
+  const later = doc.events.find((e) => e.at.time === 3500);
+  expect(later, 'the second NMI is raised at 3500 cycles').toBeTruthy();
+  later!.at.time = 4500;
+  const edited = JSON.stringify(doc, null, 2);
+  const path = testInfo.outputPath('shared.json');
+  writeFileSync(path, edited);
+  const trace = await cliTrace(path);
+  const d = stepsOf(trace, 'delivery', (e) => e.data.type === 2)[1];
+  const viewReady = cliView(path, d);
+
+  await editor.fill(edited);
+  await page.getByTestId('run-button').click();
+  await expect(page.getByTestId('scenario-picker').locator('option:checked')).toHaveText(/^Custom: /);
+  expect(page.url()).not.toContain('#s=');
+  await page.getByTestId('share-button').click();
+  await expect(page.getByTestId('notice')).toContainText('address bar');
+  await expect.poll(() => page.url()).toContain('#s=');
+  const url = page.url();
+
+  // A fresh browser: no draft in its storage, so only the URL can bring the edit.
+  const context = await browser.newContext();
+  const problems = new PageProblems(context);
+  const other = await context.newPage();
+  try {
+    await openLab(other, url);
+    await expect(other.getByTestId('scenario-picker').locator('option:checked')).toHaveText(/^Custom: /);
+    await expect(other.getByTestId('step-counter')).toHaveText(`step 0 / ${trace.totalSteps}`);
+    await other.getByTestId('tab-editor').click();
+    const shared = JSON.parse(await other.getByTestId('editor-textarea').inputValue()) as typeof doc;
+    expect(shared).toEqual(JSON.parse(edited));
+    await other.getByTestId('tab-source').click();
+    await blur(other);
+    await press(other, 'n', stepsOf(trace, 'delivery').indexOf(d) + 1);
+    await waitForStep(other, d);
+    await expectPanelToShow(other, await viewReady);
+    expect(problems.unexpected()).toEqual([]);
+  } finally {
+    await context.close();
+  }
+});
