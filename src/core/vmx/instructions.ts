@@ -50,140 +50,171 @@ function validRegion(h: Hart, addr: number): boolean {
   return addr % 4096 === 0 && addr > 0 && addr + 4096 <= h.mem.bytes.length;
 }
 
-export interface VmxInstructionResult {
+export interface VmxResult {
   outcome: number;
-  /** Extra detail for the explanation (a failed check's reason). */
+  /** Why a check failed, for the explanation. */
   reason: string | null;
+  /** VMLAUNCH/VMRESUME passed their checks: h.out holds the VMENTRY or entry-failure record. */
+  entered: boolean;
+}
+
+const result = (outcome: number, reason: string | null = null, entered = false): VmxResult => ({
+  outcome,
+  reason,
+  entered,
+});
+
+// The VMX operations as the hardware performs them. The instruction interpreter calls them
+// with its operands; hypervisor models call them directly, as their code would execute the
+// instructions.
+
+export function vmxon(h: Hart, addr: number): VmxResult {
+  const vmx = h.vmx;
+  if (vmx.on) return result(fail(h, VmxError.VMXON_IN_ROOT), 'VMXON executed in VMX root operation');
+  if (!validRegion(h, addr))
+    return result(
+      failInvalid(h),
+      `the VMXON region 0x${addr.toString(16)} is not a 4-KByte aligned address in memory`,
+    );
+  if (readRevision(h, addr) !== VMX_REVISION)
+    return result(
+      failInvalid(h),
+      `the VMXON region's revision identifier is ${readRevision(h, addr)}, not ${VMX_REVISION} (IA32_VMX_BASIC[30:0])`,
+    );
+  vmx.on = true;
+  vmx.vmxonRegion = addr;
+  vmx.current = NO_VMCS;
+  return result(succeed(h));
+}
+
+export function vmxoff(h: Hart): VmxResult {
+  h.vmx.on = false;
+  h.vmx.current = NO_VMCS;
+  return result(succeed(h));
+}
+
+export function vmclear(h: Hart, addr: number): VmxResult {
+  const vmx = h.vmx;
+  if (!validRegion(h, addr))
+    return result(
+      fail(h, VmxError.VMCLEAR_INVALID_ADDRESS),
+      `0x${addr.toString(16)} is not a valid VMCS address`,
+    );
+  if (addr === vmx.vmxonRegion)
+    return result(fail(h, VmxError.VMCLEAR_VMXON_POINTER), 'VMCLEAR with the VMXON pointer');
+  // "VMCLEAR": the VMCS's launch state becomes clear; it stops being current.
+  const v = vmx.vmcs[addr] ?? (vmx.vmcs[addr] = createVmcs(addr));
+  v.launched = false;
+  if (vmx.current === addr) vmx.current = NO_VMCS;
+  return result(succeed(h));
+}
+
+export function vmptrld(h: Hart, addr: number): VmxResult {
+  const vmx = h.vmx;
+  if (!validRegion(h, addr))
+    return result(
+      fail(h, VmxError.VMPTRLD_INVALID_ADDRESS),
+      `0x${addr.toString(16)} is not a valid VMCS address`,
+    );
+  if (addr === vmx.vmxonRegion)
+    return result(fail(h, VmxError.VMPTRLD_VMXON_POINTER), 'VMPTRLD with the VMXON pointer');
+  if (readRevision(h, addr) !== VMX_REVISION)
+    return result(
+      fail(h, VmxError.VMPTRLD_BAD_REVISION),
+      `the VMCS revision identifier is ${readRevision(h, addr)}, not ${VMX_REVISION}`,
+    );
+  if (!vmx.vmcs[addr]) vmx.vmcs[addr] = createVmcs(addr);
+  vmx.current = addr;
+  return result(succeed(h));
+}
+
+/** VMREAD: the value, or null after VMfail (then `lastResult` says why). */
+export function vmread(h: Hart, enc: number): { value: number | null; result: VmxResult } {
+  const vmcs = currentVmcs(h.vmx);
+  if (!vmcs) return { value: null, result: result(failInvalid(h), 'no current VMCS') };
+  if (!resolveFieldEncoding(enc))
+    return {
+      value: null,
+      result: result(
+        failValid(h, VmxError.UNSUPPORTED_FIELD),
+        `0x${enc.toString(16)} is not a supported VMCS field`,
+      ),
+    };
+  return { value: readField(vmcs, enc), result: result(succeed(h)) };
+}
+
+export function vmwrite(h: Hart, enc: number, value: number): VmxResult {
+  const vmcs = currentVmcs(h.vmx);
+  if (!vmcs) return result(failInvalid(h), 'no current VMCS');
+  const f = resolveFieldEncoding(enc);
+  if (!f)
+    return result(
+      failValid(h, VmxError.UNSUPPORTED_FIELD),
+      `0x${enc.toString(16)} is not a supported VMCS field`,
+    );
+  if (f.field.readOnly)
+    return result(
+      failValid(h, VmxError.VMWRITE_READONLY),
+      `${f.field.name} is a read-only VM-exit information field`,
+    );
+  writeField(vmcs, enc, value);
+  return result(succeed(h));
 }
 
 /**
- * Execute a VMX instruction in root operation (or VMXON outside VMX operation). VMLAUNCH and
- * VMRESUME that pass their checks fill `h.out` with the VMENTRY (or entry-failure VMEXIT)
- * record and return entered = true. Returns null for #UD (not in VMX operation).
+ * VMLAUNCH or VMRESUME at `hostRip` (the instruction's address): the checks that end in
+ * VMfail, then VM entry into `guestLane`.
  */
-export function executeVmx(
-  h: Hart,
-  ins: DInstr,
-  ops: OperandAccess,
-  guestLane: number,
-): { outcome: number; reason: string | null; entered: boolean } {
-  const vmx = h.vmx;
-  const r = (outcome: number, reason: string | null = null, entered = false) => ({
-    outcome,
-    reason,
-    entered,
-  });
-  if (!vmx.on && ins.op !== Op.VMXON) return r(VmxOutcome.UD, 'not in VMX operation (VMXON has not run)');
+export function vmenter(h: Hart, launch: boolean, hostRip: number, guestLane: number): VmxResult {
+  const vmcs = currentVmcs(h.vmx);
+  // "VMLAUNCH/VMRESUME": the checks in the SDM's order.
+  if (!vmcs) return result(failInvalid(h), 'no current VMCS');
+  if (h.cpu.shadow & Shadow.MOVSS)
+    return result(failValid(h, VmxError.ENTRY_MOVSS_BLOCKING), 'VM entry with events blocked by MOV SS');
+  if (launch && vmcs.launched)
+    return result(
+      failValid(h, VmxError.VMLAUNCH_NONCLEAR),
+      'VMLAUNCH of a launched VMCS (use VMRESUME, or VMCLEAR it first)',
+    );
+  if (!launch && !vmcs.launched)
+    return result(failValid(h, VmxError.VMRESUME_NONLAUNCHED), 'VMRESUME of a VMCS that is not launched');
+  const controls = checkControls(h, vmcs);
+  if (controls) return result(failValid(h, VmxError.ENTRY_INVALID_CONTROLS), controls);
+  h.cpu.rflags &= ~ARITH_FLAGS;
+  h.cpu.rip = hostRip;
+  const res = enterGuest(h, vmcs, launch, hostRip, guestLane);
+  return result(VmxOutcome.SUCCEED, res.reason, true);
+}
+
+/**
+ * Execute a VMX instruction in root operation (or VMXON outside VMX operation). Outcome UD
+ * means #UD (not in VMX operation).
+ */
+export function executeVmx(h: Hart, ins: DInstr, ops: OperandAccess, guestLane: number): VmxResult {
+  if (!h.vmx.on && ins.op !== Op.VMXON)
+    return result(VmxOutcome.UD, 'not in VMX operation (VMXON has not run)');
   switch (ins.op) {
-    case Op.VMXON: {
-      if (vmx.on) return r(fail(h, VmxError.VMXON_IN_ROOT), 'VMXON executed in VMX root operation');
-      const addr = ops.read(ins.a);
-      if (!validRegion(h, addr))
-        return r(
-          failInvalid(h),
-          `the VMXON region 0x${addr.toString(16)} is not a 4-KByte aligned address in memory`,
-        );
-      if (readRevision(h, addr) !== VMX_REVISION)
-        return r(
-          failInvalid(h),
-          `the VMXON region's revision identifier is ${readRevision(h, addr)}, not ${VMX_REVISION} (IA32_VMX_BASIC[30:0])`,
-        );
-      vmx.on = true;
-      vmx.vmxonRegion = addr;
-      vmx.current = NO_VMCS;
-      return r(succeed(h));
-    }
+    case Op.VMXON:
+      return vmxon(h, ops.read(ins.a));
     case Op.VMXOFF:
-      vmx.on = false;
-      vmx.current = NO_VMCS;
-      return r(succeed(h));
-    case Op.VMCLEAR: {
-      const addr = ops.read(ins.a);
-      if (!validRegion(h, addr))
-        return r(
-          fail(h, VmxError.VMCLEAR_INVALID_ADDRESS),
-          `0x${addr.toString(16)} is not a valid VMCS address`,
-        );
-      if (addr === vmx.vmxonRegion)
-        return r(fail(h, VmxError.VMCLEAR_VMXON_POINTER), 'VMCLEAR with the VMXON pointer');
-      // "VMCLEAR": the VMCS's launch state becomes clear; it stops being current.
-      const v = vmx.vmcs[addr] ?? (vmx.vmcs[addr] = createVmcs(addr));
-      v.launched = false;
-      if (vmx.current === addr) vmx.current = NO_VMCS;
-      return r(succeed(h));
-    }
-    case Op.VMPTRLD: {
-      const addr = ops.read(ins.a);
-      if (!validRegion(h, addr))
-        return r(
-          fail(h, VmxError.VMPTRLD_INVALID_ADDRESS),
-          `0x${addr.toString(16)} is not a valid VMCS address`,
-        );
-      if (addr === vmx.vmxonRegion)
-        return r(fail(h, VmxError.VMPTRLD_VMXON_POINTER), 'VMPTRLD with the VMXON pointer');
-      if (readRevision(h, addr) !== VMX_REVISION)
-        return r(
-          fail(h, VmxError.VMPTRLD_BAD_REVISION),
-          `the VMCS revision identifier is ${readRevision(h, addr)}, not ${VMX_REVISION}`,
-        );
-      if (!vmx.vmcs[addr]) vmx.vmcs[addr] = createVmcs(addr);
-      vmx.current = addr;
-      return r(succeed(h));
-    }
+      return vmxoff(h);
+    case Op.VMCLEAR:
+      return vmclear(h, ops.read(ins.a));
+    case Op.VMPTRLD:
+      return vmptrld(h, ops.read(ins.a));
     case Op.VMREAD: {
-      const vmcs = currentVmcs(vmx);
-      if (!vmcs) return r(failInvalid(h), 'no current VMCS');
-      const enc = ops.read(ins.b);
-      if (!resolveFieldEncoding(enc))
-        return r(
-          failValid(h, VmxError.UNSUPPORTED_FIELD),
-          `0x${enc.toString(16)} is not a supported VMCS field`,
-        );
-      ops.write(ins.a, readField(vmcs, enc));
-      return r(succeed(h));
+      const r = vmread(h, ops.read(ins.b));
+      if (r.value !== null) ops.write(ins.a, r.value);
+      return r.result;
     }
-    case Op.VMWRITE: {
-      const vmcs = currentVmcs(vmx);
-      if (!vmcs) return r(failInvalid(h), 'no current VMCS');
-      const enc = ops.read(ins.a);
-      const f = resolveFieldEncoding(enc);
-      if (!f)
-        return r(
-          failValid(h, VmxError.UNSUPPORTED_FIELD),
-          `0x${enc.toString(16)} is not a supported VMCS field`,
-        );
-      if (f.field.readOnly)
-        return r(
-          failValid(h, VmxError.VMWRITE_READONLY),
-          `${f.field.name} is a read-only VM-exit information field`,
-        );
-      writeField(vmcs, enc, ops.read(ins.b));
-      return r(succeed(h));
-    }
+    case Op.VMWRITE:
+      return vmwrite(h, ops.read(ins.a), ops.read(ins.b));
     case Op.VMCALL:
-      return r(fail(h, VmxError.VMCALL_IN_ROOT), 'VMCALL in VMX root operation');
+      return result(fail(h, VmxError.VMCALL_IN_ROOT), 'VMCALL in VMX root operation');
     case Op.VMLAUNCH:
-    case Op.VMRESUME: {
-      const launch = ins.op === Op.VMLAUNCH;
-      const vmcs = currentVmcs(vmx);
-      // "VMLAUNCH/VMRESUME": the checks in the SDM's order.
-      if (!vmcs) return r(failInvalid(h), 'no current VMCS');
-      if (h.cpu.shadow & Shadow.MOVSS)
-        return r(failValid(h, VmxError.ENTRY_MOVSS_BLOCKING), 'VM entry with events blocked by MOV SS');
-      if (launch && vmcs.launched)
-        return r(
-          failValid(h, VmxError.VMLAUNCH_NONCLEAR),
-          'VMLAUNCH of a launched VMCS (use VMRESUME, or VMCLEAR it first)',
-        );
-      if (!launch && !vmcs.launched)
-        return r(failValid(h, VmxError.VMRESUME_NONLAUNCHED), 'VMRESUME of a VMCS that is not launched');
-      const controls = checkControls(h, vmcs);
-      if (controls) return r(failValid(h, VmxError.ENTRY_INVALID_CONTROLS), controls);
-      h.cpu.rflags &= ~ARITH_FLAGS;
-      const res = enterGuest(h, vmcs, launch, ins.addr, guestLane);
-      return r(VmxOutcome.SUCCEED, res.reason, true);
-    }
+    case Op.VMRESUME:
+      return vmenter(h, ins.op === Op.VMLAUNCH, ins.addr, guestLane);
     default:
-      return r(VmxOutcome.UD, null);
+      return result(VmxOutcome.UD, null);
   }
 }
