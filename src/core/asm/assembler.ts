@@ -1,16 +1,19 @@
 // The assembler: parses every line, lays the program out (see layout.ts), resolves labels
-// into operands, branch targets, data and IDT gates, and builds the Program of ir.ts.
+// into operands, branch targets, data, IDT gates (written into their table as 64-bit gate
+// descriptors) and IDTR pseudo-descriptors, and builds the Program of ir.ts.
 
 import {
   DEFAULT_ORIGIN,
   type AsmError,
   type AssembleResult,
   type IdtGate,
+  type IdtTable,
   type Instr,
   type Operand,
   type Program,
 } from './ir';
 import type { Spec } from './forms';
+import { GATE_SIZE, gateDescriptor, idtrPseudoDescriptor } from './idt';
 import { layOut, type Lookup } from './layout';
 import { looksLikeRegister } from './mnemonics';
 import { parseLine, type Expr } from './parser';
@@ -139,7 +142,12 @@ export function assembleSource(source: string, options: AssembleOptions = {}): A
   const image = new Uint8Array(size);
   const indexAt = new Int32Array(size).fill(-1);
   const instrs: Instr[] = [];
-  const idt: (IdtGate | null)[] = new Array<IdtGate | null>(256).fill(null);
+  const tables = new Map<string, IdtTable>();
+  for (const it of items) {
+    if (it.kind === 'idt') {
+      tables.set(it.name, { name: it.name, base: it.addr, gates: new Array<IdtGate | null>(256).fill(null) });
+    }
+  }
 
   for (const it of items) {
     if (it.kind === 'instr') {
@@ -152,11 +160,12 @@ export function assembleSource(source: string, options: AssembleOptions = {}): A
         if (v !== null) image.set(littleEndian(v, it.size), it.addr - origin + i * it.size);
       });
     } else if (it.kind === 'gate') {
+      const table = tables.get(it.table);
       const vector = resolve.value(it.vector, 'idt', it.line);
       const target = resolve.value(it.label, 'address', it.line);
-      if (vector === null || target === null) continue;
+      if (vector === null || target === null || !table) continue;
       const v = Number(vector);
-      const first = idt[v];
+      const first = table.gates[v];
       if (first) {
         errors.push({
           line: it.line,
@@ -165,10 +174,31 @@ export function assembleSource(source: string, options: AssembleOptions = {}): A
         });
         continue;
       }
-      idt[v] = { vector: v, kind: it.gate, target: Number(target), label: it.label.text, line: it.line };
+      table.gates[v] = {
+        vector: v,
+        kind: it.gate,
+        target: Number(target),
+        label: it.label.text,
+        line: it.line,
+      };
+      image.set(gateDescriptor(it.gate, target), table.base - origin + GATE_SIZE * v);
+    } else if (it.kind === 'idtr') {
+      const table = tables.get(it.name);
+      if (!table) {
+        const message = layout.labels.has(it.name)
+          ? `'${it.name}' is a label, not an IDT defined by '.idt'`
+          : `undefined IDT '${it.name}'`;
+        errors.push({ line: it.line, column: it.column, message });
+        continue;
+      }
+      image.set(idtrPseudoDescriptor(table.base), it.addr - origin);
     }
   }
   if (errors.length) return finish(errors);
+
+  // Item order: the `.idt` tables in source order, then the default one, emitted last.
+  const idtTables = [...tables.values()];
+  const initial = idtTables[0];
 
   const program: Program = {
     instrs,
@@ -177,7 +207,9 @@ export function assembleSource(source: string, options: AssembleOptions = {}): A
     image,
     origin,
     end: layout.end,
-    idt,
+    idt: initial.gates,
+    idtTables,
+    idtBase: initial.base,
     entry: layout.labels.get('start') ?? instrs[0].addr,
     source: lines,
   };

@@ -2,6 +2,7 @@
 // and the range each immediate must fit. Turns a parsed instruction into an op with
 // operands whose values (labels, displacements) are still to be resolved.
 
+import { fieldByName, resolveFieldName, unknownFieldMessage } from '../vmx';
 import { Op, type AsmError, type AssertOp, type Cond } from './ir';
 import { jccCondition, looksLikeRegister, mnemonicOp } from './mnemonics';
 import type { Expr, InstrStmt, OperandAst } from './parser';
@@ -9,12 +10,15 @@ import type { ValueRule } from './values';
 
 export type Size = 1 | 2 | 4 | 8;
 
+/** Size of the memory operand of LIDT: a pseudo-descriptor, limit u16 and base u64. */
+export const PSEUDO_DESCRIPTOR = 10;
+
 /** An operand with its kind and size settled and its value still an expression. */
 export type Spec =
   | { k: 'reg'; reg: number; size: 4 | 8 }
   | { k: 'cl' }
   | { k: 'imm'; expr: Expr; rule: ValueRule; column: number }
-  | { k: 'mem'; base: number; disp: Expr | null; size: Size; column: number };
+  | { k: 'mem'; base: number; disp: Expr | null; size: Size | typeof PSEUDO_DESCRIPTOR; column: number };
 
 export interface Analyzed {
   op: Op;
@@ -57,6 +61,13 @@ const FORMS: Record<string, string[]> = {
   pop: ['reg', 'mem'],
   int: ['imm'],
   work: ['imm'],
+  lidt: ['mem'],
+  vmxon: ['mem'],
+  vmclear: ['mem'],
+  vmptrld: ['mem'],
+  // FIELD as an immediate is a field name (lab shorthand of the register form).
+  vmread: ['reg,reg', 'mem,reg', 'reg,imm', 'mem,imm'],
+  vmwrite: ['reg,reg', 'reg,mem', 'reg,imm', 'imm,reg', 'imm,mem', 'imm,imm'],
   assert: VALUE.flatMap((x) => VALUE.map((y) => `${x},${y}`)),
 };
 
@@ -72,6 +83,16 @@ function formsOf(mnemonic: string): string[][] {
 /** Immediate range of an operation of this size (64-bit ones sign-extend an imm32). */
 function immRule(size: Size): ValueRule {
   return size === 8 ? 'signed32' : size === 4 ? 'bits32' : size === 2 ? 'bits16' : 'bits8';
+}
+
+/** Why a name is not a field: the table's message, or why `_HIGH` does not apply. */
+function fieldError(name: string): string {
+  const full = name.endsWith('_HIGH') ? fieldByName(name.slice(0, -'_HIGH'.length)) : undefined;
+  if (full) {
+    const width = full.width === 'natural' ? 'natural-width' : `${full.width}-bit`;
+    return `unknown VMCS field '${name}' (${full.name} is ${width}: only 64-bit fields have a _HIGH half)`;
+  }
+  return unknownFieldMessage(name);
 }
 
 class FormChecker {
@@ -127,7 +148,7 @@ class FormChecker {
     return (label && this.labels.dataSize(label.name)) ?? 8;
   }
 
-  mem(m: OperandAst & { kind: 'mem' }, size: Size): Spec {
+  mem(m: OperandAst & { kind: 'mem' }, size: Size | typeof PSEUDO_DESCRIPTOR): Spec {
     return { k: 'mem', base: m.base, disp: m.disp, size, column: m.column };
   }
 
@@ -160,7 +181,9 @@ class FormChecker {
     }
     const a = this.spec(x, y, 'any');
     if (a === null) return null;
-    const size = a.k === 'reg' || a.k === 'mem' ? a.size : 8;
+    let size: Size = 8;
+    if (a.k === 'reg') size = a.size;
+    else if (a.k === 'mem' && a.size !== PSEUDO_DESCRIPTOR) size = a.size;
     const rule = mov && a.k === 'reg' && size === 8 ? 'any' : immRule(size);
     const b = this.spec(y, x, rule);
     return b === null ? null : [a, b];
@@ -178,6 +201,47 @@ class FormChecker {
       return this.mem(x, 8);
     }
     return this.spec(x, null, 'signed32');
+  }
+
+  /**
+   * An operand of a VMX instruction: a 64-bit register, or qword memory (VMX instructions
+   * have no 32-bit forms in 64-bit mode: their operand size is always 64 bits).
+   */
+  vmxOperand(o: OperandAst): Spec | null {
+    const mn = this.stmt.mnemonic;
+    if (o.kind === 'reg' && o.size !== 8)
+      return this.error(o.column, `'${mn}' needs a 64-bit register, not '${o.text}'`);
+    if (o.kind === 'mem') {
+      if (o.size !== null && o.size !== 8)
+        return this.error(o.column, `'${mn}' needs a qword memory operand`);
+      return this.mem(o, 8);
+    }
+    return this.spec(o, null, 'any');
+  }
+
+  /**
+   * The VMCS-field operand of VMREAD/VMWRITE: a 64-bit register holding the encoding, or a
+   * field name (`VM_EXIT_REASON`, `TSC_OFFSET_HIGH`), which becomes an immediate holding
+   * the encoding.
+   */
+  fieldOperand(o: OperandAst): Spec | null {
+    if (o.kind !== 'imm') return this.vmxOperand(o);
+    const [t] = o.expr.terms;
+    const mn = this.stmt.mnemonic;
+    if (o.expr.terms.length !== 1 || t.kind === 'num' || t.sign < 0)
+      return this.error(
+        o.column,
+        `'${mn}' needs a VMCS field name or a 64-bit register holding its encoding, found '${o.text}'`,
+      );
+    const access = resolveFieldName(t.name);
+    if (!access) return this.error(t.column, fieldError(t.name));
+    const value = BigInt(access.field.encoding + (access.high ? 1 : 0));
+    const expr: Expr = {
+      terms: [{ sign: 1, kind: 'num', value, name: '', column: t.column, or: false }],
+      column: t.column,
+      text: t.name,
+    };
+    return { k: 'imm', expr, rule: 'any', column: o.column };
   }
 
   /** An operand written as an undefined register-like name (`al`, `rxx`) is a register typo. */
@@ -256,6 +320,25 @@ class FormChecker {
           column: x.column,
         };
         return r;
+      case Op.LIDT:
+        if (x.kind !== 'mem') return null;
+        if (x.size !== null)
+          return this.error(x.column, `'lidt' takes its 10-byte operand without a size keyword`);
+        r.a = this.mem(x, PSEUDO_DESCRIPTOR);
+        return r;
+      case Op.VMXON:
+      case Op.VMCLEAR:
+      case Op.VMPTRLD:
+        r.a = this.vmxOperand(x);
+        return r.a ? r : null;
+      case Op.VMREAD:
+        r.a = this.vmxOperand(x);
+        r.b = this.fieldOperand(y);
+        return r.a && r.b ? r : null;
+      case Op.VMWRITE:
+        r.a = this.fieldOperand(x);
+        r.b = this.vmxOperand(y);
+        return r.a && r.b ? r : null;
       case Op.ASSERT:
         // An assertion compares values: a size keyword may differ from the register's size.
         r.a = this.spec(x, x.kind === 'mem' && x.size !== null ? null : y, 'any');

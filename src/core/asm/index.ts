@@ -6,6 +6,8 @@ import type { AssembleResult } from './ir';
 
 export * from './ir';
 export type { AssembleOptions } from './assembler';
+export { VMX_CONSTANTS, vmxConstant, type AsmConstant, type AsmConstantKind } from './constants';
+export { GATE_SELECTOR, GATE_SIZE, GATE_TYPE, gateDescriptor, idtrPseudoDescriptor } from './idt';
 
 /**
  * Assembles a lab program. Never throws for bad input: errors come back as

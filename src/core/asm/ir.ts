@@ -1,5 +1,5 @@
 // The assembled form of a lab program: pre-decoded instructions the CPU interprets
-// directly, plus the memory image, labels and IDT gates. Everything here is plain data.
+// directly, plus the memory image, labels and IDTs. Everything here is plain data.
 
 /** Operation codes. Numeric so that the interpreter's switch stays fast. */
 export const Op = {
@@ -38,6 +38,17 @@ export const Op = {
   WORK: 33,
   ASSERT: 34,
   LEA: 35,
+  CPUID: 36,
+  LIDT: 37,
+  VMXON: 38,
+  VMXOFF: 39,
+  VMCLEAR: 40,
+  VMPTRLD: 41,
+  VMLAUNCH: 42,
+  VMRESUME: 43,
+  VMREAD: 44,
+  VMWRITE: 45,
+  VMCALL: 46,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -92,12 +103,13 @@ export interface ImmOperand {
 /**
  * A memory operand: [base + disp] where disp already includes a resolved label address.
  * base is -1 when absent (a label-only operand, encoded RIP-relative).
+ * size is 10 only for the operand of LIDT: a pseudo-descriptor (limit u16, base u64).
  */
 export interface MemOperand {
   k: 2;
   base: number;
   disp: number;
-  size: 1 | 2 | 4 | 8;
+  size: 1 | 2 | 4 | 8 | 10;
 }
 export type Operand = RegOperand | ImmOperand | MemOperand;
 
@@ -136,6 +148,25 @@ export interface IdtGate {
   line: number;
 }
 
+/**
+ * An IDT in the memory image: 256 64-bit gate descriptors of 16 bytes (4096 bytes) at
+ * `base`, 16-byte aligned. `gates` are the gates written into it (null: a zero, not-present
+ * descriptor).
+ */
+export interface IdtTable {
+  /** The name given to `.idt`, which is also a label at `base`; `__idt` for the default table. */
+  name: string;
+  base: number;
+  gates: (IdtGate | null)[];
+}
+
+/** Name (and label) of the default IDT, which holds the gates written before any `.idt`. */
+export const DEFAULT_IDT = '__idt';
+/** Bytes of an IDT: 256 gate descriptors of 16 bytes. */
+export const IDT_SIZE = 4096;
+/** The limit of IDTR for a full 256-entry table, as `.idtr` writes it. */
+export const IDT_LIMIT = IDT_SIZE - 1;
+
 export interface Program {
   /** Instructions in address order. */
   instrs: Instr[];
@@ -146,10 +177,20 @@ export interface Program {
   image: Uint8Array;
   /** Load address of the first byte. */
   origin: number;
-  /** First address past the image (code and data). */
+  /** First address past the image (code, data and IDTs). */
   end: number;
-  /** The IDT: one slot per vector, null when no gate is present. */
+  /**
+   * The gates of the initial IDT (the table at `idtBase`): one slot per vector, null when no
+   * gate is present. The same array as that table's `gates` in `idtTables`.
+   */
   idt: (IdtGate | null)[];
+  /**
+   * Every IDT in the image: the `.idt` tables in source order, then the default table
+   * `__idt` when it is emitted (gates before the first `.idt`, or no `.idt` at all).
+   */
+  idtTables: IdtTable[];
+  /** The initial IDTR base: the first `.idt` table in source order, else `__idt`. */
+  idtBase: number;
   /** Address where execution starts: the label `start` if present, else the first instruction. */
   entry: number;
   /** The source lines, for display. */

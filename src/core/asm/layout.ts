@@ -3,8 +3,8 @@
 // immediates and displacements that depend on addresses settle on the shortest form that
 // is consistent with the final addresses (the classic assembler fixpoint).
 
-import { Op } from './ir';
-import type { Spec } from './forms';
+import { IDT_SIZE, Op } from './ir';
+import { PSEUDO_DESCRIPTOR, type Spec } from './forms';
 import { branchLength, instrLength, type LenOperand } from './lengths';
 import { MAX_IMAGE, type Item } from './statements';
 import { evaluate, toNumber } from './values';
@@ -66,6 +66,14 @@ function place(items: Item[], origin: number): Layout {
         break;
       case 'align':
         addr = Math.ceil(addr / it.to) * it.to;
+        break;
+      case 'idt':
+        it.addr = addr;
+        addr += IDT_SIZE;
+        break;
+      case 'idtr':
+        it.addr = addr;
+        addr += PSEUDO_DESCRIPTOR;
         break;
       case 'gate':
         break;

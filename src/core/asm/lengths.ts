@@ -143,6 +143,25 @@ export function instrLength(op: Op, a: LenOperand | null, b: LenOperand | null):
     case Op.WORK:
     case Op.ASSERT:
       return LAB_INSTRUCTION_LENGTH;
+    case Op.CPUID: // 0F A2
+      return 2;
+    case Op.VMLAUNCH: // 0F 01 C2
+    case Op.VMRESUME: // 0F 01 C3
+    case Op.VMXOFF: // 0F 01 C4
+    case Op.VMCALL: // 0F 01 C1
+      return 3;
+    case Op.LIDT: // 0F 01 /3
+    case Op.VMPTRLD: // 0F C7 /6
+      return a === null ? 0 : rex(4, a) + 2 + modrm(a);
+    case Op.VMXON: // F3 0F C7 /6
+    case Op.VMCLEAR: // 66 0F C7 /6
+      return a === null ? 0 : 1 + rex(4, a) + 2 + modrm(a);
+    // 64-bit operands without REX.W. A field given by name (an immediate) is counted as the
+    // legacy register the register form would use.
+    case Op.VMREAD: // 0F 78 /r: r/m64 (destination), r64 (field)
+      return a === null ? 0 : rex(4, a, b) + 2 + modrm(a);
+    case Op.VMWRITE: // 0F 79 /r: r64 (field), r/m64 (source; an immediate counts as a register)
+      return b === null ? 0 : rex(4, a, b) + 2 + modrm(b);
     default:
       return 1; // RET C3, PUSHF 9C, POPF 9D, NOP 90, HLT F4, STI FB, CLI FA, INT3 CC
   }

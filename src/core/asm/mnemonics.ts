@@ -1,7 +1,9 @@
 // The names the language reserves: registers, instruction mnemonics (with the Jcc aliases
-// of Intel's "Jcc—Jump if Condition Is Met" table), directives and size keywords.
+// of Intel's "Jcc—Jump if Condition Is Met" table), directives, size keywords, the VMX
+// constants (constants.ts) and the name of the default IDT.
 
-import { Cond, Op, REG32, REG64 } from './ir';
+import { vmxConstant } from './constants';
+import { Cond, DEFAULT_IDT, Op, REG32, REG64 } from './ir';
 
 /** Jcc mnemonics and their condition codes, aliases included. */
 const JCC: Record<string, Cond> = {
@@ -70,9 +72,31 @@ const MNEMONICS: Record<string, Op> = {
   wrmsr: Op.WRMSR,
   work: Op.WORK,
   assert: Op.ASSERT,
+  cpuid: Op.CPUID,
+  lidt: Op.LIDT,
+  vmxon: Op.VMXON,
+  vmxoff: Op.VMXOFF,
+  vmclear: Op.VMCLEAR,
+  vmptrld: Op.VMPTRLD,
+  vmlaunch: Op.VMLAUNCH,
+  vmresume: Op.VMRESUME,
+  vmread: Op.VMREAD,
+  vmwrite: Op.VMWRITE,
+  vmcall: Op.VMCALL,
 };
 
-const DIRECTIVES = ['.intgate', '.trapgate', '.db', '.dw', '.dd', '.dq', '.zero', '.align'] as const;
+const DIRECTIVES = [
+  '.intgate',
+  '.trapgate',
+  '.idt',
+  '.idtr',
+  '.db',
+  '.dw',
+  '.dd',
+  '.dq',
+  '.zero',
+  '.align',
+] as const;
 
 /** Element size of each data directive. */
 const DATA_SIZE: Record<string, 1 | 2 | 4 | 8> = { '.db': 1, '.dw': 2, '.dd': 4, '.dq': 8 };
@@ -133,6 +157,8 @@ export function reservedReason(name: string): string | null {
   if (isMnemonic(lower)) return 'an instruction name';
   if (isDirective(lower)) return 'a directive name';
   if (sizeKeyword(lower) !== undefined || lower === 'ptr') return 'a keyword';
+  if (vmxConstant(name)) return 'a VMCS/VMX constant';
+  if (name === DEFAULT_IDT) return 'the name of the default IDT';
   return null;
 }
 

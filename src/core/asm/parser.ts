@@ -2,19 +2,26 @@
 // syntax tree whose expressions are still unresolved; see assembler.ts for the meaning.
 
 import type { AsmError, AssertOp } from './ir';
+import { vmxConstant } from './constants';
 import { lexLine, type Token } from './lexer';
 import { isDirective, isMnemonic, registerNamed, reservedReason, sizeKeyword } from './mnemonics';
 
-/** A number or a label, with the sign in front of it. */
+/**
+ * A number, a VMX constant (its value is known when parsed) or a label, with the sign in
+ * front of it.
+ */
 export interface Term {
   sign: 1 | -1;
-  kind: 'num' | 'label';
+  kind: 'num' | 'const' | 'label';
   value: bigint;
+  /** The name of a constant or a label ('' for a number). */
   name: string;
   column: number;
+  /** The term follows a `|`: it starts a new sum that is or-ed with what comes before. */
+  or: boolean;
 }
 
-/** Terms joined by `+` and `-`. */
+/** Sums of terms (joined by `+` and `-`) joined by `|`, which binds less tightly. */
 export interface Expr {
   terms: Term[];
   column: number;
@@ -119,31 +126,33 @@ class LineParser {
     return t === undefined ? 'end of line' : `'${t.text}'`;
   }
 
-  /** term := ['+'|'-'] (number | label) */
-  term(sign: 1 | -1): Term {
+  /** term := ['+'|'-'] (number | constant | label) */
+  term(sign: 1 | -1, or = false): Term {
     while (this.isPunct('-') || this.isPunct('+')) {
       if (this.next().text === '-') sign = sign === 1 ? -1 : 1;
     }
     const t = this.peek();
     if (t?.kind === 'number') {
       this.pos++;
-      return { sign, kind: 'num', value: t.value, name: '', column: t.column };
+      return { sign, kind: 'num', value: t.value, name: '', column: t.column, or };
     }
     if (t?.kind === 'ident') {
       const lower = t.text.toLowerCase();
       if (registerNamed(lower) || lower === 'cl' || lower === 'ss')
         this.fail(`register '${lower}' cannot be used in an expression`);
       this.pos++;
-      return { sign, kind: 'label', value: 0n, name: t.text, column: t.column };
+      const c = vmxConstant(t.text);
+      if (c) return { sign, kind: 'const', value: BigInt(c.value), name: t.text, column: t.column, or };
+      return { sign, kind: 'label', value: 0n, name: t.text, column: t.column, or };
     }
     return this.fail(`expected a number or a label, found ${this.describe(t)}`);
   }
 
-  /** Continues an expression with `(+|-) term` while there is one. */
-  termsTail(terms: Term[]): void {
-    while (this.isPunct('+') || this.isPunct('-')) {
-      const sign = this.next().text === '-' ? -1 : 1;
-      terms.push(this.term(sign));
+  /** Continues an expression with `(+|-) term` while there is one (and `| term` if `or`). */
+  termsTail(terms: Term[], or = false): void {
+    while (this.isPunct('+') || this.isPunct('-') || (or && this.isPunct('|'))) {
+      const text = this.next().text;
+      terms.push(text === '|' ? this.term(1, true) : this.term(text === '-' ? -1 : 1));
     }
   }
 
@@ -158,7 +167,7 @@ class LineParser {
     const start = this.pos;
     const column = this.here();
     const terms = [this.term(1)];
-    this.termsTail(terms);
+    this.termsTail(terms, true);
     return { terms, column, text: this.textFrom(start) };
   }
 
@@ -186,6 +195,8 @@ class LineParser {
     if (base < 0) {
       if (this.isPunct(']')) this.fail("expected an address inside '[ ]'");
       disp = this.expr();
+    } else if (this.isPunct('|')) {
+      this.fail("'|' cannot follow a base register: write the displacement as a sum");
     }
     if (!this.isPunct(']')) this.fail(`expected ']', found ${this.describe(this.peek())}`);
     this.next();

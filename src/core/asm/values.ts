@@ -25,9 +25,13 @@ export type ValueRule =
   | 'address' // absolute address: a base-less memory operand, an IDT gate's handler
   | 'disp'; // memory displacement
 
-/** Value of `expr`, or null when one of its labels has no address (yet). */
+/**
+ * Value of `expr`, or null when one of its labels has no address (yet). `|` is the bitwise
+ * or of the two's-complement values of the sums on either side.
+ */
 export function evaluate(expr: Expr, lookup: (name: string) => number | undefined): bigint | null {
-  let v = 0n;
+  let ored = 0n;
+  let sum = 0n;
   for (const t of expr.terms) {
     let x = t.value;
     if (t.kind === 'label') {
@@ -35,9 +39,13 @@ export function evaluate(expr: Expr, lookup: (name: string) => number | undefine
       if (addr === undefined) return null;
       x = BigInt(addr);
     }
-    v += t.sign < 0 ? -x : x;
+    if (t.or) {
+      ored |= sum;
+      sum = 0n;
+    }
+    sum += t.sign < 0 ? -x : x;
   }
-  return v;
+  return ored | sum;
 }
 
 /** Error message when `value` does not fit where `rule` says, else null. */

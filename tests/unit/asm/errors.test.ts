@@ -196,6 +196,18 @@ describe('errors', () => {
       'constructor',
       'toString',
       '.align',
+      '|',
+      'vmread',
+      'vmwrite',
+      'vmxon',
+      'lidt',
+      'VM_EXIT_REASON',
+      'GUEST_RIPP',
+      'TSC_OFFSET_HIGH',
+      '.idt',
+      '.idtr',
+      '__idt',
+      '.trapgate',
     ];
     let seed = 12345;
     const rand = (n: number) => {

@@ -12,12 +12,14 @@ describe('addresses', () => {
       [0x1006, 4],
       [0x100a, 1],
     ]);
-    expect(p.end).toBe(0x100b);
+    // The code ends at 0x100b; the default IDT follows, 16-byte aligned (idt.test.ts).
+    expect(p.labels.__idt).toBe(0x1010);
+    expect(p.end).toBe(0x1010 + 4096);
   });
   it('honours the origin option', () => {
     const p = program('nop\nl: hlt', 0x7c00);
-    expect([p.origin, p.instrs[1].addr, p.labels.l, p.end, p.entry]).toEqual([
-      0x7c00, 0x7c01, 0x7c01, 0x7c02, 0x7c00,
+    expect([p.origin, p.instrs[1].addr, p.labels.l, p.labels.__idt, p.end, p.entry]).toEqual([
+      0x7c00, 0x7c01, 0x7c01, 0x7c10, 0x8c10, 0x7c00,
     ]);
   });
   it('keeps the source lines', () => {
@@ -51,7 +53,13 @@ describe('labels', () => {
   });
   it('are case-sensitive and may start with a dot or an underscore', () => {
     const p = program('Loop: nop\nloop: nop\n.local_1: nop\n_x.y: jmp .local_1');
-    expect(p.labels).toEqual({ Loop: 0x1000, loop: 0x1001, '.local_1': 0x1002, '_x.y': 0x1003 });
+    expect(p.labels).toEqual({
+      Loop: 0x1000,
+      loop: 0x1001,
+      '.local_1': 0x1002,
+      '_x.y': 0x1003,
+      __idt: 0x1010,
+    });
     expect(p.instrs[3].n).toBe(0x1002);
   });
   it('may stand alone on a line and mark the next statement', () => {
@@ -64,7 +72,7 @@ describe('labels', () => {
   });
   it('accepts __proto__ as an ordinary name', () => {
     const p = program('__proto__: nop\njmp __proto__');
-    expect(Object.keys(p.labels)).toEqual(['__proto__']);
+    expect(Object.keys(p.labels)).toEqual(['__proto__', '__idt']);
     expect(p.instrs[1].n).toBe(0x1000);
   });
 });
@@ -73,7 +81,7 @@ describe('data', () => {
   it('places .db/.dw/.dd/.dq little-endian, interleaved with code', () => {
     const p = program('nop\nb: .db 1, 0xff, -1\nw: .dw 0x1234\nd: .dd 0xdeadbeef\nq: .dq -2, q\nhlt');
     expect([p.labels.b, p.labels.w, p.labels.d, p.labels.q]).toEqual([0x1001, 0x1004, 0x1006, 0x100a]);
-    expect(Array.from(p.image)).toEqual([
+    expect(Array.from(p.image.slice(0, 0x1b))).toEqual([
       0x90,
       1, 0xff, 0xff,
       0x34, 0x12,
@@ -86,7 +94,7 @@ describe('data', () => {
   });
   it('fills code bytes with 0x90', () => {
     const p = program('mov rax, 0x100000000\n.db 7');
-    expect(Array.from(p.image)).toEqual([...new Array(10).fill(0x90), 7]);
+    expect(Array.from(p.image.slice(0, 11))).toEqual([...new Array(10).fill(0x90), 7]);
   });
   it('infers memory operand sizes from the data after the label', () => {
     const p = program(
@@ -115,7 +123,9 @@ describe('data', () => {
     expect([p.labels.z, p.labels.a, p.labels.end]).toEqual([0x1004, 0x1004, 0x1010]);
     expect(Array.from(p.image.slice(0, 5))).toEqual([0x90, 0, 0, 0, 1]);
     expect(Array.from(p.image.slice(5, 16)).every((x) => x === 0)).toBe(true);
-    expect(p.image.length).toBe(0x11);
+    expect(p.image[0x10]).toBe(0x90);
+    expect(p.labels.__idt).toBe(0x1020); // the code ends at 0x1011
+    expect(p.image.length).toBe(0x20 + 4096);
   });
   it('aligns to absolute addresses', () => {
     const p = program('nop\n.align 0x100\nx: nop', 0x1234);
@@ -124,7 +134,7 @@ describe('data', () => {
 });
 
 describe('IDT', () => {
-  it('places interrupt and trap gates', () => {
+  it('places interrupt and trap gates (more in idt.test.ts)', () => {
     const p = program('.intgate 32, timer\n.trapgate 3, bp\n.intgate 0xff, timer\ntimer: iretq\nbp: iretq');
     expect(p.idt.length).toBe(256);
     expect(p.idt[32]).toEqual({
@@ -137,7 +147,7 @@ describe('IDT', () => {
     expect(p.idt[3]).toEqual({ vector: 3, kind: 'trap', target: p.labels.bp, label: 'bp', line: 2 });
     expect(p.idt[255]?.target).toBe(0x1000);
     expect(p.idt.filter((g) => g !== null).length).toBe(3);
-    expect(p.end).toBe(0x1004); // gates take no space
+    expect(p.end).toBe(0x1010 + 4096); // the gates are in the default IDT after the code
   });
 });
 
@@ -152,7 +162,8 @@ describe('entry and indexAt', () => {
   });
   it('maps each address to the instruction starting there', () => {
     const p = program('mov eax, 1\n.db 9\nnop\nret');
-    expect(Array.from(p.indexAt)).toEqual([0, -1, -1, -1, -1, -1, 1, 2]);
+    expect(Array.from(p.indexAt.slice(0, 8))).toEqual([0, -1, -1, -1, -1, -1, 1, 2]);
+    expect(p.indexAt.slice(8).every((i) => i === -1)).toBe(true); // padding and the IDT
     expect(p.indexAt.length).toBe(p.end - p.origin);
   });
 });
@@ -212,7 +223,7 @@ describe('64-bit immediates', () => {
   it('accepts -2^63 and 2^64-1 as values', () => {
     const p = program('mov rax, -0x8000000000000000\n.dq 18446744073709551615');
     expect(p.instrs[0].b).toEqual({ k: 1, lo: 0, hi: 0x80000000 });
-    expect(Array.from(p.image.slice(10))).toEqual(new Array(8).fill(0xff));
+    expect(Array.from(p.image.slice(10, 18))).toEqual(new Array(8).fill(0xff));
   });
 });
 

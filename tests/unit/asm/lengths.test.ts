@@ -184,6 +184,13 @@ describe('instruction lengths', () => {
     expect(instrLength(Op.ADD, rax, { k: 'imm', value: null })).toBe(4);
     expect(instrLength(Op.MOV, rax, { k: 'mem', base: 5, disp: null, size: 8 })).toBe(4);
     expect(instrLength(Op.NOP, null, null)).toBe(1);
+    // A field given by name (an immediate) counts as a legacy register of the register form.
+    const field = { k: 'imm', value: 0x4402n } as const;
+    const r9 = { k: 'reg', reg: 9, size: 8 } as const;
+    expect(instrLength(Op.VMREAD, rax, field)).toBe(3);
+    expect(instrLength(Op.VMREAD, r9, field)).toBe(4);
+    expect(instrLength(Op.VMWRITE, field, { k: 'imm', value: null })).toBe(3);
+    expect(instrLength(Op.VMWRITE, field, { k: 'mem', base: 12, disp: 8n, size: 8 })).toBe(6);
     expect(branchLength(Op.JMP, 2, 0x1000, 0x1000 + 2 + 127)).toBe(2);
     expect(branchLength(Op.JMP, 2, 0x1000, 0x1000 + 2 + 128)).toBe(5);
     expect(branchLength(Op.JCC, 2, 0x1000, 0x1000 + 2 - 128)).toBe(2);

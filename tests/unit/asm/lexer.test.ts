@@ -58,6 +58,13 @@ describe('lexer', () => {
     const [t] = lexLine('"a\\"b\\\\c"', 1).tokens;
     expect([t.kind, t.str]).toEqual(['string', 'a"b\\c']);
   });
+  it('reads | as punctuation', () => {
+    expect(kinds('1|A')).toEqual([
+      ['number', '1', 1],
+      ['punct', '|', 2],
+      ['ident', 'A', 3],
+    ]);
+  });
   it('reports bad characters and carries on', () => {
     const r = lexLine('mov rax, 1 = 2', 7);
     expect(r.errors).toEqual([{ line: 7, column: 12, message: "unexpected character '='" }]);
@@ -97,6 +104,18 @@ describe('parser', () => {
       ],
     ]);
     expect(stmt.text).toBe('mov rax, [r13-8+x]');
+  });
+  it('reads VMX constants as terms with their value, and marks the terms after |', () => {
+    const { line } = parse('.dd INTR_INFO_VALID_MASK | x + 2 | -3');
+    if (line.stmt?.kind !== 'directive') throw new Error('not a directive');
+    const [e] = line.stmt.args;
+    expect(e.terms.map((t) => [t.sign, t.kind, t.value, t.name, t.or])).toEqual([
+      [1, 'const', 0x80000000n, 'INTR_INFO_VALID_MASK', false],
+      [1, 'label', 0n, 'x', true],
+      [1, 'num', 2n, '', false],
+      [-1, 'num', 3n, '', true],
+    ]);
+    expect(e.text).toBe('INTR_INFO_VALID_MASK|x+2|-3');
   });
   it('reads directives and their values', () => {
     const { line } = parse('.DQ 1, -2, lbl+3');
