@@ -372,7 +372,13 @@ export function execute(h: Hart, budget: number): number {
     case Op.VMRESUME: {
       numberAccess.h = h;
       cpu.rip = ins.addr;
+      // VMLAUNCH/VMRESUME fail with VM-instruction error 26 when they execute in a MOV-SS
+      // shadow (SDM Vol. 3C "VMLAUNCH/VMRESUME—Launch/Resume Virtual Machine": "ELSIF events
+      // are being blocked by MOV SS THEN VMfailValid(VM entry with events blocked by MOV SS)"):
+      // the check needs the shadow this instruction executes in, which was cleared above.
+      cpu.shadow = prevShadow;
       const r = executeVmx(h, ins, numberAccess, h.level + 1);
+      if (!r.entered) cpu.shadow = 0;
       if (r.outcome === VmxOutcome.UD) {
         // Outside VMX operation the VMX instructions raise #UD (SDM "VMX Instruction Reference").
         fault(h, ins, Vector.UD, 0);
