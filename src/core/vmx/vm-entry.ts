@@ -79,8 +79,12 @@ export function checkControls(h: Hart, vmcs: VmcsState): string | null {
     if (deliverErr !== needsErr)
       return `VM_ENTRY_INTR_INFO_FIELD: "deliver error code" must be ${needsErr ? 1 : 0} for type ${type} vector ${vector}`;
     if (info & 0x7ffff000) return 'VM_ENTRY_INTR_INFO_FIELD: reserved bits 30:12 must be 0';
-    if (deliverErr && readField(vmcs, F.VM_ENTRY_EXCEPTION_ERROR_CODE) & 0xffff8000)
-      return 'VM_ENTRY_EXCEPTION_ERROR_CODE: bits 31:15 must be 0';
+    // "Checks on VM-Entry Control Fields": with "deliver error code", bits 31:16 of the error
+    // code must be 0 (facts §1.6, KUT test_invalid_event_injection; KVM
+    // nested_check_vm_entry_controls checks GENMASK(31, 16)). Bit 15 is a real error-code bit
+    // (#PF SGX), so it may be 1.
+    if (deliverErr && readField(vmcs, F.VM_ENTRY_EXCEPTION_ERROR_CODE) & 0xffff0000)
+      return 'VM_ENTRY_EXCEPTION_ERROR_CODE: bits 31:16 must be 0';
     if (type >= 4 && type <= 6) {
       const len = readField(vmcs, F.VM_ENTRY_INSTRUCTION_LEN);
       if (len > 15) return `VM_ENTRY_INSTRUCTION_LEN is ${len}: a software event needs 0–15`;
