@@ -20,6 +20,20 @@ function vmcs(h: Hart) {
 }
 
 /**
+ * Deliver an event through the guest IDT at this boundary. SDM "Monitor Trap Flag" (facts
+ * §3.6): when a pending event is delivered before an instruction can execute, an MTF VM exit
+ * is pending on the boundary after its delivery (unless the delivery itself exited).
+ */
+function deliverInGuest(h: Hart, vector: number, type: number): void {
+  deliverEvent(h, vector, type, 0, h.cpu.rip);
+  if (
+    h.vmx.nonRoot &&
+    readField(vmcs(h), F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG
+  )
+    h.vmx.mtfPending = true;
+}
+
+/**
  * The checks at an instruction boundary in VMX non-root operation. Returns true when a VM
  * exit or a delivery happened (h.out filled).
  */
@@ -44,7 +58,7 @@ export function nonRootBoundary(h: Hart): boolean {
   //    exception bitmap inside deliverEvent).
   if (cpu.dbTrapPending) {
     cpu.dbTrapPending = false;
-    deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, cpu.rip);
+    deliverInGuest(h, Vector.DB, EventType.HW_EXCEPTION);
     return true;
   }
   const pin = readField(v, F.PIN_BASED_VM_EXEC_CONTROL);
@@ -79,7 +93,7 @@ export function nonRootBoundary(h: Hart): boolean {
       }
     } else if (!cpu.nmiBlocked && !cpu.shadow) {
       cpu.nmiPending = false;
-      deliverEvent(h, Vector.NMI, EventType.NMI, 0, cpu.rip);
+      deliverInGuest(h, Vector.NMI, EventType.NMI);
       return true;
     }
   }
@@ -108,7 +122,7 @@ export function nonRootBoundary(h: Hart): boolean {
     }
     if (cpu.rflags & RFLAGS.IF && !cpu.shadow) {
       acknowledge(h.apic, vector);
-      deliverEvent(h, vector, EventType.EXTINT, 0, cpu.rip);
+      deliverInGuest(h, vector, EventType.EXTINT);
       return true;
     }
   }
