@@ -72,6 +72,7 @@ export function formatSummary(session: LabSession): string {
   const endText: Record<string, string> = {
     halted: 'halted with nothing left that could wake it',
     shutdown: 'shut down (triple fault)',
+    stopped: 'stopped: the hypervisor model could not go on (see its log)',
     'step-limit': 'stopped at its step limit',
     'time-limit': 'stopped at its time limit',
     running: 'stopped by an error',

@@ -118,6 +118,7 @@ function levelView(index: number, s: CpuState): LevelView {
       nmiDepth: s.nmiDepth,
     },
     apic: { irr: [...s.irr], isr: [...s.isr], tpr: s.tpr, ppr: s.ppr },
+    kvm: null,
     line: s.line,
     nextInstruction: s.next,
   };

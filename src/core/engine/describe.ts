@@ -6,11 +6,13 @@ import { fieldByEncoding } from '../vmx/fields';
 import { currentVmcs } from '../vmx/state';
 import { F, readField } from '../vmx/vmcs';
 import type { CompiledScenario } from '../scenario/load';
+import type { KvmState } from '../hypervisors/kvm/state';
 import type { SimState } from './machine';
 import type { Trace } from './trace';
 import {
   EVENT_KIND_NAMES,
   EventKind,
+  type KvmView,
   type LevelView,
   type TraceEventView,
   type VmcsView,
@@ -69,8 +71,10 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
   const off = rip - prog.origin;
   const idx = off >= 0 && off < prog.indexAt.length ? prog.indexAt[off] : -1;
   const ins = idx >= 0 ? prog.instrs[idx] : null;
-  const pendingVector = deliverableVector(s.apic);
-  const irr = vectorsOf(s.apic.irr);
+  // A guest run by KVM sees the APIC KVM emulates for it, and KVM's pending NMIs.
+  const kvmGuest = info.kind === 'guest' && s.kvm !== null;
+  const pendingVector = kvmGuest ? deliverableVector(s.kvm!.lapic) : deliverableVector(s.apic);
+  const irr = kvmGuest ? vectorsOf(s.kvm!.lapic.irr) : vectorsOf(s.apic.irr);
   let rsp: string | null = null;
   if (!running && info.kind === 'program' && vmcs)
     rsp = hex64(readField(vmcs, F.HOST_RSP) >>> 0, Math.floor(readField(vmcs, F.HOST_RSP) / 0x100000000));
@@ -99,7 +103,7 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
       mode: !s.vmx.on && !s.vmx.nonRoot ? 'bare' : info.kind === 'guest' ? 'non-root' : 'root',
       vnmiBlocked,
       pending: {
-        nmi: cpu.nmiPending,
+        nmi: kvmGuest ? s.kvm!.nmiPending + s.kvm!.nmiQueued > 0 : cpu.nmiPending,
         intr: pendingVector >= 0 ? pendingVector : irr.length ? irr[irr.length - 1] : null,
       },
       workRemaining: book.workRemaining,
@@ -107,7 +111,15 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
       handlerDepth: book.frames.length / 3,
       nmiDepth: framesNmiDepth(book.frames),
     },
-    apic: { irr, isr: vectorsOf(s.apic.isr), tpr: s.apic.tpr, ppr: ppr(s.apic) },
+    apic: kvmGuest
+      ? {
+          irr: vectorsOf(s.kvm!.lapic.irr),
+          isr: vectorsOf(s.kvm!.lapic.isr),
+          tpr: s.kvm!.lapic.tpr,
+          ppr: ppr(s.kvm!.lapic),
+        }
+      : { irr, isr: vectorsOf(s.apic.isr), tpr: s.apic.tpr, ppr: ppr(s.apic) },
+    kvm: info.kind === 'kvm' && s.kvm ? describeKvm(c, s.kvm) : null,
     line: ins ? ins.line : null,
     nextInstruction: ins ? ins.text : null,
   };
@@ -167,9 +179,22 @@ export function eventData(kind: number, d0: number, d1: number, d2: number): Rec
       return data;
     }
     case EventKind.RAISE:
-      return { vector: d0 & 0xff, type: (d0 >>> 8) & 7, event: d1, whileHalted: d2 };
+      return {
+        vector: d0 & 0xff,
+        type: (d0 >>> 8) & 7,
+        event: d1,
+        whileHalted: d2 & 1,
+        kicked: (d2 >>> 1) & 1,
+        target: d2 >>> 8,
+      };
     case EventKind.SHUTDOWN:
       return { vector: d0 & 0xff, type: (d0 >>> 8) & 7 };
+    case EventKind.VMENTRY:
+      return { injected: d0, launch: d1, guestRip: d2 };
+    case EventKind.VMEXIT:
+      return { reason: d0, intrInfo: d1, vectoringInfo: d2 };
+    case EventKind.DECISION:
+      return { function: d0, a: d1, b: d2 };
     default:
       return {};
   }
@@ -186,5 +211,40 @@ export function describeEvent(t: Trace, step: number): TraceEventView | null {
     kind: EVENT_KIND_NAMES[kind],
     rip: t.rip[i],
     data: eventData(kind, t.d0[i], t.d1[i], t.d2[i]),
+  };
+}
+
+const PHASES = [
+  'setting up (hardware_enable, vmx_vcpu_create)',
+  'vcpu_enter_guest',
+  'vmx_vcpu_run',
+  'after a VM exit',
+  '__vmx_handle_exit',
+  'kvm_vcpu_block (vCPU halted)',
+  'stopped',
+];
+
+export function describeKvm(c: CompiledScenario, k: KvmState): KvmView {
+  const l0 = c.scenario.levels[0];
+  const requests: string[] = [];
+  if (k.reqEvent) requests.push('KVM_REQ_EVENT');
+  if (k.reqNmi) requests.push('KVM_REQ_NMI');
+  if (k.immediateExit) requests.push('immediate exit');
+  return {
+    phase:
+      c.lanes.length && k.phase === 2 ? 'guest running (vmx_vcpu_run)' : (PHASES[k.phase] ?? String(k.phase)),
+    enableVnmi: k.enableVnmi,
+    era: l0.kind === 'kvm' ? l0.options.era : 'current',
+    halted: k.halted,
+    nmiQueued: k.nmiQueued,
+    nmiPending: k.nmiPending,
+    nmiInjected: k.nmiInjected,
+    irqInjected: k.irqInjected ? k.irqVector : null,
+    requests,
+    softVnmiBlocked: k.softVnmiBlocked,
+    vnmiBlockedTimeNs: k.vnmiBlockedTimeNs,
+    lastExitReason: k.lastExitReason,
+    hostIrqs: k.hostIrqs,
+    log: k.log.slice(-20),
   };
 }

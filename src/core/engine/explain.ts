@@ -5,6 +5,7 @@ import { X2APIC, deliverableVector, vectorsOf } from '../cpu/apic';
 import { RFLAGS, Shadow } from '../cpu/state';
 import type { CompiledScenario } from '../scenario/load';
 import { hex } from './describe';
+import { explainKvm } from './explain-kvm';
 import { explainVmx } from './explain-vmx';
 import type { SimState } from './machine';
 import { EVENT_TYPE_NAMES, EventKind, EventType, type Explanation } from './view';
@@ -175,6 +176,7 @@ export function explainStep(
   lane = 0,
 ): Explanation {
   laneProgram = c.lanes[lane]?.program ?? 0;
+  if (prev && kind === EventKind.DECISION && cur.kvm) return explainKvm(prev, cur, d0, d1, d2);
   const vmxText = explainVmx(c, prev, cur, kind, d0, d1, d2, lane);
   if (vmxText) return vmxText;
   if (!prev) {
@@ -187,11 +189,22 @@ export function explainStep(
     case EventKind.INSTR:
       return explainInstruction(c, prev, cur, d0);
     case EventKind.IRET: {
-      const unblock = prev.cpu.nmiBlocked ? ' NMI blocking ends here.' : '';
-      const pending = cur.cpu.nmiPending ? ' The waiting NMI can now be delivered.' : '';
+      let unblock = '';
+      if (prev.cpu.vnmiBlocked && !cur.cpu.vnmiBlocked)
+        unblock = ' Virtual-NMI blocking ends here (the CPU tracks it for the VMM).';
+      else if (prev.cpu.nmiBlocked && !cur.cpu.nmiBlocked) unblock = ' NMI blocking ends here.';
+      else if (prev.cpu.nmiBlocked && cur.vmx.nonRoot)
+        unblock =
+          ' With NMI exiting and no virtual NMIs, IRET in VMX non-root operation does not unblock NMIs, and the VMM is not told that the guest returned from its handler.';
+      const pending =
+        cur.cpu.nmiPending && !cur.cpu.nmiBlocked ? ' The waiting NMI can now be delivered.' : '';
       return {
         text: `Retired \`iretq\`: returned to ${labelAt(c, cur.cpu.rip)} with RFLAGS restored (IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}).${unblock}${pending}`,
-        cite: prev.cpu.nmiBlocked ? CITE.nmi : CITE.iret,
+        cite: unblock
+          ? cur.vmx.nonRoot || prev.vmx.nonRoot
+            ? 'Intel SDM Vol. 3C, "Changes to Instruction Behavior in VMX Non-Root Operation" (IRET)'
+            : CITE.nmi
+          : CITE.iret,
       };
     }
     case EventKind.ASSERT: {
@@ -205,9 +218,25 @@ export function explainStep(
       const vector = d0 & 0xff;
       const ev = c.scenario.events[d1];
       const note = ev?.note ? ` (${ev.note})` : '';
-      const idle = d2
-        ? ` The processor was halted; time advanced to ${cur.time.toLocaleString('en-US')} cycles.`
-        : '';
+      const idle =
+        d2 & 1
+          ? ` ${prev.cpu.activity === 1 ? 'The processor was halted' : 'Nothing ran until then'}; time advanced to ${cur.time.toLocaleString('en-US')} cycles.`
+          : '';
+      const target = d2 >>> 8;
+      if (target > 0 && cur.kvm) {
+        const what =
+          d0 >>> 8 === EventType.NMI
+            ? 'kvm_inject_nmi: nmi_queued + 1 and KVM_REQ_NMI'
+            : `kvm_apic_set_irq: IRR bit ${hex(vector)} set in the vCPU's emulated APIC and KVM_REQ_EVENT`;
+        const kick =
+          d2 & 2
+            ? ` The vCPU is running, so kvm_vcpu_kick sends the reschedule IPI (${hex(0xfd)}) to force a VM exit.`
+            : '';
+        return {
+          text: `${d0 >>> 8 === EventType.NMI ? 'NMI' : `IRQ ${hex(vector)}`} for L${target}'s vCPU${note}: ${what}.${idle}${kick}`,
+          cite: 'Linux arch/x86/kvm/x86.c kvm_inject_nmi(), lapic.c kvm_apic_set_irq(), kvm_vcpu_kick()',
+        };
+      }
       if (d0 >>> 8 === EventType.NMI) {
         const lost = prev.cpu.nmiPending
           ? ' One NMI was already pending: the latch holds only one, so this one merges with it.'

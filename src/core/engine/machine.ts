@@ -18,10 +18,17 @@ import {
 } from '../cpu/state';
 import type { CompiledScenario, ExternalRaise } from '../scenario/load';
 import { CPU_BASED } from '../vmx/bits';
-import { DEFAULT_VMX_FEATURES, vmxCaps } from '../vmx/capabilities';
+import { vmxCaps } from '../vmx/capabilities';
 import { type VmxState, cloneVmx, createVmx, currentVmcs } from '../vmx/state';
 import { F, readField } from '../vmx/vmcs';
 import { EventKind, EventType, type EndReason } from './view';
+import { RESCHEDULE_VECTOR } from '../hypervisors/kvm/functions';
+import { kvmApicSetIrq, kvmInjectNmi } from '../hypervisors/kvm/lapic';
+import { type KvmContext, kvmStep } from '../hypervisors/kvm/run-loop';
+import { type KvmState, cloneKvm, createKvm } from '../hypervisors/kvm/state';
+
+/** Cycles a KVM decision takes (the model's host code is not simulated instruction by instruction). */
+export const KVM_DECISION_CYCLES = 100;
 
 export interface LevelMemory {
   bytes: Uint8Array;
@@ -45,6 +52,8 @@ export interface SimState {
   nextTimed: number;
   /** One flag per label trigger: raised already. */
   fired: Uint8Array;
+  /** The KVM model's software state, when L0 is KVM. */
+  kvm: KvmState | null;
   /** Set when the run can go no further. */
   end: EndReason | null;
 }
@@ -52,12 +61,16 @@ export interface SimState {
 export function initialState(c: CompiledScenario): SimState {
   const mems = c.programs.map((p, i) => {
     const bytes = new Uint8Array(c.scenario.levels[i].memory);
+    if (c.scenario.levels[i].kind !== 'program') return { bytes, stackLimit: 0 };
     bytes.set(p.image, p.origin);
     return { bytes, stackLimit: p.end };
   });
   const cpu = createCpu();
   const prog = c.programs[0];
-  cpu.rip = prog.entry;
+  const kvmLevel = c.scenario.levels[0].kind === 'kvm' ? c.scenario.levels[0] : null;
+  // kvm_intel.vnmi is forced off when the processor has no virtual NMIs (vmx.c hardware_setup).
+  const kvm = kvmLevel ? createKvm(kvmLevel.options.vnmi && c.scenario.features.vmx.virtualNmis) : null;
+  cpu.rip = kvm ? 0 : prog.entry;
   cpu.idtr = prog.idtBase ?? 0;
   // The stack starts at the top of the level's memory (RSP 16-byte aligned, as after a call).
   setRegNumber(cpu, RSP, mems[0].bytes.length);
@@ -72,6 +85,7 @@ export function initialState(c: CompiledScenario): SimState {
     mems,
     nextTimed: 0,
     fired: new Uint8Array(c.triggers.length),
+    kvm,
     end: null,
   };
 }
@@ -85,19 +99,33 @@ export function cloneState(s: SimState): SimState {
     books: s.books.map((b) => ({ ...b, frames: b.frames.slice(), workStack: b.workStack.slice() })),
     mems: s.mems.map((m) => ({ bytes: m.bytes.slice(), stackLimit: m.stackLimit })),
     fired: s.fired.slice(),
+    kvm: s.kvm ? cloneKvm(s.kvm) : null,
   };
 }
 
-/** Raise an external event at its target's interrupt controller (level 0: the physical APIC). */
+/**
+ * Raise an external event at its target's interrupt controller: level 0 is the physical APIC
+ * (or the processor's NMI latch); level 1 above KVM is the vCPU's APIC that KVM emulates
+ * (kvm_apic_set_irq / kvm_inject_nmi), and a running vCPU is kicked out of the guest with a
+ * reschedule IPI (kvm_vcpu_kick).
+ */
 function raise(s: SimState, e: ExternalRaise, h: Hart): void {
-  if (e.nmi)
+  let kicked = 0;
+  if (e.target > 0 && s.kvm) {
+    if (e.nmi) kvmInjectNmi(s.kvm);
+    else kvmApicSetIrq(s.kvm, e.vector);
+    if (s.vmx.nonRoot) {
+      requestInterrupt(s.apic, RESCHEDULE_VECTOR);
+      kicked = 1;
+    }
+  } else if (e.nmi)
     s.cpu.nmiPending = true; // the NMI latch holds one NMI (SDM "NMI Handling")
   else requestInterrupt(s.apic, e.vector);
   h.out.kind = EventKind.RAISE;
   h.out.rip = s.cpu.rip;
   h.out.d0 = (e.vector & 0xff) | ((e.nmi ? EventType.NMI : EventType.EXTINT) << 8);
   h.out.d1 = e.index;
-  h.out.d2 = 0;
+  h.out.d2 = (e.target << 8) | (kicked << 1);
 }
 
 /** A reusable view of the state for the interpreter; rebound cheaply when the state object changes. */
@@ -121,7 +149,7 @@ export class Stepper {
       cpu: s.cpu,
       apic: s.apic,
       vmx: s.vmx,
-      caps: vmxCaps(DEFAULT_VMX_FEATURES),
+      caps: vmxCaps(c.scenario.features.vmx),
       lanes: this.laneCode,
       books: s.books,
       mem: first.mem,
@@ -192,6 +220,7 @@ export class Stepper {
       s.end = 'shutdown';
       return false;
     }
+    if (s.kvm && !s.vmx.nonRoot) return this.kvmStep(s.kvm);
     if (cpu.activity === Activity.HLT) {
       // "HLT—Halt": an unmasked interrupt or an NMI resumes the processor (in VMX non-root
       // operation, so does a VM exit); otherwise time passes until the next external event or
@@ -211,7 +240,7 @@ export class Stepper {
       h.tsc = s.time;
       if (this.externalDue()) {
         raise(s, c.timed[s.nextTimed++], h);
-        h.out.d2 = 1; // raised while halted
+        h.out.d2 |= 1; // raised while halted
       } else if (!checkBoundary(h)) this.idle();
       return this.finish();
     }
@@ -243,6 +272,49 @@ export class Stepper {
         s.vmx.mtfPending = true;
     }
     return this.finish();
+  }
+
+  /** KVM runs in root operation: one decision, or waiting for the vCPU's next event. */
+  private kvmStep(kvm: KvmState): boolean {
+    const s = this.s;
+    const h = this.hart;
+    const guestLane = this.c.lanes.findIndex((l) => l.kind === 'guest');
+    const ctx: KvmContext = {
+      h,
+      kvm,
+      guestLane,
+      guest: this.c.programs[this.c.lanes[guestLane].program],
+      guestMemory: s.mems[this.c.lanes[guestLane].program].bytes.length,
+      tscHz: this.c.scenario.features.tscHz,
+      immediateExit: this.kvmOptions.immediateExit,
+      era: this.kvmOptions.era,
+      step: s.step + 1,
+    };
+    const r = kvmStep(ctx);
+    if (r === 'recorded') {
+      s.time += h.out.kind === EventKind.DECISION ? KVM_DECISION_CYCLES : 1;
+      return this.finish();
+    }
+    if (r === 'stopped') {
+      s.end = 'stopped';
+      return false;
+    }
+    // The vCPU is halted and nothing is pending for it: time passes until the next event.
+    const next = this.nextTime();
+    if (next === Infinity) {
+      s.end = 'halted';
+      return false;
+    }
+    s.time = next;
+    h.tsc = s.time;
+    raise(s, this.c.timed[s.nextTimed++], h);
+    h.out.d2 |= 1;
+    return this.finish();
+  }
+
+  private get kvmOptions(): { immediateExit: 'preemption-timer' | 'self-ipi'; era: 'current' | '2008' } {
+    const l0 = this.c.scenario.levels[0];
+    return l0.kind === 'kvm' ? l0.options : { immediateExit: 'preemption-timer', era: 'current' };
   }
 
   /** Time passed and nothing happened that the trace would otherwise show. */

@@ -129,17 +129,42 @@ export interface LevelView {
   index: number;
   /** e.g. "L0 · bare metal" */
   name: string;
-  kind: 'program' | 'guest';
+  kind: 'program' | 'guest' | 'kvm';
   cpu: CpuView;
   /**
    * The interrupt controller this level's code sees: the physical APIC for a program level
    * and for the guest it runs (VMX does not virtualize the APIC unless asked to).
    */
   apic: ApicView;
+  /** The KVM model's software state, for a level run by KVM (the KVM lane itself). */
+  kvm: KvmView | null;
   /** 1-based source line of the instruction at RIP, or null when RIP is outside the program. */
   line: number | null;
   /** The instruction text at RIP. */
   nextInstruction: string | null;
+}
+
+/** The KVM model's software state, named as in the kernel (struct kvm_vcpu_arch, loaded_vmcs). */
+export interface KvmView {
+  /** Where KVM is in its run loop. */
+  phase: string;
+  /** enable_vnmi (kvm_intel.vnmi and the CPU's virtual NMIs). */
+  enableVnmi: boolean;
+  era: string;
+  /** mp_state: halted by an emulated HLT. */
+  halted: boolean;
+  nmiQueued: number;
+  nmiPending: number;
+  nmiInjected: boolean;
+  /** vcpu->arch.interrupt: an injected IRQ (vector), or null. */
+  irqInjected: number | null;
+  requests: string[];
+  softVnmiBlocked: boolean;
+  vnmiBlockedTimeNs: number;
+  /** The exit reason KVM handled last (-1 before the first exit). */
+  lastExitReason: number;
+  hostIrqs: number;
+  log: { step: number; text: string }[];
 }
 
 export interface VmcsFieldValue {
@@ -194,7 +219,7 @@ export interface StepView {
 export interface LevelInfo {
   index: number;
   name: string;
-  kind: 'program' | 'guest';
+  kind: 'program' | 'guest' | 'kvm';
   /** The program as written, before `.if` blocks were applied. */
   source: string;
   /** 1-based lines that `.if`/`.else` left out for the current parameters (shown dimmed). */
@@ -211,7 +236,7 @@ export interface ParamInfo {
   choices?: (string | number)[];
 }
 
-export type EndReason = 'halted' | 'shutdown' | 'step-limit' | 'time-limit' | 'running';
+export type EndReason = 'halted' | 'shutdown' | 'stopped' | 'step-limit' | 'time-limit' | 'running';
 
 export interface ScenarioInfo {
   name: string;

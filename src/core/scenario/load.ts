@@ -2,7 +2,7 @@
 // validate against the schema, assemble every program, resolve event triggers.
 import { assemble } from '../asm';
 import { jsonErrorOffset } from './json-position';
-import { Op, type Program } from '../asm/ir';
+import { DEFAULT_ORIGIN, Op, type Program } from '../asm/ir';
 import {
   ScenarioError,
   conditionHolds,
@@ -40,7 +40,8 @@ export interface LabelRaise extends ExternalRaise {
  */
 export interface LaneInfo {
   name: string;
-  kind: 'program' | 'guest';
+  /** 'program': runs in root operation (or bare metal); 'guest': runs in VMX non-root operation; 'kvm': the KVM model. */
+  kind: 'program' | 'guest' | 'kvm';
   /** Index in the scenario's `levels`. */
   level: number;
   /** Index in `programs` of the code this lane runs. */
@@ -111,15 +112,10 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
     throw new ScenarioError(issue.message, formatPath(issue.path));
   }
   const scenario = r.data;
-  // This version of the lab models bare metal only: one level that owns the physical CPU.
-  if (scenario.levels.length > 1) {
-    throw new ScenarioError(
-      'this version of the lab runs one level (bare metal); hypervisor levels come with VMX and SVM support',
-      'levels[1]',
-    );
-  }
-  const sources = scenario.levels.map((lv) => programLines(lv.program));
+  checkStack(scenario);
+  const sources = scenario.levels.map((lv) => (lv.kind === 'program' ? programLines(lv.program) : []));
   const programs = scenario.levels.map((lv, i) => {
+    if (lv.kind !== 'program') return emptyProgram();
     const where = `levels[${i}].program`;
     const lines = preprocessProgram(programLines(lv.program), values, i, where);
     const result = assemble(lines.join('\n'));
@@ -162,8 +158,21 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
       vector: ev.nmi ? 2 : ev.irq!,
       note: ev.note ?? null,
     };
-    if ('time' in ev.at) timed.push({ ...base, time: ev.at.time });
-    else {
+    if ('time' in ev.at) {
+      if (ev.every === undefined) timed.push({ ...base, time: ev.at.time });
+      else {
+        const until = ev.until ?? scenario.limits.time;
+        const count = Math.floor((until - ev.at.time) / ev.every) + 1;
+        if (count > MAX_PERIODIC)
+          throw new ScenarioError(
+            `raises ${count} events; at most ${MAX_PERIODIC}: give a larger "every" or an earlier "until"`,
+            `${where}.every`,
+          );
+        for (let k = 0; k < count; k++) timed.push({ ...base, time: ev.at.time + k * ev.every });
+      }
+    } else if (ev.every !== undefined) {
+      throw new ScenarioError('"every" needs a start time ("at": { "time": … })', `${where}.every`);
+    } else {
       const { level, label } = ev.at;
       if (level >= programs.length)
         throw new ScenarioError(`level ${level} does not exist`, `${where}.at.level`);
@@ -176,15 +185,20 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
   timed.sort((a, b) => a.time - b.time || a.index - b.index);
   const lanes: LaneInfo[] = [];
   scenario.levels.forEach((lv, i) => {
+    const runByKvm = i > 0 && scenario.levels[i - 1].kind === 'kvm';
+    if (lv.kind === 'kvm') {
+      lanes.push({ name: `L${lanes.length} · ${lv.name ?? 'KVM'}`, kind: 'kvm', level: i, program: i });
+      return;
+    }
     lanes.push({
-      name: `L${lanes.length} · ${lv.name ?? 'bare metal'}`,
-      kind: 'program',
+      name: `L${lanes.length} · ${lv.name ?? (runByKvm ? 'guest' : 'bare metal')}`,
+      kind: runByKvm ? 'guest' : 'program',
       level: i,
       program: i,
     });
     // A program that enters a guest (VMLAUNCH/VMRESUME) holds the guest's code too.
     const entersGuest = programs[i].instrs.some((ins) => ins.op === Op.VMLAUNCH || ins.op === Op.VMRESUME);
-    if (entersGuest)
+    if (entersGuest && !runByKvm)
       lanes.push({
         name: `L${lanes.length} · guest of L${lanes.length - 1}`,
         kind: 'guest',
@@ -200,4 +214,42 @@ export function compileScenarioText(
   overrides: Record<string, ParamValue> = {},
 ): CompiledScenario {
   return compileScenario(parseScenarioText(text), overrides);
+}
+
+/** Periodic events expand to at most this many raises. */
+const MAX_PERIODIC = 100_000;
+
+/**
+ * The stacks this version runs: one program (bare metal, or a hypervisor program with its
+ * guest in the same program), or KVM at L0 running a program as L1.
+ */
+function checkStack(scenario: Scenario): void {
+  const kinds = scenario.levels.map((l) => l.kind).join(',');
+  if (kinds === 'program' || kinds === 'kvm,program') return;
+  if (scenario.levels[0].kind === 'kvm' && scenario.levels.length === 1)
+    throw new ScenarioError('KVM needs a guest: add a program level above it', 'levels');
+  const bad = scenario.levels.findIndex(
+    (l, i) => i > 0 && !(i === 1 && scenario.levels[0].kind === 'kvm' && l.kind === 'program'),
+  );
+  throw new ScenarioError(
+    'this version runs one program level, or KVM (L0) with a program guest (L1); deeper stacks come with nested virtualization',
+    `levels[${Math.max(bad, 0)}]`,
+  );
+}
+
+/** The placeholder program of a level run by a built-in model: no code, no memory image. */
+export function emptyProgram(): Program {
+  return {
+    instrs: [],
+    indexAt: new Int32Array(0),
+    labels: {},
+    image: new Uint8Array(0),
+    origin: DEFAULT_ORIGIN,
+    end: DEFAULT_ORIGIN,
+    idt: [],
+    idtTables: [],
+    idtBase: 0,
+    entry: DEFAULT_ORIGIN,
+    source: [],
+  };
 }

@@ -24,11 +24,35 @@ export const ProgramLevelSchema = z
     /** The program source, as one string or as an array of lines. */
     program: z.union([z.string(), z.array(z.string())]),
     /** Bytes of memory: the image is loaded at 0x1000 and the stack starts at the top. */
-    memory: int().min(0x2000).max(0x1000000).default(0x10000),
+    memory: int().min(0x3000).max(0x1000000).default(0x10000),
   })
   .strict();
 
-export const LevelSchema = z.discriminatedUnion('kind', [ProgramLevelSchema]);
+export const KvmLevelSchema = z
+  .object({
+    kind: z.literal('kvm'),
+    name: z.string().min(1).optional(),
+    /** The KVM model's options: module parameters and the era of the code. */
+    options: z
+      .object({
+        /** kvm_intel.vnmi: use virtual NMIs when the CPU has them (else the soft-vNMI path). */
+        vnmi: z.boolean().default(true),
+        /** How vcpu_enter_guest forces an immediate exit: the preemption timer (since 2018) or a self-IPI. */
+        immediateExit: z.enum(['preemption-timer', 'self-ipi']).default('preemption-timer'),
+        /**
+         * The era of the injection code: '2008' evaluates events on every VM entry
+         * (vmx_intr_assist); 'current' only when KVM_REQ_EVENT is pending (since 2010).
+         */
+        era: z.enum(['current', '2008']).default('current'),
+      })
+      .strict()
+      .default({ vnmi: true, immediateExit: 'preemption-timer', era: 'current' }),
+    /** Host memory for KVM's VMXON region, VMCS and MSR bitmap. */
+    memory: int().min(0x8000).max(0x1000000).default(0x10000),
+  })
+  .strict();
+
+export const LevelSchema = z.discriminatedUnion('kind', [ProgramLevelSchema, KvmLevelSchema]);
 
 export const TriggerSchema = z.union([
   z.object({ time: z.number().min(0) }).strict(),
@@ -45,6 +69,10 @@ export const ExternalEventSchema = z
     irq: int().min(16).max(255).optional(),
     /** A non-maskable interrupt. */
     nmi: z.literal(true).optional(),
+    /** Raise it again every this many cycles (a periodic timer), up to `until`. */
+    every: z.number().positive().optional(),
+    /** With `every`: the last time it may be raised (default: the run's time limit). */
+    until: z.number().min(0).optional(),
     /** Only when this parameter is true ("name") or false ("!name"). */
     when: z.string().optional(),
     /** A note shown with the event. */
@@ -66,9 +94,21 @@ export const ScenarioSchema = z
       .object({
         /** TSC frequency, to turn cycles into time in explanations. */
         tscHz: z.number().positive().default(2_000_000_000),
+        /** The processor's VMX capabilities (IA32_VMX_* MSRs). */
+        vmx: z
+          .object({
+            virtualNmis: z.boolean().default(true),
+            preemptionTimer: z.boolean().default(true),
+            preemptionTimerRate: int().min(0).max(31).default(5),
+          })
+          .strict()
+          .default({ virtualNmis: true, preemptionTimer: true, preemptionTimerRate: 5 }),
       })
       .strict()
-      .default({ tscHz: 2_000_000_000 }),
+      .default({
+        tscHz: 2_000_000_000,
+        vmx: { virtualNmis: true, preemptionTimer: true, preemptionTimerRate: 5 },
+      }),
     params: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/), ParamSchema).default({}),
     levels: z.array(LevelSchema).min(1),
     events: z.array(ExternalEventSchema).default([]),

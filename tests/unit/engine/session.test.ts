@@ -54,7 +54,14 @@ describe('traceEvents', () => {
       rip: label(s, 'start'),
       data: { instruction: 0 },
     });
-    expect(ev[1].data).toEqual({ vector: 0x40, type: EventType.EXTINT, event: 0, whileHalted: 0 });
+    expect(ev[1].data).toEqual({
+      vector: 0x40,
+      type: EventType.EXTINT,
+      event: 0,
+      whileHalted: 0,
+      kicked: 0,
+      target: 0,
+    });
     expect(ev[2].data).toEqual({
       vector: 0x40,
       type: EventType.EXTINT,

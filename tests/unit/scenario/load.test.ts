@@ -54,10 +54,10 @@ describe('schema errors name the field path', () => {
     ['no levels', { ...base, levels: [] }, 'levels', /1/],
     ['level kind', { ...base, levels: [{ kind: 'vm', program: P }] }, 'levels[0].kind', /program/],
     [
-      'memory below 8 KiB',
+      'memory below 12 KiB',
       { ...base, levels: [{ kind: 'program', program: P, memory: 100 }] },
       'levels[0].memory',
-      /8192/,
+      /12288/,
     ],
     [
       'an unknown level key',
@@ -136,7 +136,7 @@ describe('program errors', () => {
   it('an image that leaves no room for the stack names the memory field', () => {
     const e = openError(
       scenarioDoc(P, [], {
-        levels: [{ kind: 'program', program: [...P, 'big: .zero 0x1000'], memory: 0x2000 }],
+        levels: [{ kind: 'program', program: [...P, 'big: .zero 0x1000'], memory: 0x3000 }],
       }),
     );
     expect(e.where).toBe('levels[0].memory');

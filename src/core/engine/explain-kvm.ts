@@ -1,0 +1,185 @@
+// Explanations of the KVM model's decisions: which kernel function decided what, and why.
+import { Fn, kvmFunction, LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR } from '../hypervisors/kvm/functions';
+import { Inject } from '../hypervisors/kvm/run-loop';
+import { X2APIC, vectorsOf } from '../cpu/apic';
+import type { SimState } from './machine';
+import { hex } from './describe';
+import { describeIntrInfo } from './explain-vmx';
+import type { Explanation } from './view';
+
+function cite(fn: number): string {
+  const f = kvmFunction(fn);
+  return `Linux arch/x86/kvm/${f.file.replace(/^(arch\/x86\/kernel\/|virt\/kvm\/)/, '')} ${f.name}()`.replace(
+    /arch\/x86\/kvm\/kvm_main\.c/,
+    'virt/kvm/kvm_main.c',
+  );
+}
+
+const X2APIC_NAMES: Record<number, string> = {
+  [X2APIC.TPR]: 'TPR',
+  [X2APIC.EOI]: 'EOI',
+  [X2APIC.ICR]: 'ICR',
+  [X2APIC.SELF_IPI]: 'SELF IPI',
+  [X2APIC.ESR]: 'ESR',
+  [X2APIC.PPR]: 'PPR',
+  [X2APIC.ID]: 'ID',
+};
+
+function vectorName(v: number): string {
+  if (v === RESCHEDULE_VECTOR) return `${hex(v)} (RESCHEDULE_VECTOR: the IPI kvm_vcpu_kick sent)`;
+  if (v === LOCAL_TIMER_VECTOR) return `${hex(v)} (LOCAL_TIMER_VECTOR: the host's timer tick)`;
+  return hex(v);
+}
+
+function injectText(prev: SimState, cur: SimState, did: number, vector: number): string {
+  const k = cur.kvm!;
+  const parts: string[] = [];
+  if (did & Inject.REINJECT_NMI)
+    parts.push('re-injects the NMI whose delivery the last exit interrupted (re-injection comes first)');
+  if (did & Inject.REINJECT_IRQ)
+    parts.push(`re-injects IRQ ${hex(vector)} whose delivery the last exit interrupted`);
+  if (did & Inject.NMI) {
+    parts.push(
+      k.enableVnmi
+        ? 'vmx_inject_nmi: VM_ENTRY_INTR_INFO_FIELD = 0x80000202; the CPU will set virtual-NMI blocking'
+        : "vmx_inject_nmi: VM_ENTRY_INTR_INFO_FIELD = 0x80000202 and, with no virtual NMIs, soft_vnmi_blocked = 1, vnmi_blocked_time = 0: KVM must now guess when the guest's handler ends",
+    );
+  }
+  if (did & Inject.IRQ)
+    parts.push(
+      `vmx_inject_irq: IRQ ${hex(vector)} (IRR → ISR in the vCPU's APIC), VM_ENTRY_INTR_INFO_FIELD = ${hex(0x80000000 | vector)}`,
+    );
+  const blockedNmi = prev.kvm!.nmiPending > 0 && !(did & Inject.NMI);
+  if (did & Inject.NMI_WINDOW_VIA_IRQ)
+    parts.push(
+      `${blockedNmi ? 'an NMI is pending but NMIs are blocked' : 'another NMI is pending'}: vmx_enable_nmi_window arms the interrupt window instead (${k.enableVnmi ? 'blocking by STI' : 'no virtual NMIs'}), so the next exit with IF=1 ends the wait`,
+    );
+  if (did & Inject.NMI_WINDOW)
+    parts.push(
+      `${blockedNmi ? 'an NMI is pending but blocked' : 'another NMI is pending'}: vmx_enable_nmi_window sets NMI-window exiting`,
+    );
+  if (did & Inject.IRQ_WINDOW)
+    parts.push(
+      'an IRQ is pending but the guest has interrupts blocked: vmx_enable_irq_window sets interrupt-window exiting',
+    );
+  if (did & Inject.IMMEDIATE_EXIT)
+    parts.push(
+      'an IRQ is pending but an event is already being injected: -EBUSY, so KVM asks for an immediate exit',
+    );
+  return parts.length ? parts.join('; ') : 'nothing to inject';
+}
+
+export function explainKvm(prev: SimState, cur: SimState, fn: number, d1: number, d2: number): Explanation {
+  const k = cur.kvm!;
+  const name = kvmFunction(fn).name;
+  const c = cite(fn);
+  switch (fn) {
+    case Fn.hardware_enable:
+      return {
+        text: `hardware_enable: VMXON with the VMXON region at ${hex(d1)}; the processor is in VMX root operation.`,
+        cite: c,
+      };
+    case Fn.vmx_vcpu_create:
+      return {
+        text: `vmx_vcpu_create → init_vmcs: VMCLEAR and VMPTRLD vmcs01 at ${hex(d1)}; external-interrupt and NMI exiting${k.enableVnmi ? ' with virtual NMIs' : ', no virtual NMIs (enable_vnmi = 0)'}, HLT exiting, acknowledge interrupt on exit; the vCPU starts at the guest's entry with IF=0.`,
+        cite: c,
+      };
+    case Fn.process_nmi:
+      return {
+        text: `process_nmi: nmi_pending = ${d1}${d2 ? `, ${d2} dropped (at most 2 may be pending, 1 while NMIs are masked or one is in flight)` : ''}; KVM_REQ_EVENT.`,
+        cite: c,
+      };
+    case Fn.kvm_check_and_inject_events:
+      return { text: `kvm_check_and_inject_events: ${injectText(prev, cur, d1, d2)}.`, cite: c };
+    case Fn.vmx_recover_nmi_blocking:
+      return {
+        text: `vmx_recover_nmi_blocking: the guest ran ${d1.toLocaleString('en-US')} ns with soft_vnmi_blocked set; vnmi_blocked_time = ${d2.toLocaleString('en-US')} ns (the break-out comes after 1,000,000,000 ns of guest time).`,
+        cite: c,
+      };
+    case Fn.vmx_complete_interrupts:
+      return {
+        text: `__vmx_complete_interrupts: IDT_VECTORING_INFO_FIELD holds ${describeIntrInfo(d1)}: it was not delivered, so KVM queues it again for re-injection (KVM_REQ_EVENT).`,
+        cite: c,
+      };
+    case Fn.vmx_handle_exit:
+      if (d1 === 1)
+        return {
+          text: "__vmx_handle_exit: soft_vnmi_blocked is set and the guest's interrupts are not blocked (IF=1, no STI or MOV SS shadow): KVM takes this as the end of the NMI handler and clears soft_vnmi_blocked.",
+          cite: c,
+        };
+      return {
+        text: `__vmx_handle_exit: ${d2.toLocaleString('en-US')} ns of guest time with NMIs soft-blocked and an NMI pending: "Breaking out of NMI-blocked state on VCPU 0 after 1 s timeout"; soft_vnmi_blocked = 0.`,
+        cite: c,
+      };
+    case Fn.handle_interrupt_window:
+      return {
+        text: 'handle_interrupt_window: clears interrupt-window exiting and re-evaluates events (KVM_REQ_EVENT).',
+        cite: c,
+      };
+    case Fn.handle_nmi_window:
+      return {
+        text: 'handle_nmi_window: clears NMI-window exiting and re-evaluates events (KVM_REQ_EVENT).',
+        cite: c,
+      };
+    case Fn.handle_external_interrupt_irqoff:
+      return {
+        text: `handle_external_interrupt_irqoff: the exit acknowledged vector ${vectorName(d1)}; the host's handler runs and EOIs the physical APIC.`,
+        cite: c,
+      };
+    case Fn.vmx_do_nmi_irqoff:
+      return {
+        text: "vmx_do_nmi_irqoff: the NMI that caused the exit goes to the host's NMI handler; its IRET ends the host's NMI blocking.",
+        cite: c,
+      };
+    case Fn.kvm_emulate_halt:
+      return {
+        text: 'kvm_emulate_halt: HLT exit; KVM skips the HLT (GUEST_RIP += 1) and marks the vCPU halted: it runs again only when an event for it arrives.',
+        cite: c,
+      };
+    case Fn.kvm_vcpu_wake_up:
+      return {
+        text: 'kvm_vcpu_wake_up: the halted vCPU has an event (an NMI, or an IRQ it can take): it becomes runnable.',
+        cite: c,
+      };
+    case Fn.x2apic_msr_write: {
+      const reg = X2APIC_NAMES[d1] ?? hex(d1);
+      const isr = vectorsOf(prev.kvm!.lapic.isr).filter((v) => !vectorsOf(k.lapic.isr).includes(v));
+      const extra = d1 === X2APIC.EOI && isr.length ? `: vector ${hex(isr[0])} leaves the vCPU's ISR` : '';
+      return {
+        text: `WRMSR exit: KVM emulates the guest's x2APIC ${reg} write (${hex(d2)})${extra}, then skips the instruction.`,
+        cite: c,
+      };
+    }
+    case Fn.x2apic_msr_read:
+      return {
+        text: `RDMSR exit: KVM emulates the read of x2APIC register ${X2APIC_NAMES[d1] ?? hex(d1)} (${hex(d2)}), then skips the instruction.`,
+        cite: c,
+      };
+    case Fn.kvm_emulate_hypercall:
+      return {
+        text: 'VMCALL exit: kvm_emulate_hypercall returns 0 in RAX and skips the instruction.',
+        cite: c,
+      };
+    case Fn.host_irq:
+      return d2 === 1
+        ? { text: "An NMI reaches the host in root operation: the host kernel's NMI handler runs.", cite: c }
+        : {
+            text: `Host interrupt ${vectorName(d1)} arrives while KVM runs in root operation: the host kernel's handler runs and EOIs.`,
+            cite: c,
+          };
+    case Fn.handle_preemption_timer:
+      return {
+        text: 'handle_preemption_timer: the forced immediate exit came (VMX-preemption timer at 0); nothing else to do.',
+        cite: c,
+      };
+    case Fn.inject_gp:
+      return {
+        text: `MSR ${hex(d1)} is not one KVM emulates for this guest: kvm_queue_exception injects #GP(0).`,
+        cite: c,
+      };
+    case Fn.unexpected_exit:
+      return { text: `KVM stops: ${k.log[k.log.length - 1]?.text ?? 'unexpected exit'}.`, cite: c };
+    default:
+      return { text: `${name}.`, cite: c };
+  }
+}

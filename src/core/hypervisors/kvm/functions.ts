@@ -1,0 +1,83 @@
+// The kernel functions the KVM model is made of: each decision in the trace names one, so the
+// UI can say which function decided and where it lives. Names as in Linux 6.16's
+// arch/x86/kvm/ (facts §3.9, §3.13; seed-scenarios A.6).
+
+export interface KvmFunction {
+  name: string;
+  file: string;
+}
+
+export const KVM_FUNCTIONS = [
+  { name: 'hardware_enable', file: 'vmx/vmx.c' }, // 0: VMXON
+  { name: 'vmx_vcpu_create', file: 'vmx/vmx.c' }, // 1: VMCLEAR, VMPTRLD, init_vmcs
+  { name: 'process_nmi', file: 'x86.c' }, // 2
+  { name: 'kvm_check_and_inject_events', file: 'x86.c' }, // 3
+  { name: 'vmx_inject_nmi', file: 'vmx/vmx.c' }, // 4
+  { name: 'vmx_inject_irq', file: 'vmx/vmx.c' }, // 5
+  { name: 'vmx_enable_nmi_window', file: 'vmx/vmx.c' }, // 6
+  { name: 'vmx_enable_irq_window', file: 'vmx/vmx.c' }, // 7
+  { name: 'vmx_vcpu_run', file: 'vmx/vmx.c' }, // 8: VMLAUNCH/VMRESUME
+  { name: 'vmx_recover_nmi_blocking', file: 'vmx/vmx.c' }, // 9
+  { name: '__vmx_complete_interrupts', file: 'vmx/vmx.c' }, // 10
+  { name: '__vmx_handle_exit', file: 'vmx/vmx.c' }, // 11: soft-vNMI unblock and the 1 s break-out
+  { name: 'handle_interrupt_window', file: 'vmx/vmx.c' }, // 12
+  { name: 'handle_nmi_window', file: 'vmx/vmx.c' }, // 13
+  { name: 'handle_external_interrupt_irqoff', file: 'vmx/vmx.c' }, // 14
+  { name: 'vmx_do_nmi_irqoff', file: 'vmx/vmx.c' }, // 15: the host's NMI handler after an NMI exit
+  { name: 'kvm_emulate_halt', file: 'x86.c' }, // 16
+  { name: 'kvm_vcpu_block', file: 'virt/kvm/kvm_main.c' }, // 17
+  { name: 'kvm_x2apic_msr_write', file: 'lapic.c' }, // 18: WRMSR exit to the emulated x2APIC
+  { name: 'kvm_x2apic_msr_read', file: 'lapic.c' }, // 19
+  { name: 'kvm_emulate_hypercall', file: 'x86.c' }, // 20: VMCALL
+  { name: 'kvm_apic_set_irq', file: 'lapic.c' }, // 21: an IRQ for the vCPU arrives
+  { name: 'kvm_inject_nmi', file: 'x86.c' }, // 22: an NMI for the vCPU arrives
+  { name: 'kvm_vcpu_kick', file: 'x86.c' }, // 23
+  { name: 'host interrupt handler', file: 'arch/x86/kernel/irq.c' }, // 24: a host IRQ in root operation
+  { name: 'handle_preemption_timer', file: 'vmx/vmx.c' }, // 25
+  { name: 'kvm_queue_exception (#GP)', file: 'x86.c' }, // 26: an MSR KVM does not emulate
+  { name: 'vmx_handle_exit: unexpected exit', file: 'vmx/vmx.c' }, // 27
+  { name: 'kvm_vcpu_wake_up', file: 'virt/kvm/kvm_main.c' }, // 28
+] as const satisfies readonly KvmFunction[];
+
+export const Fn = {
+  hardware_enable: 0,
+  vmx_vcpu_create: 1,
+  process_nmi: 2,
+  kvm_check_and_inject_events: 3,
+  vmx_inject_nmi: 4,
+  vmx_inject_irq: 5,
+  vmx_enable_nmi_window: 6,
+  vmx_enable_irq_window: 7,
+  vmx_vcpu_run: 8,
+  vmx_recover_nmi_blocking: 9,
+  vmx_complete_interrupts: 10,
+  vmx_handle_exit: 11,
+  handle_interrupt_window: 12,
+  handle_nmi_window: 13,
+  handle_external_interrupt_irqoff: 14,
+  vmx_do_nmi_irqoff: 15,
+  kvm_emulate_halt: 16,
+  kvm_vcpu_block: 17,
+  x2apic_msr_write: 18,
+  x2apic_msr_read: 19,
+  kvm_emulate_hypercall: 20,
+  kvm_apic_set_irq: 21,
+  kvm_inject_nmi: 22,
+  kvm_vcpu_kick: 23,
+  host_irq: 24,
+  handle_preemption_timer: 25,
+  inject_gp: 26,
+  unexpected_exit: 27,
+  kvm_vcpu_wake_up: 28,
+} as const;
+
+export function kvmFunction(id: number): KvmFunction {
+  return KVM_FUNCTIONS[id] ?? { name: `function ${id}`, file: '?' };
+}
+
+/** Linux's RESCHEDULE_VECTOR: the IPI kvm_vcpu_kick sends to force a running vCPU to exit. */
+export const RESCHEDULE_VECTOR = 0xfd;
+/** Linux's LOCAL_TIMER_VECTOR: the host's timer tick. */
+export const LOCAL_TIMER_VECTOR = 0xec;
+/** One second, the soft-vNMI break-out (vmx.c __vmx_handle_exit). */
+export const SOFT_VNMI_TIMEOUT_NS = 1_000_000_000;

@@ -1,0 +1,96 @@
+// The KVM model's software state for one vCPU, as plain data. Field names follow the
+// kernel's (struct kvm_vcpu_arch, struct vcpu_vmx, struct loaded_vmcs) so the panel and the
+// kernel can be read side by side.
+import { type ApicState, cloneApic, createApic } from '../../cpu/apic';
+
+/** Where KVM is in its run loop (vcpu_run → vcpu_enter_guest → vmx_vcpu_run → exit handling). */
+export const KvmPhase = {
+  /** hardware_enable / vmx_vcpu_create: VMXON and the vmcs01 set-up. */
+  SETUP: 0,
+  /** vcpu_enter_guest: process requests (KVM_REQ_NMI, KVM_REQ_EVENT) and inject. */
+  ENTER: 1,
+  /** vmx_vcpu_run: VM entry. */
+  RUN: 2,
+  /** After a VM exit: vmx_vcpu_run's tail (vmx_recover_nmi_blocking, vmx_complete_interrupts). */
+  EXITED: 3,
+  /** __vmx_handle_exit and the exit handler. */
+  HANDLE: 4,
+  /** kvm_vcpu_block: the vCPU is halted until an event arrives for it. */
+  BLOCKED: 5,
+  /** KVM stopped the vCPU (an exit it cannot handle). */
+  STOPPED: 6,
+} as const;
+export type KvmPhase = (typeof KvmPhase)[keyof typeof KvmPhase];
+
+export interface KvmState {
+  phase: KvmPhase;
+  /** Position inside a phase that takes several steps (after an exit, handling it). */
+  stage: number;
+  /** enable_vnmi: the vnmi module parameter and the CPU's support for virtual NMIs. */
+  enableVnmi: boolean;
+  /** vcpu->arch.mp_state: runnable, or halted by an emulated HLT. */
+  halted: boolean;
+  /** vcpu->arch.nmi_queued: NMIs raised, not yet seen by process_nmi. */
+  nmiQueued: number;
+  /** vcpu->arch.nmi_pending. */
+  nmiPending: number;
+  /** vcpu->arch.nmi_injected: an NMI written to VM_ENTRY_INTR_INFO_FIELD, or to re-inject. */
+  nmiInjected: boolean;
+  /** vcpu->arch.interrupt: an IRQ injected (or to re-inject), with its vector and soft flag. */
+  irqInjected: boolean;
+  irqVector: number;
+  irqSoft: boolean;
+  /** Pending requests: KVM_REQ_EVENT, KVM_REQ_NMI. */
+  reqEvent: boolean;
+  reqNmi: boolean;
+  /** kvm_check_and_inject_events asked for an immediate exit (KVM_RUN_FORCE_IMMEDIATE_EXIT). */
+  immediateExit: boolean;
+  /** loaded_vmcs->soft_vnmi_blocked (the soft-vNMI path, enable_vnmi = 0). */
+  softVnmiBlocked: boolean;
+  /** loaded_vmcs->vnmi_blocked_time, in ns of guest run time. */
+  vnmiBlockedTimeNs: number;
+  /** loaded_vmcs->entry_time, as TSC cycles. */
+  entryTime: number;
+  /** The emulated local APIC of the vCPU (the guest's x2APIC). */
+  lapic: ApicState;
+  /** The last exit reason handled, for the views. */
+  lastExitReason: number;
+  /** VMCS region and other host memory KVM set up. */
+  vmcsAddr: number;
+  launched: boolean;
+  /** Host interrupts taken by KVM's host kernel, for the views. */
+  hostIrqs: number;
+  /** Log lines KVM printed (pr_info / pr_warn), with their step. */
+  log: { step: number; text: string }[];
+}
+
+export function createKvm(enableVnmi: boolean): KvmState {
+  return {
+    phase: KvmPhase.SETUP,
+    stage: 0,
+    enableVnmi,
+    halted: false,
+    nmiQueued: 0,
+    nmiPending: 0,
+    nmiInjected: false,
+    irqInjected: false,
+    irqVector: 0,
+    irqSoft: false,
+    reqEvent: true,
+    reqNmi: false,
+    immediateExit: false,
+    softVnmiBlocked: false,
+    vnmiBlockedTimeNs: 0,
+    entryTime: 0,
+    lapic: createApic(),
+    lastExitReason: -1,
+    vmcsAddr: 0x2000,
+    launched: false,
+    hostIrqs: 0,
+    log: [],
+  };
+}
+
+export function cloneKvm(k: KvmState): KvmState {
+  return { ...k, lapic: cloneApic(k.lapic), log: k.log.slice() };
+}
