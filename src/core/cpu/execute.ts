@@ -185,15 +185,15 @@ export function execute(h: Hart, budget: number): number {
   const ins = h.code[index];
   const next = ins.addr + ins.len;
   const prevShadow = cpu.shadow;
-  // The interrupt shadow covers only the boundary before this instruction.
-  cpu.shadow = 0;
   const singleStep = (cpu.rflags & RFLAGS.TF) !== 0;
   cycles.spent = 1;
-  // "Instructions That Cause VM Exits": checked before the instruction executes.
-  if (h.vmx.nonRoot && instructionExit(h, ins)) {
-    cpu.shadow = prevShadow;
-    return Exec.DONE;
-  }
+  // "Instructions That Cause VM Exits": checked before the instruction executes. The exit
+  // saves the blocking by STI or MOV SS the instruction executes in (SDM Vol. 3C "Saving
+  // Non-Register State"), so the shadow is still in place here; the exit then loads the
+  // host's state, which has none.
+  if (h.vmx.nonRoot && instructionExit(h, ins)) return Exec.DONE;
+  // The interrupt shadow covers only the boundary before this instruction.
+  cpu.shadow = 0;
   const a = ins.a;
   switch (ins.op) {
     case Op.MOV:
