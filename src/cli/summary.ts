@@ -2,9 +2,22 @@
 import { Op } from '../core/asm/ir';
 import type { LabSession } from '../core/engine/session';
 import { EVENT_TYPE_NAMES, EventKind, type LabError, type StepView } from '../core/engine/view';
+import { exitReasonByCode } from '../core/vmx/exit-reasons';
 
 /** Instructions that change how events are delivered: they belong in the story. */
-const STORY_OPS = new Set<number>([Op.STI, Op.CLI, Op.HLT, Op.POPF, Op.MOV_SS, Op.WRMSR]);
+const STORY_OPS = new Set<number>([
+  Op.STI,
+  Op.CLI,
+  Op.HLT,
+  Op.POPF,
+  Op.MOV_SS,
+  Op.WRMSR,
+  Op.VMXON,
+  Op.VMCLEAR,
+  Op.VMPTRLD,
+  Op.VMLAUNCH,
+  Op.VMRESUME,
+]);
 const MAX_STORY_LINES = 400;
 
 export function formatError(target: string, e: LabError): string {
@@ -49,23 +62,7 @@ export function formatSummary(session: LabSession): string {
   if (steps.length > MAX_STORY_LINES)
     lines.push(`   … ${steps.length - MAX_STORY_LINES} more (use --json for the whole trace)`);
   lines.push('');
-  const t = session.sim.trace;
-  const perLevel = new Map<number, Map<string, number>>();
-  for (let i = 0; i < t.length; i++) {
-    if (t.kind[i] !== EventKind.DELIVER) continue;
-    const vector = t.d0[i] & 0xff;
-    const type = (t.d0[i] >>> 8) & 7;
-    const key = `${EVENT_TYPE_NAMES[type]} 0x${vector.toString(16)}`;
-    const m = perLevel.get(t.level[i]) ?? new Map<string, number>();
-    m.set(key, (m.get(key) ?? 0) + 1);
-    perLevel.set(t.level[i], m);
-  }
-  lines.push('deliveries through the IDT:');
-  if (!perLevel.size) lines.push('  none');
-  for (const [level, m] of perLevel) {
-    const total = [...m.values()].reduce((a, b) => a + b, 0);
-    lines.push(`  L${level}: ${total} (${[...m].map(([k, n]) => `${k} ×${n}`).join(', ')})`);
-  }
+  lines.push(...countsByLevel(session));
   lines.push(`assertions: ${info.assertions.passed} passed, ${info.assertions.failed} failed`);
   for (const a of session.assertions)
     lines.push(`  ${a.passed ? 'pass' : 'FAIL'}  step ${a.step}, L${a.level} line ${a.line}: ${a.message}`);
@@ -137,4 +134,54 @@ export function formatStepState(v: StepView): string {
     );
   }
   return lines.join('\n') + '\n';
+}
+
+/** Deliveries through an IDT per level (injections by VM entry included) and VM exits per level. */
+function countsByLevel(session: LabSession): string[] {
+  const t = session.sim.trace;
+  const lanes = session.compiled.lanes;
+  const deliveries = new Map<number, Map<string, number>>();
+  const exits = new Map<number, Map<string, number>>();
+  const bump = (m: Map<number, Map<string, number>>, level: number, key: string) => {
+    const inner = m.get(level) ?? new Map<string, number>();
+    inner.set(key, (inner.get(key) ?? 0) + 1);
+    m.set(level, inner);
+  };
+  for (let i = 0; i < t.length; i++) {
+    const k = t.kind[i];
+    if (k === EventKind.DELIVER) {
+      bump(
+        deliveries,
+        t.level[i],
+        `${EVENT_TYPE_NAMES[(t.d0[i] >>> 8) & 7]} 0x${(t.d0[i] & 0xff).toString(16)}`,
+      );
+    } else if (k === EventKind.VMENTRY && t.d0[i] & 0x80000000) {
+      // An injected event is delivered through the guest's IDT by the VM entry.
+      const guest = lanes.findIndex((l, j) => j > t.level[i] && l.kind === 'guest');
+      bump(
+        deliveries,
+        guest,
+        `${EVENT_TYPE_NAMES[(t.d0[i] >>> 8) & 7] ?? 'event'} 0x${(t.d0[i] & 0xff).toString(16)} (injected)`,
+      );
+    } else if (k === EventKind.VMEXIT) {
+      const r = exitReasonByCode(t.d0[i] & 0xffff);
+      const name =
+        `${t.d0[i] & 0x80000000 ? 'entry failure ' : ''}${t.d0[i] & 0xffff} ${r ? r.name.replace(/^EXIT_REASON_/, '') : ''}`.trim();
+      bump(exits, t.level[i], name);
+    }
+  }
+  const fmt = (title: string, m: Map<number, Map<string, number>>): string[] => {
+    const out = [title];
+    if (!m.size) out.push('  none');
+    for (const [level, inner] of [...m].sort((a, b) => a[0] - b[0])) {
+      const total = [...inner.values()].reduce((a, b) => a + b, 0);
+      out.push(
+        `  ${lanes[level]?.name ?? `L${level}`}: ${total} (${[...inner].map(([key, n]) => `${key} ×${n}`).join(', ')})`,
+      );
+    }
+    return out;
+  };
+  const out = fmt('deliveries through the IDT:', deliveries);
+  if (lanes.some((l) => l.kind === 'guest')) out.push(...fmt('VM exits, by the level that exited:', exits));
+  return out;
 }

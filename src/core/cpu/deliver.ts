@@ -4,8 +4,6 @@
 import { EventKind, EventType } from '../engine/view';
 import type { Hart } from './hart';
 import { checkStack, loaded, read, write } from './memory';
-import { currentVmcs } from '../vmx/state';
-import { F, readField } from '../vmx/vmcs';
 import { ExitReason, vmExit } from '../vmx/vm-exit';
 import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
 
@@ -92,8 +90,7 @@ function isException(type: number): boolean {
 /** In VMX non-root operation, does this exception cause a VM exit (SDM "Exception Bitmap")? */
 function exceptionExits(h: Hart, vector: number, type: number): boolean {
   if (!h.vmx.nonRoot || !isException(type) || vector > 31) return false;
-  const vmcs = currentVmcs(h.vmx)!;
-  return ((readField(vmcs, F.EXCEPTION_BITMAP) >>> vector) & 1) === 1;
+  return ((h.vmx.exceptionBitmap >>> vector) & 1) === 1;
 }
 
 export interface Gate {
@@ -270,7 +267,7 @@ export function deliverEvent(
 }
 
 function pinControls(h: Hart): number {
-  return readField(currentVmcs(h.vmx)!, F.PIN_BASED_VM_EXEC_CONTROL);
+  return h.vmx.pin;
 }
 
 function virtualNmis(h: Hart): boolean {

@@ -40,7 +40,6 @@ function deliverInGuest(h: Hart, vector: number, type: number): void {
 export function nonRootBoundary(h: Hart): boolean {
   const cpu = h.cpu;
   const vmx = h.vmx;
-  const v = vmcs(h);
   if (vmx.pendingExit) {
     // Decided during VM entry (delivering the injected event faulted): taken first.
     const p = vmx.pendingExit;
@@ -61,8 +60,8 @@ export function nonRootBoundary(h: Hart): boolean {
     deliverInGuest(h, Vector.DB, EventType.HW_EXCEPTION);
     return true;
   }
-  const pin = readField(v, F.PIN_BASED_VM_EXEC_CONTROL);
-  const proc = readField(v, F.CPU_BASED_VM_EXEC_CONTROL);
+  const pin = vmx.pin;
+  const proc = vmx.proc;
   // 4.3 VMX-preemption timer expired (SDM "VMX-Preemption Timer"). The lab evaluates it
   //     regardless of interrupt shadows (facts §5 item 3: not stated by the SDM).
   if (vmx.timerDeadline >= 0 && h.tsc >= vmx.timerDeadline) {
@@ -109,7 +108,7 @@ export function nonRootBoundary(h: Hart): boolean {
   const vector = deliverableVector(h.apic);
   if (vector >= 0) {
     if (pin & PIN_BASED.PIN_BASED_EXT_INTR_MASK) {
-      if (readField(v, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT) {
+      if (vmx.exitControls & VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT) {
         acknowledge(h.apic, vector);
         vmExit(h, {
           reason: ExitReason.EXTERNAL_INTERRUPT,
@@ -181,7 +180,7 @@ const UNCONDITIONAL: Partial<Record<number, number>> = {
  */
 function msrExits(h: Hart, msr: number, write: boolean): boolean {
   const v = vmcs(h);
-  if (!(readField(v, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_USE_MSR_BITMAPS)) return true;
+  if (!(h.vmx.proc & CPU_BASED.CPU_BASED_USE_MSR_BITMAPS)) return true;
   let offset: number;
   if (msr <= 0x1fff) offset = write ? 0x800 : 0;
   else if (msr >= 0xc0000000 && msr <= 0xc0001fff) offset = write ? 0xc00 : 0x400;
@@ -200,11 +199,14 @@ function msrExits(h: Hart, msr: number, write: boolean): boolean {
  */
 export function instructionExit(h: Hart, ins: DInstr): boolean {
   const cpu = h.cpu;
-  let reason = UNCONDITIONAL[ins.op];
-  let qualification = 0;
+  let reason: number | undefined;
+  const qualification = 0;
+  const op = ins.op;
+  if (op < Op.PAUSE) return false; // data movement, arithmetic, branches and NOP never exit
+  reason = UNCONDITIONAL[op];
   if (reason === undefined) {
-    const proc = readField(vmcs(h), F.CPU_BASED_VM_EXEC_CONTROL);
-    switch (ins.op) {
+    const proc = h.vmx.proc;
+    switch (op) {
       case Op.HLT:
         if (proc & CPU_BASED.CPU_BASED_HLT_EXITING) reason = ExitReason.HLT;
         break;
@@ -230,9 +232,8 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
 
 /** The TSC as the guest reads it: with "use TSC offsetting", plus TSC_OFFSET (SDM "RDTSC"). */
 export function guestTsc(h: Hart): number {
-  const v = vmcs(h);
-  if (readField(v, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_USE_TSC_OFFSETTING) {
-    return h.tsc + readField(v, F.TSC_OFFSET);
+  if (h.vmx.proc & CPU_BASED.CPU_BASED_USE_TSC_OFFSETTING) {
+    return h.tsc + readField(vmcs(h), F.TSC_OFFSET);
   }
   return h.tsc;
 }

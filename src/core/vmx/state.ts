@@ -25,6 +25,14 @@ export interface VmxState {
   /** TSC time of the VM entry that loaded the timer, and the value it loaded. */
   timerStart: number;
   timerValue: number;
+  /**
+   * The VM-execution controls in force in non-root operation, read from the VMCS at VM entry
+   * (software cannot change them while the guest runs: VMWRITE in non-root operation exits).
+   */
+  pin: number;
+  proc: number;
+  exitControls: number;
+  exceptionBitmap: number;
   /** A VM exit decided during VM entry (a fault delivering the injected event), taken next. */
   pendingExit: PendingExit | null;
 }
@@ -51,6 +59,10 @@ export function createVmx(): VmxState {
     timerDeadline: -1,
     timerStart: 0,
     timerValue: 0,
+    pin: 0,
+    proc: 0,
+    exitControls: 0,
+    exceptionBitmap: 0,
     pendingExit: null,
   };
 }

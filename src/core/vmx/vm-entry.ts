@@ -185,6 +185,10 @@ export function enterGuest(
   const proc = readField(vmcs, F.CPU_BASED_VM_EXEC_CONTROL);
   const intr = readField(vmcs, F.GUEST_INTERRUPTIBILITY_INFO);
   vmx.hostNmiBlocked = cpu.nmiBlocked;
+  vmx.pin = pin;
+  vmx.proc = proc;
+  vmx.exitControls = readField(vmcs, F.VM_EXIT_CONTROLS);
+  vmx.exceptionBitmap = readField(vmcs, F.EXCEPTION_BITMAP);
   vmx.rootLane = h.level;
   vmx.nonRoot = true;
   vmcs.launched = true;

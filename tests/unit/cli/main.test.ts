@@ -20,7 +20,7 @@ describe('exit status', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^nestlab · sti-hlt-shadow — /);
     expect(r.stdout).toContain('parameters: gap=false next_tick=200000');
-    expect(r.stdout).toContain('L0: 1 (external interrupt 0x20 ×1)');
+    expect(r.stdout).toContain('L0 · kernel: 1 (external interrupt 0x20 ×1)');
     expect(r.stdout).toContain('assertions: 1 passed, 0 failed');
     expect(r.stdout).toMatch(/run: \d+ steps, \d+ cycles; halted with nothing left that could wake it/);
   });
