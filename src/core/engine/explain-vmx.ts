@@ -9,6 +9,8 @@ import { exitReasonByCode, vmInstructionError } from '../vmx/exit-reasons';
 import { VmxOutcome } from '../vmx/instructions';
 import { currentVmcs } from '../vmx/state';
 import { F, readField } from '../vmx/vmcs';
+import { checkControls, checkGuestState } from '../vmx/vm-entry';
+import { vmxCaps } from '../vmx/capabilities';
 
 const SDM3C = 'Intel SDM Vol. 3C';
 const CITE = {
@@ -82,8 +84,10 @@ export function explainVmx(
     const failed = (d0 & 0x80000000) !== 0;
     const host = lanes[cur.lane]?.name ?? `L${cur.lane}`;
     if (failed) {
+      const pv = currentVmcs(prev.vmx);
+      const why = pv ? checkGuestState(pv) : null;
       return {
-        text: `VM entry failed: exit reason ${hex(d0)} (invalid guest state). No guest instruction ran; ${host} continues at HOST_RIP with the failure recorded in VM_EXIT_REASON.`,
+        text: `VM entry failed: exit reason ${hex(d0)} (invalid guest state${why ? `: ${why}` : ''}). No guest instruction ran; ${host} continues at HOST_RIP with the failure recorded in VM_EXIT_REASON.`,
         cite: CITE.entryFail,
       };
     }
@@ -122,9 +126,12 @@ export function explainVmx(
     const vmcs = currentVmcs(cur.vmx);
     const err = vmcs ? readField(vmcs, F.VM_INSTRUCTION_ERROR) : 0;
     const e = vmInstructionError(err);
+    // For error 7, say which check failed: the checks are pure functions of the VMCS.
+    const pv = currentVmcs(prev.vmx);
+    const why = err === 7 && pv ? checkControls(vmxCaps(c.scenario.features.vmx), pv) : null;
     return {
-      text: `${head} VMfailValid (ZF = 1), VM_INSTRUCTION_ERROR = ${err}${e ? `: ${e.description}` : ''}.`,
-      cite: CITE.conventions,
+      text: `${head} VMfailValid (ZF = 1), VM_INSTRUCTION_ERROR = ${err}${e ? `: ${e.description}` : ''}${why ? ` — ${why}` : ''}.`,
+      cite: err === 7 ? `${SDM3C}, "VM Entries": "Checks on VMX Controls"` : CITE.conventions,
     };
   }
   return null;

@@ -178,7 +178,7 @@ export function vmenter(h: Hart, launch: boolean, hostRip: number, guestLane: nu
     );
   if (!launch && !vmcs.launched)
     return result(failValid(h, VmxError.VMRESUME_NONLAUNCHED), 'VMRESUME of a VMCS that is not launched');
-  const controls = checkControls(h, vmcs);
+  const controls = checkControls(h.caps, vmcs);
   if (controls) return result(failValid(h, VmxError.ENTRY_INVALID_CONTROLS), controls);
   h.cpu.rflags &= ~ARITH_FLAGS;
   h.cpu.rip = hostRip;

@@ -11,6 +11,7 @@ import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
 import { F, readField, type VmcsState } from './vmcs';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason } from './vm-exit';
 import type { VmxState } from './state';
+import type { VmxCaps } from './capabilities';
 
 /** VM-instruction error numbers (SDM "VM-Instruction Error Numbers"). */
 export const VmxError = {
@@ -37,8 +38,7 @@ const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17]);
  * "Checks on VMX Controls": returns a reason text when a control field is invalid
  * (VM-instruction error 7), or null.
  */
-export function checkControls(h: Hart, vmcs: VmcsState): string | null {
-  const caps = h.caps;
+export function checkControls(caps: VmxCaps, vmcs: VmcsState): string | null {
   const pin = readField(vmcs, F.PIN_BASED_VM_EXEC_CONTROL);
   const proc = readField(vmcs, F.CPU_BASED_VM_EXEC_CONTROL);
   const proc2 = readField(vmcs, F.SECONDARY_VM_EXEC_CONTROL);
