@@ -35,6 +35,9 @@ export interface VmxState {
   exceptionBitmap: number;
   /** A VM exit decided during VM entry (a fault delivering the injected event), taken next. */
   pendingExit: PendingExit | null;
+  /** Guest RIP of the `work` the last VM exit interrupted (its remaining cycles stay with the
+   *  guest), or -1. */
+  workRip: number;
 }
 
 export interface PendingExit {
@@ -64,6 +67,7 @@ export function createVmx(): VmxState {
     exitControls: 0,
     exceptionBitmap: 0,
     pendingExit: null,
+    workRip: -1,
   };
 }
 

@@ -196,6 +196,10 @@ export function enterGuest(
   switchLane(h, guestLane);
   // "Loading Guest State".
   cpu.rip = readField(vmcs, F.GUEST_RIP);
+  // A `work` the last VM exit interrupted resumes only if the guest resumes at it: like a REP
+  // string instruction (docs/model.md), whose progress lives in registers, it is abandoned
+  // when the hypervisor enters the guest elsewhere.
+  if (cpu.workRemaining > 0 && cpu.rip !== vmx.workRip) cpu.workRemaining = 0;
   setRegNumber(cpu, RSP, readField(vmcs, F.GUEST_RSP));
   cpu.rflags = (readField(vmcs, F.GUEST_RFLAGS) >>> 0) | RFLAGS.FIXED;
   cpu.ss = readField(vmcs, F.GUEST_SS_SELECTOR) & 0xffff;

@@ -126,6 +126,7 @@ export function vmExit(h: Hart, info: ExitInfo): void {
   vmx.mtfPending = false;
   vmx.timerDeadline = -1;
   vmx.pendingExit = null;
+  vmx.workRip = cpu.workRemaining > 0 ? guestRip : -1;
   swapBook(cpu, h.books[guestLane], h.books[vmx.rootLane]);
   switchLane(h, vmx.rootLane);
 
