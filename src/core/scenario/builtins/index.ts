@@ -1,11 +1,27 @@
 // The built-in scenarios: data files in the public scenario format (docs/scenario.md).
 import apicPriority from './apic-priority.json';
+import kutExternalInterrupt from './kut-external-interrupt.json';
+import kutIntrWindow from './kut-intr-window.json';
+import kutInvalidInjection from './kut-invalid-injection.json';
+import kutNmiWindow from './kut-nmi-window.json';
+import kutPreemptionTimer from './kut-preemption-timer.json';
 import nmiBlocking from './nmi-blocking.json';
 import softVnmi from './soft-vnmi.json';
 import stiHltShadow from './sti-hlt-shadow.json';
 
 /** In the order the picker lists them; the first is loaded when the app starts. */
-export const BUILTIN_SCENARIOS: readonly unknown[] = [stiHltShadow, nmiBlocking, apicPriority, softVnmi];
+export const BUILTIN_SCENARIOS: readonly unknown[] = [
+  stiHltShadow,
+  nmiBlocking,
+  apicPriority,
+  softVnmi,
+  // kvm-unit-tests style tests of the VMX hardware model (one program level each)
+  kutNmiWindow,
+  kutIntrWindow,
+  kutPreemptionTimer,
+  kutExternalInterrupt,
+  kutInvalidInjection,
+];
 
 export function builtinNames(): string[] {
   return BUILTIN_SCENARIOS.map((s) => (s as { name: string }).name);
