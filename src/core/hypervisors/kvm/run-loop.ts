@@ -196,6 +196,9 @@ function vcpuRun(c: KvmContext): KvmStepResult {
   if (!kvm.enableVnmi && kvm.softVnmiBlocked) kvm.entryTime = h.tsc;
   if (kvm.immediateExit) {
     kvm.immediateExit = false;
+    // vcpu_enter_guest (x86.c): with req_immediate_exit it raises KVM_REQ_EVENT again, so the
+    // event that had to wait is evaluated after the forced exit (facts §3.9).
+    kvm.reqEvent = true;
     // KVM_RUN_FORCE_IMMEDIATE_EXIT: the preemption timer at 0 when usable (exit 52 before any
     // guest instruction, after injection), else a self-IPI (smp_send_reschedule).
     if (c.immediateExit === 'preemption-timer' && h.caps.features.preemptionTimer) {
