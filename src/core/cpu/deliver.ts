@@ -209,13 +209,17 @@ export function deliverEvent(
         outer.t === EventType.PRIV_SW_EXCEPTION;
       // The event was not delivered: the guest RIP is where it was to be delivered.
       cpu.rip = soft ? instrRip : returnRip;
+      // A VM exit due to #DF is never "during event delivery", even when the #DF escalated
+      // from delivering another event: no IDT-vectoring information (SDM "Information for VM
+      // Exits That Occur During Event Delivery"; facts §1.7, KVM vmcs12_save_pending_event).
+      const vectoring = v !== Vector.DF;
       vmExit(h, {
         reason: ExitReason.EXCEPTION_NMI,
         intrInfo: intrInfo(v, t, hasErrorCode(v, t)),
         intrError: hasErrorCode(v, t) ? err : 0,
-        vectoringInfo: intrInfo(outer.v, outer.t, outerErr),
-        vectoringError: outerErr ? outer.err : 0,
-        instructionLen: soft ? (opts.instrLen ?? 0) : 0,
+        vectoringInfo: vectoring ? intrInfo(outer.v, outer.t, outerErr) : 0,
+        vectoringError: vectoring && outerErr ? outer.err : 0,
+        instructionLen: vectoring && soft ? (opts.instrLen ?? 0) : 0,
       });
       return;
     }

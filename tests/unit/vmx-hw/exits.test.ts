@@ -349,6 +349,17 @@ describe('the exception bitmap', () => {
   });
 });
 
+describe('a #DF exit (exception bitmap bit 8)', () => {
+  it('is never "during event delivery": a #DF escalated from delivering INT n has no IDT-vectoring information', () => {
+    // INT 0x40 through an empty IDT: #NP (gate 0x40), whose gate is missing too: #DF
+    const s = runVmx({ setup: ['vmwrite EXCEPTION_BITMAP, 0x100'], guest: ['nop', 'swint:  int 0x40'] });
+    expect(exits(s).map((e) => [e.reason, e.intrInfo, e.vectoring])).toEqual([[0, info(3, 8, true), 0]]);
+    expect(field(s, 'VM_EXIT_INTR_ERROR_CODE')).toBe(0);
+    expect(field(s, 'IDT_VECTORING_ERROR_CODE')).toBe(0);
+    expect(field(s, 'VM_EXIT_INSTRUCTION_LEN')).toBe(0);
+  });
+});
+
 describe('triple fault (exit 2)', () => {
   it('INT n through an empty guest IDT: #NP, then #DF, then a triple fault exits; no IDT-vectoring information', () => {
     const s = runVmx({ guest: ['nop', 'swint:  int 0x40'] });
