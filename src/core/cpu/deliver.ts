@@ -207,8 +207,10 @@ export function deliverEvent(
         outer.t === EventType.SW_INT ||
         outer.t === EventType.SW_EXCEPTION ||
         outer.t === EventType.PRIV_SW_EXCEPTION;
-      // The event was not delivered: the guest RIP is where it was to be delivered.
-      cpu.rip = soft ? instrRip : returnRip;
+      // The event was not delivered: the guest RIP is where it was to be delivered. For a
+      // software event that is its INT n / INT3, also when the exiting exception escalated
+      // from a fault during its delivery (the outer event is then that fault, not the INT).
+      cpu.rip = instrRip;
       // A VM exit due to #DF is never "during event delivery", even when the #DF escalated
       // from delivering another event: no IDT-vectoring information (SDM "Information for VM
       // Exits That Occur During Event Delivery"; facts §1.7, KVM vmcs12_save_pending_event).

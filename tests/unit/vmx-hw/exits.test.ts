@@ -357,6 +357,21 @@ describe('a #DF exit (exception bitmap bit 8)', () => {
     expect(field(s, 'VM_EXIT_INTR_ERROR_CODE')).toBe(0);
     expect(field(s, 'IDT_VECTORING_ERROR_CODE')).toBe(0);
     expect(field(s, 'VM_EXIT_INSTRUCTION_LEN')).toBe(0);
+    // a fault during the delivery of INT n is reported at the INT
+    expect(field(s, 'GUEST_RIP')).toBe(label(s, 'swint'));
+  });
+
+  it('a #DF while delivering an injected INT n: GUEST_RIP is GUEST_RIP at the entry, not RIP + length', () => {
+    const s = runVmx({
+      setup: [
+        'vmwrite EXCEPTION_BITMAP, 0x100',
+        'vmwrite VM_ENTRY_INTR_INFO_FIELD, 0x80000440',
+        'vmwrite VM_ENTRY_INSTRUCTION_LEN, 2',
+      ],
+    });
+    expect(exits(s).map((e) => [e.reason, e.intrInfo, e.vectoring, e.rip])).toEqual([
+      [0, info(3, 8, true), 0, label(s, 'guest')],
+    ]);
   });
 });
 
