@@ -6,7 +6,7 @@ import { acknowledge, deliverableVector, eoi } from '../../cpu/apic';
 import type { Hart } from '../../cpu/hart';
 import type { Program } from '../../asm/ir';
 import { EventKind } from '../../engine/view';
-import { CPU_BASED, PIN_BASED, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
+import { CPU_BASED, GUEST_INTR_STATE, PIN_BASED, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
 import { VMX_REVISION } from '../../vmx/capabilities';
 import { vmclear, vmenter, vmptrld, vmxon } from '../../vmx/instructions';
 import { F } from '../../vmx/vmcs';
@@ -264,8 +264,17 @@ function afterExit(c: KvmContext): KvmStepResult | null {
   }
 }
 
+/**
+ * skip_emulated_instruction: GUEST_RIP past the instruction that exited, and "skipping an
+ * emulated instruction also counts" as the end of an STI or MOV-SS shadow
+ * (vmx_set_interrupt_shadow(vcpu, 0)): after `sti; hlt` the woken vCPU takes its interrupt
+ * at once.
+ */
 function skipInstruction(h: Hart): void {
   wr(h, F.GUEST_RIP, rd(h, F.GUEST_RIP) + rd(h, F.VM_EXIT_INSTRUCTION_LEN));
+  const intr = rd(h, F.GUEST_INTERRUPTIBILITY_INFO);
+  const shadows = GUEST_INTR_STATE.GUEST_INTR_STATE_STI | GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS;
+  if (intr & shadows) wr(h, F.GUEST_INTERRUPTIBILITY_INFO, intr & ~shadows);
 }
 
 /** __vmx_handle_exit: the soft-vNMI check on every exit, then the exit's handler. */
