@@ -9,10 +9,10 @@ import type { Explanation } from './view';
 
 function cite(fn: number): string {
   const f = kvmFunction(fn);
-  return `Linux arch/x86/kvm/${f.file.replace(/^(arch\/x86\/kernel\/|virt\/kvm\/)/, '')} ${f.name}()`.replace(
-    /arch\/x86\/kvm\/kvm_main\.c/,
-    'virt/kvm/kvm_main.c',
-  );
+  // Files outside KVM (virt/kvm/kvm_main.c, the host kernel's arch/x86/kernel/irq.c) are
+  // given from the tree's root; the rest are relative to arch/x86/kvm/.
+  const path = /^(arch|virt)\//.test(f.file) ? f.file : `arch/x86/kvm/${f.file}`;
+  return `Linux ${path} ${f.name}()`;
 }
 
 const X2APIC_NAMES: Record<number, string> = {
