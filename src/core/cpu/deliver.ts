@@ -4,7 +4,7 @@
 import { EventKind, EventType } from '../engine/view';
 import type { Hart } from './hart';
 import { checkStack, loaded, read, write } from './memory';
-import { ExitReason, vmExit } from '../vmx/vm-exit';
+import { type ExitInfo, ExitReason, vmExit } from '../vmx/vm-exit';
 import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
 
 export const Vector = {
@@ -74,6 +74,27 @@ export interface DeliveryOptions {
   injected?: boolean;
   /** Instruction length of a software event, for IDT-vectoring information. */
   instrLen?: number;
+  /** For an injected event: its "deliver error code" bit (VM_ENTRY_INTR_INFO_FIELD bit 11). */
+  deliverErrorCode?: boolean;
+}
+
+/**
+ * A VM exit decided while delivering: at once, or — for the event a VM entry injects — kept
+ * for the next step, so that the trace shows the entry and then the exit.
+ */
+function exitFromDelivery(h: Hart, info: ExitInfo, injected: boolean): void {
+  if (!injected) {
+    vmExit(h, info);
+    return;
+  }
+  h.vmx.pendingExit = {
+    reason: info.reason,
+    intrInfo: info.intrInfo ?? 0,
+    intrError: info.intrError ?? 0,
+    vectoringInfo: info.vectoringInfo ?? 0,
+    vectoringError: info.vectoringError ?? 0,
+    instructionLen: info.instructionLen ?? 0,
+  };
 }
 
 /** An interruption-information word: vector, type, error-code-valid, valid (SDM "Information for VM Exits Due to Vectored Events"). */
@@ -177,7 +198,7 @@ export function deliverEvent(
       // "Interrupt 8—Double Fault Exception": a fault while delivering #DF is a triple fault.
       if (h.vmx.nonRoot) {
         cpu.rip = faultRip;
-        vmExit(h, { reason: ExitReason.TRIPLE_FAULT });
+        exitFromDelivery(h, { reason: ExitReason.TRIPLE_FAULT }, opts.injected === true);
         return;
       }
       cpu.activity = Activity.SHUTDOWN;
@@ -215,19 +236,28 @@ export function deliverEvent(
       // from delivering another event: no IDT-vectoring information (SDM "Information for VM
       // Exits That Occur During Event Delivery"; facts §1.7, KVM vmcs12_save_pending_event).
       const vectoring = v !== Vector.DF;
-      vmExit(h, {
-        reason: ExitReason.EXCEPTION_NMI,
-        intrInfo: intrInfo(v, t, hasErrorCode(v, t)),
-        intrError: hasErrorCode(v, t) ? err : 0,
-        vectoringInfo: vectoring ? intrInfo(outer.v, outer.t, outerErr) : 0,
-        vectoringError: vectoring && outerErr ? outer.err : 0,
-        instructionLen: vectoring && soft ? (opts.instrLen ?? 0) : 0,
-      });
+      exitFromDelivery(
+        h,
+        {
+          reason: ExitReason.EXCEPTION_NMI,
+          intrInfo: intrInfo(v, t, hasErrorCode(v, t)),
+          intrError: hasErrorCode(v, t) ? err : 0,
+          vectoringInfo: vectoring ? intrInfo(outer.v, outer.t, outerErr) : 0,
+          vectoringError: vectoring && outerErr ? outer.err : 0,
+          instructionLen: vectoring && soft ? (opts.instrLen ?? 0) : 0,
+        },
+        opts.injected === true,
+      );
       return;
     }
   }
   const g = gate!;
-  const withErr = hasErrorCode(v, t);
+  // An injected event pushes an error code when its "deliver error code" bit says so (SDM
+  // "Event Injection"); any other event when its vector has one.
+  const withErr =
+    opts.injected && first < 0 && opts.deliverErrorCode !== undefined
+      ? opts.deliverErrorCode
+      : hasErrorCode(v, t);
   // "64-Bit Mode Stack Frame": RSP is aligned to 16 bytes, then SS, RSP, RFLAGS, CS and RIP are
   // pushed, and the error code last when the exception has one.
   const oldRsp = regNumber(cpu, RSP);

@@ -151,9 +151,13 @@ export function describeVmx(c: CompiledScenario, s: SimState): VmxView {
           value: v.fields[encoding],
         })),
     }));
+  const rate = c.scenario.features.vmx.preemptionTimerRate;
   const remaining =
     vmx.nonRoot && vmx.timerDeadline >= 0
-      ? Math.max(0, vmx.timerValue - (Math.floor(s.time / 2 ** 5) - Math.floor(vmx.timerStart / 2 ** 5)))
+      ? Math.max(
+          0,
+          vmx.timerValue - (Math.floor(s.time / 2 ** rate) - Math.floor(vmx.timerStart / 2 ** rate)),
+        )
       : null;
   return { on: vmx.on, nonRoot: vmx.nonRoot, preemptionTimer: remaining, mtfPending: vmx.mtfPending, vmcs };
 }

@@ -216,12 +216,14 @@ export class Stepper {
       raise(s, c.timed[s.nextTimed++], h);
       return this.finish();
     }
-    if (cpu.activity === Activity.SHUTDOWN) {
+    if (cpu.activity === Activity.SHUTDOWN && !s.vmx.nonRoot) {
       s.end = 'shutdown';
       return false;
     }
     if (s.kvm && !s.vmx.nonRoot) return this.kvmStep(s.kvm);
-    if (cpu.activity === Activity.HLT) {
+    // A guest in the shutdown state waits like a halted one: VM exits (the timer, the NMI
+    // window, an NMI) can still end it (SDM "Activity State").
+    if (cpu.activity === Activity.HLT || cpu.activity === Activity.SHUTDOWN) {
       // "HLT—Halt": an unmasked interrupt or an NMI resumes the processor (in VMX non-root
       // operation, so does a VM exit); otherwise time passes until the next external event or
       // timer expiry, or the run is over.
@@ -329,7 +331,7 @@ export class Stepper {
     const s = this.s;
     s.step++;
     s.lane = this.hart.level;
-    if (s.cpu.activity === Activity.SHUTDOWN) s.end = 'shutdown';
+    if (s.cpu.activity === Activity.SHUTDOWN && !s.vmx.nonRoot) s.end = 'shutdown';
     return true;
   }
 }

@@ -43,7 +43,10 @@ function fail(h: Hart, error: number): number {
 
 function readRevision(h: Hart, addr: number): number {
   const b = h.mem.bytes;
-  return (b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16) | (b[addr + 3] << 24)) & 0x7fffffff;
+  // Bits 30:0 are the revision identifier; bit 31 is the shadow-VMCS indicator, which this
+  // processor (no VMCS shadowing) never accepts: comparing the whole dword rejects it
+  // (SDM "VMXON": VMfailInvalid; "VMPTRLD": VMfailValid(11)).
+  return (b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16) | (b[addr + 3] << 24)) >>> 0;
 }
 
 function validRegion(h: Hart, addr: number): boolean {

@@ -9,7 +9,7 @@ import { acknowledge, deliverableVector } from '../cpu/apic';
 import type { DInstr } from '../cpu/decoded';
 import { Vector, deliverEvent, intrInfo } from '../cpu/deliver';
 import type { Hart } from '../cpu/hart';
-import { RFLAGS, Shadow } from '../cpu/state';
+import { Activity, RFLAGS, Shadow } from '../cpu/state';
 import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
 import { currentVmcs } from './state';
 import { F, readField } from './vmcs';
@@ -96,6 +96,9 @@ export function nonRootBoundary(h: Hart): boolean {
       return true;
     }
   }
+  // The shutdown activity state blocks external interrupts, and the interrupt window does
+  // not end it (SDM "Activity State"; facts §1.9, §3.5).
+  if (cpu.activity === Activity.SHUTDOWN) return false;
   // 5.5 Interrupt-window exiting: RFLAGS.IF = 1 and no blocking by STI or MOV SS.
   if (proc & CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING && cpu.rflags & RFLAGS.IF && !cpu.shadow) {
     vmExit(h, { reason: ExitReason.INTERRUPT_WINDOW });
@@ -150,6 +153,7 @@ export function nonRootWakes(h: Hart): boolean {
       : !cpu.nmiBlocked && !cpu.shadow)
   )
     return true;
+  if (cpu.activity === Activity.SHUTDOWN) return false;
   if (proc & CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING && cpu.rflags & RFLAGS.IF && !cpu.shadow) return true;
   if (
     deliverableVector(h.apic) >= 0 &&

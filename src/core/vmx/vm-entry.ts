@@ -5,7 +5,7 @@
 import { EventKind, EventType } from '../engine/view';
 import type { Hart } from '../cpu/hart';
 import { switchLane } from '../cpu/hart';
-import { deliverEvent, hasErrorCode } from '../cpu/deliver';
+import { deliverEvent } from '../cpu/deliver';
 import { Activity, RFLAGS, RSP, Shadow, setRegNumber, swapBook } from '../cpu/state';
 import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
 import { F, readField, type VmcsState } from './vmcs';
@@ -210,7 +210,9 @@ export function enterGuest(
   if (pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS) cpu.vnmiBlocked = (intr & 8) !== 0;
   else cpu.nmiBlocked = (intr & 8) !== 0;
   cpu.activity = readField(vmcs, F.GUEST_ACTIVITY_STATE) as Activity;
-  cpu.dbTrapPending = false;
+  // Pending debug exceptions: BS makes a single-step #DB due after VM entry (SDM "Loading
+  // Guest State": delivered before the first guest instruction, after injection).
+  cpu.dbTrapPending = (readField(vmcs, F.GUEST_PENDING_DBG_EXCEPTIONS) & 0x4000) !== 0;
   if (pin & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER) startPreemptionTimer(h, vmx, vmcs);
   else vmx.timerDeadline = -1;
   vmx.mtfPending = false;
@@ -230,19 +232,19 @@ export function enterGuest(
       const soft =
         type === EventType.SW_INT || type === EventType.SW_EXCEPTION || type === EventType.PRIV_SW_EXCEPTION;
       const len = readField(vmcs, F.VM_ENTRY_INSTRUCTION_LEN);
-      const err = hasErrorCode(vector, type) ? readField(vmcs, F.VM_ENTRY_EXCEPTION_ERROR_CODE) : 0;
+      const deliverErrorCode = (info & 0x800) !== 0;
+      const err = deliverErrorCode ? readField(vmcs, F.VM_ENTRY_EXCEPTION_ERROR_CODE) : 0;
       cpu.activity = Activity.ACTIVE;
       cpu.shadow = 0;
       deliverEvent(h, vector, type, err, soft ? guestRip + len : guestRip, {
         injected: true,
         instrRip: guestRip,
         instrLen: len,
+        deliverErrorCode,
       });
-      if (h.out.kind === EventKind.VMEXIT) {
-        // Delivering the injected event caused a VM exit (a fault the exception bitmap
-        // intercepts): the entry happened, then the exit. Keep the exit for the next step.
-        return { outcome: 'entered', reason: null };
-      }
+      // Delivering the injected event may have caused a VM exit (a fault the exception bitmap
+      // intercepts): it is kept in vmx.pendingExit and taken at the next step, after this
+      // entry's record.
       // "Monitor Trap Flag": with MTF = 1, a vectoring VM entry makes an MTF exit pending
       // before the first guest instruction.
       if (proc & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG) vmx.mtfPending = true;

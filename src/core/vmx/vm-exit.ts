@@ -89,6 +89,9 @@ export function vmExit(h: Hart, info: ExitInfo): void {
     writeField(vmcs, F.GUEST_IDTR_BASE, cpu.idtr);
     writeField(vmcs, F.GUEST_INTERRUPTIBILITY_INFO, guestInterruptibility(h, virtualNmis));
     writeField(vmcs, F.GUEST_ACTIVITY_STATE, cpu.activity);
+    // A single-step trap still pending (an MTF exit won over it) is saved as BS (bit 14) in
+    // the pending debug exceptions (SDM "Saving Non-Register State"; facts §3.6).
+    writeField(vmcs, F.GUEST_PENDING_DBG_EXCEPTIONS, cpu.dbTrapPending ? 0x4000 : 0);
     if (readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER) {
       writeField(vmcs, F.VMX_PREEMPTION_TIMER_VALUE, preemptionTimerRemaining(h));
     }
