@@ -183,10 +183,14 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
   return decide(h, Fn.kvm_check_and_inject_events, did, vector);
 }
 
-/** kvm_vcpu_has_events for a halted vCPU: an NMI, or an IRQ the guest would take. */
+/**
+ * kvm_vcpu_has_events for a halted vCPU: a newly raised NMI (KVM_REQ_NMI), a pending NMI that
+ * vmx_nmi_allowed lets in (not one NMIs are blocked for), or an IRQ the guest would take.
+ */
 function vcpuHasEvents(c: KvmContext): boolean {
   const { h, kvm } = c;
-  if (kvm.nmiQueued > 0 || kvm.nmiPending > 0 || kvm.nmiInjected || kvm.irqInjected) return true;
+  if (kvm.nmiQueued > 0 || kvm.nmiInjected || kvm.irqInjected) return true;
+  if (kvm.nmiPending > 0 && !vmxNmiBlocked(h, kvm)) return true;
   return hasInjectableIntr(kvm) && (rd(h, F.GUEST_RFLAGS) & 0x200) !== 0;
 }
 
