@@ -33,42 +33,40 @@ function deliverInGuest(h: Hart, vector: number, type: number): void {
     h.vmx.mtfPending = true;
 }
 
+/** What the processor does at a guest instruction boundary, decided before anything changes. */
+export const Boundary = {
+  NONE: 0,
+  PENDING_EXIT: 1,
+  MTF_EXIT: 2,
+  DEBUG_TRAP: 3,
+  TIMER_EXIT: 4,
+  NMI_WINDOW_EXIT: 5,
+  NMI_EXIT: 6,
+  NMI_DELIVERY: 7,
+  INTR_WINDOW_EXIT: 8,
+  EXTINT_EXIT: 9,
+  EXTINT_DELIVERY: 10,
+} as const;
+
 /**
- * The checks at an instruction boundary in VMX non-root operation. Returns true when a VM
- * exit or a delivery happened (h.out filled).
+ * The highest-priority event at this boundary in VMX non-root operation, in the order of the
+ * SDM's priority table with the VMX events spliced in (facts §3.1). Pure: it changes nothing.
  */
-export function nonRootBoundary(h: Hart): boolean {
+export function nonRootEvent(h: Hart): number {
   const cpu = h.cpu;
   const vmx = h.vmx;
-  if (vmx.pendingExit) {
-    // Decided during VM entry (delivering the injected event faulted): taken first.
-    const p = vmx.pendingExit;
-    vmx.pendingExit = null;
-    vmExit(h, p);
-    return true;
-  }
+  // Decided during VM entry (delivering the injected event faulted): taken first.
+  if (vmx.pendingExit) return Boundary.PENDING_EXIT;
   // 3.5 MTF VM exit (SDM "Monitor Trap Flag"): above debug traps and everything below.
-  if (vmx.mtfPending) {
-    vmx.mtfPending = false;
-    vmExit(h, { reason: ExitReason.MTF });
-    return true;
-  }
+  if (vmx.mtfPending) return Boundary.MTF_EXIT;
   // 4. Traps on the previous instruction: the single-step #DB (it may exit through the
   //    exception bitmap inside deliverEvent).
-  if (cpu.dbTrapPending) {
-    cpu.dbTrapPending = false;
-    deliverInGuest(h, Vector.DB, EventType.HW_EXCEPTION);
-    return true;
-  }
+  if (cpu.dbTrapPending) return Boundary.DEBUG_TRAP;
   const pin = vmx.pin;
   const proc = vmx.proc;
   // 4.3 VMX-preemption timer expired (SDM "VMX-Preemption Timer"). The lab evaluates it
   //     regardless of interrupt shadows (facts §5 item 3: not stated by the SDM).
-  if (vmx.timerDeadline >= 0 && h.tsc >= vmx.timerDeadline) {
-    vmx.timerDeadline = -1;
-    vmExit(h, { reason: ExitReason.PREEMPTION_TIMER });
-    return true;
-  }
+  if (vmx.timerDeadline >= 0 && h.tsc >= vmx.timerDeadline) return Boundary.TIMER_EXIT;
   // 4.6 NMI-window exiting: no virtual-NMI blocking and no MOV-SS blocking. Blocking by STI
   //     may also hold it (model-specific); the lab holds it, consistent with its choice that
   //     STI blocks NMIs (docs/model.md).
@@ -76,91 +74,100 @@ export function nonRootBoundary(h: Hart): boolean {
     proc & CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING &&
     !cpu.vnmiBlocked &&
     !(cpu.shadow & (Shadow.MOVSS | Shadow.STI))
-  ) {
-    vmExit(h, { reason: ExitReason.NMI_WINDOW });
-    return true;
-  }
-  // 5. NMI. With NMI exiting it causes a VM exit (reason 0, 0x80000202) and is consumed; the
-  //    guest's shadows do not hold the exit (KVM's choice, facts §3.2), blocking by NMI does
-  //    (without virtual NMIs it is real blocking while in non-root operation).
+  )
+    return Boundary.NMI_WINDOW_EXIT;
+  // 5. NMI. With NMI exiting it causes a VM exit (reason 0, 0x80000202); the guest's shadows
+  //    do not hold the exit (KVM's choice, facts §3.2), blocking by NMI does (without virtual
+  //    NMIs it is real blocking while in non-root operation).
   if (cpu.nmiPending) {
     if (pin & PIN_BASED.PIN_BASED_NMI_EXITING) {
-      if (pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS || !cpu.nmiBlocked) {
-        cpu.nmiPending = false;
-        vmExit(h, { reason: ExitReason.EXCEPTION_NMI, intrInfo: intrInfo(2, EventType.NMI, false) });
-        return true;
-      }
-    } else if (!cpu.nmiBlocked && !cpu.shadow) {
-      cpu.nmiPending = false;
-      deliverInGuest(h, Vector.NMI, EventType.NMI);
-      return true;
-    }
+      if (pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS || !cpu.nmiBlocked) return Boundary.NMI_EXIT;
+    } else if (!cpu.nmiBlocked && !cpu.shadow) return Boundary.NMI_DELIVERY;
   }
   // The shutdown activity state blocks external interrupts, and the interrupt window does
   // not end it (SDM "Activity State"; facts §1.9, §3.5).
-  if (cpu.activity === Activity.SHUTDOWN) return false;
+  if (cpu.activity === Activity.SHUTDOWN) return Boundary.NONE;
   // 5.5 Interrupt-window exiting: RFLAGS.IF = 1 and no blocking by STI or MOV SS.
-  if (proc & CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING && cpu.rflags & RFLAGS.IF && !cpu.shadow) {
-    vmExit(h, { reason: ExitReason.INTERRUPT_WINDOW });
-    return true;
+  if (proc & CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING && cpu.rflags & RFLAGS.IF && !cpu.shadow)
+    return Boundary.INTR_WINDOW_EXIT;
+  // 6. External interrupt: with external-interrupt exiting a VM exit that RFLAGS.IF and the
+  //    shadows do not hold; otherwise delivered through the guest IDT when IF=1, no shadow.
+  if (deliverableVector(h.apic) >= 0) {
+    if (pin & PIN_BASED.PIN_BASED_EXT_INTR_MASK) return Boundary.EXTINT_EXIT;
+    if (cpu.rflags & RFLAGS.IF && !cpu.shadow) return Boundary.EXTINT_DELIVERY;
   }
-  // 6. External interrupt. With external-interrupt exiting, a VM exit that RFLAGS.IF and the
-  //    shadows do not hold; with "acknowledge interrupt on exit" the APIC moves the vector to
-  //    ISR and VM_EXIT_INTR_INFO reports it, without it the interrupt stays pending in IRR
-  //    (SDM "Architectural State before a VM Exit", facts §3.8).
-  const vector = deliverableVector(h.apic);
-  if (vector >= 0) {
-    if (pin & PIN_BASED.PIN_BASED_EXT_INTR_MASK) {
+  return Boundary.NONE;
+}
+
+/** Whether something at this boundary ends a guest's HLT or shutdown (a VM exit or a delivery). */
+export function nonRootWakes(h: Hart): boolean {
+  return nonRootEvent(h) !== Boundary.NONE;
+}
+
+/**
+ * The checks at an instruction boundary in VMX non-root operation: perform the event
+ * nonRootEvent chose. Returns true when a VM exit or a delivery happened (h.out filled).
+ */
+export function nonRootBoundary(h: Hart): boolean {
+  const cpu = h.cpu;
+  const vmx = h.vmx;
+  switch (nonRootEvent(h)) {
+    case Boundary.PENDING_EXIT: {
+      const p = vmx.pendingExit!;
+      vmx.pendingExit = null;
+      vmExit(h, p);
+      return true;
+    }
+    case Boundary.MTF_EXIT:
+      vmx.mtfPending = false;
+      vmExit(h, { reason: ExitReason.MTF });
+      return true;
+    case Boundary.DEBUG_TRAP:
+      cpu.dbTrapPending = false;
+      deliverInGuest(h, Vector.DB, EventType.HW_EXCEPTION);
+      return true;
+    case Boundary.TIMER_EXIT:
+      vmx.timerDeadline = -1;
+      vmExit(h, { reason: ExitReason.PREEMPTION_TIMER });
+      return true;
+    case Boundary.NMI_WINDOW_EXIT:
+      vmExit(h, { reason: ExitReason.NMI_WINDOW });
+      return true;
+    case Boundary.NMI_EXIT:
+      // The NMI is consumed by the exit (facts §3.8).
+      cpu.nmiPending = false;
+      vmExit(h, { reason: ExitReason.EXCEPTION_NMI, intrInfo: intrInfo(2, EventType.NMI, false) });
+      return true;
+    case Boundary.NMI_DELIVERY:
+      cpu.nmiPending = false;
+      deliverInGuest(h, Vector.NMI, EventType.NMI);
+      return true;
+    case Boundary.INTR_WINDOW_EXIT:
+      vmExit(h, { reason: ExitReason.INTERRUPT_WINDOW });
+      return true;
+    case Boundary.EXTINT_EXIT: {
+      // With "acknowledge interrupt on exit" the APIC moves the vector to ISR and
+      // VM_EXIT_INTR_INFO reports it; without it the interrupt stays pending in IRR (SDM
+      // "Architectural State before a VM Exit", facts §3.8).
       if (vmx.exitControls & VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT) {
+        const vector = deliverableVector(h.apic);
         acknowledge(h.apic, vector);
         vmExit(h, {
           reason: ExitReason.EXTERNAL_INTERRUPT,
           intrInfo: intrInfo(vector, EventType.EXTINT, false),
         });
-      } else {
-        vmExit(h, { reason: ExitReason.EXTERNAL_INTERRUPT });
-      }
+      } else vmExit(h, { reason: ExitReason.EXTERNAL_INTERRUPT });
       return true;
     }
-    if (cpu.rflags & RFLAGS.IF && !cpu.shadow) {
+    case Boundary.EXTINT_DELIVERY: {
+      const vector = deliverableVector(h.apic);
       acknowledge(h.apic, vector);
       deliverInGuest(h, vector, EventType.EXTINT);
       return true;
     }
+    default:
+      return false;
   }
-  return false;
-}
-
-/** Whether an event at this boundary could end a guest's HLT (a VM exit or a delivery). */
-export function nonRootWakes(h: Hart): boolean {
-  const cpu = h.cpu;
-  const vmx = h.vmx;
-  if (vmx.pendingExit || vmx.mtfPending || cpu.dbTrapPending) return true;
-  if (vmx.timerDeadline >= 0 && h.tsc >= vmx.timerDeadline) return true;
-  const v = vmcs(h);
-  const pin = readField(v, F.PIN_BASED_VM_EXEC_CONTROL);
-  const proc = readField(v, F.CPU_BASED_VM_EXEC_CONTROL);
-  if (
-    proc & CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING &&
-    !cpu.vnmiBlocked &&
-    !(cpu.shadow & (Shadow.MOVSS | Shadow.STI))
-  )
-    return true;
-  if (
-    cpu.nmiPending &&
-    (pin & PIN_BASED.PIN_BASED_NMI_EXITING
-      ? pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS || !cpu.nmiBlocked
-      : !cpu.nmiBlocked && !cpu.shadow)
-  )
-    return true;
-  if (cpu.activity === Activity.SHUTDOWN) return false;
-  if (proc & CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING && cpu.rflags & RFLAGS.IF && !cpu.shadow) return true;
-  if (
-    deliverableVector(h.apic) >= 0 &&
-    (pin & PIN_BASED.PIN_BASED_EXT_INTR_MASK || (cpu.rflags & RFLAGS.IF && !cpu.shadow))
-  )
-    return true;
-  return false;
 }
 
 /** Exit reasons of the instructions that always exit in non-root operation. */
