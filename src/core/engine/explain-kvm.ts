@@ -38,6 +38,10 @@ function injectText(prev: SimState, cur: SimState, did: number, vector: number):
     parts.push('re-injects the NMI whose delivery the last exit interrupted (re-injection comes first)');
   if (did & Inject.REINJECT_IRQ)
     parts.push(`re-injects IRQ ${hex(vector)} whose delivery the last exit interrupted`);
+  if (did & Inject.EXCEPTION)
+    parts.push(
+      `injects the queued exception, vector ${vector} (VM_ENTRY_INTR_INFO_FIELD type 3), before any NMI or IRQ`,
+    );
   if (did & Inject.NMI) {
     parts.push(
       k.enableVnmi

@@ -250,7 +250,12 @@ export function explainStep(
         (prev.apic.irr[vector >>> 5] >>> (vector & 31)) & 1
           ? ' It was already pending in the IRR: the two requests become one.'
           : '';
-      const masked = cur.cpu.rflags & RFLAGS.IF ? '' : ' IF=0, so it waits in the IRR.';
+      const exiting = cur.vmx.nonRoot && (cur.vmx.pin & 1) !== 0;
+      const masked = exiting
+        ? " The guest runs with external-interrupt exiting: it causes a VM exit whatever the guest's IF."
+        : cur.cpu.rflags & RFLAGS.IF
+          ? ''
+          : ' IF=0, so it waits in the IRR.';
       return {
         text: `External IRQ, vector ${hex(vector)}, raised at the APIC: IRR bit ${hex(vector)} set${note}.${idle}${merged}${masked}`,
         cite: CITE.apicAccept,

@@ -49,9 +49,15 @@ export interface ExitInfo {
 }
 
 /** The guest's interruptibility state as a VM exit saves it (SDM "Saving Non-Register State"). */
-export function guestInterruptibility(h: Hart, virtualNmis: boolean): number {
+export function guestInterruptibility(h: Hart, virtualNmis: boolean, nmiExiting: boolean): number {
   const c = h.cpu;
-  return (c.shadow & (Shadow.STI | Shadow.MOVSS)) | ((virtualNmis ? c.vnmiBlocked : c.nmiBlocked) ? 8 : 0);
+  // Bit 3 is virtual-NMI blocking with "virtual NMIs". Without them it is blocking by NMI;
+  // with NMI exiting that blocking lasts only while the processor stays in non-root operation
+  // (facts §3.3), so the exit that ends it saves 0. Lab assumption (docs/model.md): it is the
+  // reading under which KVM's soft-vNMI path, whose vmx_nmi_blocked also checks bit 3, works
+  // on processors without virtual NMIs, as it did.
+  const nmi = virtualNmis ? c.vnmiBlocked : c.nmiBlocked && !nmiExiting;
+  return (c.shadow & (Shadow.STI | Shadow.MOVSS)) | (nmi ? 8 : 0);
 }
 
 /**
@@ -87,7 +93,11 @@ export function vmExit(h: Hart, info: ExitInfo): void {
     writeField(vmcs, F.GUEST_RFLAGS, cpu.rflags);
     writeField(vmcs, F.GUEST_SS_SELECTOR, cpu.ss);
     writeField(vmcs, F.GUEST_IDTR_BASE, cpu.idtr);
-    writeField(vmcs, F.GUEST_INTERRUPTIBILITY_INFO, guestInterruptibility(h, virtualNmis));
+    writeField(
+      vmcs,
+      F.GUEST_INTERRUPTIBILITY_INFO,
+      guestInterruptibility(h, virtualNmis, (pin & PIN_BASED.PIN_BASED_NMI_EXITING) !== 0),
+    );
     writeField(vmcs, F.GUEST_ACTIVITY_STATE, cpu.activity);
     // A single-step trap still pending (an MTF exit won over it) is saved as BS (bit 14) in
     // the pending debug exceptions (SDM "Saving Non-Register State"; facts §3.6).

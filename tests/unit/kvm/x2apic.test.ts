@@ -172,11 +172,10 @@ describe('x2APIC registers through MSR exits', () => {
     expect(q('gp_rip')).toBe(BigInt(glabel(s, 'badrd')));
   });
 
-  // Known deviation, not fixed: the model writes the #GP straight into VM_ENTRY_INTR_INFO_FIELD
-  // instead of queueing it (kvm_queue_exception → vcpu->arch.exception.pending), so an NMI
-  // raised before the next entry overwrites it. kvm_check_and_inject_events injects a pending
-  // exception first and lets the NMI wait (can_inject = false → -EBUSY, an immediate exit).
-  it.fails('a #GP KVM queued goes in before an NMI raised before the next entry', () => {
+  // kvm_queue_exception → vcpu->arch.exception.pending: kvm_check_and_inject_events injects a
+  // pending exception first and lets the NMI wait (can_inject = false → -EBUSY, an immediate
+  // exit). Once a deviation (the #GP went straight into VM_ENTRY_INTR_INFO_FIELD).
+  it('a #GP KVM queued goes in before an NMI raised before the next entry', () => {
     const program = [
       '        .intgate 2, nmi',
       '        .intgate 13, gp',

@@ -41,6 +41,8 @@ export const Inject = {
   IMMEDIATE_EXIT: 64,
   /** The NMI window was armed with the interrupt window (no virtual NMIs, or STI blocking). */
   NMI_WINDOW_VIA_IRQ: 128,
+  /** A queued exception was injected (kvm_inject_exception). */
+  EXCEPTION: 256,
 } as const;
 
 /** Host memory layout of the KVM model: VMXON region, vmcs01, and where VM exits land. */
@@ -144,6 +146,17 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
     vmxInjectIrq(h, kvm);
     did |= Inject.REINJECT_IRQ;
     vector = kvm.irqVector;
+    canInject = false;
+  }
+  // "Pending exception injected" before SMI, NMI and IRQ; it takes the injection slot.
+  if (kvm.exceptionPending && canInject) {
+    kvm.exceptionPending = false;
+    const v = kvm.exceptionVector;
+    const withErr = [8, 10, 11, 12, 13, 14, 17].includes(v);
+    wr(h, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000300 | (withErr ? 0x800 : 0) | v) >>> 0);
+    if (withErr) wr(h, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
+    did |= Inject.EXCEPTION;
+    vector = v;
     canInject = false;
   }
   let busy = false;
@@ -360,8 +373,11 @@ function handleExitDone(c: KvmContext): KvmStepResult {
 
 /** kvm_queue_exception(#GP): KVM injects #GP(0) for an MSR it does not emulate. */
 function injectGp(c: KvmContext, msr: number): KvmStepResult {
-  wr(c.h, F.VM_ENTRY_INTR_INFO_FIELD, 0x80000b0d);
-  wr(c.h, F.VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
+  const kvm = c.kvm;
+  kvm.exceptionPending = true;
+  kvm.exceptionVector = 13;
+  kvm.exceptionErrorCode = 0;
+  kvm.reqEvent = true;
   return decide(c.h, Fn.inject_gp, msr);
 }
 

@@ -40,6 +40,10 @@ export interface KvmState {
   irqInjected: boolean;
   irqVector: number;
   irqSoft: boolean;
+  /** vcpu->arch.exception: an exception KVM queued for the guest (kvm_queue_exception). */
+  exceptionPending: boolean;
+  exceptionVector: number;
+  exceptionErrorCode: number;
   /** Pending requests: KVM_REQ_EVENT, KVM_REQ_NMI. */
   reqEvent: boolean;
   reqNmi: boolean;
@@ -76,6 +80,9 @@ export function createKvm(enableVnmi: boolean): KvmState {
     irqInjected: false,
     irqVector: 0,
     irqSoft: false,
+    exceptionPending: false,
+    exceptionVector: 0,
+    exceptionErrorCode: 0,
     reqEvent: true,
     reqNmi: false,
     immediateExit: false,

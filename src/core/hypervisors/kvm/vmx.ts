@@ -38,21 +38,19 @@ export function vmxInterruptBlocked(h: Hart): boolean {
 }
 
 /**
- * vmx_nmi_blocked: without virtual NMIs, the soft flag first; then, in both modes, blocking by
- * STI or MOV SS in the interruptibility state (facts §3.2, seed A.6), and with virtual NMIs
- * blocking by NMI (bit 3). The kernel tests bit 3 without virtual NMIs too; the lab's VMX
- * model saves bit 3 = 1 at every exit after an NMI was injected with NMI exiting and no
- * virtual NMIs (real NMI blocking that guest IRETs do not end), which would block every later
- * NMI, so the soft flag alone stands for it here.
+ * vmx_nmi_blocked: without virtual NMIs, the soft flag first; then blocking by STI, MOV SS or
+ * NMI in the interruptibility state (facts §3.2, seed A.6).
  */
 export function vmxNmiBlocked(h: Hart, kvm: KvmState): boolean {
   if (!kvm.enableVnmi && kvm.softVnmiBlocked) return true;
   const intr = rd(h, F.GUEST_INTERRUPTIBILITY_INFO);
-  const mask =
-    GUEST_INTR_STATE.GUEST_INTR_STATE_STI |
-    GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS |
-    (kvm.enableVnmi ? GUEST_INTR_STATE.GUEST_INTR_STATE_NMI : 0);
-  return (intr & mask) !== 0;
+  return (
+    (intr &
+      (GUEST_INTR_STATE.GUEST_INTR_STATE_STI |
+        GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS |
+        GUEST_INTR_STATE.GUEST_INTR_STATE_NMI)) !==
+    0
+  );
 }
 
 /** vmx_get_nmi_mask: the soft flag without virtual NMIs, else interruptibility bit 3. */
