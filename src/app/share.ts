@@ -32,3 +32,31 @@ export function scenarioFromHash(hash: string): string | null {
 export function hashForScenario(json: string): string {
   return PREFIX + encodeScenario(json);
 }
+
+/**
+ * The document to share for a run: its parameters' current values become their defaults, so
+ * that the link opens the variant on screen (a document keeps its `{{param}}` templates, and
+ * a link carries no parameters of its own). Unchanged when every value is the default.
+ */
+export function documentWithParamValues(
+  json: string,
+  values: readonly { key: string; value: string | number | boolean }[],
+): string {
+  let doc: { params?: Record<string, { default?: unknown }> };
+  try {
+    doc = JSON.parse(json) as typeof doc;
+  } catch {
+    return json;
+  }
+  const params = doc.params;
+  if (!params || typeof params !== 'object') return json;
+  let changed = false;
+  for (const { key, value } of values) {
+    const p = params[key];
+    if (p && typeof p === 'object' && p.default !== value) {
+      p.default = value;
+      changed = true;
+    }
+  }
+  return changed ? JSON.stringify(doc, null, 2) : json;
+}

@@ -3,6 +3,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { SimClient } from '../../worker/protocol';
 import { localDraftStorage, type DraftStorage } from './draft-storage';
+import { createDetailsSlice } from './details-slice';
 import { createEditorSlice } from './editor-slice';
 import { createPlaybackSlice } from './playback-slice';
 import { createScenarioSlice } from './scenario-slice';
@@ -23,11 +24,15 @@ export function createLabStore(client: SimClient, drafts: DraftStorage = localDr
     refreshView: false,
     playTimer: null,
     kindSeek: Promise.resolve(),
+    detailsAsked: new Set(),
+    detailsQueue: [],
+    detailsBusy: false,
   };
   const deps: StoreDeps = { client, drafts, runtime };
   const store = createStore<LabState>()((...a) => ({
     ...createScenarioSlice(deps)(...a),
     ...createStepSlice(deps)(...a),
+    ...createDetailsSlice(deps)(...a),
     ...createPlaybackSlice(deps)(...a),
     ...createEditorSlice(deps)(...a),
     ...createUiSlice(deps)(...a),

@@ -2,7 +2,7 @@
 // link), the timeline columns and the run's assertions. A rejected load keeps the previous
 // run on screen and shows the error in the editor.
 import type { LoadRequest, LoadResponse } from '../../worker/protocol';
-import { hashForScenario, scenarioFromHash } from '../share';
+import { documentWithParamValues, hashForScenario, scenarioFromHash } from '../share';
 import { pumpViews } from './step-slice';
 import type {
   BuiltinRequest,
@@ -17,6 +17,16 @@ function builtinOf(req: LoadRequest | null): BuiltinRequest | null {
   return req && 'builtin' in req
     ? { builtin: req.builtin, ...(req.params ? { params: req.params } : {}) }
     : null;
+}
+
+/**
+ * A `#s=` link describes the scenario it was made from. Once something else is on screen it
+ * no longer does: drop it (without a history entry), so that a reload shows what the user was
+ * on, not the old link.
+ */
+function clearSharedHash() {
+  if (typeof window === 'undefined' || scenarioFromHash(window.location.hash) === null) return;
+  window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
 }
 
 function failure(message: string): LoadResponse {
@@ -44,7 +54,10 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
     keepStep: boolean,
   ) {
     runtime.generation += 1;
+    runtime.detailsAsked.clear();
+    runtime.detailsQueue = [];
     get().pause();
+    if (origin !== 'share') clearSharedHash();
     const step = keepStep ? Math.min(get().step, res.info.totalSteps) : 0;
     const editor: Partial<LabState> = {};
     if (origin !== 'editor') {
@@ -62,6 +75,8 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
       runError: res.runError,
       timeline: null,
       allAssertions: [],
+      eventDetails: {},
+      pendingSwitch: null,
       view: null,
       prevView: null,
       step,
@@ -96,6 +111,7 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
     timeline: null,
     allAssertions: [],
     started: false,
+    pendingSwitch: null,
 
     async start() {
       if (get().started) return;
@@ -144,21 +160,43 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
       return res;
     },
 
-    async pickBuiltin(name) {
+    async pickBuiltin(name, opts = {}) {
+      // The editor's edits would be replaced by the built-in's document: ask first.
+      if (!opts.force && get().editorEdited) {
+        set({ pendingSwitch: { kind: 'builtin', name } });
+        return;
+      }
       await get().load({ builtin: name }, { origin: 'builtin' });
     },
 
-    async setParam(key, value) {
+    async setParam(key, value, opts = {}) {
       const req = get().request;
       if (!req) return;
+      // A built-in reloaded with a new parameter replaces the editor's text too.
+      if (!opts.force && 'builtin' in req && get().editorEdited) {
+        set({ pendingSwitch: { kind: 'param', key, value } });
+        return;
+      }
       const params = { ...(req.params ?? {}), [key]: value };
       const next: LoadRequest =
         'builtin' in req ? { builtin: req.builtin, params } : { json: req.json, params };
       await get().load(next, { origin: 'builtin' in req ? 'builtin' : 'editor', keepStep: true });
     },
 
+    async confirmSwitch() {
+      const pending = get().pendingSwitch;
+      if (!pending) return;
+      set({ pendingSwitch: null });
+      if (pending.kind === 'builtin') await get().pickBuiltin(pending.name, { force: true });
+      else await get().setParam(pending.key, pending.value, { force: true });
+    },
+
+    cancelSwitch() {
+      if (get().pendingSwitch) set({ pendingSwitch: null });
+    },
+
     share() {
-      const json = get().scenarioJson;
+      const json = documentWithParamValues(get().scenarioJson, get().info?.params ?? []);
       if (!json || typeof window === 'undefined') return null;
       const hash = hashForScenario(json);
       window.history.replaceState(null, '', hash);

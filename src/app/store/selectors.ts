@@ -32,5 +32,27 @@ export const selectSourceLevel = (s: LabState) => s.sourceLevel;
 export const selectTimelineZoom = (s: LabState) => s.timelineZoom;
 export const selectTimeAxis = (s: LabState) => s.timeAxis;
 
-/** The level whose source is shown: the pinned one, else the one that acted in this step. */
-export const selectShownSourceLevel = (s: LabState) => s.sourceLevel ?? s.view?.event?.level ?? 0;
+export const selectPendingSwitch = (s: LabState) => s.pendingSwitch;
+export const selectEventDetails = (s: LabState) => s.eventDetails;
+export const selectStateTab = (s: LabState) => s.stateTab;
+export const selectVmcsShowAll = (s: LabState) => s.vmcsShowAll;
+export const selectExpandedFields = (s: LabState) => s.expandedFields;
+
+/** Whether a level has a program to show (a KVM lane has none: it is a model, not code). */
+function hasSource(s: LabState, index: number): boolean {
+  return (s.info?.levels.find((l) => l.index === index)?.source ?? '') !== '';
+}
+
+/**
+ * The level whose source is shown: the pinned one; else the level running on the processor
+ * at this step (the guest's lines while in VMX non-root operation); else the one that acted;
+ * else the first level that has a program.
+ */
+export const selectShownSourceLevel = (s: LabState): number => {
+  if (s.sourceLevel !== null) return s.sourceLevel;
+  const running = s.view?.levels.find((l) => l.cpu.running);
+  if (running && hasSource(s, running.index)) return running.index;
+  const acting = s.view?.event?.level;
+  if (acting !== undefined && hasSource(s, acting)) return acting;
+  return s.info?.levels.find((l) => l.source !== '')?.index ?? 0;
+};

@@ -8,6 +8,18 @@ import type { DraftStorage } from './draft-storage';
 export type ParamValue = string | number | boolean;
 export type BuiltinRequest = { builtin: string; params?: Record<string, ParamValue> };
 
+/** A switch of scenario that waits for the user to agree to discard the editor's edits. */
+export type PendingSwitch =
+  { kind: 'builtin'; name: string } | { kind: 'param'; key: string; value: ParamValue };
+
+/** What the timeline shows of a VM exit, VM entry or decision, fetched on demand. */
+export interface EventDetail {
+  kind: string;
+  data: Record<string, number>;
+  /** The step's explanation (a decision's names the kernel function first). */
+  text: string;
+}
+
 /** Where a load came from: it decides what happens to the editor text. */
 export type LoadOrigin = 'builtin' | 'editor' | 'share';
 
@@ -23,15 +35,30 @@ export interface ScenarioValues {
   /** Every assertion of the run (the view of the last step), for the list and the marks. */
   allAssertions: AssertionView[];
   started: boolean;
+  /** Set while the "discard your edits?" dialog is open. */
+  pendingSwitch: PendingSwitch | null;
 }
 export interface ScenarioActions {
   /** First load: a shared `#s=` scenario, else the saved draft, else the first built-in. */
   start(): Promise<void>;
   load(req: LoadRequest, opts?: { origin?: LoadOrigin; keepStep?: boolean }): Promise<LoadResponse>;
-  pickBuiltin(name: string): Promise<void>;
-  setParam(key: string, value: ParamValue): Promise<void>;
+  /** Loads a built-in; asks first (pendingSwitch) when the editor holds edits, unless `force`. */
+  pickBuiltin(name: string, opts?: { force?: boolean }): Promise<void>;
+  setParam(key: string, value: ParamValue, opts?: { force?: boolean }): Promise<void>;
+  /** The user agreed to discard the edits: perform the pending switch. */
+  confirmSwitch(): Promise<void>;
+  cancelSwitch(): void;
   /** Puts the scenario of the run into the URL hash; returns the URL. */
   share(): string | null;
+}
+
+export interface DetailValues {
+  /** Details of the transitions and decisions on the timeline, by step, for the run on screen. */
+  eventDetails: Record<number, EventDetail>;
+}
+export interface DetailActions {
+  /** Fetches (in the background, one at a time) the details of these steps not yet known. */
+  fetchEventDetails(steps: number[]): void;
 }
 
 export interface StepValues {
@@ -109,6 +136,12 @@ export interface UiValues {
   timelineZoom: ZoomState;
   timeAxis: TimeAxis;
   notice: string | null;
+  /** The machine-state tab when the panels do not fit side by side ('level-N' or 'vmx'). */
+  stateTab: string | null;
+  /** The VMCS panels list every field, not only the important (and changed) ones. */
+  vmcsShowAll: boolean;
+  /** VMCS fields shown bit by bit, by "addr:field". */
+  expandedFields: Record<string, boolean>;
 }
 export interface UiActions {
   setHelpOpen(open: boolean): void;
@@ -118,10 +151,15 @@ export interface UiActions {
   setTimelineZoom(zoom: ZoomState): void;
   setTimeAxis(axis: TimeAxis): void;
   setNotice(notice: string | null): void;
+  setStateTab(tab: string | null): void;
+  setVmcsShowAll(all: boolean): void;
+  toggleField(key: string): void;
 }
 
 export type LabState = ScenarioValues &
   ScenarioActions &
+  DetailValues &
+  DetailActions &
   StepValues &
   StepActions &
   PlaybackValues &
@@ -144,6 +182,10 @@ export interface Runtime {
   playTimer: ReturnType<typeof setTimeout> | null;
   /** Step-by-kind searches, chained so each starts from where the previous one landed. */
   kindSeek: Promise<void>;
+  /** Steps whose details were asked for (in this run), and those still to fetch. */
+  detailsAsked: Set<number>;
+  detailsQueue: number[];
+  detailsBusy: boolean;
 }
 
 export interface StoreDeps {

@@ -15,6 +15,9 @@ export const createUiSlice: SliceCreator<UiValues & UiActions & ErrorValues & Er
     timelineZoom: { k: 1, x: 0 },
     timeAxis: 'step',
     notice: null,
+    stateTab: null,
+    vmcsShowAll: false,
+    expandedFields: {},
     setHelpOpen: (open) => set({ helpOpen: open }),
     toggleHelp: () => set({ helpOpen: !get().helpOpen }),
     setLeftTab: (tab) => set({ leftTab: tab }),
@@ -25,4 +28,13 @@ export const createUiSlice: SliceCreator<UiValues & UiActions & ErrorValues & Er
     },
     setTimeAxis: (axis) => set({ timeAxis: axis, timelineZoom: { k: 1, x: 0 } }),
     setNotice: (notice) => set({ notice }),
+    setStateTab: (tab) => set({ stateTab: tab }),
+    setVmcsShowAll: (all) => set({ vmcsShowAll: all }),
+    toggleField: (key) =>
+      set((s) => {
+        const next = { ...s.expandedFields };
+        if (next[key]) delete next[key];
+        else next[key] = true;
+        return { expandedFields: next };
+      }),
   });
