@@ -10,6 +10,10 @@ export type ActionName =
   | 'jumpToEnd'
   | 'nextDelivery'
   | 'prevDelivery'
+  | 'nextTransition'
+  | 'prevTransition'
+  | 'nextDecision'
+  | 'prevDecision'
   | 'faster'
   | 'slower'
   | 'toggleHelp'
@@ -28,6 +32,10 @@ export interface LabAction {
 
 /** The kinds that "step by delivery" stops at (names of EVENT_KIND_NAMES). */
 export const DELIVERY_KINDS = ['delivery'];
+/** "Step by VM transition": VM entries and VM exits. */
+export const TRANSITION_KINDS = ['vmentry', 'vmexit'];
+/** "Step by hypervisor decision". */
+export const DECISION_KINDS = ['decision'];
 
 export const ACTIONS: readonly LabAction[] = [
   {
@@ -80,6 +88,34 @@ export const ACTIONS: readonly LabAction[] = [
     perform: (s) => void s.seekKind(-1, DELIVERY_KINDS),
   },
   {
+    name: 'nextTransition',
+    label: 'Next VM exit or entry',
+    keys: ['x'],
+    keyLabels: ['x'],
+    perform: (s) => void s.seekKind(1, TRANSITION_KINDS),
+  },
+  {
+    name: 'prevTransition',
+    label: 'Previous VM exit or entry',
+    keys: ['X'],
+    keyLabels: ['X'],
+    perform: (s) => void s.seekKind(-1, TRANSITION_KINDS),
+  },
+  {
+    name: 'nextDecision',
+    label: 'Next hypervisor decision',
+    keys: ['d'],
+    keyLabels: ['d'],
+    perform: (s) => void s.seekKind(1, DECISION_KINDS),
+  },
+  {
+    name: 'prevDecision',
+    label: 'Previous hypervisor decision',
+    keys: ['D'],
+    keyLabels: ['D'],
+    perform: (s) => void s.seekKind(-1, DECISION_KINDS),
+  },
+  {
     name: 'faster',
     label: 'Faster',
     keys: ['+', '='],
@@ -115,9 +151,15 @@ export const ACTIONS: readonly LabAction[] = [
     label: 'Close the help',
     keys: ['Escape'],
     keyLabels: ['Esc'],
-    perform: (s) => s.setHelpOpen(false),
+    perform: (s) => {
+      s.setHelpOpen(false);
+      s.cancelSwitch();
+    },
   },
 ];
+
+/** Actions that still work while a dialog (the help, a confirmation) is open: its close keys. */
+export const DIALOG_ACTIONS: readonly ActionName[] = ['closeOverlay', 'toggleHelp'];
 
 export const ACTIONS_BY_NAME = Object.fromEntries(ACTIONS.map((a) => [a.name, a])) as Record<
   ActionName,

@@ -14,7 +14,10 @@ export type MarkCategory =
   | 'iret'
   | 'assert-pass'
   | 'assert-fail'
-  | 'shutdown';
+  | 'shutdown'
+  | 'vmexit'
+  | 'vmentry'
+  | 'decision';
 
 export const KIND_COLORS: Record<MarkCategory, string> = {
   instruction: '#6e7681',
@@ -27,6 +30,9 @@ export const KIND_COLORS: Record<MarkCategory, string> = {
   'assert-pass': '#3fb950',
   'assert-fail': '#f85149',
   shutdown: '#f85149',
+  vmexit: '#ec6cb9',
+  vmentry: '#6bc46d',
+  decision: '#c8a2ff',
 };
 
 export const KIND_LABELS: Record<MarkCategory, string> = {
@@ -40,6 +46,9 @@ export const KIND_LABELS: Record<MarkCategory, string> = {
   'assert-pass': 'assert passed',
   'assert-fail': 'assert failed',
   shutdown: 'shutdown',
+  vmexit: 'VM exit',
+  vmentry: 'VM entry',
+  decision: 'KVM decision',
 };
 
 /** The colour family of an event type (SDM interruption types, as in EventType). */
@@ -72,6 +81,12 @@ export function markCategory(kind: number, type: number, passed = true): MarkCat
       return 'shutdown';
     case EventKind.IDLE:
       return 'idle';
+    case EventKind.VMEXIT:
+      return 'vmexit';
+    case EventKind.VMENTRY:
+      return 'vmentry';
+    case EventKind.DECISION:
+      return 'decision';
     default:
       return 'instruction';
   }
@@ -85,7 +100,8 @@ const UI = {
   border: '#2d3540',
   text: '#e6edf3',
   muted: '#9aa4af',
-  faint: '#6e7681',
+  // At least 4.5:1 on every surface (bg, surface, surface-2), like --muted.
+  faint: '#8b949e',
   focus: '#c9d1d9',
   changed: '#f778ba',
   changedBg: 'rgba(247, 120, 186, 0.16)',

@@ -1,7 +1,8 @@
 // The window's key handler: looks the key up in the action registry. Keys typed into a
-// field (the editor, a select) stay with the field, except Escape.
+// field (the editor, a select) stay with the field, except Escape. While a dialog is open
+// (the help, a confirmation) only its own close keys act.
 import { useEffect } from 'react';
-import { actionForKey } from './actions';
+import { actionForKey, DIALOG_ACTIONS } from './actions';
 import { useLabStoreApi } from './sim-client-context';
 
 function isTypingTarget(target: EventTarget | null): boolean {
@@ -17,11 +18,16 @@ export function useKeyboardShortcuts(): void {
       if (event.defaultPrevented) return;
       const action = actionForKey(event);
       if (!action) return;
+      const state = store.getState();
+      const dialog = state.helpOpen || state.pendingSwitch !== null;
+      if (dialog && !DIALOG_ACTIONS.includes(action.name)) return;
+      // `?` opens the help, but not over the confirmation dialog.
+      if (state.pendingSwitch !== null && action.name === 'toggleHelp') return;
       if (isTypingTarget(event.target) && action.name !== 'closeOverlay') return;
       // Space on a focused button would click it as well as toggling play.
       if (event.key === ' ' && event.target instanceof HTMLButtonElement) event.target.blur();
       event.preventDefault();
-      action.perform(store.getState());
+      action.perform(state);
     }
     window.addEventListener('keydown', onKeyDown);
     return () => window.removeEventListener('keydown', onKeyDown);

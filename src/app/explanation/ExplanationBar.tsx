@@ -6,6 +6,7 @@ import { hexVector } from '../format';
 import { useLab } from '../sim-client-context';
 import { selectAllAssertions, selectView } from '../store/selectors';
 import { KIND_COLORS, markCategory } from '../theme';
+import { exitReasonLabel } from '../timeline/transition-text';
 
 const KIND_NUMBERS: Record<string, number> = Object.fromEntries(
   Object.entries(EVENT_KIND_NAMES).map(([n, name]) => [name, Number(n)]),
@@ -13,9 +14,15 @@ const KIND_NUMBERS: Record<string, number> = Object.fromEntries(
 
 function describeEvent(event: TraceEventView): string {
   const parts = [`L${event.level}`, event.kind];
-  const { vector, type } = event.data;
+  const { vector, type, reason, injected } = event.data;
   if (type !== undefined && EVENT_TYPE_NAMES[type]) parts.push(EVENT_TYPE_NAMES[type]);
   if (vector !== undefined && vector >= 0) parts.push(`vector ${hexVector(vector)}`);
+  if (event.kind === 'vmexit' && reason !== undefined) parts.push(`reason ${exitReasonLabel(reason)}`);
+  if (event.kind === 'vmentry' && injected !== undefined && injected & 0x80000000) {
+    parts.push(
+      `injects ${EVENT_TYPE_NAMES[(injected >>> 8) & 7] ?? 'an event'} ${hexVector(injected & 0xff)}`,
+    );
+  }
   return parts.join(' · ');
 }
 

@@ -13,6 +13,9 @@ const LEGEND: MarkCategory[] = [
   'iret',
   'assert-pass',
   'assert-fail',
+  'vmexit',
+  'vmentry',
+  'decision',
 ];
 
 export function HelpOverlay() {
@@ -69,7 +72,10 @@ export function HelpOverlay() {
         <p>
           Step N is the state after the N-th event of the run; step 0 is the initial state. Values that
           changed in the step shown (compared with the step before it) are highlighted. On the timeline, wheel
-          to zoom, drag to pan, click to go to a step, and drag the playhead to scrub.
+          to zoom, drag to pan, click to go to a step, and drag the playhead to scrub. VM exits are arrows
+          from a guest’s lane to its host’s, labelled with the exit reason; VM entries are arrows back, with a
+          ringed diamond when the entry injects an event. A level that waits shows the state it will resume
+          with: a host its HOST_RIP, a guest its VMCS guest area.
         </p>
         <ul className="help-legend">
           {LEGEND.map((c) => (

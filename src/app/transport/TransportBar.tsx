@@ -1,10 +1,19 @@
-// The transport: jump, step, play, step by delivery, speed, and where we are (step and
-// cycles). Each button performs the registered action, whose keys its tooltip shows.
-import type { ReactNode } from 'react';
+// The transport: jump, step, play, step by delivery / VM transition / hypervisor decision,
+// speed, and where we are (step and cycles). Each button performs the registered action,
+// whose keys its tooltip shows.
+import { useMemo, type ReactNode } from 'react';
+import { EventKind } from '../../core/engine/view';
 import { ACTIONS_BY_NAME, actionTitle, type ActionName } from '../actions';
 import { cycles } from '../format';
 import { useLab, useLabStoreApi } from '../sim-client-context';
-import { selectPlaying, selectSpeed, selectStep, selectTotalSteps, selectView } from '../store/selectors';
+import {
+  selectPlaying,
+  selectSpeed,
+  selectStep,
+  selectTimeline,
+  selectTotalSteps,
+  selectView,
+} from '../store/selectors';
 import { SPEEDS } from '../store/types';
 
 const ICONS: Record<string, ReactNode> = {
@@ -14,28 +23,26 @@ const ICONS: Record<string, ReactNode> = {
   pause: <path d="M3.5 2h3v12h-3zM9.5 2h3v12h-3z" />,
   forward: <path d="M4 2v12l8-6z" />,
   end: <path d="M11 2h2v12h-2zM2 2v12l8-6z" />,
-  prevKind: <path d="M2 2h2v12H2zM13 3v10L6 8z" />,
-  nextKind: <path d="M12 2h2v12h-2zM3 3v10l7-5z" />,
+  prevKind: <path d="M12 3v10L5 8z" />,
+  nextKind: <path d="M4 3v10l7-5z" />,
 };
 
 function TransportButton({
   action,
   icon,
   testId,
-  label,
   disabled,
 }: {
   action: ActionName;
   icon: keyof typeof ICONS;
   testId: string;
-  label?: string;
   disabled?: boolean;
 }) {
   const store = useLabStoreApi();
   return (
     <button
       type="button"
-      className={`btn transport-btn${label ? ' with-label' : ''}`}
+      className="btn transport-btn"
       data-testid={testId}
       title={actionTitle(action)}
       aria-label={ACTIONS_BY_NAME[action].label}
@@ -45,8 +52,32 @@ function TransportButton({
       <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true" fill="currentColor">
         {ICONS[icon]}
       </svg>
-      {label && <span>{label}</span>}
     </button>
+  );
+}
+
+/** ◀ what ▶: the previous and next step of one kind, around the kind's name. */
+function KindStepper({
+  prev,
+  next,
+  what,
+  testId,
+  disabled,
+}: {
+  prev: ActionName;
+  next: ActionName;
+  what: string;
+  testId: string;
+  disabled: boolean;
+}) {
+  return (
+    <div className="kind-stepper" role="group" aria-label={`Step by ${what}`}>
+      <TransportButton action={prev} icon="prevKind" testId={`btn-prev-${testId}`} disabled={disabled} />
+      <span className="kind-stepper-label" aria-hidden="true">
+        {what}
+      </span>
+      <TransportButton action={next} icon="nextKind" testId={`btn-next-${testId}`} disabled={disabled} />
+    </div>
   );
 }
 
@@ -57,7 +88,15 @@ export function TransportBar() {
   const playing = useLab(selectPlaying);
   const speed = useLab(selectSpeed);
   const view = useLab(selectView);
+  const timeline = useLab(selectTimeline);
   const none = total === 0;
+  const kinds = useMemo(() => {
+    const k = new Set(timeline?.kinds ?? []);
+    return {
+      transitions: k.has(EventKind.VMENTRY) || k.has(EventKind.VMEXIT),
+      decisions: k.has(EventKind.DECISION),
+    };
+  }, [timeline]);
 
   return (
     <div className="transport" role="toolbar" aria-label="Transport">
@@ -78,20 +117,27 @@ export function TransportBar() {
         />
         <TransportButton action="jumpToEnd" icon="end" testId="btn-end" disabled={step >= total} />
       </div>
-      <div className="transport-group">
-        <TransportButton
-          action="prevDelivery"
-          icon="prevKind"
-          testId="btn-prev-delivery"
-          label="delivery"
+      <div className="transport-group kinds">
+        <KindStepper
+          prev="prevDelivery"
+          next="nextDelivery"
+          what="delivery"
+          testId="delivery"
           disabled={none}
         />
-        <TransportButton
-          action="nextDelivery"
-          icon="nextKind"
-          testId="btn-next-delivery"
-          label="delivery"
-          disabled={none}
+        <KindStepper
+          prev="prevTransition"
+          next="nextTransition"
+          what="VM exit/entry"
+          testId="transition"
+          disabled={none || !kinds.transitions}
+        />
+        <KindStepper
+          prev="prevDecision"
+          next="nextDecision"
+          what="decision"
+          testId="decision"
+          disabled={none || !kinds.decisions}
         />
       </div>
       <label className="speed" title="Playing speed (+ / -)">
