@@ -1,0 +1,171 @@
+// One VMCS: its fields by group (important ones first, all on demand), each with its Linux
+// name, its value and a reading of it; a click shows the field bit by bit, decoded with the
+// core's layouts. Fields and bits that changed in this step are highlighted; tooltips name
+// the SDM section that defines each field and bit.
+import { memo } from 'react';
+import type { VmcsView } from '../../core/engine/view';
+import { layoutOf } from '../../core/vmx';
+import { hexShort } from '../format';
+import { useLab, useLabStoreApi } from '../sim-client-context';
+import { selectExpandedFields, selectVmcsShowAll } from '../store/selectors';
+import {
+  bitRows,
+  fieldGroups,
+  fieldHex,
+  fieldSummary,
+  fieldTitle,
+  shortBitName,
+  type FieldRow,
+} from './vmcs-model';
+
+function changedAttrs(changed: boolean) {
+  return { 'data-changed': changed ? 'true' : undefined };
+}
+
+function FieldBits({ row }: { row: FieldRow }) {
+  const basis = row.prevValue ?? (row.changed ? 0 : undefined);
+  const bits = bitRows(row.name, row.value, basis);
+  return (
+    <ul className="vmcs-bits" data-testid={`vmcs-bits-${row.name}`}>
+      {bits.map((b) => (
+        <li
+          key={b.position}
+          className={`vmcs-bit${b.bit.set ? ' set' : ''}${b.changed ? ' changed' : ''}${b.bit.kind !== 'defined' ? ` ${b.bit.kind}` : ''}`}
+          data-bit={b.bit.linuxName ?? b.bit.name}
+          data-set={b.bit.set ? 'true' : 'false'}
+          data-value={String(b.bit.value)}
+          {...changedAttrs(b.changed)}
+          title={`${b.description}\n${b.section}`}
+        >
+          <span className="vmcs-bit-pos">{b.position}</span>
+          <span className="vmcs-bit-name mono">{b.bit.linuxName ? shortBitName(b.bit) : ''}</span>
+          <span className="vmcs-bit-text">{b.bit.text}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function FieldLine({ row, vmcsAddr }: { row: FieldRow; vmcsAddr: number }) {
+  const store = useLabStoreApi();
+  const key = `${vmcsAddr}:${row.name}`;
+  const expanded = useLab((s) => s.expandedFields[key] === true);
+  const summary = fieldSummary(row.name, row.value);
+  const expandable = layoutOf(row.name) !== undefined;
+  const toggle = () => store.getState().toggleField(key);
+  return (
+    <li className={`vmcs-field${row.changed ? ' is-changed' : ''}`} data-field={row.name}>
+      <button
+        type="button"
+        className="vmcs-field-line"
+        data-testid={`vmcs-field-${row.name}`}
+        aria-expanded={expandable ? expanded : undefined}
+        disabled={!expandable}
+        onClick={toggle}
+        title={fieldTitle(row)}
+      >
+        <span className="vmcs-chevron" aria-hidden="true">
+          {expandable ? (expanded ? '▾' : '▸') : ''}
+        </span>
+        <span className="vmcs-name mono">{row.name}</span>
+        <span
+          className={`vmcs-value mono${row.changed ? ' changed' : ''}`}
+          data-testid={`vmcs-value-${row.name}`}
+          {...changedAttrs(row.changed)}
+        >
+          {fieldHex(row.field, row.value)}
+        </span>
+        <span className="vmcs-summary" data-testid={`vmcs-summary-${row.name}`}>
+          {summary}
+          {row.changed && row.prevValue !== undefined && (
+            <span className="vmcs-was mono"> was {fieldHex(row.field, row.prevValue)}</span>
+          )}
+        </span>
+      </button>
+      {expanded && expandable && <FieldBits row={row} />}
+    </li>
+  );
+}
+
+export const VmcsPanel = memo(function VmcsPanel({
+  vmcs,
+  prev,
+}: {
+  vmcs: VmcsView;
+  /** The same VMCS at the step before; null when it did not exist then; undefined: no basis. */
+  prev: VmcsView | null | undefined;
+}) {
+  const store = useLabStoreApi();
+  const showAll = useLab(selectVmcsShowAll);
+  // Subscribed so the memoised panel re-renders when a field is expanded.
+  useLab(selectExpandedFields);
+  const groups = fieldGroups(vmcs, prev, showAll);
+  const hidden = groups.reduce((n, g) => n + g.hidden, 0);
+  const changedCount = groups.reduce((n, g) => n + g.rows.filter((r) => r.changed).length, 0);
+  const title = [vmcs.role, hexShort(vmcs.addr), vmcs.label, vmcs.launched ? 'launched' : 'clear']
+    .filter(Boolean)
+    .join(' · ');
+  return (
+    <article
+      className="vmcs-panel panel"
+      data-testid={`vmcs-${vmcs.role}`}
+      data-addr={vmcs.addr}
+      aria-label={`VMCS ${vmcs.role}`}
+    >
+      <header className="panel-head">
+        <h2
+          className="panel-title"
+          title="Role (which level runs which guest with it), address, label, launch state"
+        >
+          {title}
+          {vmcs.current && (
+            <span
+              className="badge badge-current"
+              title="The current VMCS: VMREAD, VMWRITE and VM entry use it"
+            >
+              current
+            </span>
+          )}
+        </h2>
+        {changedCount > 0 && (
+          <span className="vmcs-changed-count" data-testid="vmcs-changed-count">
+            {changedCount} changed
+          </span>
+        )}
+        <button
+          type="button"
+          className="btn btn-small vmcs-show-all"
+          data-testid="vmcs-show-all"
+          aria-pressed={showAll}
+          onClick={() => store.getState().setVmcsShowAll(!showAll)}
+          title={showAll ? 'Show the important fields and those that changed' : 'Show every field'}
+        >
+          {showAll ? 'important only' : `all ${vmcs.fields.length} fields`}
+        </button>
+      </header>
+      {groups.map((g) => (
+        <section className="vmcs-group" key={g.type} data-group={g.type}>
+          <h3 className="section-title">
+            {g.title}
+            {g.hidden > 0 && <span className="vmcs-hidden"> · {g.hidden} more</span>}
+          </h3>
+          <ul className="vmcs-fields">
+            {g.rows.map((row) => (
+              <FieldLine key={row.encoding} row={row} vmcsAddr={vmcs.addr} />
+            ))}
+          </ul>
+        </section>
+      ))}
+      {!showAll && hidden > 0 && (
+        <button
+          type="button"
+          className="vmcs-more"
+          onClick={() => store.getState().setVmcsShowAll(true)}
+          data-testid="vmcs-more"
+        >
+          Show all {vmcs.fields.length} fields ({hidden} more)
+        </button>
+      )}
+    </article>
+  );
+});
