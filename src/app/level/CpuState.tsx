@@ -21,6 +21,8 @@ export function CpuState({
   nextInstruction: string | null;
 }) {
   const nmiNested = cpu.nmiDepth >= 2;
+  // Virtual-NMI blocking exists only for a guest (VMX non-root operation).
+  const showVnmi = cpu.mode === 'non-root' || cpu.vnmiBlocked;
   return (
     <div className="cpu-state">
       <div className="cpu-row">
@@ -54,31 +56,42 @@ export function CpuState({
             hint="RFLAGS.TF: single-step trap"
           />
         </div>
-        <span className="row-label blocking-label" title="Interruptibility state">
-          Blocking
-        </span>
-        <div className="chips" aria-label="Interruptibility state">
-          <Chip
-            label="STI"
-            on={cpu.interruptibility.sti}
-            testId="intr-sti"
-            changed={changed.has('sti')}
-            hint="Blocking by STI (one instruction after STI)"
-          />
-          <Chip
-            label="MOV-SS"
-            on={cpu.interruptibility.movss}
-            testId="intr-movss"
-            changed={changed.has('movss')}
-            hint="Blocking by MOV SS (one instruction after MOV SS / POP SS)"
-          />
-          <Chip
-            label="NMI"
-            on={cpu.interruptibility.nmi}
-            testId="intr-nmi"
-            changed={changed.has('nmi-blocking')}
-            hint="Blocking by NMI (from NMI delivery until the next IRET)"
-          />
+        <div className="blocking-group">
+          <span className="row-label blocking-label" title="Interruptibility state">
+            Blocking
+          </span>
+          <div className="chips" aria-label="Interruptibility state">
+            <Chip
+              label="STI"
+              on={cpu.interruptibility.sti}
+              testId="intr-sti"
+              changed={changed.has('sti')}
+              hint="Blocking by STI (one instruction after STI)"
+            />
+            <Chip
+              label="MOV-SS"
+              on={cpu.interruptibility.movss}
+              testId="intr-movss"
+              changed={changed.has('movss')}
+              hint="Blocking by MOV SS (one instruction after MOV SS / POP SS)"
+            />
+            <Chip
+              label="NMI"
+              on={cpu.interruptibility.nmi}
+              testId="intr-nmi"
+              changed={changed.has('nmi-blocking')}
+              hint="Blocking by NMI (from NMI delivery until the next IRET)"
+            />
+            {showVnmi && (
+              <Chip
+                label="vNMI"
+                on={cpu.vnmiBlocked}
+                testId="intr-vnmi"
+                changed={changed.has('vnmi-blocking')}
+                hint="Virtual-NMI blocking (virtual NMIs = 1): from a virtual NMI's delivery until the guest's IRET"
+              />
+            )}
+          </div>
         </div>
       </div>
 

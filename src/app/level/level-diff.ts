@@ -21,6 +21,9 @@ export function levelChanges(prev: LevelView | undefined, cur: LevelView): Chang
   mark('sti', p.interruptibility.sti, c.interruptibility.sti);
   mark('movss', p.interruptibility.movss, c.interruptibility.movss);
   mark('nmi-blocking', p.interruptibility.nmi, c.interruptibility.nmi);
+  mark('vnmi-blocking', p.vnmiBlocked, c.vnmiBlocked);
+  mark('mode', p.mode, c.mode);
+  mark('running', p.running, c.running);
   mark('activity', p.activity, c.activity);
   mark('pending-nmi', p.pending.nmi, c.pending.nmi);
   mark('pending-intr', p.pending.intr, c.pending.intr);

@@ -1,0 +1,202 @@
+// The KVM model's software state for the vCPU it runs, named as in the kernel: where the run
+// loop is, the NMI and IRQ bookkeeping, the pending requests, the soft-vNMI heuristic's
+// blocked time (with the 1 s break-out), the last exit handled and KVM's log lines.
+import type { KvmView } from '../../core/engine/view';
+import { exitReasonByCode } from '../../core/vmx';
+import { hexVector } from '../format';
+import { Chip, Field } from '../level/fields';
+
+/** kvm_intel's break-out: soft_vnmi_blocked is dropped after 1 s of guest time (vmx.c). */
+export const VNMI_BREAKOUT_NS = 1_000_000_000;
+
+/** Requests the panel always shows (lit when pending), in this order; others are added. */
+const KNOWN_REQUESTS = ['KVM_REQ_EVENT', 'KVM_REQ_NMI'];
+
+/** Keys of the KVM fields that differ from the step before. */
+export function kvmChanges(prev: KvmView | null | undefined, cur: KvmView): ReadonlySet<string> {
+  const out = new Set<string>();
+  if (!prev) return out;
+  for (const key of Object.keys(cur) as (keyof KvmView)[]) {
+    if (key === 'log' || key === 'requests') continue;
+    if (prev[key] !== cur[key]) out.add(key);
+  }
+  for (const r of new Set([...prev.requests, ...cur.requests])) {
+    if (prev.requests.includes(r) !== cur.requests.includes(r)) out.add(`req:${r}`);
+  }
+  return out;
+}
+
+export function exitReasonName(code: number): string {
+  if (code < 0) return 'none yet';
+  const basic = code & 0xffff;
+  const name = exitReasonByCode(basic)?.name.replace(/^EXIT_REASON_/, '') ?? 'unknown';
+  return `${basic} ${name}${code & 0x80000000 ? ' (VM-entry failure)' : ''}`;
+}
+
+function grouped(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function BlockedTime({ kvm, changed }: { kvm: KvmView; changed: boolean }) {
+  const share = Math.min(1, kvm.vnmiBlockedTimeNs / VNMI_BREAKOUT_NS);
+  return (
+    <div
+      className="kvm-blocked"
+      title="vmx_recover_nmi_blocking: guest time spent with soft_vnmi_blocked set"
+    >
+      <Field label="vnmi_blocked_time" testId="kvm-vnmi-blocked-time" changed={changed}>
+        {grouped(kvm.vnmiBlockedTimeNs)} ns
+      </Field>
+      {!kvm.enableVnmi && (
+        <div
+          className="kvm-bar"
+          role="meter"
+          aria-label="Blocked time toward the 1 s break-out"
+          aria-valuemin={0}
+          aria-valuemax={VNMI_BREAKOUT_NS}
+          aria-valuenow={kvm.vnmiBlockedTimeNs}
+          data-testid="kvm-breakout-bar"
+        >
+          <div className={`kvm-bar-fill${share >= 1 ? ' full' : ''}`} style={{ width: `${share * 100}%` }} />
+          <span className="kvm-bar-label">
+            {(share * 100).toFixed(share < 0.01 && share > 0 ? 3 : 1)}% of the 1 s break-out
+          </span>
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function KvmPanel({
+  kvm,
+  prev,
+  step,
+}: {
+  kvm: KvmView;
+  prev: KvmView | null | undefined;
+  step: number;
+}) {
+  const changed = kvmChanges(prev, kvm);
+  const c = (key: string) => changed.has(key);
+  const requests = [...KNOWN_REQUESTS, ...kvm.requests.filter((r) => !KNOWN_REQUESTS.includes(r))];
+  const log = kvm.log.slice(-8);
+  return (
+    <div className="kvm-state" data-testid="kvm-panel">
+      <div className="kvm-phase-row">
+        <span className="field-label">phase</span>
+        <span
+          className={`kvm-phase mono${c('phase') ? ' changed' : ''}`}
+          data-testid="kvm-phase"
+          data-changed={c('phase') || undefined}
+        >
+          {kvm.phase}
+        </span>
+        <span
+          className="kvm-config"
+          title="kvm_intel.vnmi and the CPU's virtual-NMIs control; the era of KVM's injection code"
+        >
+          enable_vnmi=<b data-testid="kvm-enable-vnmi">{kvm.enableVnmi ? 1 : 0}</b> · era {kvm.era}
+        </span>
+      </div>
+      <div className="kvm-grid">
+        <Field
+          label="mp_state"
+          testId="kvm-mp-state"
+          changed={c('halted')}
+          hint="KVM_MP_STATE_HALTED after an emulated HLT"
+        >
+          {kvm.halted ? 'HALTED' : 'RUNNABLE'}
+        </Field>
+        <Field
+          label="nmi_queued"
+          testId="kvm-nmi-queued"
+          changed={c('nmiQueued')}
+          hint="NMIs raised for the vCPU, not yet processed (kvm_inject_nmi)"
+        >
+          {kvm.nmiQueued}
+        </Field>
+        <Field
+          label="nmi_pending"
+          testId="kvm-nmi-pending"
+          changed={c('nmiPending')}
+          hint="NMIs waiting to be injected (process_nmi)"
+        >
+          {kvm.nmiPending}
+        </Field>
+        <Field
+          label="nmi_injected"
+          testId="kvm-nmi-injected"
+          changed={c('nmiInjected')}
+          hint="An NMI is in VM_ENTRY_INTR_INFO_FIELD for the next entry"
+        >
+          {kvm.nmiInjected ? 'true' : 'false'}
+        </Field>
+        <Field
+          label="interrupt"
+          testId="kvm-irq-injected"
+          changed={c('irqInjected')}
+          hint="vcpu->arch.interrupt: the IRQ being injected"
+        >
+          {kvm.irqInjected === null ? 'none' : hexVector(kvm.irqInjected)}
+        </Field>
+        <Field
+          label="host IRQs"
+          testId="kvm-host-irqs"
+          changed={c('hostIrqs')}
+          hint="External interrupts the exits acknowledged, handled by the host"
+        >
+          {kvm.hostIrqs}
+        </Field>
+      </div>
+      <div className="kvm-row">
+        <span className="row-label">requests</span>
+        <div className="chips" aria-label="Pending requests">
+          {requests.map((r) => (
+            <Chip
+              key={r}
+              label={r}
+              on={kvm.requests.includes(r)}
+              testId={`kvm-req-${r}`}
+              changed={c(`req:${r}`)}
+              hint={`${r} (kvm_make_request)`}
+            />
+          ))}
+        </div>
+      </div>
+      <div className="kvm-row">
+        <span className="row-label">soft vNMI</span>
+        <Chip
+          label="soft_vnmi_blocked"
+          on={kvm.softVnmiBlocked}
+          testId="kvm-soft-vnmi-blocked"
+          changed={c('softVnmiBlocked')}
+          hint="loaded_vmcs->soft_vnmi_blocked: KVM's guess that the guest's NMI handler runs (no virtual NMIs)"
+        />
+      </div>
+      <BlockedTime kvm={kvm} changed={c('vnmiBlockedTimeNs')} />
+      <Field
+        label="last exit"
+        testId="kvm-last-exit"
+        changed={c('lastExitReason')}
+        hint="The exit reason KVM handled last"
+      >
+        {exitReasonName(kvm.lastExitReason)}
+      </Field>
+      <div className="kvm-log" data-testid="kvm-log" aria-label="KVM log">
+        {log.length === 0 ? (
+          <span className="empty-inline">no log lines yet</span>
+        ) : (
+          log.map((l, i) => (
+            <div
+              key={`${l.step}:${i}`}
+              className={`kvm-log-line mono${l.step === step ? ' new' : ''}${/breaking out|timeout/i.test(l.text) ? ' warn' : ''}`}
+              data-step={l.step}
+            >
+              <span className="kvm-log-step">step {l.step}</span> {l.text}
+            </div>
+          ))
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,161 @@
+// The machine's state beside the program: a panel per level and, in VMX runs, the
+// processor's VMX state with every VMCS. Side by side when there is room (a column of level
+// panels, a column of VMCS panels); otherwise as tabs, one per level and one for the VMCS,
+// each tab marked when its level runs and when something in it changed in this step.
+import { useEffect, useLayoutEffect, useRef, useState, type RefObject } from 'react';
+import type { StepView } from '../../core/engine/view';
+import { kvmChanges } from '../kvm/KvmPanel';
+import { levelChanges } from '../level/level-diff';
+import { LevelCards } from '../level/LevelPanel';
+import { useLab, useLabStoreApi } from '../sim-client-context';
+import { selectPrevView, selectStateTab, selectView } from '../store/selectors';
+import { fieldGroups, previousVmcs } from '../vmx/vmcs-model';
+import { usesVmx, VmxPane } from '../vmx/VmxPane';
+
+/** Below this width the level and VMCS columns become tabs. */
+export const COLUMNS_MIN_WIDTH = 980;
+
+function useWidth(ref: RefObject<HTMLElement | null>): number {
+  const [width, setWidth] = useState(0);
+  useLayoutEffect(() => {
+    const w = ref.current?.getBoundingClientRect().width ?? 0;
+    if (w > 0) setWidth(Math.floor(w));
+  }, [ref]);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver((entries) =>
+      setWidth(Math.floor(entries[0]?.contentRect.width ?? 0)),
+    );
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [ref]);
+  return width;
+}
+
+/** Changes that say "look here" (time passing alone does not). */
+const QUIET = new Set(['tsc', 'work']);
+
+function levelChanged(view: StepView, prev: StepView | null, index: number): boolean {
+  const cur = view.levels.find((l) => l.index === index);
+  const before = prev?.levels.find((l) => l.index === index);
+  if (!cur || !before || prev?.step !== view.step - 1) return false;
+  const changed = [...levelChanges(before, cur)].some((k) => !QUIET.has(k));
+  return changed || (cur.kvm !== null && kvmChanges(before.kvm, cur.kvm).size > 0);
+}
+
+function vmcsChangedCount(view: StepView, prev: StepView | null): number {
+  if (!prev || prev.step !== view.step - 1) return 0;
+  return view.vmx.vmcs.reduce((n, vmcs) => {
+    const before = previousVmcs(prev.vmx.vmcs, vmcs) ?? null;
+    return (
+      n + fieldGroups(vmcs, before, true).reduce((m, g) => m + g.rows.filter((r) => r.changed).length, 0)
+    );
+  }, 0);
+}
+
+interface Tab {
+  id: string;
+  label: string;
+  running: boolean;
+  changed: boolean;
+}
+
+function StateTabs({ tabs, active }: { tabs: Tab[]; active: string }) {
+  const store = useLabStoreApi();
+  return (
+    <div className="tabs state-tabs" role="tablist" aria-label="Machine state">
+      {tabs.map((t) => (
+        <button
+          key={t.id}
+          type="button"
+          role="tab"
+          id={`state-tab-${t.id}`}
+          aria-selected={active === t.id}
+          aria-controls="state-tabpanel"
+          className={`tab${active === t.id ? ' on' : ''}`}
+          data-testid={`state-tab-${t.id}`}
+          onClick={() => store.getState().setStateTab(t.id)}
+        >
+          {t.running && <span className="run-dot" title="Running at this step" aria-label="running" />}
+          {t.label}
+          {t.changed && (
+            <span className="tab-badge changed-dot" title="Changed in this step" aria-label="changed" />
+          )}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+export function MachineState() {
+  const view = useLab(selectView);
+  const prev = useLab(selectPrevView);
+  const chosen = useLab(selectStateTab);
+  const box = useRef<HTMLElement>(null);
+  const width = useWidth(box);
+
+  let body;
+  let layout = 'single';
+  if (!view) {
+    body = <div className="panel empty">Waiting for the simulation…</div>;
+  } else {
+    const vmx = usesVmx(view);
+    const many = view.levels.length > 1 || vmx;
+    if (!many) {
+      body = <LevelCards view={view} prev={prev} />;
+    } else if (vmx && width >= COLUMNS_MIN_WIDTH) {
+      layout = 'columns';
+      body = (
+        <>
+          <div className="state-column" data-testid="levels-column">
+            <LevelCards view={view} prev={prev} />
+          </div>
+          <div className="state-column" data-testid="vmx-column">
+            <VmxPane />
+          </div>
+        </>
+      );
+    } else {
+      layout = 'tabs';
+      const tabs: Tab[] = view.levels.map((l) => ({
+        id: `level-${l.index}`,
+        label: l.name,
+        running: l.cpu.running,
+        changed: levelChanged(view, prev, l.index),
+      }));
+      if (vmx) {
+        const n = vmcsChangedCount(view, prev);
+        tabs.push({
+          id: 'vmx',
+          label: n > 0 ? `VMCS · ${n} changed` : 'VMCS',
+          running: false,
+          changed: n > 0,
+        });
+      }
+      const active = tabs.some((t) => t.id === chosen) ? chosen! : tabs[0].id;
+      body = (
+        <>
+          <StateTabs tabs={tabs} active={active} />
+          <div
+            className="state-tabpanel"
+            role="tabpanel"
+            id="state-tabpanel"
+            aria-labelledby={`state-tab-${active}`}
+          >
+            {active === 'vmx' ? (
+              <VmxPane />
+            ) : (
+              <LevelCards view={view} prev={prev} only={Number(active.slice('level-'.length))} />
+            )}
+          </div>
+        </>
+      );
+    }
+  }
+  return (
+    <aside className={`lab-side state-${layout}`} aria-label="Machine state" ref={box} data-layout={layout}>
+      {body}
+    </aside>
+  );
+}
