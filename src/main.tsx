@@ -11,6 +11,10 @@ import './app/styles/layout.css';
 import './app/styles/panels.css';
 import './app/styles/editor.css';
 import './app/styles/timeline.css';
+import './app/styles/source.css';
+import './app/styles/controls.css';
+import './app/styles/machine-state.css';
+import './app/styles/vmcs.css';
 
 const client = createWorkerClient();
 const store = createLabStore(client);

@@ -13,10 +13,25 @@ function ScenarioPicker() {
   const info = useLab(selectInfo);
   const value = request && 'builtin' in request ? request.builtin : request ? CUSTOM : '';
   const current = builtins.find((b) => b.name === value);
+  const shown =
+    value === ''
+      ? 'Loading scenarios…'
+      : value === CUSTOM
+        ? `Custom: ${info?.title ?? 'edited scenario'}`
+        : current?.title;
+  const description = current?.description ?? info?.description;
 
+  // A native select cannot end its text with an ellipsis: the title is drawn by a span that
+  // can, and the (transparent) select on top of it takes the clicks and the keyboard.
   return (
-    <label className="scenario-picker" title={current?.description ?? info?.description}>
+    <label className="scenario-picker" title={[shown, description].filter(Boolean).join('\n')}>
       <span className="visually-hidden">Scenario</span>
+      <span className="picker-face" aria-hidden="true">
+        <span className="picker-text">{shown}</span>
+        <svg className="picker-chevron" viewBox="0 0 10 6" width="10" height="6">
+          <path d="M1 1l4 4 4-4" fill="none" stroke="currentColor" strokeWidth="1.5" />
+        </svg>
+      </span>
       <select
         data-testid="scenario-picker"
         value={value}
