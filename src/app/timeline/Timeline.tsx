@@ -1,5 +1,6 @@
-// The timeline: a lane per level, x = step (or cycles), marks for every kind of event, and a
-// playhead. d3-zoom and d3-drag own the gestures; React draws every element from the store.
+// The timeline: a lane per level, x = step (or cycles), marks for every kind of event (VM
+// exits and entries as arrows between lanes), and a playhead. d3-zoom and d3-drag own the
+// gestures; React draws every element from the store.
 import {
   useCallback,
   useEffect,
@@ -13,6 +14,7 @@ import {
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import {
   selectAllAssertions,
+  selectEventDetails,
   selectInfo,
   selectPlaying,
   selectStep,
@@ -37,6 +39,24 @@ import { useTimelineZoom } from './use-timeline-zoom';
 import { visibleMarks } from './visible-marks';
 
 const DEFAULT_WIDTH = 960;
+/** At most this many transitions and decisions in view have their details fetched. */
+const DETAILS_IN_VIEW = 400;
+
+/** A window tall enough (1080p and up) for taller lanes. */
+function useTallWindow(): boolean {
+  const query = '(min-height: 1000px)';
+  const [tall, setTall] = useState(
+    () => typeof window !== 'undefined' && !!window.matchMedia?.(query).matches,
+  );
+  useEffect(() => {
+    const mq = typeof window !== 'undefined' ? window.matchMedia?.(query) : undefined;
+    if (!mq) return;
+    const onChange = () => setTall(mq.matches);
+    mq.addEventListener('change', onChange);
+    return () => mq.removeEventListener('change', onChange);
+  }, []);
+  return tall;
+}
 
 function useElementWidth(ref: RefObject<HTMLElement | null>): number {
   const [width, setWidth] = useState(DEFAULT_WIDTH);
@@ -62,6 +82,8 @@ export function Timeline() {
   const axis = useLab(selectTimeAxis);
   const playing = useLab(selectPlaying);
   const assertions = useLab(selectAllAssertions);
+  const details = useLab(selectEventDetails);
+  const tall = useTallWindow();
   const [dragging, setDragging] = useState(false);
   const wrapRef = useRef<HTMLDivElement>(null);
   const svgRef = useRef<SVGSVGElement>(null);
@@ -70,7 +92,7 @@ export function Timeline() {
 
   const width = useElementWidth(wrapRef);
   const lanes = info?.levels.length ?? 1;
-  const layout = useMemo(() => layoutFor(width, lanes), [width, lanes]);
+  const layout = useMemo(() => layoutFor(width, lanes, tall ? 54 : 40), [width, lanes, tall]);
   const height = layoutHeight(layout);
   const x0 = layout.left;
   const x1 = width - layout.right;
@@ -87,6 +109,17 @@ export function Timeline() {
     () => (data ? visibleMarks(data, scale, axis, lanes, (s) => passedByStep.get(s) ?? true) : null),
     [data, scale, axis, lanes, passedByStep],
   );
+
+  // The exits, entries and decisions in view get their details (reason, injected event,
+  // kernel function) when there are few enough of them to read.
+  useEffect(() => {
+    if (!drawn) return;
+    const wanted = drawn.marks.filter(
+      (m) => m.kind === 'exit' || m.kind === 'entry' || m.kind === 'decision',
+    );
+    if (wanted.length === 0 || wanted.length > DETAILS_IN_VIEW) return;
+    store.getState().fetchEventDetails(wanted.map((m) => m.step));
+  }, [drawn, store]);
 
   const setZoom = useCallback((z: { k: number; x: number }) => store.getState().setTimelineZoom(z), [store]);
   useTimelineZoom(svgRef, { x0, x1, height, maxK: maxZoom(domainMax), zoom: zoomState, onZoom: setZoom });
@@ -165,7 +198,19 @@ export function Timeline() {
               </g>
             );
           })}
-          <TimelineMarks drawn={drawn} layout={layout} clipPath={`url(#${clipId})`} />
+          {info && (
+            // Behind the marks, so the playhead never hides the mark of the step it is on.
+            <line
+              className="playhead-line"
+              x1={playheadX}
+              x2={playheadX}
+              y1={0}
+              y2={axisY}
+              visibility={playheadX >= x0 - 1 && playheadX <= x1 + 1 ? 'visible' : 'hidden'}
+              data-testid="playhead-line"
+            />
+          )}
+          <TimelineMarks drawn={drawn} layout={layout} clipPath={`url(#${clipId})`} details={details} />
           <g className="axis" transform={`translate(0, ${axisY})`}>
             <line x1={x0} x2={x1} y1={0} y2={0} className="axis-line" />
             {axisTicks.map((t) => (
@@ -189,7 +234,6 @@ export function Timeline() {
               transform={`translate(${playheadX}, 0)`}
               visibility={playheadX >= x0 - 1 && playheadX <= x1 + 1 ? 'visible' : 'hidden'}
             >
-              <line y1={0} y2={axisY} className="playhead-line" />
               <rect x={-8} y={0} width={16} height={axisY} className="playhead-hit" />
               <path d="M-6 0H6L0 8Z" className="playhead-head" />
             </g>

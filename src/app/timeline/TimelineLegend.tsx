@@ -1,10 +1,23 @@
 // The key to the timeline: each glyph with what it means, drawn by the same code as the lanes.
+// The VM-transition entries appear when the run has VM exits, entries or decisions.
+import { useMemo } from 'react';
+import { EventKind } from '../../core/engine/view';
+import { useLab } from '../sim-client-context';
+import { selectTimeline } from '../store/selectors';
 import type { MarkCategory } from '../theme';
 import { KIND_LABELS } from '../theme';
 import { MarkGlyph } from './MarkGlyph';
 import type { MarkKind } from './visible-marks';
 
-const ENTRIES: { kind: MarkKind | 'instruction'; category: MarkCategory; label: string }[] = [
+type Glyph = MarkKind | 'instruction' | 'injection';
+interface Entry {
+  kind: Glyph;
+  category: MarkCategory;
+  label: string;
+  title?: string;
+}
+
+const ENTRIES: Entry[] = [
   { kind: 'instruction', category: 'instruction', label: 'instruction' },
   { kind: 'delivery', category: 'extint', label: KIND_LABELS.extint },
   { kind: 'delivery', category: 'nmi', label: KIND_LABELS.nmi },
@@ -17,16 +30,60 @@ const ENTRIES: { kind: MarkKind | 'instruction'; category: MarkCategory; label: 
   { kind: 'shutdown', category: 'shutdown', label: 'shutdown' },
 ];
 
+const VMX_ENTRIES: Entry[] = [
+  {
+    kind: 'exit',
+    category: 'vmexit',
+    label: 'VM exit',
+    title: 'VM exit: from the guest lane to its host; labelled with the exit reason',
+  },
+  {
+    kind: 'entry',
+    category: 'vmentry',
+    label: 'VM entry',
+    title: 'VM entry: from the host lane to the guest it enters',
+  },
+  {
+    kind: 'injection',
+    category: 'nmi',
+    label: 'injected',
+    title: 'An event injected by the VM entry (VM_ENTRY_INTR_INFO_FIELD), in its type’s colour',
+  },
+  {
+    kind: 'decision',
+    category: 'decision',
+    label: 'decision',
+    title: 'A decision of the KVM model (the kernel function is in the tooltip)',
+  },
+];
+
 /** Glyphs sit at different heights in a lane; in the legend each is centred. */
-const LEGEND_CY: Partial<Record<MarkKind | 'instruction', number>> = { raise: 6, iret: -8 };
+const LEGEND_CY: Partial<Record<Glyph, number>> = { raise: 6 };
 
 export function TimelineLegend() {
+  const data = useLab(selectTimeline);
+  const vmx = useMemo(() => {
+    const kinds = new Set(data?.kinds ?? []);
+    return kinds.has(EventKind.VMEXIT) || kinds.has(EventKind.VMENTRY) || kinds.has(EventKind.DECISION);
+  }, [data]);
+  const entries = vmx ? [...ENTRIES, ...VMX_ENTRIES] : ENTRIES;
   return (
     <ul className="timeline-legend" data-testid="timeline-legend" aria-label="Timeline legend">
-      {ENTRIES.map((e) => (
-        <li key={`${e.kind}:${e.category}`} data-legend={`${e.kind}:${e.category}`}>
+      {entries.map((e) => (
+        <li key={`${e.kind}:${e.category}`} data-legend={`${e.kind}:${e.category}`} title={e.title}>
           <svg width="14" height="20" viewBox="-7 -10 14 20" aria-hidden="true">
-            <MarkGlyph kind={e.kind} category={e.category} x={0} cy={LEGEND_CY[e.kind] ?? 0} half={10} />
+            {e.kind === 'exit' || e.kind === 'entry' ? (
+              <MarkGlyph
+                kind={e.kind}
+                category={e.category}
+                x={0}
+                cy={e.kind === 'exit' ? 8 : -8}
+                half={10}
+                ty={e.kind === 'exit' ? -8 : 8}
+              />
+            ) : (
+              <MarkGlyph kind={e.kind} category={e.category} x={0} cy={LEGEND_CY[e.kind] ?? 0} half={10} />
+            )}
           </svg>
           {e.label}
         </li>

@@ -1,10 +1,14 @@
 // The marks layer of the timeline, memoised: moving the playhead re-renders the playhead
-// only, not the thousands of marks, which change only with the data, zoom, axis or width.
+// only, not the thousands of marks, which change only with the data, zoom, axis, width or
+// the transition details. VM exits and entries are arrows between lanes; an exit is labelled
+// with its reason where there is room, an entry that injects an event carries the event.
 import { memo } from 'react';
+import type { EventDetail } from '../store/types';
 import { KIND_COLORS } from '../theme';
 import { MarkGlyph, markTitle } from './MarkGlyph';
 import { laneTop, type TimelineLayout } from './timeline-scale';
-import type { VisibleMarks } from './visible-marks';
+import { exitReasonLabel, injectedCategory, transitionTitle } from './transition-text';
+import type { Mark, VisibleMarks } from './visible-marks';
 
 function tickPath(xs: number[], y0: number, y1: number): string {
   let d = '';
@@ -12,18 +16,49 @@ function tickPath(xs: number[], y0: number, y1: number): string {
   return d;
 }
 
+/** Room (px) an exit label needs: the reason's number alone, or number and name. */
+const NUMBER_ROOM = 16;
+const CHAR_PX = 6.2;
+
+/** The label of each exit: as much of "7 INTERRUPT_WINDOW" as fits before the next arrow. */
+function exitLabels(marks: Mark[], details: Record<number, EventDetail>): Map<Mark, string> {
+  const arrows = marks.filter((m) => m.kind === 'exit' || m.kind === 'entry').sort((a, b) => a.x - b.x);
+  const out = new Map<Mark, string>();
+  arrows.forEach((m, i) => {
+    const reason = details[m.step]?.data.reason;
+    if (m.kind !== 'exit' || reason === undefined) return;
+    const room = (arrows[i + 1]?.x ?? Infinity) - m.x - 6;
+    const full = exitReasonLabel(reason);
+    if (room >= full.length * CHAR_PX) out.set(m, full);
+    else if (room >= NUMBER_ROOM) out.set(m, String(reason & 0xffff));
+  });
+  return out;
+}
+
+/** A transition where they are too dense for arrows: a thin stroke between the lanes. */
+function DenseStroke({ x, y0, y1, color }: { x: number; y0: number; y1: number; color: string }) {
+  return <path d={`M${x} ${y0}V${y1}`} stroke={color} strokeWidth={1} strokeOpacity={0.75} />;
+}
+
 export const TimelineMarks = memo(function TimelineMarks({
   drawn,
   layout,
   clipPath,
+  details,
 }: {
   drawn: VisibleMarks | null;
   layout: TimelineLayout;
   clipPath: string;
+  details: Record<number, EventDetail>;
 }) {
   if (!drawn) return null;
   const half = layout.laneHeight / 2;
   const centre = (lane: number) => laneTop(layout, lane) + half;
+  const inLanes = (lane: number) => lane >= 0 && lane < layout.lanes;
+  const labels = drawn.dense ? new Map<Mark, string>() : exitLabels(drawn.marks, details);
+  // Arrows first, so the marks in the lanes are drawn over them.
+  const arrows = drawn.marks.filter((m) => m.kind === 'exit' || m.kind === 'entry');
+  const others = drawn.marks.filter((m) => m.kind !== 'exit' && m.kind !== 'entry');
   return (
     <g clipPath={clipPath}>
       {drawn.idle.map((xs, lane) => (
@@ -47,7 +82,48 @@ export const TimelineMarks = memo(function TimelineMarks({
           data-count={xs.length}
         />
       ))}
-      {drawn.marks.map((m) => (
+      {arrows.map((m) => {
+        const detail = details[m.step];
+        const to = inLanes(m.target) ? centre(m.target) : undefined;
+        const inject = m.kind === 'entry' ? injectedCategory(detail) : undefined;
+        const label = labels.get(m);
+        const y0 = centre(m.lane);
+        return (
+          <g
+            key={`${m.lane}:${m.kind}:${Math.round(m.x)}`}
+            className="transition-mark"
+            data-mark={m.kind}
+            data-category={m.category}
+            data-step={m.step}
+            data-lane={m.lane}
+            data-target={inLanes(m.target) ? m.target : undefined}
+            data-reason={m.kind === 'exit' ? detail?.data.reason : undefined}
+            data-injected={inject}
+          >
+            <title>{transitionTitle(m, detail)}</title>
+            <MarkGlyph
+              kind={m.kind}
+              category={m.category}
+              x={m.x}
+              cy={y0}
+              half={half}
+              ty={to}
+              inject={inject}
+            />
+            {label && (
+              <text
+                className="exit-label"
+                x={m.x + 5}
+                y={(y0 + (to ?? y0 - half)) / 2 + 4}
+                data-testid="exit-label"
+              >
+                {label}
+              </text>
+            )}
+          </g>
+        );
+      })}
+      {others.map((m) => (
         <g
           key={`${m.lane}:${m.kind}:${m.category}:${Math.round(m.x)}`}
           data-mark={m.kind}
@@ -55,8 +131,21 @@ export const TimelineMarks = memo(function TimelineMarks({
           data-step={m.step}
           data-lane={m.lane}
         >
-          <title>{markTitle(m.kind, m.category, m.step, m.vector)}</title>
-          <MarkGlyph kind={m.kind} category={m.category} x={m.x} cy={centre(m.lane)} half={half} />
+          <title>
+            {m.kind === 'decision'
+              ? transitionTitle(m, details[m.step])
+              : markTitle(m.kind, m.category, m.step, m.vector)}
+          </title>
+          {drawn.dense && m.kind === 'decision' ? (
+            <DenseStroke
+              x={m.x}
+              y0={centre(m.lane) - 4}
+              y1={centre(m.lane) + 4}
+              color={KIND_COLORS.decision}
+            />
+          ) : (
+            <MarkGlyph kind={m.kind} category={m.category} x={m.x} cy={centre(m.lane)} half={half} />
+          )}
         </g>
       ))}
     </g>

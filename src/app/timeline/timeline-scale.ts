@@ -16,8 +16,8 @@ export interface TimelineLayout {
   lanes: number;
 }
 
-export function layoutFor(width: number, lanes: number): TimelineLayout {
-  return { width, left: 112, right: 16, laneHeight: 40, top: 4, axisHeight: 22, lanes: Math.max(1, lanes) };
+export function layoutFor(width: number, lanes: number, laneHeight = 40): TimelineLayout {
+  return { width, left: 112, right: 16, laneHeight, top: 4, axisHeight: 22, lanes: Math.max(1, lanes) };
 }
 
 export function layoutHeight(l: TimelineLayout): number {

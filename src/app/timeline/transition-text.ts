@@ -1,0 +1,63 @@
+// Words for the VM exits, VM entries and decisions the timeline draws: tooltips, the exit
+// reason label, the colour of an injected event. Details come from the step's view (fetched
+// in the background); until they arrive the marks say what kind they are.
+import { EVENT_TYPE_NAMES } from '../../core/engine/view';
+import { exitReasonByCode } from '../../core/vmx';
+import type { EventDetail } from '../store/types';
+import { eventTypeCategory, type MarkCategory } from '../theme';
+import type { Mark } from './visible-marks';
+
+const VALID = 0x80000000;
+
+/** "7 INTERRUPT_WINDOW"; a failed VM entry says so. */
+export function exitReasonLabel(reason: number): string {
+  const basic = reason & 0xffff;
+  const name = exitReasonByCode(basic)?.name.replace(/^EXIT_REASON_/, '') ?? 'unknown';
+  return `${basic} ${name}${reason & VALID ? ' (VM-entry failure)' : ''}`;
+}
+
+function eventText(info: number): string {
+  const type = EVENT_TYPE_NAMES[(info >>> 8) & 7] ?? `type ${(info >>> 8) & 7}`;
+  return `${type} vector 0x${(info & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/** The colour family of the event a VM entry injected, or undefined when it injected none. */
+export function injectedCategory(detail: EventDetail | undefined): MarkCategory | undefined {
+  const info = detail?.data.injected;
+  if (info === undefined || (info & VALID) === 0) return undefined;
+  return eventTypeCategory((info >>> 8) & 7);
+}
+
+/** The kernel function a decision's explanation starts with ("process_nmi: ..."). */
+export function decisionFunction(detail: EventDetail | undefined): string | null {
+  const m = detail ? /^([A-Za-z_][\w]*(?:\s*→\s*[A-Za-z_]\w*)*)\s*:/.exec(detail.text) : null;
+  return m ? m[1] : null;
+}
+
+function clip(text: string, max = 220): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The tooltip of an exit, entry or decision mark. */
+export function transitionTitle(m: Mark, detail: EventDetail | undefined): string {
+  const head = `step ${m.step}: `;
+  const route = m.target >= 0 ? ` L${m.lane} → L${m.target}` : ` at L${m.lane}`;
+  if (m.kind === 'exit') {
+    if (!detail) return `${head}VM exit${route}`;
+    const { reason = 0, intrInfo = 0, vectoringInfo = 0 } = detail.data;
+    const parts = [`${head}VM exit${route}, reason ${exitReasonLabel(reason)}`];
+    if (intrInfo & VALID) parts.push(`exit interruption info: ${eventText(intrInfo)}`);
+    if (vectoringInfo & VALID)
+      parts.push(`IDT-vectoring info: ${eventText(vectoringInfo)} (was being delivered)`);
+    return parts.join('\n');
+  }
+  if (m.kind === 'entry') {
+    if (!detail) return `${head}VM entry${route}`;
+    const how = detail.data.launch === 1 ? 'VMLAUNCH' : 'VMRESUME';
+    const injected = detail.data.injected ?? 0;
+    const inj = injected & VALID ? `, injects ${eventText(injected)}` : '';
+    return `${head}VM entry${route} (${how})${inj}`;
+  }
+  if (!detail) return `${head}KVM decision`;
+  return `${head}KVM decision\n${clip(detail.text)}`;
+}
