@@ -5,6 +5,7 @@
 import type { LabError, ScenarioInfo, StepView, TimelineData } from '../../src/core/engine/view';
 import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimClient } from '../../src/worker/protocol';
 import { IRQ_PROGRAM, irqRun, NMI_PROGRAM, nmiRun, timelineOf, type CannedRun } from './fake-run';
+import { GUEST_PROGRAM, vmxRun } from './fake-vmx-run';
 
 type Params = Record<string, string | number | boolean>;
 
@@ -23,6 +24,12 @@ export const BUILTINS: BuiltinScenarioInfo[] = [
     title: 'Two NMIs, nested',
     description: 'A premature IRET lets a second NMI in.',
     params: [],
+  },
+  {
+    name: 'kvm-nmi',
+    title: 'KVM injects an NMI into its guest',
+    description: 'KVM at L0, a guest kernel at L1: an interrupt-window exit, then an NMI-window exit.',
+    params: [{ key: 'virtual_nmis', description: 'The CPU has virtual NMIs', type: 'boolean', value: false }],
   },
 ];
 
@@ -97,8 +104,9 @@ export class FakeSimClient implements SimClient {
       levels: run.views[0].levels.map((l) => ({
         index: l.index,
         name: l.name,
-        kind: 'program',
-        source: program.join('\n'),
+        kind: l.kind,
+        // A KVM lane is a model, not a program.
+        source: l.kind === 'kvm' ? '' : program.join('\n'),
         // Without EOI the handler's WRMSR is left out, as an `.if eoi` block would be.
         inactiveLines: params.eoi === false ? [11] : [],
         labels: { start: 0x1000 },
@@ -121,6 +129,10 @@ export class FakeSimClient implements SimClient {
     const levels = this.opts.levels ?? 1;
     if ('builtin' in req) {
       const params = req.params ?? {};
+      if (req.builtin === 'kvm-nmi') {
+        const doc = documentFor('kvm-nmi', BUILTINS[2].title, GUEST_PROGRAM, params);
+        return this.makeRun('kvm-nmi', BUILTINS[2].title, GUEST_PROGRAM, params, vmxRun(), doc);
+      }
       if (req.builtin === 'nmi-nesting') {
         const doc = documentFor('nmi-nesting', BUILTINS[1].title, NMI_PROGRAM, params);
         return this.makeRun('nmi-nesting', BUILTINS[1].title, NMI_PROGRAM, params, nmiRun(levels), doc);

@@ -110,10 +110,14 @@ describe('level panel', () => {
     expect(screen.getByTestId('activity')).toHaveTextContent('shutdown');
   });
 
-  it('draws one panel per level', async () => {
-    await renderApp({ client: new FakeSimClient({ levels: 2 }) });
+  it('draws one panel per level, as tabs when they do not fit side by side', async () => {
+    const { user } = await renderApp({ client: new FakeSimClient({ levels: 2 }) });
+    // jsdom has no layout (width 0): one tab per level.
     expect(screen.getByTestId('level-0')).toBeInTheDocument();
+    expect(screen.queryByTestId('level-1')).toBeNull();
+    await user.click(screen.getByTestId('state-tab-level-1'));
     expect(screen.getByTestId('level-1')).toBeInTheDocument();
     expect(within(screen.getByTestId('level-1')).getByText(/Virtual APIC/)).toBeInTheDocument();
+    expect(screen.getByTestId('state-tab-level-1')).toHaveAttribute('aria-selected', 'true');
   });
 });
