@@ -70,18 +70,16 @@ test('Share puts the edited scenario in the URL, and the URL opens it elsewhere'
   }
 });
 
-// Known app bug, kept as an expected failure so that the fix shows up (as "unexpectedly
-// passed"): after Share, the `#s=` stays in the address bar when the user moves on to
-// another built-in, and a reload then brings back the old shared scenario, as a custom one,
-// instead of the built-in that was on screen.
+// After Share, moving on to another built-in drops the `#s=` from the address bar (it no
+// longer describes what is on screen), so a reload shows that built-in, not the old link.
 test('after Share, picking another built-in and reloading shows that built-in', async ({ page }) => {
-  test.fail(true, 'the stale #s= of an earlier Share wins over the built-in picked since');
   const [nmi, apic] = await Promise.all([cliTrace('nmi-blocking'), cliTrace('apic-priority')]);
   await openLab(page);
   await pickScenario(page, 'nmi-blocking', nmi.totalSteps);
   await page.getByTestId('share-button').click();
   await expect.poll(() => page.url()).toContain('#s=');
   await pickScenario(page, 'apic-priority', apic.totalSteps);
+  expect(page.url()).not.toContain('#s=');
 
   await page.reload();
   await expect(page.getByTestId('step-counter')).toHaveText(/^step 0 \/ \d+$/);
