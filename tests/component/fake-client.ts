@@ -1,4 +1,4 @@
-// An in-memory SimClient for component tests: two built-ins with canned runs, a JSON load
+// An in-memory SimClient for component tests: three built-ins with canned runs (one a KVM + guest VMX run), a JSON load
 // that rejects bad JSON and unknown instructions with a line and column like the real
 // assembler, step-by-kind search, crash notification, and a switch that holds view answers
 // so tests can observe request coalescing.
