@@ -4,22 +4,20 @@
 // generator holds state: everything is in KvmState.
 import { acknowledge, deliverableVector, eoi } from '../../cpu/apic';
 import type { Hart } from '../../cpu/hart';
-import type { Program } from '../../asm/ir';
-import { EventKind } from '../../engine/view';
-import { CPU_BASED, GUEST_INTR_STATE, PIN_BASED, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
+import { CPU_BASED, PIN_BASED, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
 import { VMX_REVISION } from '../../vmx/capabilities';
 import { vmclear, vmenter, vmptrld, vmxon } from '../../vmx/instructions';
 import { F } from '../../vmx/vmcs';
-import { ExitReason } from '../../vmx/vm-exit';
-import { Fn, RESCHEDULE_VECTOR, SOFT_VNMI_TIMEOUT_NS } from './functions';
-import { hasInjectableIntr, x2apicMsrRead, x2apicMsrWrite } from './lapic';
-import { KvmPhase, type KvmState } from './state';
+import { Inject, KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
+import { afterExit, handleExit } from './exit-handling';
+import { Fn, RESCHEDULE_VECTOR } from './functions';
+
+export { Inject, KVM_HOST, type KvmContext, type KvmStepResult } from './context';
+import { hasInjectableIntr } from './lapic';
+import { KvmPhase } from './state';
 import {
-  handleInterruptWindow,
-  handleNmiWindow,
   kvmPinControls,
   rd,
-  vmxCompleteInterrupts,
   vmxEnableIrqWindow,
   vmxEnableNmiWindow,
   vmxGetNmiMask,
@@ -29,49 +27,6 @@ import {
   vmxNmiBlocked,
   wr,
 } from './vmx';
-
-/** What kvm_check_and_inject_events did, as bits of the DECISION record's d1. */
-export const Inject = {
-  REINJECT_NMI: 1,
-  REINJECT_IRQ: 2,
-  NMI: 4,
-  IRQ: 8,
-  NMI_WINDOW: 16,
-  IRQ_WINDOW: 32,
-  IMMEDIATE_EXIT: 64,
-  /** The NMI window was armed with the interrupt window (no virtual NMIs, or STI blocking). */
-  NMI_WINDOW_VIA_IRQ: 128,
-  /** A queued exception was injected (kvm_inject_exception). */
-  EXCEPTION: 256,
-} as const;
-
-/** Host memory layout of the KVM model: VMXON region, vmcs01, and where VM exits land. */
-export const KVM_HOST = { VMXON: 0x1000, VMCS01: 0x2000, VMX_VMEXIT: 0x3000, STACK: 0x8000 } as const;
-
-export interface KvmContext {
-  h: Hart;
-  kvm: KvmState;
-  guestLane: number;
-  guest: Program;
-  guestMemory: number;
-  tscHz: number;
-  immediateExit: 'preemption-timer' | 'self-ipi';
-  /** '2008': events are evaluated on every entry (vmx_intr_assist); 'current': on KVM_REQ_EVENT. */
-  era: 'current' | '2008';
-  step: number;
-}
-
-/** One step's outcome: a decision was recorded, or the vCPU waits for an event. */
-export type KvmStepResult = 'recorded' | 'wait' | 'stopped';
-
-function decide(h: Hart, fn: number, d1 = 0, d2 = 0): KvmStepResult {
-  h.out.kind = EventKind.DECISION;
-  h.out.rip = h.cpu.rip;
-  h.out.d0 = fn;
-  h.out.d1 = d1 >>> 0;
-  h.out.d2 = d2 >>> 0;
-  return 'recorded';
-}
 
 function writeRevision(h: Hart, addr: number): void {
   const b = h.mem.bytes;
@@ -238,155 +193,6 @@ function vcpuRun(c: KvmContext): KvmStepResult {
   return 'recorded'; // the hardware's VMENTRY (or entry-failure VMEXIT) record
 }
 
-/**
- * After the exit, in vmx_vcpu_run and handle_exit_irqoff: account soft-vNMI time, complete
- * interrupted injections, let the host take the interrupt or NMI that caused the exit.
- * `stage` walks through them, one recorded decision per step.
- */
-function afterExit(c: KvmContext): KvmStepResult | null {
-  const { h, kvm } = c;
-  const reason = rd(h, F.VM_EXIT_REASON);
-  for (;;) {
-    const stage = kvm.stage++;
-    if (stage === 0) {
-      kvm.lastExitReason = reason;
-      // vmx_recover_nmi_blocking: the guest's net run time counts toward the 1 s break-out.
-      if (!kvm.enableVnmi && kvm.softVnmiBlocked) {
-        const ns = Math.round(((h.tsc - kvm.entryTime) * 1e9) / c.tscHz);
-        kvm.vnmiBlockedTimeNs += ns;
-        return decide(h, Fn.vmx_recover_nmi_blocking, ns, kvm.vnmiBlockedTimeNs);
-      }
-    } else if (stage === 1) {
-      const info = vmxCompleteInterrupts(h, kvm);
-      if (info) return decide(h, Fn.vmx_complete_interrupts, info);
-    } else if (stage === 2) {
-      const intr = rd(h, F.VM_EXIT_INTR_INFO);
-      if ((reason & 0xffff) === ExitReason.EXTERNAL_INTERRUPT && intr & 0x80000000) {
-        // handle_external_interrupt_irqoff: the vector acknowledged at the exit runs the host's
-        // handler, which ends with EOI to the physical APIC.
-        eoi(h.apic);
-        kvm.hostIrqs++;
-        return decide(h, Fn.handle_external_interrupt_irqoff, intr & 0xff);
-      }
-      if ((reason & 0xffff) === ExitReason.EXCEPTION_NMI && (intr & 0x7ff) === 0x202) {
-        // vmx_do_nmi_irqoff: the host's NMI handler; its IRET ends the host's NMI blocking.
-        h.cpu.nmiBlocked = false;
-        return decide(h, Fn.vmx_do_nmi_irqoff);
-      }
-    } else {
-      kvm.stage = 0;
-      kvm.phase = KvmPhase.HANDLE;
-      return null;
-    }
-  }
-}
-
-/**
- * skip_emulated_instruction: GUEST_RIP past the instruction that exited, and "skipping an
- * emulated instruction also counts" as the end of an STI or MOV-SS shadow
- * (vmx_set_interrupt_shadow(vcpu, 0)): after `sti; hlt` the woken vCPU takes its interrupt
- * at once.
- */
-function skipInstruction(h: Hart): void {
-  wr(h, F.GUEST_RIP, rd(h, F.GUEST_RIP) + rd(h, F.VM_EXIT_INSTRUCTION_LEN));
-  const intr = rd(h, F.GUEST_INTERRUPTIBILITY_INFO);
-  const shadows = GUEST_INTR_STATE.GUEST_INTR_STATE_STI | GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS;
-  if (intr & shadows) wr(h, F.GUEST_INTERRUPTIBILITY_INFO, intr & ~shadows);
-}
-
-/** __vmx_handle_exit: the soft-vNMI check on every exit, then the exit's handler. */
-function handleExit(c: KvmContext): KvmStepResult {
-  const { h, kvm } = c;
-  if (kvm.stage === 0) {
-    kvm.stage = 1;
-    if (!kvm.enableVnmi && kvm.softVnmiBlocked) {
-      if (!vmxInterruptBlocked(h)) {
-        kvm.softVnmiBlocked = false;
-        return decide(h, Fn.vmx_handle_exit, 1);
-      }
-      if (kvm.vnmiBlockedTimeNs > SOFT_VNMI_TIMEOUT_NS && kvm.nmiPending > 0) {
-        kvm.softVnmiBlocked = false;
-        kvm.log.push({
-          step: c.step,
-          text: '__vmx_handle_exit: Breaking out of NMI-blocked state on VCPU 0 after 1 s timeout',
-        });
-        return decide(h, Fn.vmx_handle_exit, 2, kvm.vnmiBlockedTimeNs);
-      }
-    }
-  }
-  kvm.stage = 0;
-  kvm.phase = KvmPhase.ENTER;
-  const reason = kvm.lastExitReason & 0xffff;
-  switch (reason) {
-    case ExitReason.EXTERNAL_INTERRUPT:
-    case ExitReason.EXCEPTION_NMI:
-      return handleExitDone(c);
-    case ExitReason.INTERRUPT_WINDOW:
-      handleInterruptWindow(h, kvm);
-      return decide(h, Fn.handle_interrupt_window);
-    case ExitReason.NMI_WINDOW:
-      if (!kvm.enableVnmi)
-        return stop(c, 'handle_nmi_window: KVM_BUG_ON — NMI-window exit without virtual NMIs');
-      handleNmiWindow(h, kvm);
-      return decide(h, Fn.handle_nmi_window);
-    case ExitReason.HLT:
-      // kvm_emulate_halt: skip the HLT, mark the vCPU halted; vcpu_block waits for an event.
-      skipInstruction(h);
-      kvm.halted = true;
-      return decide(h, Fn.kvm_emulate_halt);
-    case ExitReason.VMCALL:
-      skipInstruction(h);
-      h.cpu.regs[0] = h.cpu.regs[1] = 0;
-      return decide(h, Fn.kvm_emulate_hypercall);
-    case ExitReason.MSR_WRITE: {
-      const msr = h.cpu.regs[2];
-      const effect = x2apicMsrWrite(kvm, msr, h.cpu.regs[0], h.cpu.regs[4]);
-      if (effect.gp) return injectGp(c, msr);
-      skipInstruction(h);
-      return decide(h, Fn.x2apic_msr_write, msr, h.cpu.regs[0]);
-    }
-    case ExitReason.MSR_READ: {
-      const msr = h.cpu.regs[2];
-      const v = x2apicMsrRead(kvm, msr, h.tsc);
-      if (!v) return injectGp(c, msr);
-      h.cpu.regs[0] = v[0];
-      h.cpu.regs[1] = 0;
-      h.cpu.regs[4] = v[1];
-      h.cpu.regs[5] = 0;
-      skipInstruction(h);
-      return decide(h, Fn.x2apic_msr_read, msr, v[0]);
-    }
-    case ExitReason.PREEMPTION_TIMER:
-      return decide(h, Fn.handle_preemption_timer);
-    default:
-      return stop(
-        c,
-        `vmx_handle_exit: unexpected exit reason 0x${kvm.lastExitReason.toString(16)} (KVM_EXIT_INTERNAL_ERROR to userspace)`,
-      );
-  }
-}
-
-function handleExitDone(c: KvmContext): KvmStepResult {
-  // External interrupts and NMIs were handled in handle_exit_irqoff; back to the run loop.
-  return enterGuest(c);
-}
-
-/** kvm_queue_exception(#GP): KVM injects #GP(0) for an MSR it does not emulate. */
-function injectGp(c: KvmContext, msr: number): KvmStepResult {
-  const kvm = c.kvm;
-  kvm.exceptionPending = true;
-  kvm.exceptionVector = 13;
-  kvm.exceptionErrorCode = 0;
-  kvm.reqEvent = true;
-  return decide(c.h, Fn.inject_gp, msr);
-}
-
-function stop(c: KvmContext, text: string): KvmStepResult {
-  c.kvm.phase = KvmPhase.STOPPED;
-  c.kvm.log.push({ step: c.step, text });
-  return decide(c.h, Fn.unexpected_exit, c.kvm.lastExitReason);
-}
-
 /** vcpu_enter_guest: requests, injection, then vmx_vcpu_run. */
 function enterGuest(c: KvmContext): KvmStepResult {
   const { kvm } = c;
@@ -446,7 +252,7 @@ export function kvmStep(c: KvmContext): KvmStepResult {
     const r = afterExit(c);
     if (r) return r;
   }
-  if (kvm.phase === KvmPhase.HANDLE) return handleExit(c);
+  if (kvm.phase === KvmPhase.HANDLE) return handleExit(c) ?? enterGuest(c);
   if (kvm.phase === KvmPhase.BLOCKED) return block(c);
   return enterGuest(c);
 }
