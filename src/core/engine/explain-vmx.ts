@@ -9,7 +9,7 @@ import { exitReasonByCode, vmInstructionError } from '../vmx/exit-reasons';
 import { VmxOutcome } from '../vmx/instructions';
 import { currentVmcs } from '../vmx/state';
 import { F, readField } from '../vmx/vmcs';
-import { checkControls, checkGuestState } from '../vmx/vm-entry';
+import { checkControls, checkGuestState, checkHostState } from '../vmx/vm-entry';
 import { vmxCaps } from '../vmx/capabilities';
 
 const SDM3C = 'Intel SDM Vol. 3C';
@@ -128,10 +128,20 @@ export function explainVmx(
     const e = vmInstructionError(err);
     // For error 7, say which check failed: the checks are pure functions of the VMCS.
     const pv = currentVmcs(prev.vmx);
-    const why = err === 7 && pv ? checkControls(vmxCaps(c.scenario.features.vmx), pv) : null;
+    const why =
+      err === 7 && pv
+        ? checkControls(vmxCaps(c.scenario.features.vmx), pv)
+        : err === 8 && pv
+          ? checkHostState(pv)
+          : null;
     return {
       text: `${head} VMfailValid (ZF = 1), VM_INSTRUCTION_ERROR = ${err}${e ? `: ${e.description}` : ''}${why ? ` — ${why}` : ''}.`,
-      cite: err === 7 ? `${SDM3C}, "VM Entries": "Checks on VMX Controls"` : CITE.conventions,
+      cite:
+        err === 7
+          ? `${SDM3C}, "VM Entries": "Checks on VMX Controls"`
+          : err === 8
+            ? `${SDM3C}, "VM Entries": "Checks on the Host-State Area"`
+            : CITE.conventions,
     };
   }
   return null;

@@ -10,7 +10,7 @@ import { VMX_REVISION } from './capabilities';
 import { resolveFieldEncoding } from './fields';
 import { NO_VMCS, currentVmcs } from './state';
 import { F, createVmcs, readField, writeField } from './vmcs';
-import { VmxError, checkControls, enterGuest } from './vm-entry';
+import { VmxError, checkControls, checkHostState, enterGuest } from './vm-entry';
 
 /** What a VMX instruction did, for the trace (INSTR record d1) and the explanation. */
 export const VmxOutcome = { SUCCEED: 0, FAIL_INVALID: 1, FAIL_VALID: 2, UD: 3 } as const;
@@ -183,6 +183,8 @@ export function vmenter(h: Hart, launch: boolean, hostRip: number, guestLane: nu
     return result(failValid(h, VmxError.VMRESUME_NONLAUNCHED), 'VMRESUME of a VMCS that is not launched');
   const controls = checkControls(h.caps, vmcs);
   if (controls) return result(failValid(h, VmxError.ENTRY_INVALID_CONTROLS), controls);
+  const host = checkHostState(vmcs);
+  if (host) return result(failValid(h, VmxError.ENTRY_INVALID_HOST_STATE), host);
   h.cpu.rflags &= ~ARITH_FLAGS;
   h.cpu.rip = hostRip;
   const res = enterGuest(h, vmcs, launch, hostRip, guestLane);

@@ -93,6 +93,28 @@ export function checkControls(caps: VmxCaps, vmcs: VmcsState): string | null {
   return null;
 }
 
+/** Canonical for 48-bit linear addresses: bits 63:47 all equal (values here are below 2^53). */
+function canonical(v: number): boolean {
+  return v < 2 ** 47;
+}
+
+const HOST_SELECTORS = [0x0c00, 0x0c02, 0x0c04, 0x0c06, 0x0c08, 0x0c0a, 0x0c0c];
+
+/**
+ * "Checks on Host Control Registers, MSRs, and SSP" / "Checks on Host Segment and
+ * Descriptor-Table Registers", the part this lab models: HOST_RIP and HOST_RSP canonical, and
+ * the RPL and TI bits of every host selector 0. A failure is VM-instruction error 8.
+ */
+export function checkHostState(vmcs: VmcsState): string | null {
+  if (!canonical(readField(vmcs, F.HOST_RIP))) return 'HOST_RIP is not canonical';
+  if (!canonical(readField(vmcs, F.HOST_RSP))) return 'HOST_RSP is not canonical';
+  for (const enc of HOST_SELECTORS) {
+    if (readField(vmcs, enc) & 7)
+      return `a host selector (encoding 0x${enc.toString(16)}) has RPL or TI bits set`;
+  }
+  return null;
+}
+
 /**
  * "Checks on Guest Non-Register State" and RFLAGS: returns a reason text when VM entry must
  * fail with exit reason 33 (invalid guest state), or null.
@@ -106,6 +128,7 @@ export function checkGuestState(vmcs: VmcsState): string | null {
   const type = (info >>> 8) & 7;
   const vector = info & 0xff;
   const virtualNmis = (readField(vmcs, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VIRTUAL_NMIS) !== 0;
+  if (!canonical(readField(vmcs, F.GUEST_RIP))) return 'GUEST_RIP is not canonical';
   if (!(rflags & RFLAGS.FIXED) || rflags & 0xffc08028)
     return 'GUEST_RFLAGS: bit 1 must be 1 and reserved bits 63:22, 15, 5, 3 must be 0';
   if (injecting && type === EventType.EXTINT && !(rflags & RFLAGS.IF))

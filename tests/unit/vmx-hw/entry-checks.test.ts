@@ -268,3 +268,29 @@ describe('checks on guest state: VM-entry failure, exit reason 0x80000021', () =
     expect(entries(s).map((e) => e.rip)).toEqual([s.compiled.programs[0].labels.again]);
   });
 });
+
+describe('host-state checks (VMfailValid, error 8: SDM "Checks on the Host-State Area")', () => {
+  it.each([
+    ['a non-canonical HOST_RIP', ['vmwrite HOST_RIP, 0x800000000000'], /HOST_RIP is not canonical/],
+    ['a non-canonical HOST_RSP', ['vmwrite HOST_RSP, 0x800000000000'], /HOST_RSP is not canonical/],
+    ['a host selector with RPL bits', ['vmwrite HOST_CS_SELECTOR, 0x0b'], /RPL or TI/],
+  ])('%s fails VMLAUNCH with error 8, and the explanation says why', (_, setup, why) => {
+    const s = launch(setup);
+    const at = stepAt(s, 'launch');
+    expect(cpu(s, at).rflags & (RF.CF | RF.ZF)).toBe(RF.ZF);
+    expect(field(s, 'VM_INSTRUCTION_ERROR')).toBe(8);
+    expect(entries(s)).toEqual([]);
+    expect(s.view(at).explanation.text).toMatch(why);
+    expect(s.view(at).explanation.cite).toMatch(/Checks on the Host-State Area/);
+  });
+
+  it('a canonical host state with RPL-0 selectors enters', () => {
+    expectEntered(launch(['vmwrite HOST_CS_SELECTOR, 0x08', 'vmwrite HOST_RSP, 0x7fffffff0000']));
+  });
+
+  it('a non-canonical GUEST_RIP fails the entry with exit reason 0x80000021', () => {
+    const s = launch(['vmwrite GUEST_RIP, 0x800000000000']);
+    expect(exits(s).map((e) => e.reason)).toEqual([0x80000021]);
+    expect(s.view(exits(s)[0].step).explanation.text).toMatch(/GUEST_RIP is not canonical/);
+  });
+});
