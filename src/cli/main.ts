@@ -8,7 +8,7 @@ import { readParams } from '../core/scenario/params';
 import type { ParamValue } from '../core/scenario/schema';
 import { formatError, formatStepState, formatSummary, formatTraceJson } from './summary';
 
-const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json] [--at STEP]
+const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json] [--at STEP] [--from STEP] [--to STEP]
        npm run sim -- --list`;
 
 export interface CliResult {
@@ -38,12 +38,18 @@ export function runCli(
 ): CliResult {
   let json = false;
   let at: number | null = null;
+  const range: { from?: number; to?: number } = {};
   let target: string | null = null;
   const params: Record<string, ParamValue> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--json') json = true;
-    else if (a === '--at') {
+    else if (a === '--from' || a === '--to') {
+      const v = args[++i];
+      if (v === undefined || !/^\d+$/.test(v))
+        return { code: 2, stdout: '', stderr: `${a} needs a step number\n${USAGE}\n` };
+      range[a === '--from' ? 'from' : 'to'] = Number(v);
+    } else if (a === '--at') {
       const v = args[++i];
       if (v === undefined || !/^\d+$/.test(v))
         return { code: 2, stdout: '', stderr: `--at needs a step number\n${USAGE}\n` };
@@ -94,7 +100,7 @@ export function runCli(
         : formatStepState(session.view(at))
       : json
         ? formatTraceJson(session)
-        : formatSummary(session);
+        : formatSummary(session, range);
   if (runError) return { code: 2, stdout, stderr: formatError(target, runError) + '\n' };
   const failed = session.assertions.some((a) => !a.passed);
   return { code: failed ? 1 : 0, stdout, stderr: '' };
@@ -102,6 +108,11 @@ export function runCli(
 
 const isMain = process.argv[1] && /cli[\\/]main\.ts$/.test(process.argv[1]);
 if (isMain) {
+  // Output piped into `head` and closed early is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   const r = runCli(process.argv.slice(2));
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);

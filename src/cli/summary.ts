@@ -42,16 +42,35 @@ export function storySteps(session: LabSession): number[] {
   return out;
 }
 
-export function formatSummary(session: LabSession): string {
+function wrap(text: string, width = 96, indent = ''): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + word.length + 1 > width) {
+      out.push(indent + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(indent + line);
+  return out;
+}
+
+export interface StoryRange {
+  from?: number;
+  to?: number;
+}
+
+export function formatSummary(session: LabSession, range: StoryRange = {}): string {
   const info = session.info();
   const lines: string[] = [];
   lines.push(`nestlab · ${info.name} — ${info.title}`);
+  lines.push(...wrap(info.description));
   if (info.params.length)
     lines.push(`parameters: ${info.params.map((p) => `${p.key}=${String(p.value)}`).join(' ')}`);
   lines.push(`levels: ${info.levels.map((l) => `${l.name} (${l.kind})`).join(', ')}`);
   lines.push('');
   lines.push('   step        time  level  what happened');
-  const steps = storySteps(session);
+  const steps = storySteps(session).filter((n) => n >= (range.from ?? 0) && n <= (range.to ?? Infinity));
   for (const n of steps.slice(0, MAX_STORY_LINES)) {
     const v = session.view(n);
     const ev = v.event!;
@@ -63,6 +82,11 @@ export function formatSummary(session: LabSession): string {
     lines.push(`   … ${steps.length - MAX_STORY_LINES} more (use --json for the whole trace)`);
   lines.push('');
   lines.push(...countsByLevel(session));
+  const kvm = session.sim.stateAt(session.totalSteps).kvm;
+  if (kvm?.log.length) {
+    lines.push('KVM log:');
+    for (const l of kvm.log) lines.push(`  step ${l.step}: ${l.text}`);
+  }
   lines.push(`assertions: ${info.assertions.passed} passed, ${info.assertions.failed} failed`);
   for (const a of session.assertions)
     lines.push(`  ${a.passed ? 'pass' : 'FAIL'}  step ${a.step}, L${a.level} line ${a.line}: ${a.message}`);

@@ -48,7 +48,7 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
   let nmiBlocked = cpu.nmiBlocked;
   let vnmiBlocked = cpu.vnmiBlocked;
   let activity: number = cpu.activity;
-  if (!running && info.kind === 'program' && vmcs) {
+  if (!running && (info.kind === 'program' || info.kind === 'kvm') && vmcs) {
     // The host waits in non-root operation: it resumes at HOST_RIP with RFLAGS 0x2.
     rip = readField(vmcs, F.HOST_RIP);
     rflags = RFLAGS.FIXED;
@@ -76,7 +76,7 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
   const pendingVector = kvmGuest ? deliverableVector(s.kvm!.lapic) : deliverableVector(s.apic);
   const irr = kvmGuest ? vectorsOf(s.kvm!.lapic.irr) : vectorsOf(s.apic.irr);
   let rsp: string | null = null;
-  if (!running && info.kind === 'program' && vmcs)
+  if (!running && (info.kind === 'program' || info.kind === 'kvm') && vmcs)
     rsp = hex64(readField(vmcs, F.HOST_RSP) >>> 0, Math.floor(readField(vmcs, F.HOST_RSP) / 0x100000000));
   if (!running && info.kind === 'guest' && vmcs)
     rsp = hex64(readField(vmcs, F.GUEST_RSP) >>> 0, Math.floor(readField(vmcs, F.GUEST_RSP) / 0x100000000));
@@ -119,7 +119,7 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
           ppr: ppr(s.kvm!.lapic),
         }
       : { irr, isr: vectorsOf(s.apic.isr), tpr: s.apic.tpr, ppr: ppr(s.apic) },
-    kvm: info.kind === 'kvm' && s.kvm ? describeKvm(c, s.kvm) : null,
+    kvm: info.kind === 'kvm' && s.kvm ? describeKvm(c, s.kvm, s.vmx.nonRoot) : null,
     line: ins ? ins.line : null,
     nextInstruction: ins ? ins.text : null,
   };
@@ -228,15 +228,14 @@ const PHASES = [
   'stopped',
 ];
 
-export function describeKvm(c: CompiledScenario, k: KvmState): KvmView {
+export function describeKvm(c: CompiledScenario, k: KvmState, guestRunning: boolean): KvmView {
   const l0 = c.scenario.levels[0];
   const requests: string[] = [];
   if (k.reqEvent) requests.push('KVM_REQ_EVENT');
   if (k.reqNmi) requests.push('KVM_REQ_NMI');
   if (k.immediateExit) requests.push('immediate exit');
   return {
-    phase:
-      c.lanes.length && k.phase === 2 ? 'guest running (vmx_vcpu_run)' : (PHASES[k.phase] ?? String(k.phase)),
+    phase: guestRunning ? 'the guest runs (in vmx_vcpu_run)' : (PHASES[k.phase] ?? String(k.phase)),
     enableVnmi: k.enableVnmi,
     era: l0.kind === 'kvm' ? l0.options.era : 'current',
     halted: k.halted,

@@ -73,7 +73,14 @@ function injectText(prev: SimState, cur: SimState, did: number, vector: number):
   return parts.length ? parts.join('; ') : 'nothing to inject';
 }
 
-export function explainKvm(prev: SimState, cur: SimState, fn: number, d1: number, d2: number): Explanation {
+export function explainKvm(
+  prev: SimState,
+  cur: SimState,
+  fn: number,
+  d1: number,
+  d2: number,
+  era: 'current' | '2008' = 'current',
+): Explanation {
   const k = cur.kvm!;
   const name = kvmFunction(fn).name;
   const c = cite(fn);
@@ -112,7 +119,11 @@ export function explainKvm(prev: SimState, cur: SimState, fn: number, d1: number
           cite: c,
         };
       return {
-        text: `__vmx_handle_exit: ${d2.toLocaleString('en-US')} ns of guest time with NMIs soft-blocked and an NMI pending: "Breaking out of NMI-blocked state on VCPU 0 after 1 s timeout"; soft_vnmi_blocked = 0.`,
+        text: `__vmx_handle_exit: ${d2.toLocaleString('en-US')} ns of guest time with NMIs soft-blocked and an NMI pending: "Breaking out of NMI-blocked state on VCPU 0 after 1 s timeout"; soft_vnmi_blocked = 0. ${
+          era === '2008'
+            ? 'The next entry injects the NMI (in 2008 events were evaluated on every entry).'
+            : 'No KVM_REQ_EVENT is raised here, so the NMI stays pending until the next event evaluation (an IRQ window, an emulated HLT, a new event).'
+        }`,
         cite: c,
       };
     case Fn.handle_interrupt_window:

@@ -61,24 +61,20 @@ function whyNotDelivered(prev: SimState): string {
   const cpu = prev.cpu;
   const waits: string[] = [];
   if (cpu.nmiPending) {
-    if (cpu.nmiBlocked) waits.push('the pending NMI waits: NMIs are blocked until the next IRET');
+    if (cpu.nmiBlocked) waits.push('the pending NMI waited: NMIs are blocked until the next IRET');
     else if (cpu.shadow)
-      waits.push(
-        `the pending NMI waits one instruction: blocking by ${cpu.shadow & Shadow.STI ? 'STI' : 'MOV SS'}`,
-      );
+      waits.push(`the pending NMI waited: blocking by ${cpu.shadow & Shadow.STI ? 'STI' : 'MOV SS'}`);
   }
   const irr = vectorsOf(prev.apic.irr);
   if (irr.length) {
     const top = irr[irr.length - 1];
     if (deliverableVector(prev.apic) < 0)
-      waits.push(`IRQ ${hex(top)} waits in the IRR: its priority class is not above the PPR`);
-    else if (!(cpu.rflags & RFLAGS.IF)) waits.push(`IRQ ${hex(top)} waits in the IRR: IF=0`);
+      waits.push(`IRQ ${hex(top)} waited in the IRR: its priority class was not above the PPR`);
+    else if (!(cpu.rflags & RFLAGS.IF)) waits.push(`IRQ ${hex(top)} waited in the IRR: IF was 0`);
     else if (cpu.shadow)
-      waits.push(
-        `IRQ ${hex(top)} waits one more instruction: blocking by ${cpu.shadow & Shadow.STI ? 'STI' : 'MOV SS'}`,
-      );
+      waits.push(`IRQ ${hex(top)} waited: blocking by ${cpu.shadow & Shadow.STI ? 'STI' : 'MOV SS'}`);
   }
-  return waits.length ? ` Meanwhile ${waits.join('; ')}.` : '';
+  return waits.length ? ` Before this instruction ${waits.join('; ')}.` : '';
 }
 
 function explainInstruction(c: CompiledScenario, prev: SimState, cur: SimState, index: number): Explanation {
@@ -176,12 +172,15 @@ export function explainStep(
   lane = 0,
 ): Explanation {
   laneProgram = c.lanes[lane]?.program ?? 0;
-  if (prev && kind === EventKind.DECISION && cur.kvm) return explainKvm(prev, cur, d0, d1, d2);
+  if (prev && kind === EventKind.DECISION && cur.kvm) {
+    const l0 = c.scenario.levels[0];
+    return explainKvm(prev, cur, d0, d1, d2, l0.kind === 'kvm' ? l0.options.era : 'current');
+  }
   const vmxText = explainVmx(c, prev, cur, kind, d0, d1, d2, lane);
   if (vmxText) return vmxText;
   if (!prev) {
     return {
-      text: `Initial state: RIP at ${labelAt(c, cur.cpu.rip)}, IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}, RSP at the top of memory (${hex(cur.mems[0].bytes.length)}). Step forward to run.`,
+      text: `${c.scenario.description ? `${c.scenario.description} — ` : ''}Initial state: RIP at ${labelAt(c, cur.cpu.rip)}, IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}, RSP at the top of memory (${hex(cur.mems[0].bytes.length)}). Step forward to run.`,
       cite: null,
     };
   }

@@ -133,7 +133,7 @@ describe('STI shadow', () => {
     const stiStep = rows(s).find((r) => r.rip === label(s, 'start') + 1)!.step;
     expect(cpu(s, stiStep).interruptibility.sti).toBe(true);
     expect(cpu(s, stiStep + 1).interruptibility.sti).toBe(false);
-    expect(s.view(stiStep + 1).explanation.text).toMatch(/waits one more instruction: blocking by STI/);
+    expect(s.view(stiStep + 1).explanation.text).toMatch(/IRQ 0x[0-9a-f]+ waited: blocking by STI/);
   });
 
   it('STI; STI: only the first has a shadow, so the IRQ is taken right after the second', () => {

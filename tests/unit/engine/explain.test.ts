@@ -130,7 +130,7 @@ describe('delivery explanations', () => {
   it('an instruction retired while an IRQ waits says why it waits', () => {
     const s = run(['start:', 'cli', 'x: nop', 'nop', ...STOP], [{ at: { level: 0, label: 'x' }, irq: 0x40 }]);
     const e = s.view(3).explanation;
-    expect(e.text).toMatch(/Meanwhile IRQ 0x40 waits in the IRR: IF=0/);
+    expect(e.text).toMatch(/Before this instruction IRQ 0x40 waited in the IRR: IF was 0/);
     expect(e.cite).toMatch(/Priority Among Concurrent Events/);
   });
 });
