@@ -127,6 +127,9 @@ export function ScenarioEditor() {
               if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
                 e.preventDefault();
                 void store.getState().runEditor();
+              } else if (e.key === 'Escape') {
+                // Leave the editor so the stepping keys work again.
+                e.currentTarget.blur();
               }
             }}
           />

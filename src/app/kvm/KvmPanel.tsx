@@ -175,7 +175,7 @@ export function KvmPanel({
       </div>
       <BlockedTime kvm={kvm} changed={c('vnmiBlockedTimeNs')} />
       <Field
-        label="last exit"
+        label="last exit handled"
         testId="kvm-last-exit"
         changed={c('lastExitReason')}
         hint="The exit reason KVM handled last"

@@ -122,7 +122,7 @@ const LevelCard = memo(function LevelCard({
             nested NMI ×{cpu.nmiDepth}
           </span>
         )}
-        <span className={`activity-badge activity-${cpu.activity}`}>{cpu.activity}</span>
+        {cpu.running && <span className={`activity-badge activity-${cpu.activity}`}>{cpu.activity}</span>}
       </header>
       {note && (
         <p className="waiting-note" data-testid="waiting-note">
