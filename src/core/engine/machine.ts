@@ -233,13 +233,7 @@ export class Stepper {
         s.time += 1;
         return this.finish();
       }
-      const next = this.nextTime();
-      if (next === Infinity) {
-        s.end = 'halted';
-        return false;
-      }
-      s.time = next;
-      h.tsc = s.time;
+      if (!this.idleUntilNext()) return false;
       if (this.externalDue()) {
         raise(s, c.timed[s.nextTimed++], h);
         h.out.d2 |= 1; // raised while halted
@@ -302,13 +296,7 @@ export class Stepper {
       return false;
     }
     // The vCPU is halted and nothing is pending for it: time passes until the next event.
-    const next = this.nextTime();
-    if (next === Infinity) {
-      s.end = 'halted';
-      return false;
-    }
-    s.time = next;
-    h.tsc = s.time;
+    if (!this.idleUntilNext()) return false;
     raise(s, this.c.timed[s.nextTimed++], h);
     h.out.d2 |= 1;
     return this.finish();
@@ -317,6 +305,21 @@ export class Stepper {
   private get kvmOptions(): { immediateExit: 'preemption-timer' | 'self-ipi'; era: 'current' | '2008' } {
     const l0 = this.c.scenario.levels[0];
     return l0.kind === 'kvm' ? l0.options : { immediateExit: 'preemption-timer', era: 'current' };
+  }
+
+  /**
+   * Nothing can happen before the next external event or timer expiry: time jumps there.
+   * Returns false (the run is over, 'halted') when nothing is left to come.
+   */
+  private idleUntilNext(): boolean {
+    const next = this.nextTime();
+    if (next === Infinity) {
+      this.s.end = 'halted';
+      return false;
+    }
+    this.s.time = next;
+    this.hart.tsc = next;
+    return true;
   }
 
   /** Time passed and nothing happened that the trace would otherwise show. */
