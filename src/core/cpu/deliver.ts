@@ -4,6 +4,7 @@
 import { EventKind, EventType } from '../engine/view';
 import type { Hart } from './hart';
 import { checkStack, loaded, read, write } from './memory';
+import { EXCEPTION_VECTORS } from '../vmx/exceptions';
 import { type ExitInfo, ExitReason, vmExit } from '../vmx/vm-exit';
 import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
 
@@ -21,9 +22,9 @@ export const Vector = {
   PF: 14,
 } as const;
 
-/** Exceptions that push an error code (SDM "Exceptions and Interrupts" table). */
+/** Exceptions that push an error code (SDM "Exceptions and Interrupts" table, vmx/exceptions.ts). */
 export function hasErrorCode(vector: number, type: number): boolean {
-  return type === EventType.HW_EXCEPTION && [8, 10, 11, 12, 13, 14, 17, 21].includes(vector);
+  return type === EventType.HW_EXCEPTION && EXCEPTION_VECTORS[vector]?.errorCode === true;
 }
 
 /** SDM "Interrupt 8—Double Fault Exception": contributory exceptions. */

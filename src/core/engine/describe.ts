@@ -3,7 +3,7 @@ import { REG64 } from '../asm/ir';
 import { deliverableVector, ppr, vectorsOf } from '../cpu/apic';
 import { Activity, RFLAGS, RSP, Shadow } from '../cpu/state';
 import { fieldByEncoding } from '../vmx/fields';
-import { currentVmcs } from '../vmx/state';
+import { currentVmcs, timerRemaining } from '../vmx/state';
 import { F, readField } from '../vmx/vmcs';
 import type { CompiledScenario } from '../scenario/load';
 import type { KvmState } from '../hypervisors/kvm/state';
@@ -151,13 +151,9 @@ export function describeVmx(c: CompiledScenario, s: SimState): VmxView {
           value: v.fields[encoding],
         })),
     }));
-  const rate = c.scenario.features.vmx.preemptionTimerRate;
   const remaining =
     vmx.nonRoot && vmx.timerDeadline >= 0
-      ? Math.max(
-          0,
-          vmx.timerValue - (Math.floor(s.time / 2 ** rate) - Math.floor(vmx.timerStart / 2 ** rate)),
-        )
+      ? timerRemaining(vmx, s.time, c.scenario.features.vmx.preemptionTimerRate)
       : null;
   return { on: vmx.on, nonRoot: vmx.nonRoot, preemptionTimer: remaining, mtfPending: vmx.mtfPending, vmcs };
 }

@@ -4,7 +4,8 @@ import { Op } from '../asm/ir';
 import { X2APIC, deliverableVector, vectorsOf } from '../cpu/apic';
 import { RFLAGS, Shadow } from '../cpu/state';
 import type { CompiledScenario } from '../scenario/load';
-import { hex } from './describe';
+import { EXCEPTION_VECTORS } from '../vmx/exceptions';
+import { hex, labelAt } from './describe';
 import { explainKvm } from './explain-kvm';
 import { explainVmx } from './explain-vmx';
 import type { SimState } from './machine';
@@ -34,26 +35,15 @@ const CITE = {
 function eventName(vector: number, type: number): string {
   if (type === EventType.NMI) return 'NMI';
   if (type === EventType.EXTINT) return `external interrupt, vector ${hex(vector)},`;
-  const names: Record<number, string> = {
-    0: '#DE',
-    1: '#DB',
-    3: '#BP',
-    8: '#DF',
-    11: '#NP',
-    13: '#GP',
-    14: '#PF',
-  };
   if (type === EventType.SW_INT) return `software interrupt INT ${hex(vector)}`;
-  return `${names[vector] ?? 'exception'} (vector ${vector})`;
+  const e = EXCEPTION_VECTORS[vector];
+  return `${e?.mnemonic || 'exception'} (vector ${vector})`;
 }
 
-/** The program the lane runs (lanes of one program level share it). */
-let laneProgram = 0;
-
-function labelAt(c: CompiledScenario, addr: number): string {
-  const labels = c.programs[laneProgram].labels;
-  for (const [name, a] of Object.entries(labels)) if (a === addr) return `'${name}' (${hex(addr)})`;
-  return hex(addr);
+/** An address as "'label' (0x…)" when a label of the program names it. */
+function named(c: CompiledScenario, program: number, addr: number): string {
+  const name = labelAt(c, program, addr);
+  return name ? `'${name}' (${hex(addr)})` : hex(addr);
 }
 
 /** Why nothing was delivered at the boundary before this instruction, when something waited. */
@@ -77,8 +67,14 @@ function whyNotDelivered(prev: SimState): string {
   return waits.length ? ` Before this instruction ${waits.join('; ')}.` : '';
 }
 
-function explainInstruction(c: CompiledScenario, prev: SimState, cur: SimState, index: number): Explanation {
-  const ins = c.programs[laneProgram].instrs[index];
+function explainInstruction(
+  c: CompiledScenario,
+  program: number,
+  prev: SimState,
+  cur: SimState,
+  index: number,
+): Explanation {
+  const ins = c.programs[program].instrs[index];
   const head = `Retired \`${ins.text}\` (line ${ins.line}).`;
   const why = whyNotDelivered(prev);
   const ifWas = (prev.cpu.rflags & RFLAGS.IF) !== 0;
@@ -161,32 +157,42 @@ function explainInstruction(c: CompiledScenario, prev: SimState, cur: SimState, 
   }
 }
 
+/** A trace record, as explainStep reads it. */
+export interface StepRecordView {
+  kind: number;
+  level: number;
+  rip: number;
+  d0: number;
+  d1: number;
+  d2: number;
+}
+
+const NO_RECORD: StepRecordView = { kind: 0, level: 0, rip: 0, d0: 0, d1: 0, d2: 0 };
+
 export function explainStep(
   c: CompiledScenario,
   prev: SimState | null,
   cur: SimState,
-  kind: number,
-  d0: number,
-  d1: number,
-  d2: number,
-  lane = 0,
+  rec: StepRecordView = NO_RECORD,
 ): Explanation {
-  laneProgram = c.lanes[lane]?.program ?? 0;
+  // The program the acting lane runs (a host and its guest share one).
+  const program = c.lanes[rec.level]?.program ?? 0;
+  const { kind, d0, d1, d2 } = rec;
   if (prev && kind === EventKind.DECISION && cur.kvm) {
     const l0 = c.scenario.levels[0];
     return explainKvm(prev, cur, d0, d1, d2, l0.kind === 'kvm' ? l0.options.era : 'current');
   }
-  const vmxText = explainVmx(c, prev, cur, kind, d0, d1, d2, lane);
+  const vmxText = explainVmx(c, prev, cur, kind, d0, d1, d2, rec.level);
   if (vmxText) return vmxText;
   if (!prev) {
     return {
-      text: `${c.scenario.description ? `${c.scenario.description} — ` : ''}Initial state: RIP at ${labelAt(c, cur.cpu.rip)}, IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}, RSP at the top of memory (${hex(cur.mems[0].bytes.length)}). Step forward to run.`,
+      text: `${c.scenario.description ? `${c.scenario.description} — ` : ''}Initial state: RIP at ${named(c, program, cur.cpu.rip)}, IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}, RSP at the top of memory (${hex(cur.mems[0].bytes.length)}). Step forward to run.`,
       cite: null,
     };
   }
   switch (kind) {
     case EventKind.INSTR:
-      return explainInstruction(c, prev, cur, d0);
+      return explainInstruction(c, program, prev, cur, d0);
     case EventKind.IRET: {
       let unblock = '';
       if (prev.cpu.vnmiBlocked && !cur.cpu.vnmiBlocked)
@@ -198,7 +204,7 @@ export function explainStep(
       const pending =
         cur.cpu.nmiPending && !cur.cpu.nmiBlocked ? ' The waiting NMI can now be delivered.' : '';
       return {
-        text: `Retired \`iretq\`: returned to ${labelAt(c, cur.cpu.rip)} with RFLAGS restored (IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}).${unblock}${pending}`,
+        text: `Retired \`iretq\`: returned to ${named(c, program, cur.cpu.rip)} with RFLAGS restored (IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}).${unblock}${pending}`,
         cite: unblock
           ? cur.vmx.nonRoot || prev.vmx.nonRoot
             ? 'Intel SDM Vol. 3C, "Changes to Instruction Behavior in VMX Non-Root Operation" (IRET)'
@@ -207,7 +213,7 @@ export function explainStep(
       };
     }
     case EventKind.ASSERT: {
-      const ins = c.programs[laneProgram].instrs[d0];
+      const ins = c.programs[program].instrs[d0];
       return {
         text: `assert ${d1 ? 'passed' : 'FAILED'} (line ${ins.line}): ${ins.message ?? ins.text}`,
         cite: null,
@@ -263,7 +269,7 @@ export function explainStep(
     case EventKind.DELIVER: {
       const vector = d0 & 0xff;
       const type = (d0 >>> 8) & 7;
-      const gate = gateKind(cur, vector);
+      const gate = gateKind(cur, program, vector);
       const woke = d0 & (1 << 25) ? 'The processor leaves HLT. ' : '';
       const esc =
         d0 & (1 << 24)
@@ -290,7 +296,7 @@ export function explainStep(
           ? ' An IRQ was also pending: NMIs come first.'
           : '';
       return {
-        text: `${woke}${esc}Delivered ${eventName(vector, type)}${type === EventType.NMI || type === EventType.EXTINT ? '' : ` (${EVENT_TYPE_NAMES[type]})`} through ${ifNote}, to ${labelAt(c, d2)}: pushed SS, RSP, RFLAGS, CS and return RIP ${hex(returnRip(cur))}${err}.${extra}${both}`,
+        text: `${woke}${esc}Delivered ${eventName(vector, type)}${type === EventType.NMI || type === EventType.EXTINT ? '' : ` (${EVENT_TYPE_NAMES[type]})`} through ${ifNote}, to ${named(c, program, d2)}: pushed SS, RSP, RFLAGS, CS and return RIP ${hex(rec.rip)}${err}.${extra}${both}`,
         cite: both ? CITE.priority : cite,
       };
     }
@@ -304,18 +310,9 @@ export function explainStep(
   }
 }
 
-/** The return RIP the delivery pushed: read back from the new frame. */
-function returnRip(cur: SimState): number {
-  const f = cur.cpu.frames;
-  const slot = f[f.length - 3];
-  const m = cur.mems[0].bytes;
-  const dv = new DataView(m.buffer, m.byteOffset, m.byteLength);
-  return dv.getUint32(slot, true) + dv.getUint32(slot + 4, true) * 0x100000000;
-}
-
 /** The kind of the gate for `vector` in the IDT the processor uses now (read from memory). */
-function gateKind(s: SimState, vector: number): 'interrupt' | 'trap' | null {
-  const m = s.mems[laneProgram].bytes;
+function gateKind(s: SimState, program: number, vector: number): 'interrupt' | 'trap' | null {
+  const m = s.mems[program].bytes;
   const at = s.cpu.idtr + vector * 16 + 5;
   if (at < 0 || at >= m.length || !(m[at] & 0x80)) return null;
   return (m[at] & 0xf) === 0xe ? 'interrupt' : 'trap';

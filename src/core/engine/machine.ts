@@ -133,6 +133,7 @@ export class Stepper {
   readonly hart: Hart;
   /** The lane that acted in the last step (the trace attributes the event to it). */
   actor = 0;
+  private kvmContext: KvmContext | null = null;
   private readonly laneCode: (LaneCode | null)[];
 
   constructor(
@@ -274,18 +275,9 @@ export class Stepper {
   private kvmStep(kvm: KvmState): boolean {
     const s = this.s;
     const h = this.hart;
-    const guestLane = this.c.lanes.findIndex((l) => l.kind === 'guest');
-    const ctx: KvmContext = {
-      h,
-      kvm,
-      guestLane,
-      guest: this.c.programs[this.c.lanes[guestLane].program],
-      guestMemory: s.mems[this.c.lanes[guestLane].program].bytes.length,
-      tscHz: this.c.scenario.features.tscHz,
-      immediateExit: this.kvmOptions.immediateExit,
-      era: this.kvmOptions.era,
-      step: s.step + 1,
-    };
+    const ctx = (this.kvmContext ??= this.createKvmContext(kvm));
+    ctx.kvm = kvm;
+    ctx.step = s.step + 1;
     const r = kvmStep(ctx);
     if (r === 'recorded') {
       s.time += h.out.kind === EventKind.DECISION ? KVM_DECISION_CYCLES : 1;
@@ -302,9 +294,22 @@ export class Stepper {
     return this.finish();
   }
 
-  private get kvmOptions(): { immediateExit: 'preemption-timer' | 'self-ipi'; era: 'current' | '2008' } {
+  /** What the KVM model works with besides its state: fixed for the whole run. */
+  private createKvmContext(kvm: KvmState): KvmContext {
     const l0 = this.c.scenario.levels[0];
-    return l0.kind === 'kvm' ? l0.options : { immediateExit: 'preemption-timer', era: 'current' };
+    const guestLane = this.c.lanes.findIndex((l) => l.kind === 'guest');
+    const program = this.c.lanes[guestLane].program;
+    return {
+      h: this.hart,
+      kvm,
+      guestLane,
+      guest: this.c.programs[program],
+      guestMemory: this.c.scenario.levels[program].memory,
+      tscHz: this.c.scenario.features.tscHz,
+      immediateExit: l0.kind === 'kvm' ? l0.options.immediateExit : 'preemption-timer',
+      era: l0.kind === 'kvm' ? l0.options.era : 'current',
+      step: 0,
+    };
   }
 
   /**

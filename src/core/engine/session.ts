@@ -133,12 +133,19 @@ export class LabSession {
     let cur;
     if (n === 0) {
       cur = cloneState(this.sim.stateAt(0));
-      explanation = explainStep(c, null, cur, 0, 0, 0, 0);
+      explanation = explainStep(c, null, cur);
     } else {
       const prev = cloneState(this.sim.stateAt(n - 1));
       cur = this.sim.stateAt(n);
       const i = n - 1;
-      explanation = explainStep(c, prev, cur, t.kind[i], t.d0[i], t.d1[i], t.d2[i], t.level[i]);
+      explanation = explainStep(c, prev, cur, {
+        kind: t.kind[i],
+        level: t.level[i],
+        rip: t.rip[i],
+        d0: t.d0[i],
+        d1: t.d1[i],
+        d2: t.d2[i],
+      });
     }
     return {
       step: n,

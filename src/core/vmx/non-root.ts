@@ -8,6 +8,7 @@ import { EventType } from '../engine/view';
 import { acknowledge, deliverableVector } from '../cpu/apic';
 import type { DInstr } from '../cpu/decoded';
 import { Vector, deliverEvent, intrInfo } from '../cpu/deliver';
+import { Boundary, singleStepDue } from '../cpu/boundary-events';
 import type { Hart } from '../cpu/hart';
 import { Activity, RFLAGS, Shadow } from '../cpu/state';
 import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
@@ -33,21 +34,6 @@ function deliverInGuest(h: Hart, vector: number, type: number): void {
     h.vmx.mtfPending = true;
 }
 
-/** What the processor does at a guest instruction boundary, decided before anything changes. */
-export const Boundary = {
-  NONE: 0,
-  PENDING_EXIT: 1,
-  MTF_EXIT: 2,
-  DEBUG_TRAP: 3,
-  TIMER_EXIT: 4,
-  NMI_WINDOW_EXIT: 5,
-  NMI_EXIT: 6,
-  NMI_DELIVERY: 7,
-  INTR_WINDOW_EXIT: 8,
-  EXTINT_EXIT: 9,
-  EXTINT_DELIVERY: 10,
-} as const;
-
 /**
  * The highest-priority event at this boundary in VMX non-root operation, in the order of the
  * SDM's priority table with the VMX events spliced in (facts §3.1). Pure: it changes nothing.
@@ -61,7 +47,7 @@ export function nonRootEvent(h: Hart): number {
   if (vmx.mtfPending) return Boundary.MTF_EXIT;
   // 4. Traps on the previous instruction: the single-step #DB (it may exit through the
   //    exception bitmap inside deliverEvent).
-  if (cpu.dbTrapPending) return Boundary.DEBUG_TRAP;
+  if (singleStepDue(cpu)) return Boundary.DEBUG_TRAP;
   const pin = vmx.pin;
   const proc = vmx.proc;
   // 4.3 VMX-preemption timer expired (SDM "VMX-Preemption Timer"). The lab evaluates it

@@ -80,3 +80,12 @@ export function cloneVmx(v: VmxState): VmxState {
 export function currentVmcs(v: VmxState): VmcsState | null {
   return v.current === NO_VMCS ? null : (v.vmcs[v.current] ?? null);
 }
+
+/**
+ * Remaining VMX-preemption-timer value at `tsc`: the timer counts down by one each time TSC
+ * bit X changes, X = IA32_VMX_MISC[4:0] (SDM "VMX-Preemption Timer").
+ */
+export function timerRemaining(v: VmxState, tsc: number, rate: number): number {
+  const ticks = Math.floor(tsc / 2 ** rate) - Math.floor(v.timerStart / 2 ** rate);
+  return Math.max(0, v.timerValue - ticks);
+}

@@ -7,7 +7,7 @@ import { switchLane } from '../cpu/hart';
 import { Activity, RFLAGS, RSP, Shadow, regNumber, setRegNumber, swapBook } from '../cpu/state';
 import { PIN_BASED, VM_EXIT } from './bits';
 import { F, readField, writeField } from './vmcs';
-import { currentVmcs } from './state';
+import { currentVmcs, timerRemaining } from './state';
 
 export const ExitReason = {
   EXCEPTION_NMI: 0,
@@ -61,17 +61,6 @@ export function guestInterruptibility(h: Hart, virtualNmis: boolean, nmiExiting:
 }
 
 /**
- * Remaining VMX-preemption-timer value: the timer counts down by one each time TSC bit X
- * changes (SDM "VMX-Preemption Timer").
- */
-export function preemptionTimerRemaining(h: Hart): number {
-  const v = h.vmx;
-  const x = h.caps.features.preemptionTimerRate;
-  const ticks = Math.floor(h.tsc / 2 ** x) - Math.floor(v.timerStart / 2 ** x);
-  return Math.max(0, v.timerValue - ticks);
-}
-
-/**
  * Perform a VM exit. `h.cpu.rip` must already be the guest RIP the exit saves (the
  * instruction for instruction exits and faults, the next instruction for traps, the
  * interrupted one for events). Fills `h.out` with the VMEXIT record.
@@ -103,7 +92,11 @@ export function vmExit(h: Hart, info: ExitInfo): void {
     // the pending debug exceptions (SDM "Saving Non-Register State"; facts §3.6).
     writeField(vmcs, F.GUEST_PENDING_DBG_EXCEPTIONS, cpu.dbTrapPending ? 0x4000 : 0);
     if (readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER) {
-      writeField(vmcs, F.VMX_PREEMPTION_TIMER_VALUE, preemptionTimerRemaining(h));
+      writeField(
+        vmcs,
+        F.VMX_PREEMPTION_TIMER_VALUE,
+        timerRemaining(h.vmx, h.tsc, h.caps.features.preemptionTimerRate),
+      );
     }
   }
   // "Recording VM-Exit Information".

@@ -2,6 +2,7 @@
 // indicators, the exit that interrupts an injection, BS in the pending debug exceptions,
 // waking a guest from the shutdown state, and the injected error code decided by bit 11.
 import { describe, expect, it } from 'vitest';
+import { EventKind } from '../../../src/core/engine/view';
 import { cpu, memQ, run } from '../helpers';
 import { GUEST_STACK, entries, exits, field, runVmx } from './vmx-helpers';
 
@@ -90,5 +91,32 @@ describe('regressions: rules the model once got wrong', () => {
     });
     expect(field(s, 'GUEST_RSP')).toBe(GUEST_STACK - 40);
     expect(memQ(s, GUEST_STACK - 40)).not.toBe(0x77n);
+  });
+});
+
+describe('the single-step trap in a guest', () => {
+  it('a MOV-SS shadow holds the #DB trap for one more instruction, as on bare metal (SDM "Masking Exceptions and Interrupts When Switching Stacks")', () => {
+    const s = runVmx({
+      guestIdt: ['        .intgate 1, db_h'],
+      guest: [
+        '        mov rbx, 0x10',
+        '        pushfq',
+        '        pop rax',
+        '        or rax, 0x100',
+        '        push rax',
+        '        popfq                   ; TF=1 from the next instruction on',
+        '        mov ss, rbx             ; begins with TF=1: its trap waits out the shadow',
+        '        nop',
+        'after_nop: nop',
+      ],
+      extra: ['db_h:   vmcall'],
+    });
+    const t = s.sim.trace;
+    const traps: number[] = [];
+    for (let i = 0; i < t.length; i++) {
+      if (t.kind[i] === EventKind.DELIVER && (t.d0[i] & 0xff) === 1) traps.push(t.rip[i]);
+    }
+    // Not after MOV SS (return RIP = the NOP) but after the NOP that follows it.
+    expect(traps).toEqual([s.compiled.programs[0].labels['after_nop']]);
   });
 });

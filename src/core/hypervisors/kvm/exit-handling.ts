@@ -122,8 +122,7 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
       return decide(h, Fn.kvm_emulate_hypercall);
     case ExitReason.MSR_WRITE: {
       const msr = h.cpu.regs[2];
-      const effect = x2apicMsrWrite(kvm, msr, h.cpu.regs[0], h.cpu.regs[4]);
-      if (effect.gp) return injectGp(c, msr);
+      if (!x2apicMsrWrite(kvm, msr, h.cpu.regs[0], h.cpu.regs[4])) return injectGp(c, msr);
       skipInstruction(h);
       return decide(h, Fn.x2apic_msr_write, msr, h.cpu.regs[0]);
     }

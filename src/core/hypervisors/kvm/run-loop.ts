@@ -2,7 +2,9 @@
 // vmx_vcpu_run / __vmx_handle_exit) as a resumable state machine: each call makes one
 // decision, records it in the trace naming the kernel function, and returns. No closure or
 // generator holds state: everything is in KvmState.
-import { acknowledge, deliverableVector, eoi } from '../../cpu/apic';
+import { acknowledge, deliverableVector, eoi, requestInterrupt } from '../../cpu/apic';
+import { hasErrorCode } from '../../cpu/deliver';
+import { EventType } from '../../engine/view';
 import type { Hart } from '../../cpu/hart';
 import { CPU_BASED, PIN_BASED, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
 import { VMX_REVISION } from '../../vmx/capabilities';
@@ -88,6 +90,7 @@ function processNmi(c: KvmContext): KvmStepResult {
 function checkAndInjectEvents(c: KvmContext): KvmStepResult {
   const { h, kvm } = c;
   kvm.reqEvent = false;
+  kvm.eventsChecked = true;
   let did = 0;
   let vector = 0;
   let canInject = true;
@@ -107,7 +110,7 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
   if (kvm.exceptionPending && canInject) {
     kvm.exceptionPending = false;
     const v = kvm.exceptionVector;
-    const withErr = [8, 10, 11, 12, 13, 14, 17].includes(v);
+    const withErr = hasErrorCode(v, EventType.HW_EXCEPTION);
     wr(h, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000300 | (withErr ? 0x800 : 0) | v) >>> 0);
     if (withErr) wr(h, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
     did |= Inject.EXCEPTION;
@@ -177,7 +180,7 @@ function vcpuRun(c: KvmContext): KvmStepResult {
       wr(h, F.PIN_BASED_VM_EXEC_CONTROL, kvmPinControls(kvm) | PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER);
       wr(h, F.VMX_PREEMPTION_TIMER_VALUE, 0);
     } else {
-      h.apic.irr[RESCHEDULE_VECTOR >>> 5] |= 1 << (RESCHEDULE_VECTOR & 31);
+      requestInterrupt(h.apic, RESCHEDULE_VECTOR); // smp_send_reschedule to this CPU
     }
   } else if (rd(h, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER) {
     wr(h, F.PIN_BASED_VM_EXEC_CONTROL, kvmPinControls(kvm));
@@ -189,6 +192,7 @@ function vcpuRun(c: KvmContext): KvmStepResult {
     return decide(h, Fn.unexpected_exit, 0xffffffff);
   }
   kvm.launched = true;
+  kvm.eventsChecked = false;
   kvm.phase = KvmPhase.EXITED;
   return 'recorded'; // the hardware's VMENTRY (or entry-failure VMEXIT) record
 }
@@ -201,14 +205,17 @@ function enterGuest(c: KvmContext): KvmStepResult {
     return block(c);
   }
   if (kvm.reqNmi) return processNmi(c);
-  if (kvm.reqEvent) return checkAndInjectEvents(c);
-  if (c.era === '2008' && kvm.stage === 0) {
-    // Before KVM_REQ_EVENT (3842d135ff, 2010) the injection logic ran on every VM entry.
-    kvm.stage = 1;
-    const before = kvm.nmiPending + (hasInjectableIntr(kvm) ? 1 : 0);
-    if (before > 0) return checkAndInjectEvents(c);
-  }
-  kvm.stage = 0;
+  // Before KVM_REQ_EVENT (3842d135ff, 2010) the injection logic (vmx_intr_assist) ran once on
+  // every VM entry; since, only when requested.
+  const everyEntry =
+    c.era === '2008' &&
+    !kvm.eventsChecked &&
+    (kvm.nmiPending > 0 ||
+      kvm.nmiInjected ||
+      kvm.irqInjected ||
+      kvm.exceptionPending ||
+      hasInjectableIntr(kvm));
+  if (kvm.reqEvent || everyEntry) return checkAndInjectEvents(c);
   kvm.phase = KvmPhase.RUN;
   return vcpuRun(c);
 }

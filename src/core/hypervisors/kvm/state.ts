@@ -24,7 +24,7 @@ export type KvmPhase = (typeof KvmPhase)[keyof typeof KvmPhase];
 
 export interface KvmState {
   phase: KvmPhase;
-  /** Position inside a phase that takes several steps (after an exit, handling it). */
+  /** Position inside a phase that takes several steps: after an exit, and handling it. */
   stage: number;
   /** enable_vnmi: the vnmi module parameter and the CPU's support for virtual NMIs. */
   enableVnmi: boolean;
@@ -44,6 +44,8 @@ export interface KvmState {
   exceptionPending: boolean;
   exceptionVector: number;
   exceptionErrorCode: number;
+  /** Events were evaluated for the coming VM entry (for era 2008's once-per-entry evaluation). */
+  eventsChecked: boolean;
   /** Pending requests: KVM_REQ_EVENT, KVM_REQ_NMI. */
   reqEvent: boolean;
   reqNmi: boolean;
@@ -83,6 +85,7 @@ export function createKvm(enableVnmi: boolean): KvmState {
     exceptionPending: false,
     exceptionVector: 0,
     exceptionErrorCode: 0,
+    eventsChecked: false,
     reqEvent: true,
     reqNmi: false,
     immediateExit: false,
