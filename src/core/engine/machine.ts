@@ -25,6 +25,8 @@ import { EventKind, EventType, type EndReason } from './view';
 import { RESCHEDULE_VECTOR } from '../hypervisors/kvm/functions';
 import { kvmApicSetIrq, kvmInjectNmi } from '../hypervisors/kvm/lapic';
 import { type KvmContext, kvmStep } from '../hypervisors/kvm/run-loop';
+import { CURRENT_NESTED, decide } from '../hypervisors/kvm/context';
+import { Fn } from '../hypervisors/kvm/functions';
 import { type KvmState, cloneKvm, createKvm } from '../hypervisors/kvm/state';
 
 /** Cycles a KVM decision takes (the model's host code is not simulated instruction by instruction). */
@@ -52,6 +54,8 @@ export interface SimState {
   nextTimed: number;
   /** One flag per label trigger: raised already. */
   fired: Uint8Array;
+  /** Per label trigger with `after`: the TSC time it is due, or -1 (not armed, or raised). */
+  armed: Float64Array;
   /** The KVM model's software state, when L0 is KVM. */
   kvm: KvmState | null;
   /** Set when the run can go no further. */
@@ -85,6 +89,7 @@ export function initialState(c: CompiledScenario): SimState {
     mems,
     nextTimed: 0,
     fired: new Uint8Array(c.triggers.length),
+    armed: new Float64Array(c.triggers.length).fill(-1),
     kvm,
     end: null,
   };
@@ -99,6 +104,7 @@ export function cloneState(s: SimState): SimState {
     books: s.books.map((b) => ({ ...b, frames: b.frames.slice(), workStack: b.workStack.slice() })),
     mems: s.mems.map((m) => ({ bytes: m.bytes.slice(), stackLimit: m.stackLimit })),
     fired: s.fired.slice(),
+    armed: s.armed.slice(),
     kvm: s.kvm ? cloneKvm(s.kvm) : null,
   };
 }
@@ -191,12 +197,65 @@ export class Stepper {
     const timed = this.c.timed;
     let t = s.nextTimed < timed.length ? timed[s.nextTimed].time : Infinity;
     if (s.vmx.nonRoot && s.vmx.timerDeadline >= 0 && s.vmx.timerDeadline < t) t = s.vmx.timerDeadline;
+    const hrtimer = s.kvm ? s.kvm.nested.preemptionTimerDeadline : -1;
+    if (hrtimer >= 0 && hrtimer < t) t = hrtimer;
+    for (let i = 0; i < s.armed.length; i++) if (s.armed[i] >= 0 && s.armed[i] < t) t = s.armed[i];
     return t;
+  }
+
+  /** KVM's hrtimer for vmcs12's VMX-preemption timer is due. */
+  private hrtimerDue(): boolean {
+    const kvm = this.s.kvm;
+    return (
+      kvm !== null &&
+      kvm.nested.preemptionTimerDeadline >= 0 &&
+      kvm.nested.preemptionTimerDeadline <= this.s.time
+    );
+  }
+
+  /**
+   * vmx_preemption_timer_fn: the hrtimer that emulates vmcs12's timer fires (in the host, at
+   * L0): preemption_timer_expired, KVM_REQ_EVENT, and kvm_vcpu_kick — a reschedule IPI when
+   * the vCPU runs, so that it exits and KVM synthesizes the exit to L1.
+   */
+  private fireHrtimer(kvm: KvmState): void {
+    const s = this.s;
+    kvm.nested.preemptionTimerDeadline = -1;
+    kvm.nested.preemptionTimerExpired = true;
+    kvm.reqEvent = true;
+    let kicked = 0;
+    if (s.vmx.nonRoot) {
+      requestInterrupt(s.apic, RESCHEDULE_VECTOR);
+      kicked = 1;
+    }
+    this.actor = 0;
+    decide(this.hart, Fn.vmx_preemption_timer_fn, kicked);
   }
 
   private externalDue(): boolean {
     const s = this.s;
-    return s.nextTimed < this.c.timed.length && this.c.timed[s.nextTimed].time <= s.time;
+    return (
+      (s.nextTimed < this.c.timed.length && this.c.timed[s.nextTimed].time <= s.time) || this.armedDue() >= 0
+    );
+  }
+
+  /** A label trigger armed with `after` that is due now (the earliest), or -1. */
+  private armedDue(): number {
+    const a = this.s.armed;
+    let best = -1;
+    for (let i = 0; i < a.length; i++)
+      if (a[i] >= 0 && a[i] <= this.s.time && (best < 0 || a[i] < a[best])) best = i;
+    return best;
+  }
+
+  /** Raise the external event due now: a timed one, or an armed label trigger. */
+  private raiseDue(): void {
+    const s = this.s;
+    const i = this.armedDue();
+    if (i >= 0 && !(s.nextTimed < this.c.timed.length && this.c.timed[s.nextTimed].time < s.armed[i])) {
+      s.armed[i] = -1;
+      raise(s, this.c.triggers[i], this.hart);
+    } else raise(s, this.c.timed[s.nextTimed++], this.hart);
   }
 
   /**
@@ -212,9 +271,13 @@ export class Stepper {
     const cpu = s.cpu;
     h.tsc = s.time;
     this.actor = h.level;
+    if (this.hrtimerDue()) {
+      this.fireHrtimer(s.kvm!);
+      return this.finish();
+    }
     // External events due now are raised first, one per step, in time then file order.
     if (this.externalDue()) {
-      raise(s, c.timed[s.nextTimed++], h);
+      this.raiseDue();
       return this.finish();
     }
     if (cpu.activity === Activity.SHUTDOWN && !s.vmx.nonRoot) {
@@ -235,8 +298,9 @@ export class Stepper {
         return this.finish();
       }
       if (!this.idleUntilNext()) return false;
-      if (this.externalDue()) {
-        raise(s, c.timed[s.nextTimed++], h);
+      if (this.hrtimerDue()) this.fireHrtimer(s.kvm!);
+      else if (this.externalDue()) {
+        this.raiseDue();
         h.out.d2 |= 1; // raised while halted
       } else if (!checkBoundary(h)) this.idle();
       return this.finish();
@@ -247,6 +311,12 @@ export class Stepper {
       const t = triggers[i];
       if (!s.fired[i] && t.addr === cpu.rip && c.lanes[h.level].level === t.level) {
         s.fired[i] = 1;
+        if (t.after > 0) {
+          // Armed: raised `after` cycles from now (a device that answers later); the level
+          // goes on at once.
+          s.armed[i] = s.time + t.after;
+          continue;
+        }
         raise(s, t, h);
         return this.finish();
       }
@@ -260,7 +330,8 @@ export class Stepper {
     s.time += cycles.spent;
     if (r === Exec.WORK_INTERRUPTED) {
       h.tsc = s.time;
-      if (this.externalDue()) raise(s, c.timed[s.nextTimed++], h);
+      if (this.hrtimerDue()) this.fireHrtimer(s.kvm!);
+      else if (this.externalDue()) this.raiseDue();
       else if (!checkBoundary(h)) this.idle();
     } else if (wasNonRoot && s.vmx.nonRoot && h.out.kind !== EventKind.VMEXIT) {
       // "Monitor Trap Flag": with MTF = 1 an MTF VM exit is pending after each instruction.
@@ -289,8 +360,11 @@ export class Stepper {
     }
     // The vCPU is halted and nothing is pending for it: time passes until the next event.
     if (!this.idleUntilNext()) return false;
-    raise(s, this.c.timed[s.nextTimed++], h);
-    h.out.d2 |= 1;
+    if (this.hrtimerDue()) this.fireHrtimer(kvm);
+    else {
+      this.raiseDue();
+      h.out.d2 |= 1;
+    }
     return this.finish();
   }
 
@@ -308,6 +382,15 @@ export class Stepper {
       tscHz: this.c.scenario.features.tscHz,
       immediateExit: l0.kind === 'kvm' ? l0.options.immediateExit : 'preemption-timer',
       era: l0.kind === 'kvm' ? l0.options.era : 'current',
+      nested:
+        l0.kind === 'kvm'
+          ? {
+              immediateExit: l0.options.nestedImmediateExit,
+              reevaluateOnEntry: l0.options.nestedReevaluateOnEntry,
+              ackOnExit: l0.options.nestedAckOnExit,
+              pretendL2Ran: l0.options.pretendL2Ran,
+            }
+          : CURRENT_NESTED,
       step: 0,
     };
   }

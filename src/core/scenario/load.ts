@@ -31,6 +31,8 @@ export interface LabelRaise extends ExternalRaise {
   level: number;
   label: string;
   addr: number;
+  /** Cycles between reaching the label and the raise (0: at once). */
+  after: number;
 }
 
 /**
@@ -151,6 +153,12 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
         `${where}.target`,
       );
     }
+    if (ev.target > 0 && scenario.levels[ev.target - 1].kind !== 'kvm') {
+      throw new ScenarioError(
+        `level ${ev.target}'s interrupt controller would be emulated by L${ev.target - 1}, a program, which emulates none: raise it at level 0 (the physical APIC) or at a level run by KVM`,
+        `${where}.target`,
+      );
+    }
     const base: ExternalRaise = {
       index,
       target: ev.target,
@@ -173,13 +181,13 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
     } else if (ev.every !== undefined) {
       throw new ScenarioError('"every" needs a start time ("at": { "time": … })', `${where}.every`);
     } else {
-      const { level, label } = ev.at;
+      const { level, label, after = 0 } = ev.at;
       if (level >= programs.length)
         throw new ScenarioError(`level ${level} does not exist`, `${where}.at.level`);
       const addr = programs[level].labels[label];
       if (addr === undefined)
         throw new ScenarioError(`L${level}'s program has no label '${label}'`, `${where}.at.label`);
-      triggers.push({ ...base, level, label, addr });
+      triggers.push({ ...base, level, label, addr, after });
     }
   });
   timed.sort((a, b) => a.time - b.time || a.index - b.index);
@@ -196,9 +204,9 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
       level: i,
       program: i,
     });
-    // A program that enters a guest (VMLAUNCH/VMRESUME) holds the guest's code too.
-    const entersGuest = programs[i].instrs.some((ins) => ins.op === Op.VMLAUNCH || ins.op === Op.VMRESUME);
-    if (entersGuest && !runByKvm)
+    // A program that enters a guest (VMLAUNCH/VMRESUME) holds the guest's code too; under KVM
+    // that guest is the next level up (L2), run through KVM's nested VMX.
+    if (entersGuest(programs[i]))
       lanes.push({
         name: `L${lanes.length} · guest of L${lanes.length - 1}`,
         kind: 'guest',
@@ -219,9 +227,15 @@ export function compileScenarioText(
 /** Periodic events expand to at most this many raises. */
 const MAX_PERIODIC = 100_000;
 
+function entersGuest(p: Program): boolean {
+  return p.instrs.some((ins) => ins.op === Op.VMLAUNCH || ins.op === Op.VMRESUME);
+}
+
 /**
  * The stacks this version runs: one program (bare metal, or a hypervisor program with its
- * guest in the same program), or KVM at L0 running a program as L1.
+ * guest in the same program), or KVM at L0 running a program as L1 — which may itself be a
+ * hypervisor with its guest (L2), run through KVM's nested VMX. KVM above L0 comes next
+ * (docs/nesting.md).
  */
 function checkStack(scenario: Scenario): void {
   const kinds = scenario.levels.map((l) => l.kind).join(',');
@@ -232,7 +246,9 @@ function checkStack(scenario: Scenario): void {
     (l, i) => i > 0 && !(i === 1 && scenario.levels[0].kind === 'kvm' && l.kind === 'program'),
   );
   throw new ScenarioError(
-    'this version runs one program level, or KVM (L0) with a program guest (L1); deeper stacks come with nested virtualization',
+    scenario.levels[bad]?.kind === 'kvm'
+      ? 'KVM runs at L0 only in this version: a hypervisor above L0 is a program (kvm-unit-tests style), whose guest is the level above it'
+      : 'a program level runs at L0, or at L1 above KVM; its guest, if it enters one, is in the same program',
     `levels[${Math.max(bad, 0)}]`,
   );
 }

@@ -44,9 +44,29 @@ export const KvmLevelSchema = z
          * (vmx_intr_assist); 'current' only when KVM_REQ_EVENT is pending (since 2010).
          */
         era: z.enum(['current', '2008']).default('current'),
+        /**
+         * Nested VMX where KVM's history changed (docs/kvm.md). nestedImmediateExit: d6185f20
+         * (2011) forces an immediate exit after a pending nested entry; before, the event for L1
+         * waited for L2's next exit.
+         */
+        nestedImmediateExit: z.boolean().default(true),
+        /** b5861e5cf2fc (2018): re-evaluate L1's pending events at nested VM entry. */
+        nestedReevaluateOnEntry: z.boolean().default(true),
+        /** Nested acknowledge-interrupt-on-exit (2014); false: the vector is not reported to L1. */
+        nestedAckOnExit: z.boolean().default(true),
+        /** A broken L0 that emulates L1's exit without entering L2 ("pretend L2 ran"). */
+        pretendL2Ran: z.boolean().default(false),
       })
       .strict()
-      .default({ vnmi: true, immediateExit: 'preemption-timer', era: 'current' }),
+      .default({
+        vnmi: true,
+        immediateExit: 'preemption-timer',
+        era: 'current',
+        nestedImmediateExit: true,
+        nestedReevaluateOnEntry: true,
+        nestedAckOnExit: true,
+        pretendL2Ran: false,
+      }),
     /** Host memory for KVM's VMXON region, VMCS and MSR bitmap. */
     memory: int().min(0x8000).max(0x1000000).default(0x10000),
   })
@@ -56,7 +76,14 @@ export const LevelSchema = z.discriminatedUnion('kind', [ProgramLevelSchema, Kvm
 
 export const TriggerSchema = z.union([
   z.object({ time: z.number().min(0) }).strict(),
-  z.object({ level: int().min(0), label: z.string().min(1) }).strict(),
+  z
+    .object({
+      level: int().min(0),
+      label: z.string().min(1),
+      /** Raise it this many cycles after the level reaches the label (default 0: at once). */
+      after: z.number().min(0).optional(),
+    })
+    .strict(),
 ]);
 
 export const ExternalEventSchema = z

@@ -175,7 +175,17 @@ describe('event triggers', () => {
       [30, 3, 2, true],
     ]);
     expect(s.compiled.triggers).toEqual([
-      { index: 1, target: 0, nmi: true, vector: 2, note: 'go', level: 0, label: 'start', addr: 0x1000 },
+      {
+        index: 1,
+        target: 0,
+        nmi: true,
+        vector: 2,
+        note: 'go',
+        level: 0,
+        label: 'start',
+        addr: 0x1000,
+        after: 0,
+      },
     ]);
   });
 });

@@ -17,10 +17,50 @@ export const Inject = {
   NMI_WINDOW_VIA_IRQ: 128,
   /** A queued exception was injected (kvm_inject_exception). */
   EXCEPTION: 256,
+  /** -EBUSY for a nested reason: nested_run_pending, or L1 must see the event as a VM exit. */
+  NESTED_BUSY: 512,
 } as const;
 
 /** Host memory layout of the KVM model: VMXON region, vmcs01, and where VM exits land. */
-export const KVM_HOST = { VMXON: 0x1000, VMCS01: 0x2000, VMX_VMEXIT: 0x3000, STACK: 0x8000 } as const;
+export const KVM_HOST = {
+  VMXON: 0x1000,
+  VMCS01: 0x2000,
+  VMX_VMEXIT: 0x3000,
+  VMCS02: 0x4000,
+  STACK: 0x8000,
+} as const;
+
+/**
+ * How KVM's nested VMX behaves where its history changed (docs/kvm.md): today's code is all
+ * true but `pretendL2Ran`.
+ */
+export interface NestedOptions {
+  /**
+   * d6185f20 (2011, KVM_REQ_IMMEDIATE_EXIT): an event for L1 that must wait for a pending
+   * nested entry forces an immediate exit after it. Before, nothing was done ("will be injected
+   * later"), and the event waited for L2's next unrelated exit.
+   */
+  immediateExit: boolean;
+  /** b5861e5cf2fc (2018): re-evaluate L1's pending events at nested VM entry. */
+  reevaluateOnEntry: boolean;
+  /**
+   * Nested acknowledge-interrupt-on-exit (2014): the vector goes into vmcs12's
+   * VM_EXIT_INTR_INFO. Off: the 2011 L0 that exits with no vector although L1 asked for one.
+   */
+  ackOnExit: boolean;
+  /**
+   * A broken L0 that emulates the exit to L1 right after nested_vmx_run instead of entering
+   * L2 ("pretend L2 ran"): L1's injection into L2 is lost (the reason d6185f20 enters L2).
+   */
+  pretendL2Ran: boolean;
+}
+
+export const CURRENT_NESTED: NestedOptions = {
+  immediateExit: true,
+  reevaluateOnEntry: true,
+  ackOnExit: true,
+  pretendL2Ran: false,
+};
 
 export interface KvmContext {
   h: Hart;
@@ -32,6 +72,7 @@ export interface KvmContext {
   immediateExit: 'preemption-timer' | 'self-ipi';
   /** '2008': events are evaluated on every entry (vmx_intr_assist); 'current': on KVM_REQ_EVENT. */
   era: 'current' | '2008';
+  nested: NestedOptions;
   step: number;
 }
 

@@ -2,13 +2,26 @@
 // __vmx_complete_interrupts, handle_exit_irqoff) and __vmx_handle_exit with the exit handlers
 // (arch/x86/kvm/vmx/vmx.c, x86.c, lapic.c). One recorded decision per step.
 import { eoi } from '../../cpu/apic';
-import type { Hart } from '../../cpu/hart';
-import { GUEST_INTR_STATE } from '../../vmx/bits';
-import { F } from '../../vmx/vmcs';
+import { CPU_BASED } from '../../vmx/bits';
+import { readVmxMsr } from '../../vmx/capabilities';
+import { F, readField } from '../../vmx/vmcs';
 import { ExitReason } from '../../vmx/vm-exit';
 import { type KvmContext, type KvmStepResult, decide } from './context';
 import { Fn, SOFT_VNMI_TIMEOUT_NS } from './functions';
 import { x2apicMsrRead, x2apicMsrWrite } from './lapic';
+import {
+  handleVmclear,
+  handleVmptrld,
+  handleVmread,
+  handleVmwrite,
+  handleVmxoff,
+  handleVmxon,
+  nestedVmxCaps,
+  nestedVmxRun,
+  skipEmulatedInstruction,
+} from './nested';
+import { nestedVmxReflectVmexit } from './nested-events';
+import { currentVmcs12 } from './nested-state';
 import { KvmPhase } from './state';
 import {
   handleInterruptWindow,
@@ -16,7 +29,6 @@ import {
   rd,
   vmxCompleteInterrupts,
   vmxInterruptBlocked,
-  wr,
 } from './vmx';
 
 /**
@@ -68,16 +80,31 @@ export function afterExit(c: KvmContext): KvmStepResult | null {
  * (vmx_set_interrupt_shadow(vcpu, 0)): after `sti; hlt` the woken vCPU takes its interrupt
  * at once.
  */
-function skipInstruction(h: Hart): void {
-  wr(h, F.GUEST_RIP, rd(h, F.GUEST_RIP) + rd(h, F.VM_EXIT_INSTRUCTION_LEN));
-  const intr = rd(h, F.GUEST_INTERRUPTIBILITY_INFO);
-  const shadows = GUEST_INTR_STATE.GUEST_INTR_STATE_STI | GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS;
-  if (intr & shadows) wr(h, F.GUEST_INTERRUPTIBILITY_INFO, intr & ~shadows);
+function skipInstruction(c: KvmContext): void {
+  skipEmulatedInstruction(c);
+  // vmx_update_emulated_instruction: an instruction L0 emulated for L2 counts for vmcs12's
+  // monitor trap flag: an MTF exit to L1 is pending.
+  const n = c.kvm.nested;
+  if (n.guestMode) {
+    const vmcs12 = currentVmcs12(n);
+    if (vmcs12 && readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG)
+      n.mtfPending = true;
+  }
 }
 
-/** __vmx_handle_exit: the soft-vNMI check on every exit, then the exit's handler. */
+/** __vmx_handle_exit: in guest mode the reflection to L1 first, the soft-vNMI check on every
+ * exit, then the exit's handler. */
 export function handleExit(c: KvmContext): KvmStepResult | null {
   const { h, kvm } = c;
+  if (kvm.stage === 0 && kvm.nested.guestMode) {
+    const reflected = nestedVmxReflectVmexit(c);
+    if (reflected) {
+      kvm.stage = 0;
+      kvm.phase = KvmPhase.ENTER;
+      kvm.reqEvent = true;
+      return decide(h, Fn.nested_vmx_reflect_vmexit, reflected.reason, reflected.intrInfo);
+    }
+  }
   if (kvm.stage === 0) {
     kvm.stage = 1;
     if (!kvm.enableVnmi && kvm.softVnmiBlocked) {
@@ -113,32 +140,62 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
       return decide(h, Fn.handle_nmi_window);
     case ExitReason.HLT:
       // kvm_emulate_halt: skip the HLT, mark the vCPU halted; vcpu_block waits for an event.
-      skipInstruction(h);
+      skipInstruction(c);
       kvm.halted = true;
       return decide(h, Fn.kvm_emulate_halt);
     case ExitReason.VMCALL:
-      skipInstruction(h);
+      skipInstruction(c);
       h.cpu.regs[0] = h.cpu.regs[1] = 0;
       return decide(h, Fn.kvm_emulate_hypercall);
     case ExitReason.MSR_WRITE: {
       const msr = h.cpu.regs[2];
       if (!x2apicMsrWrite(kvm, msr, h.cpu.regs[0], h.cpu.regs[4])) return injectGp(c, msr);
-      skipInstruction(h);
+      skipInstruction(c);
       return decide(h, Fn.x2apic_msr_write, msr, h.cpu.regs[0]);
     }
     case ExitReason.MSR_READ: {
       const msr = h.cpu.regs[2];
+      // vmx_get_vmx_msr: the VMX capabilities KVM offers its guest (nested_vmx_setup_ctls_msrs).
+      const vmxMsr = readVmxMsr(nestedVmxCaps(kvm, h.caps), msr);
+      if (vmxMsr) {
+        h.cpu.regs[0] = vmxMsr[0] >>> 0;
+        h.cpu.regs[1] = 0;
+        h.cpu.regs[4] = vmxMsr[1] >>> 0;
+        h.cpu.regs[5] = 0;
+        skipInstruction(c);
+        return decide(h, Fn.vmx_get_vmx_msr, msr, vmxMsr[0]);
+      }
       const v = x2apicMsrRead(kvm, msr, h.tsc);
       if (!v) return injectGp(c, msr);
       h.cpu.regs[0] = v[0];
       h.cpu.regs[1] = 0;
       h.cpu.regs[4] = v[1];
       h.cpu.regs[5] = 0;
-      skipInstruction(h);
+      skipInstruction(c);
       return decide(h, Fn.x2apic_msr_read, msr, v[0]);
     }
     case ExitReason.PREEMPTION_TIMER:
       return decide(h, Fn.handle_preemption_timer);
+    case ExitReason.CPUID:
+      // kvm_emulate_cpuid: the lab's CPUID reports nothing (as the processor's does).
+      h.cpu.regs.fill(0, 0, 8);
+      skipInstruction(c);
+      return decide(h, Fn.kvm_emulate_cpuid);
+    case ExitReason.VMXON:
+      return handleVmxon(c);
+    case ExitReason.VMXOFF:
+      return handleVmxoff(c);
+    case ExitReason.VMCLEAR:
+      return handleVmclear(c);
+    case ExitReason.VMPTRLD:
+      return handleVmptrld(c);
+    case ExitReason.VMREAD:
+      return handleVmread(c);
+    case ExitReason.VMWRITE:
+      return handleVmwrite(c);
+    case ExitReason.VMLAUNCH:
+    case ExitReason.VMRESUME:
+      return nestedVmxRun(c, reason === ExitReason.VMLAUNCH);
     default:
       return stop(
         c,

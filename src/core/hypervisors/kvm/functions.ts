@@ -37,6 +37,19 @@ export const KVM_FUNCTIONS = [
   { name: 'kvm_queue_exception (#GP)', file: 'x86.c' }, // 26: an MSR KVM does not emulate
   { name: 'vmx_handle_exit: unexpected exit', file: 'vmx/vmx.c' }, // 27
   { name: 'kvm_vcpu_wake_up', file: 'virt/kvm/kvm_main.c' }, // 28
+  { name: 'handle_vmxon', file: 'vmx/nested.c' }, // 29
+  { name: 'handle_vmxoff', file: 'vmx/nested.c' }, // 30
+  { name: 'handle_vmclear', file: 'vmx/nested.c' }, // 31
+  { name: 'handle_vmptrld', file: 'vmx/nested.c' }, // 32
+  { name: 'handle_vmread', file: 'vmx/nested.c' }, // 33
+  { name: 'handle_vmwrite', file: 'vmx/nested.c' }, // 34
+  { name: 'nested_vmx_run', file: 'vmx/nested.c' }, // 35: L1's VMLAUNCH/VMRESUME
+  { name: 'nested_vmx_reflect_vmexit', file: 'vmx/nested.c' }, // 36: an exit of L2 goes to L1
+  { name: 'vmx_check_nested_events', file: 'vmx/nested.c' }, // 37: an event for L1 exits L2
+  { name: 'vmx_preemption_timer_fn', file: 'vmx/nested.c' }, // 38: vmcs12's timer expired
+  { name: 'nested_vmx_enter_non_root_mode', file: 'vmx/nested.c' }, // 39: VM-entry failure
+  { name: 'vmx_get_vmx_msr', file: 'vmx/nested.c' }, // 40: L1 reads a VMX capability MSR
+  { name: 'kvm_emulate_cpuid', file: 'cpuid.c' }, // 41
 ] as const satisfies readonly KvmFunction[];
 
 export const Fn = {
@@ -69,6 +82,19 @@ export const Fn = {
   inject_gp: 26,
   unexpected_exit: 27,
   kvm_vcpu_wake_up: 28,
+  handle_vmxon: 29,
+  handle_vmxoff: 30,
+  handle_vmclear: 31,
+  handle_vmptrld: 32,
+  handle_vmread: 33,
+  handle_vmwrite: 34,
+  nested_vmx_run: 35,
+  nested_vmx_reflect_vmexit: 36,
+  vmx_check_nested_events: 37,
+  vmx_preemption_timer_fn: 38,
+  nested_vmx_entry_failure: 39,
+  vmx_get_vmx_msr: 40,
+  kvm_emulate_cpuid: 41,
 } as const;
 
 export function kvmFunction(id: number): KvmFunction {

@@ -18,6 +18,14 @@ export { Inject, KVM_HOST, type KvmContext, type KvmStepResult } from './context
 import { hasInjectableIntr } from './lapic';
 import { KvmPhase } from './state';
 import {
+  nestedExitOnIntr,
+  nestedExitOnNmi,
+  vmxCheckNestedEvents,
+  vmxHasNestedEvents,
+  vmxInterruptBlockedNested,
+  vmxNmiBlockedNested,
+} from './nested-events';
+import {
   kvmPinControls,
   rd,
   vmxEnableIrqWindow,
@@ -25,8 +33,6 @@ import {
   vmxGetNmiMask,
   vmxInjectIrq,
   vmxInjectNmi,
-  vmxInterruptBlocked,
-  vmxNmiBlocked,
   wr,
 } from './vmx';
 
@@ -83,14 +89,27 @@ function processNmi(c: KvmContext): KvmStepResult {
 }
 
 /**
- * kvm_check_and_inject_events: re-injection first, then NMI, then IRQ; a blocked event opens
- * its window; an IRQ that cannot be injected because an NMI was just injected asks for an
- * immediate exit (-EBUSY).
+ * kvm_check_and_inject_events: in guest mode the nested events first (vmx_check_nested_events:
+ * an event for L1 becomes an emulated VM exit from L2, recorded as its own step); then
+ * re-injection, then NMI, then IRQ; a blocked event opens its window; an event that cannot be
+ * injected now (-EBUSY: an event is already being injected, a nested entry is pending, or L1
+ * must see the event as a VM exit) asks for an immediate exit.
  */
 function checkAndInjectEvents(c: KvmContext): KvmStepResult {
   const { h, kvm } = c;
+  const nested = kvm.nested;
   kvm.reqEvent = false;
   kvm.eventsChecked = true;
+  let nestedBusy = false;
+  if (nested.guestMode) {
+    const r = vmxCheckNestedEvents(c);
+    if (r.r === 'exit') {
+      // The rest of kvm_check_and_inject_events runs for L1, as the next step.
+      kvm.reqEvent = true;
+      return decide(h, Fn.vmx_check_nested_events, r.reason, r.intrInfo);
+    }
+    nestedBusy = r.r === 'busy';
+  }
   let did = 0;
   let vector = 0;
   let canInject = true;
@@ -106,50 +125,70 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
     vector = kvm.irqVector;
     canInject = false;
   }
-  // "Pending exception injected" before SMI, NMI and IRQ; it takes the injection slot.
-  if (kvm.exceptionPending && canInject) {
-    kvm.exceptionPending = false;
-    const v = kvm.exceptionVector;
-    const withErr = hasErrorCode(v, EventType.HW_EXCEPTION);
-    wr(h, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000300 | (withErr ? 0x800 : 0) | v) >>> 0);
-    if (withErr) wr(h, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
-    did |= Inject.EXCEPTION;
-    vector = v;
-    canInject = false;
-  }
   let busy = false;
-  if (kvm.nmiPending > 0) {
-    if (!canInject) busy = true;
-    else if (!vmxNmiBlocked(h, kvm)) {
-      kvm.nmiPending--;
-      kvm.nmiInjected = true;
-      vmxInjectNmi(h, kvm);
-      did |= Inject.NMI;
+  if (!nestedBusy) {
+    // "Pending exception injected" before SMI, NMI and IRQ; it takes the injection slot.
+    if (kvm.exceptionPending && canInject) {
+      kvm.exceptionPending = false;
+      const v = kvm.exceptionVector;
+      const withErr = hasErrorCode(v, EventType.HW_EXCEPTION);
+      wr(h, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000300 | (withErr ? 0x800 : 0) | v) >>> 0);
+      if (withErr) wr(h, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
+      did |= Inject.EXCEPTION;
+      vector = v;
       canInject = false;
     }
-    if (!busy && kvm.nmiPending > 0)
-      did |= vmxEnableNmiWindow(h, kvm) === 'nmi' ? Inject.NMI_WINDOW : Inject.NMI_WINDOW_VIA_IRQ;
-  }
-  if (!busy && hasInjectableIntr(kvm)) {
-    if (!canInject) busy = true;
-    else if (!vmxInterruptBlocked(h)) {
-      const v = deliverableVector(kvm.lapic);
-      acknowledge(kvm.lapic, v); // kvm_cpu_get_interrupt: IRR → ISR
-      kvm.irqInjected = true;
-      kvm.irqVector = v;
-      kvm.irqSoft = false;
-      vmxInjectIrq(h, kvm);
-      did |= Inject.IRQ;
-      vector = v;
+    if (kvm.nmiPending > 0) {
+      // vmx_nmi_allowed: -EBUSY while a nested entry is pending or when L1 must see the NMI as
+      // a VM exit; else whether the guest (L2's state in guest mode) blocks NMIs.
+      const nmiBusy = nested.runPending || (nested.guestMode && nestedExitOnNmi(kvm));
+      if (!canInject) busy = true;
+      else if (nmiBusy) nestedBusy = true;
+      else if (!vmxNmiBlockedNested(c)) {
+        kvm.nmiPending--;
+        kvm.nmiInjected = true;
+        vmxInjectNmi(h, kvm);
+        did |= Inject.NMI;
+        canInject = false;
+      }
+      if (!busy && !nestedBusy && kvm.nmiPending > 0)
+        did |= vmxEnableNmiWindow(h, kvm) === 'nmi' ? Inject.NMI_WINDOW : Inject.NMI_WINDOW_VIA_IRQ;
     }
-    if (!busy && hasInjectableIntr(kvm)) {
-      vmxEnableIrqWindow(h);
-      did |= Inject.IRQ_WINDOW;
+    if (!busy && !nestedBusy && hasInjectableIntr(kvm)) {
+      // vmx_interrupt_allowed: the same -EBUSY cases, else L2's (or L1's) IF and shadows.
+      const irqBusy = nested.runPending || (nested.guestMode && nestedExitOnIntr(kvm));
+      if (!canInject) busy = true;
+      else if (irqBusy) nestedBusy = true;
+      else if (!vmxInterruptBlockedNested(c)) {
+        const v = deliverableVector(kvm.lapic);
+        acknowledge(kvm.lapic, v); // kvm_cpu_get_interrupt: IRR → ISR
+        kvm.irqInjected = true;
+        kvm.irqVector = v;
+        kvm.irqSoft = false;
+        vmxInjectIrq(h, kvm);
+        did |= Inject.IRQ;
+        vector = v;
+      }
+      if (!busy && !nestedBusy && hasInjectableIntr(kvm)) {
+        vmxEnableIrqWindow(h);
+        did |= Inject.IRQ_WINDOW;
+      }
     }
+    // A nested exit KVM must still synthesize (the preemption timer, MTF) comes right after
+    // the entry (nested_ops->has_events).
+    if (vmxHasNestedEvents(kvm)) nestedBusy = true;
   }
   if (busy) {
     kvm.immediateExit = true;
     did |= Inject.IMMEDIATE_EXIT;
+  }
+  if (nestedBusy) {
+    // Before d6185f20 (2011) nothing was done here: the event waited for L2's next exit.
+    if (c.nested.immediateExit) {
+      kvm.immediateExit = true;
+      did |= Inject.IMMEDIATE_EXIT;
+    }
+    did |= Inject.NESTED_BUSY;
   }
   return decide(h, Fn.kvm_check_and_inject_events, did, vector);
 }
@@ -159,10 +198,13 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
  * vmx_nmi_allowed lets in (not one NMIs are blocked for), or an IRQ the guest would take.
  */
 function vcpuHasEvents(c: KvmContext): boolean {
-  const { h, kvm } = c;
+  const { kvm } = c;
   if (kvm.nmiQueued > 0 || kvm.nmiInjected || kvm.irqInjected) return true;
-  if (kvm.nmiPending > 0 && !vmxNmiBlocked(h, kvm)) return true;
-  return hasInjectableIntr(kvm) && (rd(h, F.GUEST_RFLAGS) & 0x200) !== 0;
+  // In guest mode, the nested events too (nested_ops->has_events), and an event L1 intercepts
+  // is never blocked by L2's state.
+  if (vmxHasNestedEvents(kvm)) return true;
+  if (kvm.nmiPending > 0 && !vmxNmiBlockedNested(c)) return true;
+  return hasInjectableIntr(kvm) && !vmxInterruptBlockedNested(c);
 }
 
 /** vmx_vcpu_run: stamp entry_time for the soft-vNMI clock, force an immediate exit if asked, enter. */
@@ -177,21 +219,37 @@ function vcpuRun(c: KvmContext): KvmStepResult {
     // KVM_RUN_FORCE_IMMEDIATE_EXIT: the preemption timer at 0 when usable (exit 52 before any
     // guest instruction, after injection), else a self-IPI (smp_send_reschedule).
     if (c.immediateExit === 'preemption-timer' && h.caps.features.preemptionTimer) {
-      wr(h, F.PIN_BASED_VM_EXEC_CONTROL, kvmPinControls(kvm) | PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER);
+      wr(
+        h,
+        F.PIN_BASED_VM_EXEC_CONTROL,
+        rd(h, F.PIN_BASED_VM_EXEC_CONTROL) | PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER,
+      );
       wr(h, F.VMX_PREEMPTION_TIMER_VALUE, 0);
     } else {
       requestInterrupt(h.apic, RESCHEDULE_VECTOR); // smp_send_reschedule to this CPU
     }
   } else if (rd(h, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER) {
-    wr(h, F.PIN_BASED_VM_EXEC_CONTROL, kvmPinControls(kvm));
+    wr(
+      h,
+      F.PIN_BASED_VM_EXEC_CONTROL,
+      rd(h, F.PIN_BASED_VM_EXEC_CONTROL) & ~PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER,
+    );
   }
-  const r = vmenter(h, !kvm.launched, KVM_HOST.VMX_VMEXIT, c.guestLane);
+  const nested = kvm.nested;
+  // In guest mode the loaded VMCS is vmcs02, and the guest it runs is L2.
+  const launch = nested.guestMode ? !nested.vmcs02Launched : !kvm.launched;
+  const lane = nested.guestMode ? nested.l2Lane : c.guestLane;
+  const r = vmenter(h, launch, KVM_HOST.VMX_VMEXIT, lane);
   if (!r.entered) {
     kvm.phase = KvmPhase.STOPPED;
     kvm.log.push({ step: c.step, text: `vmx_vcpu_run: VM entry failed (${r.reason})` });
     return decide(h, Fn.unexpected_exit, 0xffffffff);
   }
-  kvm.launched = true;
+  if (nested.guestMode) {
+    nested.vmcs02Launched = true;
+    // vmx_vcpu_run: the nested entry has happened (whether or not L2 then exits at once).
+    nested.runPending = false;
+  } else kvm.launched = true;
   kvm.eventsChecked = false;
   kvm.phase = KvmPhase.EXITED;
   return 'recorded'; // the hardware's VMENTRY (or entry-failure VMEXIT) record
@@ -224,6 +282,15 @@ function enterGuest(c: KvmContext): KvmStepResult {
 function block(c: KvmContext): KvmStepResult {
   const { kvm } = c;
   if (!vcpuHasEvents(c)) return 'wait';
+  // vcpu_block: "Evaluate nested events before exiting the halted state", so that vmcs12 records
+  // the HLT activity state.
+  if (kvm.nested.guestMode) {
+    const r = vmxCheckNestedEvents(c);
+    if (r.r === 'exit') {
+      kvm.reqEvent = true;
+      return decide(c.h, Fn.vmx_check_nested_events, r.reason, r.intrInfo);
+    }
+  }
   kvm.halted = false;
   kvm.reqEvent = true;
   kvm.phase = KvmPhase.ENTER;

@@ -2,6 +2,7 @@
 // kernel's (struct kvm_vcpu_arch, struct vcpu_vmx, struct loaded_vmcs) so the panel and the
 // kernel can be read side by side.
 import { type ApicState, cloneApic, createApic } from '../../cpu/apic';
+import { type NestedVmxState, cloneNestedVmx, createNestedVmx } from './nested-state';
 
 /** Where KVM is in its run loop (vcpu_run → vcpu_enter_guest → vmx_vcpu_run → exit handling). */
 export const KvmPhase = {
@@ -66,6 +67,8 @@ export interface KvmState {
   launched: boolean;
   /** Host interrupts taken by KVM's host kernel, for the views. */
   hostIrqs: number;
+  /** struct nested_vmx: the VMX operation KVM emulates for L1. */
+  nested: NestedVmxState;
   /** Log lines KVM printed (pr_info / pr_warn), with their step. */
   log: { step: number; text: string }[];
 }
@@ -97,10 +100,11 @@ export function createKvm(enableVnmi: boolean): KvmState {
     vmcsAddr: 0x2000,
     launched: false,
     hostIrqs: 0,
+    nested: createNestedVmx(),
     log: [],
   };
 }
 
 export function cloneKvm(k: KvmState): KvmState {
-  return { ...k, lapic: cloneApic(k.lapic), log: k.log.slice() };
+  return { ...k, lapic: cloneApic(k.lapic), nested: cloneNestedVmx(k.nested), log: k.log.slice() };
 }

@@ -1,0 +1,520 @@
+// KVM's emulation of VMX for its guest (arch/x86/kvm/vmx/nested.c): L1's VMX instructions
+// trap to KVM (handle_vmxon, handle_vmptrld, handle_vmread, ...), vmcs12 is KVM's cached copy
+// of L1's VMCS, nested_vmx_run merges it with vmcs01 into vmcs02 and enters L2, and
+// nested_vmx_vmexit turns an exit of L2 into the exit L1 sees. Written against the VMX
+// interface only: KVM reads and writes vmcs01/vmcs02 with VMREAD/VMWRITE on the processor.
+import type { DOperand } from '../../cpu/decoded';
+import { loaded, read, write } from '../../cpu/memory';
+import { ARITH_FLAGS, RFLAGS, RSP, regNumber } from '../../cpu/state';
+import { CPU_BASED, PIN_BASED, VM_EXIT } from '../../vmx/bits';
+import { VMX_REVISION, type VmxCaps, vmxCaps } from '../../vmx/capabilities';
+import { resolveFieldEncoding } from '../../vmx/fields';
+import { vmclear, vmptrld } from '../../vmx/instructions';
+import { VmxError, checkControls, checkGuestState, checkHostState } from '../../vmx/vm-entry';
+import { EXIT_REASON_FAILED_VMENTRY, ExitReason } from '../../vmx/vm-exit';
+import { F, type VmcsState, createVmcs, readField, writeField } from '../../vmx/vmcs';
+import { KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
+import { Fn } from './functions';
+import { hasInjectableIntr } from './lapic';
+import { INVALID_GPA, currentVmcs12 } from './nested-state';
+import { KvmPhase, type KvmState } from './state';
+import { rd, wr } from './vmx';
+
+/** VM-instruction outcome reported in the decision (d2): as VmxOutcome. */
+const SUCCEED = 0;
+const FAIL_INVALID = 1;
+const FAIL_VALID = 2;
+
+/** VMX_MISC_EMULATED_PREEMPTION_TIMER_RATE: the rate KVM reports to L1 and emulates. */
+export const EMULATED_PREEMPTION_TIMER_RATE = 5;
+
+/**
+ * nested_vmx_setup_ctls_msrs: the VMX capabilities KVM offers L1 — the processor's, with
+ * virtual NMIs only when KVM itself uses them (enable_vnmi) and the VMX-preemption timer
+ * always (KVM emulates it with an hrtimer, at rate 5).
+ */
+export function nestedVmxCaps(kvm: KvmState, hw: VmxCaps): VmxCaps {
+  return vmxCaps({
+    virtualNmis: kvm.enableVnmi && hw.features.virtualNmis,
+    preemptionTimer: true,
+    preemptionTimerRate: EMULATED_PREEMPTION_TIMER_RATE,
+  });
+}
+
+// ---- L1's instruction and its operands, as KVM reads them after the exit ----------------
+
+/**
+ * The instruction L1 executed, read at GUEST_RIP from L1's code. KVM learns a VMX
+ * instruction's operands from VMX_INSTRUCTION_INFO and the exit qualification; the lab's
+ * assembly also lets VMREAD/VMWRITE take a field name or a constant where x86 has a register,
+ * which that field cannot describe, so the model reads the operands from the instruction
+ * itself, as an instruction emulator would (docs/nesting.md).
+ */
+function l1Instruction(c: KvmContext) {
+  const lane = c.h.lanes[c.guestLane]!;
+  const rip = rd(c.h, F.GUEST_RIP);
+  const off = rip - lane.prog.origin;
+  const idx = off >= 0 && off < lane.prog.indexAt.length ? lane.prog.indexAt[off] : -1;
+  return idx >= 0 ? lane.code[idx] : null;
+}
+
+/** L1's register r: the processor's GPRs are L1's after the exit, but RSP is in vmcs01. */
+function l1Reg(c: KvmContext, r: number): number {
+  return r === RSP ? rd(c.h, F.GUEST_RSP) : regNumber(c.h.cpu, r);
+}
+
+function l1Address(c: KvmContext, o: DOperand): number {
+  return (o.base < 0 ? 0 : l1Reg(c, o.base)) + o.disp;
+}
+
+function readOperand(c: KvmContext, o: DOperand): number {
+  if (o.k === 0) {
+    const v = l1Reg(c, o.reg);
+    return o.size === 8 ? v : v % 0x100000000;
+  }
+  if (o.k === 1) return o.hi * 0x100000000 + o.lo;
+  read(c.h.lanes[c.guestLane]!.mem, l1Address(c, o), 8);
+  return loaded.hi * 0x100000000 + loaded.lo;
+}
+
+function writeOperand(c: KvmContext, o: DOperand, v: number): void {
+  const lo = v >>> 0;
+  const hi = Math.floor(v / 0x100000000) >>> 0;
+  if (o.k === 0) {
+    c.h.cpu.regs[2 * o.reg] = lo;
+    c.h.cpu.regs[2 * o.reg + 1] = hi;
+  } else if (o.k === 2) write(c.h.lanes[c.guestLane]!.mem, l1Address(c, o), 8, lo, hi);
+}
+
+/** kvm_skip_emulated_instruction: GUEST_RIP past the instruction; the STI/MOV-SS shadow ends. */
+export function skipEmulatedInstruction(c: KvmContext): void {
+  const h = c.h;
+  wr(h, F.GUEST_RIP, rd(h, F.GUEST_RIP) + rd(h, F.VM_EXIT_INSTRUCTION_LEN));
+  const intr = rd(h, F.GUEST_INTERRUPTIBILITY_INFO);
+  if (intr & 3) wr(h, F.GUEST_INTERRUPTIBILITY_INFO, intr & ~3);
+}
+
+// ---- nested_vmx_succeed / nested_vmx_failInvalid / nested_vmx_failValid --------------------
+
+function setL1Flags(c: KvmContext, set: number): void {
+  const rflags = rd(c.h, F.GUEST_RFLAGS);
+  wr(c.h, F.GUEST_RFLAGS, ((rflags & ~ARITH_FLAGS) | set) >>> 0);
+}
+
+function succeed(c: KvmContext): number {
+  setL1Flags(c, 0);
+  return SUCCEED;
+}
+
+function failInvalid(c: KvmContext): number {
+  setL1Flags(c, RFLAGS.CF);
+  return FAIL_INVALID;
+}
+
+/** nested_vmx_fail: VMfailValid (error in vmcs12) with a current vmcs12, else VMfailInvalid. */
+function fail(c: KvmContext, error: number): number {
+  const vmcs12 = currentVmcs12(c.kvm.nested);
+  if (!vmcs12) return failInvalid(c);
+  setL1Flags(c, RFLAGS.ZF);
+  writeField(vmcs12, F.VM_INSTRUCTION_ERROR, error);
+  return FAIL_VALID;
+}
+
+/** A VMX instruction KVM emulated: its outcome, then skip it. */
+function emulated(c: KvmContext, fn: number, outcome: number, d1 = 0): KvmStepResult {
+  skipEmulatedInstruction(c);
+  return decide(c.h, fn, d1, outcome);
+}
+
+/** nested_vmx_check_permission: outside emulated VMX operation the instruction is #UD. */
+function needVmxon(c: KvmContext, fn: number): KvmStepResult | null {
+  if (c.kvm.nested.vmxon) return null;
+  queueException(c.kvm, 6, 0);
+  return decide(c.h, fn, 0, 3);
+}
+
+function queueException(kvm: KvmState, vector: number, errorCode: number): void {
+  kvm.exceptionPending = true;
+  kvm.exceptionVector = vector;
+  kvm.exceptionErrorCode = errorCode;
+  kvm.reqEvent = true;
+}
+
+function l1Revision(c: KvmContext, addr: number): number {
+  const b = c.h.lanes[c.guestLane]!.mem.bytes;
+  return (b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16) | (b[addr + 3] << 24)) >>> 0;
+}
+
+function validL1Page(c: KvmContext, addr: number): boolean {
+  return addr > 0 && addr % 4096 === 0 && addr + 4096 <= c.h.lanes[c.guestLane]!.mem.bytes.length;
+}
+
+// ---- the VMX instructions of L1 -----------------------------------------------------------
+
+/** handle_vmxon: VMX operation for L1, with the checks of the SDM's VMXON. */
+export function handleVmxon(c: KvmContext): KvmStepResult {
+  const n = c.kvm.nested;
+  const ins = l1Instruction(c);
+  if (!ins) return decide(c.h, Fn.handle_vmxon, 0, 3);
+  if (n.vmxon) return emulated(c, Fn.handle_vmxon, fail(c, VmxError.VMXON_IN_ROOT));
+  const addr = readOperand(c, ins.a);
+  if (!validL1Page(c, addr) || l1Revision(c, addr) !== VMX_REVISION)
+    return emulated(c, Fn.handle_vmxon, failInvalid(c), addr);
+  n.vmxon = true;
+  n.vmxonPtr = addr;
+  n.currentVmptr = INVALID_GPA;
+  return emulated(c, Fn.handle_vmxon, succeed(c), addr);
+}
+
+/** handle_vmxoff: leave VMX operation (free_nested). */
+export function handleVmxoff(c: KvmContext): KvmStepResult {
+  const ud = needVmxon(c, Fn.handle_vmxoff);
+  if (ud) return ud;
+  const n = c.kvm.nested;
+  n.vmxon = false;
+  n.currentVmptr = INVALID_GPA;
+  return emulated(c, Fn.handle_vmxoff, succeed(c));
+}
+
+/** handle_vmclear: the vmcs12's launch state becomes clear; it stops being current. */
+export function handleVmclear(c: KvmContext): KvmStepResult {
+  const ud = needVmxon(c, Fn.handle_vmclear);
+  if (ud) return ud;
+  const n = c.kvm.nested;
+  const addr = readOperand(c, l1Instruction(c)!.a);
+  if (!validL1Page(c, addr))
+    return emulated(c, Fn.handle_vmclear, fail(c, VmxError.VMCLEAR_INVALID_ADDRESS), addr);
+  if (addr === n.vmxonPtr)
+    return emulated(c, Fn.handle_vmclear, fail(c, VmxError.VMCLEAR_VMXON_POINTER), addr);
+  const v = n.vmcs12[addr] ?? (n.vmcs12[addr] = createVmcs(addr));
+  v.launched = false;
+  if (n.currentVmptr === addr) n.currentVmptr = INVALID_GPA;
+  return emulated(c, Fn.handle_vmclear, succeed(c), addr);
+}
+
+/** handle_vmptrld: make a vmcs12 current, after the address and revision checks. */
+export function handleVmptrld(c: KvmContext): KvmStepResult {
+  const ud = needVmxon(c, Fn.handle_vmptrld);
+  if (ud) return ud;
+  const n = c.kvm.nested;
+  const addr = readOperand(c, l1Instruction(c)!.a);
+  if (!validL1Page(c, addr))
+    return emulated(c, Fn.handle_vmptrld, fail(c, VmxError.VMPTRLD_INVALID_ADDRESS), addr);
+  if (addr === n.vmxonPtr)
+    return emulated(c, Fn.handle_vmptrld, fail(c, VmxError.VMPTRLD_VMXON_POINTER), addr);
+  if (l1Revision(c, addr) !== VMX_REVISION)
+    return emulated(c, Fn.handle_vmptrld, fail(c, VmxError.VMPTRLD_BAD_REVISION), addr);
+  n.vmcs12[addr] ??= createVmcs(addr);
+  n.currentVmptr = addr;
+  return emulated(c, Fn.handle_vmptrld, succeed(c), addr);
+}
+
+/** handle_vmread: a field of the current vmcs12 into L1's destination operand. */
+export function handleVmread(c: KvmContext): KvmStepResult {
+  const ud = needVmxon(c, Fn.handle_vmread);
+  if (ud) return ud;
+  const vmcs12 = currentVmcs12(c.kvm.nested);
+  if (!vmcs12) return emulated(c, Fn.handle_vmread, failInvalid(c));
+  const ins = l1Instruction(c)!;
+  const enc = readOperand(c, ins.b);
+  if (!resolveFieldEncoding(enc))
+    return emulated(c, Fn.handle_vmread, fail(c, VmxError.UNSUPPORTED_FIELD), enc);
+  writeOperand(c, ins.a, readField(vmcs12, enc));
+  return emulated(c, Fn.handle_vmread, succeed(c), enc);
+}
+
+/** handle_vmwrite: L1's value into a field of the current vmcs12. */
+export function handleVmwrite(c: KvmContext): KvmStepResult {
+  const ud = needVmxon(c, Fn.handle_vmwrite);
+  if (ud) return ud;
+  const vmcs12 = currentVmcs12(c.kvm.nested);
+  if (!vmcs12) return emulated(c, Fn.handle_vmwrite, failInvalid(c));
+  const ins = l1Instruction(c)!;
+  const enc = readOperand(c, ins.a);
+  const f = resolveFieldEncoding(enc);
+  if (!f) return emulated(c, Fn.handle_vmwrite, fail(c, VmxError.UNSUPPORTED_FIELD), enc);
+  // KVM does not offer "VMWRITE to any supported field" (IA32_VMX_MISC bit 29) to L1 here.
+  if (f.field.readOnly) return emulated(c, Fn.handle_vmwrite, fail(c, VmxError.VMWRITE_READONLY), enc);
+  writeField(vmcs12, enc, readOperand(c, ins.b));
+  return emulated(c, Fn.handle_vmwrite, succeed(c), enc);
+}
+
+// ---- nested VM entry -------------------------------------------------------------------------
+
+/** The primary controls KVM never takes from vmcs01 into vmcs02 (prepare_vmcs02_early). */
+const L0_ONLY_PROC =
+  CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING |
+  CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING |
+  CPU_BASED.CPU_BASED_TPR_SHADOW;
+
+/**
+ * prepare_vmcs02_early and prepare_vmcs02: vmcs02 = vmcs12 merged with vmcs01. Pin controls:
+ * vmcs01's OR vmcs12's without the preemption timer (KVM emulates L1's timer), so physical
+ * interrupts and NMIs always exit to L0. Primary controls: vmcs01's without the interrupt-
+ * and NMI-window bits (L0's windows for L1 stay in vmcs01, inert while L2 runs) OR vmcs12's,
+ * and no MSR bitmaps (L0 intercepts every MSR; L1's bitmap is checked when reflecting). The
+ * exception bitmap is both; exit controls are L0's; guest state and, while nested_run_pending,
+ * the event L1 injects come from vmcs12. Returns where each field came from, for the view.
+ */
+export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: VmcsState): void {
+  const h = c.h;
+  const v01 = (enc: number) => readField(vmcs01, enc);
+  const v12 = (enc: number) => readField(vmcs12, enc);
+  const prov = c.kvm.nested.provenance;
+  const set = (enc: number, value: number, from: string) => {
+    wr(h, enc, value >>> 0);
+    prov[enc] = from;
+  };
+  set(
+    F.PIN_BASED_VM_EXEC_CONTROL,
+    v01(F.PIN_BASED_VM_EXEC_CONTROL) |
+      (v12(F.PIN_BASED_VM_EXEC_CONTROL) & ~PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER),
+    'vmcs01 | vmcs12 (preemption timer emulated): prepare_vmcs02_early',
+  );
+  const proc =
+    (v01(F.CPU_BASED_VM_EXEC_CONTROL) & ~L0_ONLY_PROC) |
+    (v12(F.CPU_BASED_VM_EXEC_CONTROL) & ~CPU_BASED.CPU_BASED_USE_MSR_BITMAPS);
+  set(
+    F.CPU_BASED_VM_EXEC_CONTROL,
+    proc,
+    'vmcs01 without the window bits | vmcs12; MSR bitmaps off: prepare_vmcs02_early',
+  );
+  set(
+    F.EXCEPTION_BITMAP,
+    v01(F.EXCEPTION_BITMAP) | v12(F.EXCEPTION_BITMAP),
+    'vmcs01 | vmcs12: vmx_update_exception_bitmap',
+  );
+  set(F.VM_EXIT_CONTROLS, v01(F.VM_EXIT_CONTROLS), "L0's own: prepare_vmcs02_early");
+  set(F.VM_ENTRY_CONTROLS, v01(F.VM_ENTRY_CONTROLS) | v12(F.VM_ENTRY_CONTROLS), 'vmcs01 | vmcs12');
+  for (const enc of [F.HOST_RIP, F.HOST_RSP, F.HOST_IDTR_BASE, F.HOST_SS_SELECTOR])
+    set(enc, v01(enc), "L0's host state: vmx_set_constant_host_state");
+  for (const enc of [
+    F.GUEST_RIP,
+    F.GUEST_RSP,
+    F.GUEST_RFLAGS,
+    F.GUEST_SS_SELECTOR,
+    F.GUEST_IDTR_BASE,
+    F.GUEST_INTERRUPTIBILITY_INFO,
+    F.GUEST_PENDING_DBG_EXCEPTIONS,
+    F.TSC_OFFSET,
+  ])
+    set(enc, v12(enc), 'vmcs12: prepare_vmcs02');
+  // KVM runs its guests active and emulates HLT itself (nested_vmx_run).
+  set(F.GUEST_ACTIVITY_STATE, 0, 'L0: active (a halted L2 is emulated by nested_vmx_run)');
+  if (c.kvm.nested.runPending) {
+    for (const enc of [
+      F.VM_ENTRY_INTR_INFO_FIELD,
+      F.VM_ENTRY_EXCEPTION_ERROR_CODE,
+      F.VM_ENTRY_INSTRUCTION_LEN,
+    ])
+      set(enc, v12(enc), 'vmcs12 (nested_run_pending): prepare_vmcs02_early');
+  } else set(F.VM_ENTRY_INTR_INFO_FIELD, 0, 'L0: prepare_vmcs02_early');
+  set(F.VMX_PREEMPTION_TIMER_VALUE, 0, "L0's own (vmcs12's timer is an hrtimer)");
+}
+
+/**
+ * vmx_start_preemption_timer: vmcs12's timer runs as an hrtimer at the emulated rate; a value
+ * of 0 expires at once (vmx_preemption_timer_fn: "architecturally guaranteed to cause a
+ * VMExit prior to executing any instructions in the guest").
+ */
+function startPreemptionTimer(c: KvmContext, value: number): void {
+  const n = c.kvm.nested;
+  if (value === 0) {
+    n.preemptionTimerExpired = true;
+    n.preemptionTimerDeadline = -1;
+    c.kvm.reqEvent = true;
+    return;
+  }
+  const period = 2 ** EMULATED_PREEMPTION_TIMER_RATE;
+  n.preemptionTimerDeadline = (Math.floor(c.h.tsc / period) + value) * period;
+}
+
+/** What the L1 program's VMLAUNCH/VMRESUME runs: the guest lane of L1's program. */
+function l2LaneOf(c: KvmContext): number {
+  return c.guestLane + 1;
+}
+
+/**
+ * nested_vmx_run: L1's VMLAUNCH/VMRESUME. The checks that end in VMfail (SDM "VMLAUNCH/
+ * VMRESUME", against the capabilities KVM offers L1), then nested_vmx_enter_non_root_mode:
+ * nested_run_pending = 1, vmcs02 built and loaded, vmcs12's timer started; a guest-state check
+ * that fails is an emulated VM-entry failure (exit reason 0x80000021 to L1).
+ */
+export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
+  const fn = Fn.nested_vmx_run;
+  const ud = needVmxon(c, fn);
+  if (ud) return ud;
+  const { h, kvm } = c;
+  const n = kvm.nested;
+  const vmcs12 = currentVmcs12(n);
+  if (!vmcs12) return emulated(c, fn, failInvalid(c));
+  if (rd(h, F.GUEST_INTERRUPTIBILITY_INFO) & 2)
+    return emulated(c, fn, fail(c, VmxError.ENTRY_MOVSS_BLOCKING), 0);
+  if (launch && vmcs12.launched) return emulated(c, fn, fail(c, VmxError.VMLAUNCH_NONCLEAR));
+  if (!launch && !vmcs12.launched) return emulated(c, fn, fail(c, VmxError.VMRESUME_NONLAUNCHED));
+  const caps = nestedVmxCaps(kvm, h.caps);
+  const controls = checkControls(caps, vmcs12);
+  if (controls) {
+    kvm.log.push({ step: c.step, text: `nested_vmx_run: VMfailValid(7): ${controls}` });
+    return emulated(c, fn, fail(c, VmxError.ENTRY_INVALID_CONTROLS));
+  }
+  const host = checkHostState(vmcs12);
+  if (host) {
+    kvm.log.push({ step: c.step, text: `nested_vmx_run: VMfailValid(8): ${host}` });
+    return emulated(c, fn, fail(c, VmxError.ENTRY_INVALID_HOST_STATE));
+  }
+  const guest = checkGuestState(vmcs12);
+  if (guest) {
+    // nested_vmx_enter_non_root_mode → vmentry_fail_vmexit: load_vmcs12_host_state and only
+    // the exit reason and qualification are written (SDM "VM-Entry Failures During or After
+    // Loading Guest State").
+    kvm.log.push({ step: c.step, text: `nested_vmx_run: VM-entry failure, invalid guest state: ${guest}` });
+    writeField(vmcs12, F.VM_EXIT_REASON, (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0);
+    writeField(vmcs12, F.EXIT_QUALIFICATION, 0);
+    loadVmcs12HostState(c, vmcs12);
+    return decide(h, Fn.nested_vmx_entry_failure, ExitReason.INVALID_GUEST_STATE);
+  }
+  n.runPending = true;
+  n.l1Injection = readField(vmcs12, F.VM_ENTRY_INTR_INFO_FIELD);
+  const vmcs01 = h.vmx.vmcs[KVM_HOST.VMCS01];
+  // b5861e5cf2fc: re-evaluate L1's events at nested entry if vmcs01 had a window armed or L1
+  // has an interrupt pending ("Fix loss of pending IRQ/NMI before entering L2").
+  if (
+    c.nested.reevaluateOnEntry &&
+    (readField(vmcs01, F.CPU_BASED_VM_EXEC_CONTROL) &
+      (CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING | CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING) ||
+      hasInjectableIntr(kvm))
+  )
+    kvm.reqEvent = true;
+  // vmx_switch_vmcs(vcpu, &vmx->nested.vmcs02).
+  if (!h.vmx.vmcs[KVM_HOST.VMCS02]) {
+    writeRevision(c, KVM_HOST.VMCS02);
+    vmclear(h, KVM_HOST.VMCS02);
+  }
+  vmptrld(h, KVM_HOST.VMCS02);
+  n.provenance = {};
+  prepareVmcs02(c, vmcs12, vmcs01);
+  n.guestMode = true;
+  n.l2Lane = l2LaneOf(c);
+  n.preemptionTimerExpired = false;
+  n.preemptionTimerDeadline = -1;
+  if (readField(vmcs12, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER)
+    startPreemptionTimer(c, readField(vmcs12, F.VMX_PREEMPTION_TIMER_VALUE) >>> 0);
+  // Entering a halted L2 that nothing will wake: KVM halts the vCPU (kvm_emulate_halt_noskip).
+  if (
+    readField(vmcs12, F.GUEST_ACTIVITY_STATE) === 1 &&
+    !(n.l1Injection & 0x80000000) &&
+    !(readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING) &&
+    !(
+      readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING &&
+      readField(vmcs12, F.GUEST_RFLAGS) & RFLAGS.IF
+    )
+  ) {
+    n.runPending = false;
+    kvm.halted = true;
+  }
+  return decide(h, fn, launch ? 1 : 0, n.l1Injection);
+}
+
+function writeRevision(c: KvmContext, addr: number): void {
+  const b = c.h.mem.bytes;
+  b[addr] = VMX_REVISION & 0xff;
+  b[addr + 1] = b[addr + 2] = b[addr + 3] = 0;
+}
+
+// ---- nested VM exit ----------------------------------------------------------------------
+
+/**
+ * load_vmcs12_host_state: L1 resumes at vmcs12's HOST_RIP/HOST_RSP with RFLAGS 0x2 (IF = 0)
+ * and no interrupt shadow — written into vmcs01, which is current again.
+ */
+function loadVmcs12HostState(c: KvmContext, vmcs12: VmcsState): void {
+  const h = c.h;
+  wr(h, F.GUEST_RIP, readField(vmcs12, F.HOST_RIP));
+  wr(h, F.GUEST_RSP, readField(vmcs12, F.HOST_RSP));
+  wr(h, F.GUEST_RFLAGS, RFLAGS.FIXED);
+  wr(h, F.GUEST_SS_SELECTOR, readField(vmcs12, F.HOST_SS_SELECTOR));
+  wr(h, F.GUEST_IDTR_BASE, readField(vmcs12, F.HOST_IDTR_BASE));
+  wr(h, F.GUEST_INTERRUPTIBILITY_INFO, rd(h, F.GUEST_INTERRUPTIBILITY_INFO) & ~3);
+  wr(h, F.GUEST_ACTIVITY_STATE, 0);
+}
+
+/**
+ * vmcs12_save_pending_event: an event injected into L2 and not delivered (KVM's injected
+ * queues, filled by __vmx_complete_interrupts from vmcs02) goes into vmcs12's IDT-vectoring
+ * information, so that L1 can re-inject it.
+ */
+function saveL2PendingEvent(kvm: KvmState, vmcs12: VmcsState, reason: number, intrInfo: number): void {
+  let info = 0;
+  const doubleFault = reason === ExitReason.EXCEPTION_NMI && (intrInfo & 0x7ff) === 0x308;
+  if (reason === ExitReason.TRIPLE_FAULT || doubleFault) info = 0;
+  else if (kvm.nmiInjected) info = 0x80000202;
+  else if (kvm.irqInjected) info = (0x80000000 | (kvm.irqSoft ? 0x400 : 0) | kvm.irqVector) >>> 0;
+  writeField(vmcs12, F.IDT_VECTORING_INFO_FIELD, info);
+}
+
+/**
+ * nested_vmx_vmexit: the exit L1 sees. prepare_vmcs12 syncs L2's state from vmcs02 into vmcs12
+ * and writes the exit information (the entry's valid bit cleared, the pending event in
+ * IDT_VECTORING_INFO_FIELD); vmcs01 becomes current; load_vmcs12_host_state; what KVM had
+ * picked up for L2 is dropped; KVM_REQ_EVENT if L1 has an interrupt or NMI waiting.
+ */
+export function nestedVmxVmexit(
+  c: KvmContext,
+  reason: number,
+  intrInfo: number,
+  qualification: number,
+): void {
+  const { h, kvm } = c;
+  const n = kvm.nested;
+  const vmcs12 = currentVmcs12(n)!;
+  // sync_vmcs02_to_vmcs12.
+  for (const enc of [
+    F.GUEST_RIP,
+    F.GUEST_RSP,
+    F.GUEST_RFLAGS,
+    F.GUEST_SS_SELECTOR,
+    F.GUEST_IDTR_BASE,
+    F.GUEST_INTERRUPTIBILITY_INFO,
+    F.GUEST_PENDING_DBG_EXCEPTIONS,
+  ])
+    writeField(vmcs12, enc, rd(h, enc));
+  writeField(vmcs12, F.GUEST_ACTIVITY_STATE, kvm.halted ? 1 : 0);
+  if (
+    readField(vmcs12, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER &&
+    readField(vmcs12, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER &&
+    !n.runPending
+  ) {
+    const period = 2 ** EMULATED_PREEMPTION_TIMER_RATE;
+    const left =
+      n.preemptionTimerDeadline < 0
+        ? 0
+        : Math.max(0, Math.floor(n.preemptionTimerDeadline / period) - Math.floor(h.tsc / period));
+    writeField(vmcs12, F.VMX_PREEMPTION_TIMER_VALUE, left);
+  }
+  // prepare_vmcs12: the exit information.
+  writeField(vmcs12, F.VM_EXIT_REASON, reason >>> 0);
+  writeField(vmcs12, F.EXIT_QUALIFICATION, qualification);
+  vmcs12.launched = true;
+  writeField(vmcs12, F.VM_ENTRY_INTR_INFO_FIELD, readField(vmcs12, F.VM_ENTRY_INTR_INFO_FIELD) & ~0x80000000);
+  saveL2PendingEvent(kvm, vmcs12, reason, intrInfo);
+  writeField(vmcs12, F.VM_EXIT_INTR_INFO, intrInfo >>> 0);
+  writeField(vmcs12, F.VM_EXIT_INTR_ERROR_CODE, intrInfo & 0x800 ? rd(h, F.VM_EXIT_INTR_ERROR_CODE) : 0);
+  writeField(vmcs12, F.VM_EXIT_INSTRUCTION_LEN, rd(h, F.VM_EXIT_INSTRUCTION_LEN));
+  writeField(vmcs12, F.IDT_VECTORING_ERROR_CODE, 0);
+  // __nested_vmx_vmexit: the hrtimer is cancelled, a pending MTF dropped, vmcs01 loaded.
+  n.preemptionTimerDeadline = -1;
+  n.preemptionTimerExpired = false;
+  n.mtfPending = false;
+  n.guestMode = false;
+  n.runPending = false;
+  vmptrld(h, KVM_HOST.VMCS01);
+  loadVmcs12HostState(c, vmcs12);
+  // "in case we halted in L2".
+  kvm.halted = false;
+  kvm.phase = KvmPhase.ENTER;
+  // Drop what was picked up for L2 by __vmx_complete_interrupts: it is in vmcs12 now.
+  kvm.nmiInjected = false;
+  kvm.irqInjected = false;
+  if (hasInjectableIntr(kvm) || kvm.nmiPending > 0) kvm.reqEvent = true;
+}
