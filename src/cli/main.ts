@@ -1,14 +1,16 @@
-// npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json] [--at N] [--list]
+// npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at N] [--list]
 // Runs a scenario to its end in Node. Exit status: 0 every assertion passed, 1 one failed,
 // 2 the scenario is invalid or the run hit a limit or a run-time error (reason on stderr).
 import { readFileSync } from 'node:fs';
 import { openSession } from '../core/engine/session';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
-import { readParams } from '../core/scenario/params';
+import { ScenarioError, readParams } from '../core/scenario/params';
+import { parseScenarioText } from '../core/scenario/load';
+import { nestUnderKvm } from '../core/scenario/nest';
 import type { ParamValue } from '../core/scenario/schema';
 import { formatError, formatStepState, formatSummary, formatTraceJson } from './summary';
 
-const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--json] [--at STEP] [--from STEP] [--to STEP]
+const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at STEP] [--from STEP] [--to STEP]
        npm run sim -- --list`;
 
 export interface CliResult {
@@ -40,6 +42,7 @@ export function runCli(
   let at: number | null = null;
   const range: { from?: number; to?: number } = {};
   let target: string | null = null;
+  let nest = false;
   const params: Record<string, ParamValue> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -54,6 +57,15 @@ export function runCli(
       if (v === undefined || !/^\d+$/.test(v))
         return { code: 2, stdout: '', stderr: `--at needs a step number\n${USAGE}\n` };
       at = Number(v);
+    } else if (a === '--nest') {
+      const v = args[++i];
+      if (v !== 'kvm')
+        return {
+          code: 2,
+          stdout: '',
+          stderr: `--nest takes 'kvm' (run the scenario under one more KVM level)\n${USAGE}\n`,
+        };
+      nest = true;
     } else if (a === '--list') return { code: 0, stdout: listBuiltins() + '\n', stderr: '' };
     else if (a === '--help' || a === '-h') return { code: 0, stdout: USAGE + '\n', stderr: '' };
     else if (a === '--set') {
@@ -84,6 +96,20 @@ export function runCli(
         stdout: '',
         stderr: `'${target}' is neither a built-in scenario (see --list) nor a readable file\n`,
       };
+    }
+  }
+  if (nest) {
+    try {
+      const raw = 'doc' in source ? source.doc : parseScenarioText(source.text);
+      source = { doc: nestUnderKvm(raw) };
+    } catch (e) {
+      if (e instanceof ScenarioError)
+        return {
+          code: 2,
+          stdout: '',
+          stderr: formatError(target, { kind: e.kind, message: e.message, where: e.where }) + '\n',
+        };
+      throw e;
     }
   }
   const opened = openSession(source, params);

@@ -119,6 +119,7 @@ function levelView(index: number, s: CpuState): LevelView {
     },
     apic: { irr: [...s.irr], isr: [...s.isr], tpr: s.tpr, ppr: s.ppr },
     kvm: null,
+    restingIn: null,
     line: s.line,
     nextInstruction: s.next,
   };

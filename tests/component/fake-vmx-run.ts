@@ -71,6 +71,7 @@ const KVM_START: KvmView = {
   vnmiBlockedTimeNs: 0,
   lastExitReason: -1,
   hostIrqs: 0,
+  nested: null,
   log: [],
 };
 
@@ -177,7 +178,18 @@ function vmcsView(values: Record<string, number>): VmcsView {
   const fields = Object.entries(values)
     .map(([name, value]) => ({ name, value, encoding: fieldByName(name)!.encoding }))
     .sort((a, b) => a.encoding - b.encoding);
-  return { addr: 0x2000, label: null, role: 'vmcs01', launched: true, current: true, fields };
+  return {
+    addr: 0x2000,
+    label: null,
+    role: 'vmcs01',
+    launched: true,
+    current: true,
+    owner: 0,
+    runs: 1,
+    heldBy: 'the processor',
+    provenance: null,
+    fields,
+  };
 }
 
 function levels(running: 0 | 1, kvm: KvmView, g: Spec['guest'] | undefined): LevelView[] {
@@ -189,6 +201,7 @@ function levels(running: 0 | 1, kvm: KvmView, g: Spec['guest'] | undefined): Lev
       cpu: cpu(0, running === 0, undefined),
       apic: { irr: [], isr: [], tpr: 0, ppr: 0 },
       kvm: structuredClone(kvm),
+      restingIn: running === 0 ? null : 'the host-state area of vmcs01',
       line: null,
       nextInstruction: null,
     },
@@ -198,6 +211,7 @@ function levels(running: 0 | 1, kvm: KvmView, g: Spec['guest'] | undefined): Lev
       kind: 'guest',
       cpu: cpu(1, running === 1, g),
       apic: { irr: [], isr: [], tpr: 0, ppr: 0 },
+      restingIn: running === 1 ? null : 'the guest-state area of vmcs01',
       kvm: null,
       line: g?.line ?? 4,
       nextInstruction: GUEST_PROGRAM[(g?.line ?? 4) - 1].trim(),

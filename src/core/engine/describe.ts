@@ -4,6 +4,9 @@ import { deliverableVector, ppr, vectorsOf } from '../cpu/apic';
 import { Activity, RFLAGS, RSP, Shadow } from '../cpu/state';
 import { fieldByEncoding } from '../vmx/fields';
 import { currentVmcs, timerRemaining } from '../vmx/state';
+import { type VmcsState } from '../vmx/vmcs';
+import { KVM_HOST } from '../hypervisors/kvm/context';
+import { currentVmcs12 } from '../hypervisors/kvm/nested-state';
 import { F, readField } from '../vmx/vmcs';
 import type { CompiledScenario } from '../scenario/load';
 import type { KvmState } from '../hypervisors/kvm/state';
@@ -35,12 +38,50 @@ export function labelAt(c: CompiledScenario, program: number, addr: number): str
   return null;
 }
 
+/**
+ * Where a level that is not running keeps its state: a VMCS area, named by its role. L0 (or a
+ * program hypervisor) waits in the host-state area of the VMCS that runs its guest; a guest of
+ * the processor in the guest-state area of its VMCS; under KVM's nested VMX, L1 waits in the
+ * host-state area of vmcs12 while L2 runs, and L2 in vmcs02 (guest mode) or vmcs12.
+ */
+export function restingArea(
+  c: CompiledScenario,
+  s: SimState,
+  lane: number,
+): { vmcs: VmcsState; area: 'host' | 'guest'; role: string } | null {
+  const info = c.lanes[lane];
+  const kvm = s.kvm;
+  const n = kvm?.nested;
+  if (kvm && n && lane >= 1) {
+    const vmcs12 = currentVmcs12(n);
+    if (lane === 1) {
+      if (n.guestMode && vmcs12) return { vmcs: vmcs12, area: 'host', role: 'vmcs12' };
+      const v = s.vmx.vmcs[KVM_HOST.VMCS01];
+      return v ? { vmcs: v, area: 'guest', role: 'vmcs01' } : null;
+    }
+    if (n.guestMode) {
+      const v = s.vmx.vmcs[KVM_HOST.VMCS02];
+      return v ? { vmcs: v, area: 'guest', role: `vmcs0${lane}` } : null;
+    }
+    return vmcs12 ? { vmcs: vmcs12, area: 'guest', role: `vmcs1${lane}` } : null;
+  }
+  const v = currentVmcs(s.vmx);
+  if (!v) return null;
+  const role = physicalRole(s, v.addr);
+  return info.kind === 'guest' ? { vmcs: v, area: 'guest', role } : { vmcs: v, area: 'host', role };
+}
+
+/** The role of a VMCS the processor holds: "vmcs0N", where N is the level it runs. */
+function physicalRole(s: SimState, addr: number): string {
+  if (s.kvm && addr === KVM_HOST.VMCS02) return `vmcs0${s.kvm.nested.l2Lane >= 0 ? s.kvm.nested.l2Lane : 2}`;
+  return 'vmcs01';
+}
+
 export function describeLevel(c: CompiledScenario, s: SimState, lane: number): LevelView {
   const info = c.lanes[lane];
   const prog = c.programs[info.program];
   const cpu = s.cpu;
   const running = s.lane === lane;
-  const vmcs = currentVmcs(s.vmx);
   const book = running ? cpu : s.books[lane];
   let rip = cpu.rip;
   let rflags = cpu.rflags;
@@ -48,38 +89,42 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
   let nmiBlocked = cpu.nmiBlocked;
   let vnmiBlocked = cpu.vnmiBlocked;
   let activity: number = cpu.activity;
-  if (!running && (info.kind === 'program' || info.kind === 'kvm') && vmcs) {
-    // The host waits in non-root operation: it resumes at HOST_RIP with RFLAGS 0x2.
-    rip = readField(vmcs, F.HOST_RIP);
+  let rsp: string | null = null;
+  const rest = running ? null : restingArea(c, s, lane);
+  if (rest && rest.area === 'host') {
+    // The host waits for its guest's VM exit: it resumes at HOST_RIP with RFLAGS 0x2.
+    const v = rest.vmcs;
+    rip = readField(v, F.HOST_RIP);
     rflags = RFLAGS.FIXED;
     shadow = 0;
-    nmiBlocked = s.vmx.hostNmiBlocked;
+    nmiBlocked = lane === 0 ? s.vmx.hostNmiBlocked : false;
     vnmiBlocked = false;
     activity = Activity.ACTIVE;
-  } else if (!running && info.kind === 'guest') {
+    rsp = hex64(readField(v, F.HOST_RSP) >>> 0, Math.floor(readField(v, F.HOST_RSP) / 0x100000000));
+  } else if (rest) {
     // A guest that is not running is its VMCS guest-state area.
-    const v = vmcs;
-    rip = v ? readField(v, F.GUEST_RIP) : 0;
-    rflags = v ? readField(v, F.GUEST_RFLAGS) : RFLAGS.FIXED;
-    const intr = v ? readField(v, F.GUEST_INTERRUPTIBILITY_INFO) : 0;
+    const v = rest.vmcs;
+    rip = readField(v, F.GUEST_RIP);
+    rflags = readField(v, F.GUEST_RFLAGS) || RFLAGS.FIXED;
+    const intr = readField(v, F.GUEST_INTERRUPTIBILITY_INFO);
     shadow = intr & 3;
-    const virtualNmis = v ? (readField(v, F.PIN_BASED_VM_EXEC_CONTROL) & 0x20) !== 0 : false;
+    const virtualNmis = (readField(v, F.PIN_BASED_VM_EXEC_CONTROL) & 0x20) !== 0;
     nmiBlocked = !virtualNmis && (intr & 8) !== 0;
     vnmiBlocked = virtualNmis && (intr & 8) !== 0;
-    activity = v ? readField(v, F.GUEST_ACTIVITY_STATE) : Activity.ACTIVE;
+    activity = readField(v, F.GUEST_ACTIVITY_STATE);
+    rsp = hex64(readField(v, F.GUEST_RSP) >>> 0, Math.floor(readField(v, F.GUEST_RSP) / 0x100000000));
+  } else if (!running && info.kind === 'guest') {
+    rip = 0;
+    rflags = RFLAGS.FIXED;
   }
   const off = rip - prog.origin;
   const idx = off >= 0 && off < prog.indexAt.length ? prog.indexAt[off] : -1;
   const ins = idx >= 0 ? prog.instrs[idx] : null;
-  // A guest run by KVM sees the APIC KVM emulates for it, and KVM's pending NMIs.
+  // A level run by KVM sees the APIC KVM emulates for its vCPU, and KVM's pending NMIs. L2 of a
+  // program hypervisor has no APIC of its own: it reaches L1's through the MSRs L1 lets through.
   const kvmGuest = info.kind === 'guest' && s.kvm !== null;
   const pendingVector = kvmGuest ? deliverableVector(s.kvm!.lapic) : deliverableVector(s.apic);
   const irr = kvmGuest ? vectorsOf(s.kvm!.lapic.irr) : vectorsOf(s.apic.irr);
-  let rsp: string | null = null;
-  if (!running && (info.kind === 'program' || info.kind === 'kvm') && vmcs)
-    rsp = hex64(readField(vmcs, F.HOST_RSP) >>> 0, Math.floor(readField(vmcs, F.HOST_RSP) / 0x100000000));
-  if (!running && info.kind === 'guest' && vmcs)
-    rsp = hex64(readField(vmcs, F.GUEST_RSP) >>> 0, Math.floor(readField(vmcs, F.GUEST_RSP) / 0x100000000));
   return {
     index: lane,
     name: levelName(c, lane),
@@ -120,6 +165,9 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
         }
       : { irr, isr: vectorsOf(s.apic.isr), tpr: s.apic.tpr, ppr: ppr(s.apic) },
     kvm: info.kind === 'kvm' && s.kvm ? describeKvm(c, s.kvm, s.vmx.nonRoot) : null,
+    restingIn: rest
+      ? `${rest.area === 'host' ? 'the host-state area' : 'the guest-state area'} of ${rest.role}`
+      : null,
     line: ins ? ins.line : null,
     nextInstruction: ins ? ins.text : null,
   };
@@ -131,31 +179,70 @@ function framesNmiDepth(frames: number[]): number {
   return d;
 }
 
-/** The processor's VMX state and its VMCSs, for the VMCS panels. */
+function fieldsOf(v: VmcsState): VmcsView['fields'] {
+  return Object.keys(v.fields)
+    .map(Number)
+    .sort((a, b) => a - b)
+    .map((encoding) => ({
+      encoding,
+      name: fieldByEncoding(encoding)?.name ?? `0x${encoding.toString(16)}`,
+      value: v.fields[encoding],
+    }));
+}
+
+/**
+ * The processor's VMX state and every VMCS of the stack, named by who made it for whom: the
+ * processor's (in L0's memory: vmcs01, and KVM's merged vmcs02 with where each field came
+ * from), then each vmcs12 that KVM emulates for L1 (its cached copy).
+ */
 export function describeVmx(c: CompiledScenario, s: SimState): VmxView {
   const vmx = s.vmx;
-  const vmcs: VmcsView[] = Object.values(vmx.vmcs)
+  const kvm = s.kvm;
+  const physical: VmcsView[] = Object.values(vmx.vmcs)
     .sort((a, b) => a.addr - b.addr)
-    .map((v, i) => ({
-      addr: v.addr,
-      label: labelAt(c, 0, v.addr),
-      role: `vmcs0${i + 1}`,
-      launched: v.launched,
-      current: vmx.current === v.addr,
-      fields: Object.keys(v.fields)
-        .map(Number)
-        .sort((a, b) => a - b)
-        .map((encoding) => ({
-          encoding,
-          name: fieldByEncoding(encoding)?.name ?? `0x${encoding.toString(16)}`,
-          value: v.fields[encoding],
-        })),
-    }));
+    .map((v) => {
+      const role = physicalRole(s, v.addr);
+      const merged = kvm !== null && v.addr === KVM_HOST.VMCS02;
+      return {
+        addr: v.addr,
+        label: labelAt(c, 0, v.addr),
+        role,
+        launched: v.launched,
+        current: vmx.current === v.addr,
+        owner: 0,
+        runs: Number(role.slice(5)),
+        heldBy: 'the processor',
+        provenance: merged ? { ...kvm.nested.provenance } : null,
+        fields: fieldsOf(v),
+      };
+    });
+  const emulated: VmcsView[] = kvm
+    ? Object.values(kvm.nested.vmcs12)
+        .sort((a, b) => a.addr - b.addr)
+        .map((v) => ({
+          addr: v.addr,
+          label: labelAt(c, 1, v.addr),
+          role: 'vmcs12',
+          launched: v.launched,
+          current: kvm.nested.currentVmptr === v.addr,
+          owner: 1,
+          runs: 2,
+          heldBy: `${levelName(c, 0)} (its cached copy of L1's VMCS)`,
+          provenance: null,
+          fields: fieldsOf(v),
+        }))
+    : [];
   const remaining =
     vmx.nonRoot && vmx.timerDeadline >= 0
       ? timerRemaining(vmx, s.time, c.scenario.features.vmx.preemptionTimerRate)
       : null;
-  return { on: vmx.on, nonRoot: vmx.nonRoot, preemptionTimer: remaining, mtfPending: vmx.mtfPending, vmcs };
+  return {
+    on: vmx.on,
+    nonRoot: vmx.nonRoot,
+    preemptionTimer: remaining,
+    mtfPending: vmx.mtfPending,
+    vmcs: [...physical, ...emulated],
+  };
 }
 
 /** Named data of a trace record, per kind. */
@@ -244,6 +331,22 @@ export function describeKvm(c: CompiledScenario, k: KvmState, guestRunning: bool
     vnmiBlockedTimeNs: k.vnmiBlockedTimeNs,
     lastExitReason: k.lastExitReason,
     hostIrqs: k.hostIrqs,
+    nested: describeNested(k),
     log: k.log.slice(-20),
+  };
+}
+
+/** struct nested_vmx as the KVM panel shows it, or null before L1 executes VMXON. */
+function describeNested(k: KvmState): KvmView['nested'] {
+  const n = k.nested;
+  if (!n.vmxon && Object.keys(n.vmcs12).length === 0) return null;
+  return {
+    vmxon: n.vmxon,
+    currentVmptr: n.currentVmptr,
+    guestMode: n.guestMode,
+    runPending: n.runPending,
+    preemptionTimerExpired: n.preemptionTimerExpired,
+    preemptionTimerDeadline: n.preemptionTimerDeadline,
+    mtfPending: n.mtfPending,
   };
 }

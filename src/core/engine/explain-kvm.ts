@@ -6,6 +6,9 @@ import type { SimState } from './machine';
 import { hex } from './describe';
 import { describeIntrInfo } from './explain-vmx';
 import type { Explanation } from './view';
+import { fieldByEncoding } from '../vmx/fields';
+import { ExitReason } from '../vmx/vm-exit';
+import { EXIT_REASONS } from '../vmx/exit-reasons';
 
 function cite(fn: number): string {
   const f = kvmFunction(fn);
@@ -66,7 +69,17 @@ function injectText(prev: SimState, cur: SimState, did: number, vector: number):
     parts.push(
       'an IRQ is pending but the guest has interrupts blocked: vmx_enable_irq_window sets interrupt-window exiting',
     );
-  if (did & Inject.IMMEDIATE_EXIT)
+  if (did & Inject.NESTED_BUSY) {
+    const n = prev.kvm!.nested;
+    const why = n.runPending
+      ? "nested_run_pending: L1's VMLAUNCH/VMRESUME has not yet entered L2, and no VM exit may be emulated before it has"
+      : 'an event for L1 must wait (L1 intercepts it, or an event is being re-injected)';
+    parts.push(
+      did & Inject.IMMEDIATE_EXIT
+        ? `vmx_check_nested_events returns -EBUSY (${why}): KVM enters L2 and forces an immediate exit, so the event is taken right after the entry`
+        : `vmx_check_nested_events returns -EBUSY (${why}); this KVM predates d6185f20 (2011): nothing forces an exit, so the event waits for L2's next exit`,
+    );
+  } else if (did & Inject.IMMEDIATE_EXIT)
     parts.push(
       'an IRQ is pending but an event is already being injected: -EBUSY, so KVM asks for an immediate exit',
     );
@@ -192,9 +205,130 @@ export function explainKvm(
         text: `MSR ${hex(d1)} is not one KVM emulates for this guest: kvm_queue_exception injects #GP(0).`,
         cite: c,
       };
+    case Fn.handle_vmxon:
+    case Fn.handle_vmxoff:
+    case Fn.handle_vmclear:
+    case Fn.handle_vmptrld:
+    case Fn.handle_vmread:
+    case Fn.handle_vmwrite:
+      return { text: `${name}: ${vmxInstructionText(fn, d1, d2)}`, cite: c };
+    case Fn.nested_vmx_run:
+      if (d1 === 2)
+        return {
+          text: `nested_vmx_run: L1's VM entry fails its checks: ${outcomeText(d2)}${k.log.length ? ` (${k.log[k.log.length - 1].text.replace(/^nested_vmx_run: /, '')})` : ''}. L1 continues after its VMLAUNCH/VMRESUME.`,
+          cite: c,
+        };
+      return {
+        text: `nested_vmx_run: L1's ${d1 ? 'VMLAUNCH' : 'VMRESUME'} passes the checks; nested_run_pending = 1; prepare_vmcs02 merges vmcs12 into vmcs02 (L0's pin controls ORed in, L0's interrupt- and NMI-window bits left in vmcs01) and vmcs02 becomes current${d2 & 0x80000000 ? `; L1's injection ${describeIntrInfo(d2)} goes into vmcs02, for the hardware to deliver at the entry` : ''}.`,
+        cite: c,
+      };
+    case Fn.nested_vmx_reflect_vmexit:
+      return {
+        text: `nested_vmx_reflect_vmexit: L0 does not keep exit ${exitName(d1)} and L1 asked for it (${l1WantsText(d1)}): nested_vmx_vmexit emulates the exit to L1 — vmcs12 gets L2's state and the exit information, vmcs01 is loaded, and L1 resumes at vmcs12's HOST_RIP with IF = 0.`,
+        cite: c,
+      };
+    case Fn.vmx_check_nested_events:
+      return {
+        text: `vmx_check_nested_events: ${nestedEventText(d1, d2)} nested_vmx_vmexit writes it into vmcs12 (VM_EXIT_REASON ${d1}, VM_EXIT_INTR_INFO ${hex(d2)}), loads vmcs01 and L1's host state (RFLAGS 0x2: IF = 0).`,
+        cite: c,
+      };
+    case Fn.vmx_preemption_timer_fn:
+      return {
+        text: `vmx_preemption_timer_fn: the hrtimer that emulates vmcs12's VMX-preemption timer fires: preemption_timer_expired = 1, KVM_REQ_EVENT${d1 ? ', and kvm_vcpu_kick sends the reschedule IPI so the running vCPU exits' : ''}.`,
+        cite: c,
+      };
+    case Fn.nested_vmx_entry_failure:
+      return {
+        text: `nested_vmx_enter_non_root_mode: vmcs12's guest state fails the VM-entry checks (${k.log[k.log.length - 1]?.text.replace(/^.*invalid guest state: /, '') ?? 'invalid guest state'}): L1 gets exit reason 0x80000021 and resumes at HOST_RIP; only the exit reason and qualification are written.`,
+        cite: c,
+      };
+    case Fn.vmx_get_vmx_msr:
+      return {
+        text: `RDMSR ${hex(d1)}: vmx_get_vmx_msr returns the VMX capability KVM offers L1 (nested_vmx_setup_ctls_msrs; low half ${hex(d2)}).`,
+        cite: c,
+      };
+    case Fn.kvm_emulate_cpuid:
+      return { text: 'CPUID exit: kvm_emulate_cpuid (the lab reports no CPUID leaves).', cite: c };
     case Fn.unexpected_exit:
       return { text: `KVM stops: ${k.log[k.log.length - 1]?.text ?? 'unexpected exit'}.`, cite: c };
     default:
       return { text: `${name}.`, cite: c };
+  }
+}
+
+const OUTCOMES = [
+  'VMsucceed',
+  'VMfailInvalid (CF = 1)',
+  'VMfailValid (ZF = 1, VM_INSTRUCTION_ERROR in vmcs12)',
+  '#UD (L1 has not executed VMXON)',
+];
+
+function outcomeText(o: number): string {
+  return OUTCOMES[o] ?? `outcome ${o}`;
+}
+
+function vmxInstructionText(fn: number, d1: number, d2: number): string {
+  const field = fieldByEncoding(d1)?.name ?? hex(d1);
+  switch (fn) {
+    case Fn.handle_vmxon:
+      return `L1's VMXON (region ${hex(d1)}) trapped to L0, which emulates VMX operation for it: ${outcomeText(d2)}.`;
+    case Fn.handle_vmxoff:
+      return `L1 leaves its emulated VMX operation: ${outcomeText(d2)}.`;
+    case Fn.handle_vmclear:
+      return `L1's VMCLEAR of ${hex(d1)}: vmcs12's launch state becomes clear: ${outcomeText(d2)}.`;
+    case Fn.handle_vmptrld:
+      return `L1's VMPTRLD of ${hex(d1)}: it becomes the current vmcs12 (KVM caches it): ${outcomeText(d2)}.`;
+    case Fn.handle_vmread:
+      return `L1's VMREAD of ${field} trapped (no VMCS shadowing): KVM reads its cached vmcs12: ${outcomeText(d2)}.`;
+    default:
+      return `L1's VMWRITE of ${field} trapped (no VMCS shadowing): KVM writes its cached vmcs12: ${outcomeText(d2)}.`;
+  }
+}
+
+function exitName(reason: number): string {
+  const r = EXIT_REASONS.find((e) => e.code === (reason & 0xffff));
+  return `${reason & 0xffff} (${r ? r.name.replace('EXIT_REASON_', '') : 'unknown'})`;
+}
+
+/** The nested_vmx_l1_wants_exit rule that sent an exit of L2 to L1. */
+function l1WantsText(reason: number): string {
+  if (reason & 0x80000000) return "a VM-entry failure is always L1's";
+  switch (reason & 0xffff) {
+    case ExitReason.EXTERNAL_INTERRUPT:
+      return 'nested_exit_on_intr: vmcs12 PIN_BASED_EXT_INTR_MASK = 1';
+    case ExitReason.INTERRUPT_WINDOW:
+      return 'vmcs12 CPU_BASED_INTR_WINDOW_EXITING = 1';
+    case ExitReason.NMI_WINDOW:
+      return 'vmcs12 CPU_BASED_NMI_WINDOW_EXITING = 1';
+    case ExitReason.HLT:
+      return 'vmcs12 CPU_BASED_HLT_EXITING = 1';
+    case ExitReason.MSR_READ:
+    case ExitReason.MSR_WRITE:
+      return "vmcs12's MSR bitmap (or no MSR bitmaps) intercepts the MSR";
+    case ExitReason.EXCEPTION_NMI:
+      return "vmcs12's EXCEPTION_BITMAP has the vector";
+    case ExitReason.MTF:
+      return 'vmcs12 CPU_BASED_MONITOR_TRAP_FLAG = 1';
+    default:
+      return 'an exit L1 always handles (VMCALL, the VMX instructions, CPUID, a triple fault, invalid guest state)';
+  }
+}
+
+function nestedEventText(reason: number, info: number): string {
+  switch (reason) {
+    case ExitReason.EXTERNAL_INTERRUPT:
+      return info & 0x80000000
+        ? `an interrupt for L1 (vector ${hex(info & 0xff)}) while L2 runs, and L1 intercepts interrupts with "acknowledge interrupt on exit": KVM takes the highest vector of L1's APIC for VM_EXIT_INTR_INFO and, after the exit, moves it from IRR to ISR (nested_exit_intr_ack_set).`
+        : 'an interrupt for L1 while L2 runs, and L1 intercepts interrupts (nested_exit_on_intr) without "acknowledge interrupt on exit": an external-interrupt exit with no vector; the interrupt stays in L1\'s IRR until L1 enables interrupts.';
+    case ExitReason.EXCEPTION_NMI:
+      return (info & 0x7ff) === 0x202
+        ? "an NMI for L1 while L2 runs, and L1 exits on NMIs: the exit counts as its injection (nmi_pending = 0, L1's NMIs blocked)."
+        : "an exception for L2 that vmcs12's exception bitmap intercepts.";
+    case ExitReason.PREEMPTION_TIMER:
+      return "vmcs12's VMX-preemption timer expired (nested_vmx_preemption_timer_pending).";
+    case ExitReason.MTF:
+      return "an instruction KVM emulated for L2 completes under vmcs12's monitor trap flag.";
+    default:
+      return `exit ${reason}.`;
   }
 }

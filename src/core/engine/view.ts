@@ -138,6 +138,11 @@ export interface LevelView {
   apic: ApicView;
   /** The KVM model's software state, for a level run by KVM (the KVM lane itself). */
   kvm: KvmView | null;
+  /**
+   * For a level that is not running: the VMCS area its state is shown from ("the host-state
+   * area of vmcs12"), or null.
+   */
+  restingIn: string | null;
   /** 1-based source line of the instruction at RIP, or null when RIP is outside the program. */
   line: number | null;
   /** The instruction text at RIP. */
@@ -164,6 +169,19 @@ export interface KvmView {
   /** The exit reason KVM handled last (-1 before the first exit). */
   lastExitReason: number;
   hostIrqs: number;
+  /** struct nested_vmx: the VMX operation KVM emulates for L1 (null before L1's VMXON). */
+  nested: {
+    vmxon: boolean;
+    currentVmptr: number;
+    /** is_guest_mode: L2 runs on vmcs02. */
+    guestMode: boolean;
+    /** nested_run_pending. */
+    runPending: boolean;
+    preemptionTimerExpired: boolean;
+    /** TSC deadline of the hrtimer emulating vmcs12's preemption timer, or -1. */
+    preemptionTimerDeadline: number;
+    mtfPending: boolean;
+  } | null;
   log: { step: number; text: string }[];
 }
 
@@ -177,10 +195,18 @@ export interface VmcsView {
   addr: number;
   /** The program label at the region's address, if any ("vmcs_region"). */
   label: string | null;
-  /** Which level's guest this VMCS runs, e.g. "vmcs01" (L0 runs L1). */
+  /** Who made it for whom: "vmcs01" (L0 runs L1), "vmcs02" (L0 runs L2), "vmcs12" (L1 runs L2). */
   role: string;
   launched: boolean;
   current: boolean;
+  /** The level that made it (whose VMCS it is). */
+  owner: number;
+  /** The level it runs. */
+  runs: number;
+  /** Where it lives: "the processor", or the level that emulates it ("L0 · KVM (its cached copy ...)"). */
+  heldBy: string;
+  /** For a merged VMCS (vmcs02): where each field came from, by encoding; else null. */
+  provenance: Record<number, string> | null;
   /** Every field that has a value, in encoding order. */
   fields: VmcsFieldValue[];
 }
