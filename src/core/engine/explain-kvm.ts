@@ -227,11 +227,17 @@ export function explainKvm(
         text: `nested_vmx_reflect_vmexit: L0 does not keep exit ${exitName(d1)} and L1 asked for it (${l1WantsText(d1)}): nested_vmx_vmexit emulates the exit to L1 — vmcs12 gets L2's state and the exit information, vmcs01 is loaded, and L1 resumes at vmcs12's HOST_RIP with IF = 0.`,
         cite: c,
       };
-    case Fn.vmx_check_nested_events:
+    case Fn.vmx_check_nested_events: {
+      const n = prev.kvm!.nested;
+      const lost =
+        n.runPending && n.l1Injection & 0x80000000
+          ? ` This L0 does not wait for the nested entry ("pretend L2 ran"): L2 was never entered, so L1's injection ${describeIntrInfo(n.l1Injection)} is lost — the exit clears its valid bit in vmcs12 and nothing puts it in IDT_VECTORING_INFO_FIELD.`
+          : '';
       return {
-        text: `vmx_check_nested_events: ${nestedEventText(d1, d2)} nested_vmx_vmexit writes it into vmcs12 (VM_EXIT_REASON ${d1}, VM_EXIT_INTR_INFO ${hex(d2)}), loads vmcs01 and L1's host state (RFLAGS 0x2: IF = 0).`,
+        text: `vmx_check_nested_events: ${nestedEventText(d1, d2)} nested_vmx_vmexit writes it into vmcs12 (VM_EXIT_REASON ${d1}, VM_EXIT_INTR_INFO ${hex(d2)}), loads vmcs01 and L1's host state (RFLAGS 0x2: IF = 0).${lost}`,
         cite: c,
       };
+    }
     case Fn.vmx_preemption_timer_fn:
       return {
         text: `vmx_preemption_timer_fn: the hrtimer that emulates vmcs12's VMX-preemption timer fires: preemption_timer_expired = 1, KVM_REQ_EVENT${d1 ? ', and kvm_vcpu_kick sends the reschedule IPI so the running vCPU exits' : ''}.`,

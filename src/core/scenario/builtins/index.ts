@@ -1,10 +1,12 @@
 // The built-in scenarios: data files in the public scenario format (docs/scenario.md).
 import apicPriority from './apic-priority.json';
+import immediateExit from './immediate-exit.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
 import kutIntrWindow from './kut-intr-window.json';
 import kutInvalidInjection from './kut-invalid-injection.json';
 import kutNmiWindow from './kut-nmi-window.json';
 import kutPreemptionTimer from './kut-preemption-timer.json';
+import nestedIntr from './nested-intr.json';
 import nmiBlocking from './nmi-blocking.json';
 import softVnmi from './soft-vnmi.json';
 import stiHltShadow from './sti-hlt-shadow.json';
@@ -15,6 +17,9 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   nmiBlocking,
   apicPriority,
   softVnmi,
+  // nested VMX: KVM at L0 emulating VMX for a hypervisor at L1
+  nestedIntr,
+  immediateExit,
   // kvm-unit-tests style tests of the VMX hardware model (one program level each)
   kutNmiWindow,
   kutIntrWindow,
