@@ -22,12 +22,9 @@ import { vmxCaps } from '../vmx/capabilities';
 import { type VmxState, cloneVmx, createVmx, currentVmcs } from '../vmx/state';
 import { F, readField } from '../vmx/vmcs';
 import { EventKind, EventType, type EndReason } from './view';
-import { RESCHEDULE_VECTOR } from '../hypervisors/kvm/functions';
-import { kvmApicSetIrq, kvmInjectNmi } from '../hypervisors/kvm/lapic';
-import { type KvmContext, kvmStep } from '../hypervisors/kvm/run-loop';
-import { CURRENT_NESTED, decide } from '../hypervisors/kvm/context';
-import { Fn } from '../hypervisors/kvm/functions';
-import { type KvmState, cloneKvm, createKvm } from '../hypervisors/kvm/state';
+import { KvmLevels, type KvmTx, cloneKvmTx, initialKvms, loadKvmImage } from './kvm-levels';
+import { kvmStubs } from '../hypervisors/kvm/stubs';
+import { type KvmState, cloneKvm } from '../hypervisors/kvm/state';
 
 /** Cycles a KVM decision takes (the model's host code is not simulated instruction by instruction). */
 export const KVM_DECISION_CYCLES = 100;
@@ -56,8 +53,12 @@ export interface SimState {
   fired: Uint8Array;
   /** Per label trigger with `after`: the TSC time it is due, or -1 (not armed, or raised). */
   armed: Float64Array;
-  /** The KVM model's software state, when L0 is KVM. */
+  /** The KVM model's software state, when L0 is KVM (the same object as kvms[0]). */
   kvm: KvmState | null;
+  /** Per lane: the state of the KVM that runs there (null for a lane that is not KVM). */
+  kvms: (KvmState | null)[];
+  /** Per lane above L0 that is KVM: its decisions in progress (see kvm-levels.ts). */
+  tx: (KvmTx | null)[];
   /** Set when the run can go no further. */
   end: EndReason | null;
 }
@@ -65,15 +66,18 @@ export interface SimState {
 export function initialState(c: CompiledScenario): SimState {
   const mems = c.programs.map((p, i) => {
     const bytes = new Uint8Array(c.scenario.levels[i].memory);
-    if (c.scenario.levels[i].kind !== 'program') return { bytes, stackLimit: 0 };
+    if (c.scenario.levels[i].kind !== 'program') {
+      // KVM's instruction stubs and IDT (used above L0, where its instructions trap).
+      loadKvmImage(bytes);
+      return { bytes, stackLimit: 0 };
+    }
     bytes.set(p.image, p.origin);
     return { bytes, stackLimit: p.end };
   });
   const cpu = createCpu();
   const prog = c.programs[0];
-  const kvmLevel = c.scenario.levels[0].kind === 'kvm' ? c.scenario.levels[0] : null;
-  // kvm_intel.vnmi is forced off when the processor has no virtual NMIs (vmx.c hardware_setup).
-  const kvm = kvmLevel ? createKvm(kvmLevel.options.vnmi && c.scenario.features.vmx.virtualNmis) : null;
+  const { kvms, tx } = initialKvms(c);
+  const kvm = kvms[0];
   cpu.rip = kvm ? 0 : prog.entry;
   cpu.idtr = prog.idtBase ?? 0;
   // The stack starts at the top of the level's memory (RSP 16-byte aligned, as after a call).
@@ -91,6 +95,8 @@ export function initialState(c: CompiledScenario): SimState {
     fired: new Uint8Array(c.triggers.length),
     armed: new Float64Array(c.triggers.length).fill(-1),
     kvm,
+    kvms,
+    tx,
     end: null,
   };
 }
@@ -105,8 +111,13 @@ export function cloneState(s: SimState): SimState {
     mems: s.mems.map((m) => ({ bytes: m.bytes.slice(), stackLimit: m.stackLimit })),
     fired: s.fired.slice(),
     armed: s.armed.slice(),
-    kvm: s.kvm ? cloneKvm(s.kvm) : null,
+    ...cloneKvms(s),
   };
+}
+
+function cloneKvms(s: SimState): { kvm: KvmState | null; kvms: (KvmState | null)[]; tx: (KvmTx | null)[] } {
+  const kvms = s.kvms.map((k) => (k ? cloneKvm(k) : null));
+  return { kvm: kvms[0], kvms, tx: s.tx.map(cloneKvmTx) };
 }
 
 /**
@@ -115,15 +126,10 @@ export function cloneState(s: SimState): SimState {
  * (kvm_apic_set_irq / kvm_inject_nmi), and a running vCPU is kicked out of the guest with a
  * reschedule IPI (kvm_vcpu_kick).
  */
-function raise(s: SimState, e: ExternalRaise, h: Hart): void {
+function raise(s: SimState, e: ExternalRaise, h: Hart, levels: KvmLevels): void {
   let kicked = 0;
-  if (e.target > 0 && s.kvm) {
-    if (e.nmi) kvmInjectNmi(s.kvm);
-    else kvmApicSetIrq(s.kvm, e.vector);
-    if (s.vmx.nonRoot) {
-      requestInterrupt(s.apic, RESCHEDULE_VECTOR);
-      kicked = 1;
-    }
+  if (e.target > 0) {
+    kicked = levels.raiseAt(e.target, e.vector, e.nmi) ? 1 : 0;
   } else if (e.nmi)
     s.cpu.nmiPending = true; // the NMI latch holds one NMI (SDM "NMI Handling")
   else requestInterrupt(s.apic, e.vector);
@@ -139,18 +145,22 @@ export class Stepper {
   readonly hart: Hart;
   /** The lane that acted in the last step (the trace attributes the event to it). */
   actor = 0;
-  private kvmContext: KvmContext | null = null;
+  private readonly kvmLevels: KvmLevels;
   private readonly laneCode: (LaneCode | null)[];
 
   constructor(
     readonly c: CompiledScenario,
     private s: SimState,
   ) {
-    this.laneCode = c.lanes.map((l) => ({
-      prog: c.programs[l.program],
-      code: decodedInstructions(c.programs[l.program]),
-      mem: { bytes: s.mems[l.program].bytes, stackLimit: s.mems[l.program].stackLimit },
-    }));
+    this.laneCode = c.lanes.map((l) => {
+      // A KVM lane runs KVM's instruction stubs (they execute only above L0).
+      const prog = l.kind === 'kvm' ? kvmStubs() : c.programs[l.program];
+      return {
+        prog,
+        code: decodedInstructions(prog),
+        mem: { bytes: s.mems[l.program].bytes, stackLimit: s.mems[l.program].stackLimit },
+      };
+    });
     const first = this.laneCode[0]!;
     this.hart = {
       cpu: s.cpu,
@@ -166,6 +176,11 @@ export class Stepper {
       tsc: s.time,
       out: newStepRecord(),
     };
+    this.kvmLevels = new KvmLevels(c, this.hart, () => ({
+      s: this.s,
+      lane: () => this.s.lane,
+      nonRoot: () => this.s.vmx.nonRoot,
+    }));
     this.state = s;
   }
 
@@ -197,8 +212,8 @@ export class Stepper {
     const timed = this.c.timed;
     let t = s.nextTimed < timed.length ? timed[s.nextTimed].time : Infinity;
     if (s.vmx.nonRoot && s.vmx.timerDeadline >= 0 && s.vmx.timerDeadline < t) t = s.vmx.timerDeadline;
-    const hrtimer = s.kvm ? s.kvm.nested.preemptionTimerDeadline : -1;
-    if (hrtimer >= 0 && hrtimer < t) t = hrtimer;
+    const hrtimer = this.kvmLevels.nextHrtimer();
+    if (hrtimer < t) t = hrtimer;
     for (let i = 0; i < s.armed.length; i++) if (s.armed[i] >= 0 && s.armed[i] < t) t = s.armed[i];
     return t;
   }
@@ -213,23 +228,11 @@ export class Stepper {
     );
   }
 
-  /**
-   * vmx_preemption_timer_fn: the hrtimer that emulates vmcs12's timer fires (in the host, at
-   * L0): preemption_timer_expired, KVM_REQ_EVENT, and kvm_vcpu_kick — a reschedule IPI when
-   * the vCPU runs, so that it exits and KVM synthesizes the exit to L1.
-   */
-  private fireHrtimer(kvm: KvmState): void {
-    const s = this.s;
-    kvm.nested.preemptionTimerDeadline = -1;
-    kvm.nested.preemptionTimerExpired = true;
-    kvm.reqEvent = true;
-    let kicked = 0;
-    if (s.vmx.nonRoot) {
-      requestInterrupt(s.apic, RESCHEDULE_VECTOR);
-      kicked = 1;
-    }
-    this.actor = 0;
-    decide(this.hart, Fn.vmx_preemption_timer_fn, kicked);
+  /** vmx_preemption_timer_fn of the KVM whose hrtimer is due (a step of that KVM's). */
+  private fireHrtimer(): void {
+    const lane = this.kvmLevels.hrtimerDue(this.s.time);
+    this.actor = lane;
+    this.kvmLevels.fireHrtimer(lane);
   }
 
   private externalDue(): boolean {
@@ -254,8 +257,8 @@ export class Stepper {
     const i = this.armedDue();
     if (i >= 0 && !(s.nextTimed < this.c.timed.length && this.c.timed[s.nextTimed].time < s.armed[i])) {
       s.armed[i] = -1;
-      raise(s, this.c.triggers[i], this.hart);
-    } else raise(s, this.c.timed[s.nextTimed++], this.hart);
+      raise(s, this.c.triggers[i], this.hart, this.kvmLevels);
+    } else raise(s, this.c.timed[s.nextTimed++], this.hart, this.kvmLevels);
   }
 
   /**
@@ -272,7 +275,7 @@ export class Stepper {
     h.tsc = s.time;
     this.actor = h.level;
     if (this.hrtimerDue()) {
-      this.fireHrtimer(s.kvm!);
+      this.fireHrtimer();
       return this.finish();
     }
     // External events due now are raised first, one per step, in time then file order.
@@ -284,7 +287,25 @@ export class Stepper {
       s.end = 'shutdown';
       return false;
     }
-    if (s.kvm && !s.vmx.nonRoot) return this.kvmStep(s.kvm);
+    if (s.kvm && !s.vmx.nonRoot) return this.kvmStep();
+    if (s.vmx.nonRoot && c.lanes[h.level].kind === 'kvm') {
+      // KVM above L0 runs in non-root operation: the processor's boundary checks first (an
+      // interrupt-window or external-interrupt exit, an injected interrupt delivered), then
+      // KVM's next decision.
+      if (checkBoundary(h)) {
+        s.time += 1;
+        return this.finish();
+      }
+      const lane = h.level;
+      const o = this.kvmLevels.stepGuest(lane, s.step + 1, s.mems[c.lanes[lane].program].bytes);
+      if (o.r === 'stopped') {
+        s.end = 'stopped';
+        return false;
+      }
+      this.actor = lane;
+      s.time += o.decision ? KVM_DECISION_CYCLES : 1;
+      return this.finish();
+    }
     // A guest in the shutdown state waits like a halted one: VM exits (the timer, the NMI
     // window, an NMI) can still end it (SDM "Activity State").
     if (cpu.activity === Activity.HLT || cpu.activity === Activity.SHUTDOWN) {
@@ -298,7 +319,7 @@ export class Stepper {
         return this.finish();
       }
       if (!this.idleUntilNext()) return false;
-      if (this.hrtimerDue()) this.fireHrtimer(s.kvm!);
+      if (this.hrtimerDue()) this.fireHrtimer();
       else if (this.externalDue()) {
         this.raiseDue();
         h.out.d2 |= 1; // raised while halted
@@ -317,7 +338,7 @@ export class Stepper {
           s.armed[i] = s.time + t.after;
           continue;
         }
-        raise(s, t, h);
+        raise(s, t, h, this.kvmLevels);
         return this.finish();
       }
     }
@@ -330,7 +351,7 @@ export class Stepper {
     s.time += cycles.spent;
     if (r === Exec.WORK_INTERRUPTED) {
       h.tsc = s.time;
-      if (this.hrtimerDue()) this.fireHrtimer(s.kvm!);
+      if (this.hrtimerDue()) this.fireHrtimer();
       else if (this.externalDue()) this.raiseDue();
       else if (!checkBoundary(h)) this.idle();
     } else if (wasNonRoot && s.vmx.nonRoot && h.out.kind !== EventKind.VMEXIT) {
@@ -342,57 +363,27 @@ export class Stepper {
     return this.finish();
   }
 
-  /** KVM runs in root operation: one decision, or waiting for the vCPU's next event. */
-  private kvmStep(kvm: KvmState): boolean {
+  /** KVM at L0 runs in root operation: one decision, or waiting for the vCPU's next event. */
+  private kvmStep(): boolean {
     const s = this.s;
     const h = this.hart;
-    const ctx = (this.kvmContext ??= this.createKvmContext(kvm));
-    ctx.kvm = kvm;
-    ctx.step = s.step + 1;
-    const r = kvmStep(ctx);
-    if (r === 'recorded') {
-      s.time += h.out.kind === EventKind.DECISION ? KVM_DECISION_CYCLES : 1;
+    const o = this.kvmLevels.stepRoot(s.step + 1);
+    if (o.r === 'recorded') {
+      s.time += o.decision ? KVM_DECISION_CYCLES : 1;
       return this.finish();
     }
-    if (r === 'stopped') {
+    if (o.r === 'stopped') {
       s.end = 'stopped';
       return false;
     }
     // The vCPU is halted and nothing is pending for it: time passes until the next event.
     if (!this.idleUntilNext()) return false;
-    if (this.hrtimerDue()) this.fireHrtimer(kvm);
+    if (this.hrtimerDue()) this.fireHrtimer();
     else {
       this.raiseDue();
       h.out.d2 |= 1;
     }
     return this.finish();
-  }
-
-  /** What the KVM model works with besides its state: fixed for the whole run. */
-  private createKvmContext(kvm: KvmState): KvmContext {
-    const l0 = this.c.scenario.levels[0];
-    const guestLane = this.c.lanes.findIndex((l) => l.kind === 'guest');
-    const program = this.c.lanes[guestLane].program;
-    return {
-      h: this.hart,
-      kvm,
-      guestLane,
-      guest: this.c.programs[program],
-      guestMemory: this.c.scenario.levels[program].memory,
-      tscHz: this.c.scenario.features.tscHz,
-      immediateExit: l0.kind === 'kvm' ? l0.options.immediateExit : 'preemption-timer',
-      era: l0.kind === 'kvm' ? l0.options.era : 'current',
-      nested:
-        l0.kind === 'kvm'
-          ? {
-              immediateExit: l0.options.nestedImmediateExit,
-              reevaluateOnEntry: l0.options.nestedReevaluateOnEntry,
-              ackOnExit: l0.options.nestedAckOnExit,
-              pretendL2Ran: l0.options.pretendL2Ran,
-            }
-          : CURRENT_NESTED,
-      step: 0,
-    };
   }
 
   /**

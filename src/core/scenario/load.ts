@@ -231,26 +231,32 @@ function entersGuest(p: Program): boolean {
   return p.instrs.some((ins) => ins.op === Op.VMLAUNCH || ins.op === Op.VMRESUME);
 }
 
+/** The deepest stack of levels the lab runs (lanes, with a program's own guest). */
+export const MAX_LANES = 8;
+
 /**
- * The stacks this version runs: one program (bare metal, or a hypervisor program with its
- * guest in the same program), or KVM at L0 running a program as L1 — which may itself be a
- * hypervisor with its guest (L2), run through KVM's nested VMX. KVM above L0 comes next
- * (docs/nesting.md).
+ * The stacks the lab runs: KVM at L0 and at any level above a KVM (the same model: KVM
+ * emulates VMX for the KVM above it), then one program — bare metal, a guest, or a
+ * hypervisor whose guest is in the same program (kvm-unit-tests style) — at the top. A
+ * program cannot run KVM above it: it would have to emulate VMX for it.
  */
 function checkStack(scenario: Scenario): void {
-  const kinds = scenario.levels.map((l) => l.kind).join(',');
-  if (kinds === 'program' || kinds === 'kvm,program') return;
-  if (scenario.levels[0].kind === 'kvm' && scenario.levels.length === 1)
-    throw new ScenarioError('KVM needs a guest: add a program level above it', 'levels');
-  const bad = scenario.levels.findIndex(
-    (l, i) => i > 0 && !(i === 1 && scenario.levels[0].kind === 'kvm' && l.kind === 'program'),
-  );
-  throw new ScenarioError(
-    scenario.levels[bad]?.kind === 'kvm'
-      ? 'KVM runs at L0 only in this version: a hypervisor above L0 is a program (kvm-unit-tests style), whose guest is the level above it'
-      : 'a program level runs at L0, or at L1 above KVM; its guest, if it enters one, is in the same program',
-    `levels[${Math.max(bad, 0)}]`,
-  );
+  const levels = scenario.levels;
+  const last = levels.length - 1;
+  levels.forEach((l, i) => {
+    if (l.kind === 'program' && i < last)
+      throw new ScenarioError(
+        `a program level must be the top of the stack: L${i + 1} above it would need L${i} to emulate VMX for it (a program's own guest is in the same program)`,
+        `levels[${i + 1}]`,
+      );
+  });
+  if (levels[last].kind === 'kvm')
+    throw new ScenarioError(`KVM needs a guest: add a program level above L${last}`, `levels[${last}]`);
+  if (levels.length > MAX_LANES - 1)
+    throw new ScenarioError(
+      `the stack has ${levels.length} levels; the lab runs at most ${MAX_LANES - 1} (and a guest in the top program)`,
+      'levels',
+    );
 }
 
 /** The placeholder program of a level run by a built-in model: no code, no memory image. */

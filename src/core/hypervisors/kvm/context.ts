@@ -3,6 +3,7 @@ import type { Program } from '../../asm/ir';
 import type { Hart } from '../../cpu/hart';
 import { EventKind } from '../../engine/view';
 import type { KvmState } from './state';
+import type { KvmPort } from './port';
 
 /** What kvm_check_and_inject_events did, as bits of the DECISION record's d1. */
 export const Inject = {
@@ -26,7 +27,7 @@ export const KVM_HOST = {
   VMXON: 0x1000,
   VMCS01: 0x2000,
   VMX_VMEXIT: 0x3000,
-  VMCS02: 0x4000,
+  VMCS02: 0x6000,
   STACK: 0x8000,
 } as const;
 
@@ -64,8 +65,16 @@ export const CURRENT_NESTED: NestedOptions = {
 
 export interface KvmContext {
   h: Hart;
+  /** What KVM's code does to the processor: the hardware at L0, trapping instructions above. */
+  port: KvmPort;
+  /** The lane this KVM runs in (its level). */
+  lane: number;
+  /** The lane a VMCS of `owner` (a level above this KVM) runs: lab bookkeeping of whose code runs. */
+  laneRunBy: (owner: number, vmcsAddr: number) => number;
   kvm: KvmState;
   guestLane: number;
+  /** HOST_IDTR_BASE: KVM's IDT in its memory, for the host interrupts delivered to it above L0. */
+  hostIdt: number;
   guest: Program;
   guestMemory: number;
   tscHz: number;

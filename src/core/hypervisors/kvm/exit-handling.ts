@@ -1,7 +1,6 @@
 // KVM after a VM exit: the tail of vmx_vcpu_run (vmx_recover_nmi_blocking,
 // __vmx_complete_interrupts, handle_exit_irqoff) and __vmx_handle_exit with the exit handlers
 // (arch/x86/kvm/vmx/vmx.c, x86.c, lapic.c). One recorded decision per step.
-import { eoi } from '../../cpu/apic';
 import { CPU_BASED } from '../../vmx/bits';
 import { readVmxMsr } from '../../vmx/capabilities';
 import { F, readField } from '../../vmx/vmcs';
@@ -38,32 +37,32 @@ import {
  */
 export function afterExit(c: KvmContext): KvmStepResult | null {
   const { h, kvm } = c;
-  const reason = rd(h, F.VM_EXIT_REASON);
+  const reason = rd(c, F.VM_EXIT_REASON);
   for (;;) {
     const stage = kvm.stage++;
     if (stage === 0) {
       kvm.lastExitReason = reason;
       // vmx_recover_nmi_blocking: the guest's net run time counts toward the 1 s break-out.
       if (!kvm.enableVnmi && kvm.softVnmiBlocked) {
-        const ns = Math.round(((h.tsc - kvm.entryTime) * 1e9) / c.tscHz);
+        const ns = Math.round(((c.port.tsc() - kvm.entryTime) * 1e9) / c.tscHz);
         kvm.vnmiBlockedTimeNs += ns;
         return decide(h, Fn.vmx_recover_nmi_blocking, ns, kvm.vnmiBlockedTimeNs);
       }
     } else if (stage === 1) {
-      const info = vmxCompleteInterrupts(h, kvm);
+      const info = vmxCompleteInterrupts(c, kvm);
       if (info) return decide(h, Fn.vmx_complete_interrupts, info);
     } else if (stage === 2) {
-      const intr = rd(h, F.VM_EXIT_INTR_INFO);
+      const intr = rd(c, F.VM_EXIT_INTR_INFO);
       if ((reason & 0xffff) === ExitReason.EXTERNAL_INTERRUPT && intr & 0x80000000) {
         // handle_external_interrupt_irqoff: the vector acknowledged at the exit runs the host's
         // handler, which ends with EOI to the physical APIC.
-        eoi(h.apic);
+        c.port.hostEoi();
         kvm.hostIrqs++;
         return decide(h, Fn.handle_external_interrupt_irqoff, intr & 0xff);
       }
       if ((reason & 0xffff) === ExitReason.EXCEPTION_NMI && (intr & 0x7ff) === 0x202) {
         // vmx_do_nmi_irqoff: the host's NMI handler; its IRET ends the host's NMI blocking.
-        h.cpu.nmiBlocked = false;
+        c.port.hostNmiIret();
         return decide(h, Fn.vmx_do_nmi_irqoff);
       }
     } else {
@@ -108,7 +107,7 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
   if (kvm.stage === 0) {
     kvm.stage = 1;
     if (!kvm.enableVnmi && kvm.softVnmiBlocked) {
-      if (!vmxInterruptBlocked(h)) {
+      if (!vmxInterruptBlocked(c)) {
         kvm.softVnmiBlocked = false;
         return decide(h, Fn.vmx_handle_exit, 1);
       }
@@ -131,12 +130,12 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
       // Handled in handle_exit_irqoff; back to the run loop with nothing to record.
       return null;
     case ExitReason.INTERRUPT_WINDOW:
-      handleInterruptWindow(h, kvm);
+      handleInterruptWindow(c, kvm);
       return decide(h, Fn.handle_interrupt_window);
     case ExitReason.NMI_WINDOW:
       if (!kvm.enableVnmi)
         return stop(c, 'handle_nmi_window: KVM_BUG_ON — NMI-window exit without virtual NMIs');
-      handleNmiWindow(h, kvm);
+      handleNmiWindow(c, kvm);
       return decide(h, Fn.handle_nmi_window);
     case ExitReason.HLT:
       // kvm_emulate_halt: skip the HLT, mark the vCPU halted; vcpu_block waits for an event.
@@ -145,32 +144,32 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
       return decide(h, Fn.kvm_emulate_halt);
     case ExitReason.VMCALL:
       skipInstruction(c);
-      h.cpu.regs[0] = h.cpu.regs[1] = 0;
+      kvm.guestRegs[0] = kvm.guestRegs[1] = 0;
       return decide(h, Fn.kvm_emulate_hypercall);
     case ExitReason.MSR_WRITE: {
-      const msr = h.cpu.regs[2];
-      if (!x2apicMsrWrite(kvm, msr, h.cpu.regs[0], h.cpu.regs[4])) return injectGp(c, msr);
+      const msr = kvm.guestRegs[2];
+      if (!x2apicMsrWrite(kvm, msr, kvm.guestRegs[0], kvm.guestRegs[4])) return injectGp(c, msr);
       skipInstruction(c);
-      return decide(h, Fn.x2apic_msr_write, msr, h.cpu.regs[0]);
+      return decide(h, Fn.x2apic_msr_write, msr, kvm.guestRegs[0]);
     }
     case ExitReason.MSR_READ: {
-      const msr = h.cpu.regs[2];
+      const msr = kvm.guestRegs[2];
       // vmx_get_vmx_msr: the VMX capabilities KVM offers its guest (nested_vmx_setup_ctls_msrs).
-      const vmxMsr = readVmxMsr(nestedVmxCaps(kvm, h.caps), msr);
+      const vmxMsr = readVmxMsr(nestedVmxCaps(kvm, c.port.caps), msr);
       if (vmxMsr) {
-        h.cpu.regs[0] = vmxMsr[0] >>> 0;
-        h.cpu.regs[1] = 0;
-        h.cpu.regs[4] = vmxMsr[1] >>> 0;
-        h.cpu.regs[5] = 0;
+        kvm.guestRegs[0] = vmxMsr[0] >>> 0;
+        kvm.guestRegs[1] = 0;
+        kvm.guestRegs[4] = vmxMsr[1] >>> 0;
+        kvm.guestRegs[5] = 0;
         skipInstruction(c);
         return decide(h, Fn.vmx_get_vmx_msr, msr, vmxMsr[0]);
       }
-      const v = x2apicMsrRead(kvm, msr, h.tsc);
+      const v = x2apicMsrRead(kvm, msr, c.port.tsc());
       if (!v) return injectGp(c, msr);
-      h.cpu.regs[0] = v[0];
-      h.cpu.regs[1] = 0;
-      h.cpu.regs[4] = v[1];
-      h.cpu.regs[5] = 0;
+      kvm.guestRegs[0] = v[0];
+      kvm.guestRegs[1] = 0;
+      kvm.guestRegs[4] = v[1];
+      kvm.guestRegs[5] = 0;
       skipInstruction(c);
       return decide(h, Fn.x2apic_msr_read, msr, v[0]);
     }
@@ -178,7 +177,7 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
       return decide(h, Fn.handle_preemption_timer);
     case ExitReason.CPUID:
       // kvm_emulate_cpuid: the lab's CPUID reports nothing (as the processor's does).
-      h.cpu.regs.fill(0, 0, 8);
+      kvm.guestRegs.fill(0, 0, 8);
       skipInstruction(c);
       return decide(h, Fn.kvm_emulate_cpuid);
     case ExitReason.VMXON:

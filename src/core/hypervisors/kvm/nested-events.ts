@@ -51,13 +51,13 @@ export function vmxHasNestedEvents(kvm: KvmState): boolean {
  */
 export function vmxInterruptBlockedNested(c: KvmContext): boolean {
   if (c.kvm.nested.guestMode && nestedExitOnIntr(c.kvm)) return false;
-  return vmxInterruptBlocked(c.h);
+  return vmxInterruptBlocked(c);
 }
 
 /** vmx_nmi_blocked in guest mode: an NMI L1 intercepts is never blocked by L2's state. */
 export function vmxNmiBlockedNested(c: KvmContext): boolean {
   if (c.kvm.nested.guestMode && nestedExitOnNmi(c.kvm)) return false;
-  return vmxNmiBlocked(c.h, c.kvm);
+  return vmxNmiBlocked(c, c.kvm);
 }
 
 /** kvm_event_needs_reinjection: an event is being re-injected, so new ones must wait. */
@@ -134,16 +134,16 @@ function exit(c: KvmContext, reason: number, intrInfo: number): NestedCheck {
 
 /** vmx_set_nmi_mask(vcpu, true) on vmcs01: L1's NMIs are blocked until its IRET. */
 function vmxSetNmiMask(c: KvmContext): void {
-  const { h, kvm } = c;
+  const { kvm } = c;
   if (!kvm.enableVnmi) {
     kvm.softVnmiBlocked = true;
     kvm.vnmiBlockedTimeNs = 0;
     return;
   }
   wr(
-    h,
+    c,
     F.GUEST_INTERRUPTIBILITY_INFO,
-    rd(h, F.GUEST_INTERRUPTIBILITY_INFO) | GUEST_INTR_STATE.GUEST_INTR_STATE_NMI,
+    rd(c, F.GUEST_INTERRUPTIBILITY_INFO) | GUEST_INTR_STATE.GUEST_INTR_STATE_NMI,
   );
 }
 
@@ -166,7 +166,7 @@ export function nestedVmxL0WantsExit(reason: number, intrInfo: number): boolean 
  */
 function l1WantsMsr(c: KvmContext, vmcs12: VmcsState, write: boolean): boolean {
   if (!(readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_USE_MSR_BITMAPS)) return true;
-  const msr = c.h.cpu.regs[2];
+  const msr = c.kvm.guestRegs[2];
   let offset: number;
   if (msr <= 0x1fff) offset = write ? 0x800 : 0;
   else if (msr >= 0xc0000000 && msr <= 0xc0001fff) offset = write ? 0xc00 : 0x400;
@@ -217,13 +217,12 @@ export function nestedVmxL1WantsExit(c: KvmContext, reason: number, intrInfo: nu
  * Returns the exit as L1 will see it, or null when L0 handles it.
  */
 export function nestedVmxReflectVmexit(c: KvmContext): { reason: number; intrInfo: number } | null {
-  const h = c.h;
-  const reason = rd(h, F.VM_EXIT_REASON);
-  const intrInfo = rd(h, F.VM_EXIT_INTR_INFO);
+  const reason = rd(c, F.VM_EXIT_REASON);
+  const intrInfo = rd(c, F.VM_EXIT_INTR_INFO);
   if (!(reason & 0x80000000)) {
     if (nestedVmxL0WantsExit(reason, intrInfo)) return null;
     if (!nestedVmxL1WantsExit(c, reason, intrInfo)) return null;
   }
-  nestedVmxVmexit(c, reason, reason & 0x80000000 ? 0 : intrInfo, rd(h, F.EXIT_QUALIFICATION));
+  nestedVmxVmexit(c, reason, reason & 0x80000000 ? 0 : intrInfo, rd(c, F.EXIT_QUALIFICATION));
   return { reason, intrInfo };
 }

@@ -5,11 +5,10 @@
 // interface only: KVM reads and writes vmcs01/vmcs02 with VMREAD/VMWRITE on the processor.
 import type { DOperand } from '../../cpu/decoded';
 import { loaded, read, write } from '../../cpu/memory';
-import { ARITH_FLAGS, RFLAGS, RSP, regNumber } from '../../cpu/state';
+import { ARITH_FLAGS, RFLAGS, RSP } from '../../cpu/state';
 import { CPU_BASED, PIN_BASED, VM_EXIT } from '../../vmx/bits';
 import { VMX_REVISION, type VmxCaps, vmxCaps } from '../../vmx/capabilities';
 import { resolveFieldEncoding } from '../../vmx/fields';
-import { vmclear, vmptrld } from '../../vmx/instructions';
 import { VmxError, checkControls, checkGuestState, checkHostState } from '../../vmx/vm-entry';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason } from '../../vmx/vm-exit';
 import { F, type VmcsState, createVmcs, readField, writeField } from '../../vmx/vmcs';
@@ -52,7 +51,7 @@ export function nestedVmxCaps(kvm: KvmState, hw: VmxCaps): VmxCaps {
  */
 function l1Instruction(c: KvmContext) {
   const lane = c.h.lanes[c.guestLane]!;
-  const rip = rd(c.h, F.GUEST_RIP);
+  const rip = rd(c, F.GUEST_RIP);
   const off = rip - lane.prog.origin;
   const idx = off >= 0 && off < lane.prog.indexAt.length ? lane.prog.indexAt[off] : -1;
   return idx >= 0 ? lane.code[idx] : null;
@@ -60,7 +59,7 @@ function l1Instruction(c: KvmContext) {
 
 /** L1's register r: the processor's GPRs are L1's after the exit, but RSP is in vmcs01. */
 function l1Reg(c: KvmContext, r: number): number {
-  return r === RSP ? rd(c.h, F.GUEST_RSP) : regNumber(c.h.cpu, r);
+  return r === RSP ? rd(c, F.GUEST_RSP) : c.kvm.guestRegs[2 * r + 1] * 0x100000000 + c.kvm.guestRegs[2 * r];
 }
 
 function l1Address(c: KvmContext, o: DOperand): number {
@@ -81,24 +80,23 @@ function writeOperand(c: KvmContext, o: DOperand, v: number): void {
   const lo = v >>> 0;
   const hi = Math.floor(v / 0x100000000) >>> 0;
   if (o.k === 0) {
-    c.h.cpu.regs[2 * o.reg] = lo;
-    c.h.cpu.regs[2 * o.reg + 1] = hi;
+    c.kvm.guestRegs[2 * o.reg] = lo;
+    c.kvm.guestRegs[2 * o.reg + 1] = hi;
   } else if (o.k === 2) write(c.h.lanes[c.guestLane]!.mem, l1Address(c, o), 8, lo, hi);
 }
 
 /** kvm_skip_emulated_instruction: GUEST_RIP past the instruction; the STI/MOV-SS shadow ends. */
 export function skipEmulatedInstruction(c: KvmContext): void {
-  const h = c.h;
-  wr(h, F.GUEST_RIP, rd(h, F.GUEST_RIP) + rd(h, F.VM_EXIT_INSTRUCTION_LEN));
-  const intr = rd(h, F.GUEST_INTERRUPTIBILITY_INFO);
-  if (intr & 3) wr(h, F.GUEST_INTERRUPTIBILITY_INFO, intr & ~3);
+  wr(c, F.GUEST_RIP, rd(c, F.GUEST_RIP) + rd(c, F.VM_EXIT_INSTRUCTION_LEN));
+  const intr = rd(c, F.GUEST_INTERRUPTIBILITY_INFO);
+  if (intr & 3) wr(c, F.GUEST_INTERRUPTIBILITY_INFO, intr & ~3);
 }
 
 // ---- nested_vmx_succeed / nested_vmx_failInvalid / nested_vmx_failValid --------------------
 
 function setL1Flags(c: KvmContext, set: number): void {
-  const rflags = rd(c.h, F.GUEST_RFLAGS);
-  wr(c.h, F.GUEST_RFLAGS, ((rflags & ~ARITH_FLAGS) | set) >>> 0);
+  const rflags = rd(c, F.GUEST_RFLAGS);
+  wr(c, F.GUEST_RFLAGS, ((rflags & ~ARITH_FLAGS) | set) >>> 0);
 }
 
 function succeed(c: KvmContext): number {
@@ -256,13 +254,12 @@ const L0_ONLY_PROC =
  * exception bitmap is both; exit controls are L0's; guest state and, while nested_run_pending,
  * the event L1 injects come from vmcs12. Returns where each field came from, for the view.
  */
-export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: VmcsState): void {
-  const h = c.h;
-  const v01 = (enc: number) => readField(vmcs01, enc);
+export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: Record<number, number>): void {
+  const v01 = (enc: number) => vmcs01[enc] ?? 0;
   const v12 = (enc: number) => readField(vmcs12, enc);
   const prov = c.kvm.nested.provenance;
   const set = (enc: number, value: number, from: string) => {
-    wr(h, enc, value >>> 0);
+    wr(c, enc, value >>> 0);
     prov[enc] = from;
   };
   set(
@@ -326,12 +323,7 @@ function startPreemptionTimer(c: KvmContext, value: number): void {
     return;
   }
   const period = 2 ** EMULATED_PREEMPTION_TIMER_RATE;
-  n.preemptionTimerDeadline = (Math.floor(c.h.tsc / period) + value) * period;
-}
-
-/** What the L1 program's VMLAUNCH/VMRESUME runs: the guest lane of L1's program. */
-function l2LaneOf(c: KvmContext): number {
-  return c.guestLane + 1;
+  n.preemptionTimerDeadline = (Math.floor(c.port.tsc() / period) + value) * period;
 }
 
 /**
@@ -348,11 +340,11 @@ export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
   const n = kvm.nested;
   const vmcs12 = currentVmcs12(n);
   if (!vmcs12) return emulated(c, fn, failInvalid(c));
-  if (rd(h, F.GUEST_INTERRUPTIBILITY_INFO) & 2)
+  if (rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & 2)
     return emulated(c, fn, fail(c, VmxError.ENTRY_MOVSS_BLOCKING), 0);
   if (launch && vmcs12.launched) return emulated(c, fn, fail(c, VmxError.VMLAUNCH_NONCLEAR));
   if (!launch && !vmcs12.launched) return emulated(c, fn, fail(c, VmxError.VMRESUME_NONLAUNCHED));
-  const caps = nestedVmxCaps(kvm, h.caps);
+  const caps = nestedVmxCaps(kvm, c.port.caps);
   const controls = checkControls(caps, vmcs12);
   if (controls) {
     kvm.log.push({ step: c.step, text: `nested_vmx_run: VMfailValid(7): ${controls}` });
@@ -376,26 +368,30 @@ export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
   }
   n.runPending = true;
   n.l1Injection = readField(vmcs12, F.VM_ENTRY_INTR_INFO_FIELD);
-  const vmcs01 = h.vmx.vmcs[KVM_HOST.VMCS01];
+  const vmcs01 = kvm.vmcsCache[KVM_HOST.VMCS01] ?? {};
   // b5861e5cf2fc: re-evaluate L1's events at nested entry if vmcs01 had a window armed or L1
   // has an interrupt pending ("Fix loss of pending IRQ/NMI before entering L2").
   if (
     c.nested.reevaluateOnEntry &&
-    (readField(vmcs01, F.CPU_BASED_VM_EXEC_CONTROL) &
+    ((vmcs01[F.CPU_BASED_VM_EXEC_CONTROL] ?? 0) &
       (CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING | CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING) ||
       hasInjectableIntr(kvm))
   )
     kvm.reqEvent = true;
   // vmx_switch_vmcs(vcpu, &vmx->nested.vmcs02).
-  if (!h.vmx.vmcs[KVM_HOST.VMCS02]) {
-    writeRevision(c, KVM_HOST.VMCS02);
-    vmclear(h, KVM_HOST.VMCS02);
+  if (!kvm.vmcsCache[KVM_HOST.VMCS02]) {
+    c.port.writeRevision(KVM_HOST.VMCS02);
+    c.port.vmclear(KVM_HOST.VMCS02);
   }
-  vmptrld(h, KVM_HOST.VMCS02);
+  c.port.vmptrld(KVM_HOST.VMCS02);
+  kvm.loadedVmcs = KVM_HOST.VMCS02;
+  kvm.vmcsCache[KVM_HOST.VMCS02] ??= {};
   n.provenance = {};
   prepareVmcs02(c, vmcs12, vmcs01);
   n.guestMode = true;
-  n.l2Lane = l2LaneOf(c);
+  // The lane vmcs12 runs: L1's guest, or, when L1 is KVM running its own nested guest, that
+  // guest's (lab bookkeeping of whose code runs; the processor does not care).
+  n.l2Lane = c.laneRunBy(c.guestLane, vmcs12.addr);
   n.preemptionTimerExpired = false;
   n.preemptionTimerDeadline = -1;
   if (readField(vmcs12, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER)
@@ -416,12 +412,6 @@ export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
   return decide(h, fn, launch ? 1 : 0, n.l1Injection);
 }
 
-function writeRevision(c: KvmContext, addr: number): void {
-  const b = c.h.mem.bytes;
-  b[addr] = VMX_REVISION & 0xff;
-  b[addr + 1] = b[addr + 2] = b[addr + 3] = 0;
-}
-
 // ---- nested VM exit ----------------------------------------------------------------------
 
 /**
@@ -429,14 +419,13 @@ function writeRevision(c: KvmContext, addr: number): void {
  * and no interrupt shadow — written into vmcs01, which is current again.
  */
 function loadVmcs12HostState(c: KvmContext, vmcs12: VmcsState): void {
-  const h = c.h;
-  wr(h, F.GUEST_RIP, readField(vmcs12, F.HOST_RIP));
-  wr(h, F.GUEST_RSP, readField(vmcs12, F.HOST_RSP));
-  wr(h, F.GUEST_RFLAGS, RFLAGS.FIXED);
-  wr(h, F.GUEST_SS_SELECTOR, readField(vmcs12, F.HOST_SS_SELECTOR));
-  wr(h, F.GUEST_IDTR_BASE, readField(vmcs12, F.HOST_IDTR_BASE));
-  wr(h, F.GUEST_INTERRUPTIBILITY_INFO, rd(h, F.GUEST_INTERRUPTIBILITY_INFO) & ~3);
-  wr(h, F.GUEST_ACTIVITY_STATE, 0);
+  wr(c, F.GUEST_RIP, readField(vmcs12, F.HOST_RIP));
+  wr(c, F.GUEST_RSP, readField(vmcs12, F.HOST_RSP));
+  wr(c, F.GUEST_RFLAGS, RFLAGS.FIXED);
+  wr(c, F.GUEST_SS_SELECTOR, readField(vmcs12, F.HOST_SS_SELECTOR));
+  wr(c, F.GUEST_IDTR_BASE, readField(vmcs12, F.HOST_IDTR_BASE));
+  wr(c, F.GUEST_INTERRUPTIBILITY_INFO, rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & ~3);
+  wr(c, F.GUEST_ACTIVITY_STATE, 0);
 }
 
 /**
@@ -465,7 +454,7 @@ export function nestedVmxVmexit(
   intrInfo: number,
   qualification: number,
 ): void {
-  const { h, kvm } = c;
+  const { kvm } = c;
   const n = kvm.nested;
   const vmcs12 = currentVmcs12(n)!;
   // sync_vmcs02_to_vmcs12.
@@ -478,7 +467,7 @@ export function nestedVmxVmexit(
     F.GUEST_INTERRUPTIBILITY_INFO,
     F.GUEST_PENDING_DBG_EXCEPTIONS,
   ])
-    writeField(vmcs12, enc, rd(h, enc));
+    writeField(vmcs12, enc, rd(c, enc));
   writeField(vmcs12, F.GUEST_ACTIVITY_STATE, kvm.halted ? 1 : 0);
   if (
     readField(vmcs12, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER &&
@@ -489,7 +478,7 @@ export function nestedVmxVmexit(
     const left =
       n.preemptionTimerDeadline < 0
         ? 0
-        : Math.max(0, Math.floor(n.preemptionTimerDeadline / period) - Math.floor(h.tsc / period));
+        : Math.max(0, Math.floor(n.preemptionTimerDeadline / period) - Math.floor(c.port.tsc() / period));
     writeField(vmcs12, F.VMX_PREEMPTION_TIMER_VALUE, left);
   }
   // prepare_vmcs12: the exit information.
@@ -499,8 +488,8 @@ export function nestedVmxVmexit(
   writeField(vmcs12, F.VM_ENTRY_INTR_INFO_FIELD, readField(vmcs12, F.VM_ENTRY_INTR_INFO_FIELD) & ~0x80000000);
   saveL2PendingEvent(kvm, vmcs12, reason, intrInfo);
   writeField(vmcs12, F.VM_EXIT_INTR_INFO, intrInfo >>> 0);
-  writeField(vmcs12, F.VM_EXIT_INTR_ERROR_CODE, intrInfo & 0x800 ? rd(h, F.VM_EXIT_INTR_ERROR_CODE) : 0);
-  writeField(vmcs12, F.VM_EXIT_INSTRUCTION_LEN, rd(h, F.VM_EXIT_INSTRUCTION_LEN));
+  writeField(vmcs12, F.VM_EXIT_INTR_ERROR_CODE, intrInfo & 0x800 ? rd(c, F.VM_EXIT_INTR_ERROR_CODE) : 0);
+  writeField(vmcs12, F.VM_EXIT_INSTRUCTION_LEN, rd(c, F.VM_EXIT_INSTRUCTION_LEN));
   writeField(vmcs12, F.IDT_VECTORING_ERROR_CODE, 0);
   // __nested_vmx_vmexit: the hrtimer is cancelled, a pending MTF dropped, vmcs01 loaded.
   n.preemptionTimerDeadline = -1;
@@ -508,7 +497,8 @@ export function nestedVmxVmexit(
   n.mtfPending = false;
   n.guestMode = false;
   n.runPending = false;
-  vmptrld(h, KVM_HOST.VMCS01);
+  c.port.vmptrld(KVM_HOST.VMCS01);
+  kvm.loadedVmcs = KVM_HOST.VMCS01;
   loadVmcs12HostState(c, vmcs12);
   // "in case we halted in L2".
   kvm.halted = false;

@@ -2,13 +2,10 @@
 // vmx_vcpu_run / __vmx_handle_exit) as a resumable state machine: each call makes one
 // decision, records it in the trace naming the kernel function, and returns. No closure or
 // generator holds state: everything is in KvmState.
-import { acknowledge, deliverableVector, eoi, requestInterrupt } from '../../cpu/apic';
+import { acknowledge, deliverableVector } from '../../cpu/apic';
 import { hasErrorCode } from '../../cpu/deliver';
 import { EventType } from '../../engine/view';
-import type { Hart } from '../../cpu/hart';
 import { CPU_BASED, PIN_BASED, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
-import { VMX_REVISION } from '../../vmx/capabilities';
-import { vmclear, vmenter, vmptrld, vmxon } from '../../vmx/instructions';
 import { F } from '../../vmx/vmcs';
 import { Inject, KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
 import { afterExit, handleExit } from './exit-handling';
@@ -36,42 +33,39 @@ import {
   wr,
 } from './vmx';
 
-function writeRevision(h: Hart, addr: number): void {
-  const b = h.mem.bytes;
-  b[addr] = VMX_REVISION & 0xff;
-  b[addr + 1] = b[addr + 2] = b[addr + 3] = 0;
-}
-
 /** hardware_enable and vmx_vcpu_create → init_vmcs: VMXON, vmcs01, controls, host and guest state. */
 function setUp(c: KvmContext): KvmStepResult {
-  const { h, kvm } = c;
-  if (!h.vmx.on) {
-    writeRevision(h, KVM_HOST.VMXON);
-    vmxon(h, KVM_HOST.VMXON);
+  const { h, kvm, port } = c;
+  if (kvm.stage === 0) {
+    kvm.stage = 1;
+    port.writeRevision(KVM_HOST.VMXON);
+    port.vmxon(KVM_HOST.VMXON);
     return decide(h, Fn.hardware_enable, KVM_HOST.VMXON);
   }
-  writeRevision(h, KVM_HOST.VMCS01);
-  vmclear(h, KVM_HOST.VMCS01);
-  vmptrld(h, KVM_HOST.VMCS01);
+  kvm.stage = 0;
+  port.writeRevision(KVM_HOST.VMCS01);
+  port.vmclear(KVM_HOST.VMCS01);
+  port.vmptrld(KVM_HOST.VMCS01);
   kvm.vmcsAddr = KVM_HOST.VMCS01;
-  wr(h, F.PIN_BASED_VM_EXEC_CONTROL, kvmPinControls(kvm));
+  kvm.loadedVmcs = KVM_HOST.VMCS01;
+  wr(c, F.PIN_BASED_VM_EXEC_CONTROL, kvmPinControls(kvm));
   // HLT exits so KVM can emulate it (kvm_hlt_in_guest is off); x2APIC MSR accesses exit
   // (no MSR bitmaps, no APIC virtualization in this model).
-  wr(h, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_HLT_EXITING);
-  wr(h, F.EXCEPTION_BITMAP, (1 << 18) | (1 << 17)); // #MC and #AC, as init_vmcs
-  wr(h, F.VM_EXIT_CONTROLS, VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT);
-  wr(h, F.VM_ENTRY_CONTROLS, VM_ENTRY.VM_ENTRY_IA32E_MODE);
-  wr(h, F.HOST_RIP, KVM_HOST.VMX_VMEXIT);
-  wr(h, F.HOST_RSP, KVM_HOST.STACK);
-  wr(h, F.HOST_IDTR_BASE, 0);
+  wr(c, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_HLT_EXITING);
+  wr(c, F.EXCEPTION_BITMAP, (1 << 18) | (1 << 17)); // #MC and #AC, as init_vmcs
+  wr(c, F.VM_EXIT_CONTROLS, VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT);
+  wr(c, F.VM_ENTRY_CONTROLS, VM_ENTRY.VM_ENTRY_IA32E_MODE);
+  wr(c, F.HOST_RIP, KVM_HOST.VMX_VMEXIT);
+  wr(c, F.HOST_RSP, KVM_HOST.STACK);
+  wr(c, F.HOST_IDTR_BASE, c.hostIdt);
   // The vCPU starts at the guest program's entry, its stack at the top of its memory, with
   // RFLAGS 0x2 (IF = 0) as after reset, and its IDT.
-  wr(h, F.GUEST_RIP, c.guest.entry);
-  wr(h, F.GUEST_RSP, c.guestMemory);
-  wr(h, F.GUEST_RFLAGS, 0x2);
-  wr(h, F.GUEST_IDTR_BASE, c.guest.idtBase);
-  wr(h, F.GUEST_INTERRUPTIBILITY_INFO, 0);
-  wr(h, F.GUEST_ACTIVITY_STATE, 0);
+  wr(c, F.GUEST_RIP, c.guest.entry);
+  wr(c, F.GUEST_RSP, c.guestMemory);
+  wr(c, F.GUEST_RFLAGS, 0x2);
+  wr(c, F.GUEST_IDTR_BASE, c.guest.idtBase);
+  wr(c, F.GUEST_INTERRUPTIBILITY_INFO, 0);
+  wr(c, F.GUEST_ACTIVITY_STATE, 0);
   kvm.phase = KvmPhase.ENTER;
   return decide(h, Fn.vmx_vcpu_create, KVM_HOST.VMCS01);
 }
@@ -80,7 +74,7 @@ function setUp(c: KvmContext): KvmStepResult {
 function processNmi(c: KvmContext): KvmStepResult {
   const { h, kvm } = c;
   kvm.reqNmi = false;
-  const limit = vmxGetNmiMask(h, kvm) || kvm.nmiInjected ? 1 : 2;
+  const limit = vmxGetNmiMask(c, kvm) || kvm.nmiInjected ? 1 : 2;
   const before = kvm.nmiPending + kvm.nmiQueued;
   kvm.nmiPending = Math.min(before, limit);
   kvm.nmiQueued = 0;
@@ -116,11 +110,11 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
   // "New events, other than exceptions, cannot be injected if KVM needs to re-inject a
   // previous event."
   if (kvm.nmiInjected) {
-    vmxInjectNmi(h, kvm);
+    vmxInjectNmi(c, kvm);
     did |= Inject.REINJECT_NMI;
     canInject = false;
   } else if (kvm.irqInjected) {
-    vmxInjectIrq(h, kvm);
+    vmxInjectIrq(c, kvm);
     did |= Inject.REINJECT_IRQ;
     vector = kvm.irqVector;
     canInject = false;
@@ -132,8 +126,8 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
       kvm.exceptionPending = false;
       const v = kvm.exceptionVector;
       const withErr = hasErrorCode(v, EventType.HW_EXCEPTION);
-      wr(h, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000300 | (withErr ? 0x800 : 0) | v) >>> 0);
-      if (withErr) wr(h, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
+      wr(c, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000300 | (withErr ? 0x800 : 0) | v) >>> 0);
+      if (withErr) wr(c, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
       did |= Inject.EXCEPTION;
       vector = v;
       canInject = false;
@@ -147,12 +141,12 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
       else if (!vmxNmiBlockedNested(c)) {
         kvm.nmiPending--;
         kvm.nmiInjected = true;
-        vmxInjectNmi(h, kvm);
+        vmxInjectNmi(c, kvm);
         did |= Inject.NMI;
         canInject = false;
       }
       if (!busy && !nestedBusy && kvm.nmiPending > 0)
-        did |= vmxEnableNmiWindow(h, kvm) === 'nmi' ? Inject.NMI_WINDOW : Inject.NMI_WINDOW_VIA_IRQ;
+        did |= vmxEnableNmiWindow(c, kvm) === 'nmi' ? Inject.NMI_WINDOW : Inject.NMI_WINDOW_VIA_IRQ;
     }
     if (!busy && !nestedBusy && hasInjectableIntr(kvm)) {
       // vmx_interrupt_allowed: the same -EBUSY cases, else L2's (or L1's) IF and shadows.
@@ -165,12 +159,12 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
         kvm.irqInjected = true;
         kvm.irqVector = v;
         kvm.irqSoft = false;
-        vmxInjectIrq(h, kvm);
+        vmxInjectIrq(c, kvm);
         did |= Inject.IRQ;
         vector = v;
       }
       if (!busy && !nestedBusy && hasInjectableIntr(kvm)) {
-        vmxEnableIrqWindow(h);
+        vmxEnableIrqWindow(c);
         did |= Inject.IRQ_WINDOW;
       }
     }
@@ -209,8 +203,8 @@ function vcpuHasEvents(c: KvmContext): boolean {
 
 /** vmx_vcpu_run: stamp entry_time for the soft-vNMI clock, force an immediate exit if asked, enter. */
 function vcpuRun(c: KvmContext): KvmStepResult {
-  const { h, kvm } = c;
-  if (!kvm.enableVnmi && kvm.softVnmiBlocked) kvm.entryTime = h.tsc;
+  const { h, kvm, port } = c;
+  if (!kvm.enableVnmi && kvm.softVnmiBlocked) kvm.entryTime = port.tsc();
   if (kvm.immediateExit) {
     kvm.immediateExit = false;
     // vcpu_enter_guest (x86.c): with req_immediate_exit it raises KVM_REQ_EVENT again, so the
@@ -218,28 +212,31 @@ function vcpuRun(c: KvmContext): KvmStepResult {
     kvm.reqEvent = true;
     // KVM_RUN_FORCE_IMMEDIATE_EXIT: the preemption timer at 0 when usable (exit 52 before any
     // guest instruction, after injection), else a self-IPI (smp_send_reschedule).
-    if (c.immediateExit === 'preemption-timer' && h.caps.features.preemptionTimer) {
+    if (c.immediateExit === 'preemption-timer' && port.caps.features.preemptionTimer) {
       wr(
-        h,
+        c,
         F.PIN_BASED_VM_EXEC_CONTROL,
-        rd(h, F.PIN_BASED_VM_EXEC_CONTROL) | PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER,
+        rd(c, F.PIN_BASED_VM_EXEC_CONTROL) | PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER,
       );
-      wr(h, F.VMX_PREEMPTION_TIMER_VALUE, 0);
+      wr(c, F.VMX_PREEMPTION_TIMER_VALUE, 0);
     } else {
-      requestInterrupt(h.apic, RESCHEDULE_VECTOR); // smp_send_reschedule to this CPU
+      port.selfIpi(RESCHEDULE_VECTOR); // smp_send_reschedule to this CPU, interrupts disabled
     }
-  } else if (rd(h, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER) {
+  } else if (rd(c, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER) {
     wr(
-      h,
+      c,
       F.PIN_BASED_VM_EXEC_CONTROL,
-      rd(h, F.PIN_BASED_VM_EXEC_CONTROL) & ~PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER,
+      rd(c, F.PIN_BASED_VM_EXEC_CONTROL) & ~PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER,
     );
   }
   const nested = kvm.nested;
   // In guest mode the loaded VMCS is vmcs02, and the guest it runs is L2.
   const launch = nested.guestMode ? !nested.vmcs02Launched : !kvm.launched;
   const lane = nested.guestMode ? nested.l2Lane : c.guestLane;
-  const r = vmenter(h, launch, KVM_HOST.VMX_VMEXIT, lane);
+  // __vmx_vcpu_run: the guest's registers go back into the processor.
+  port.loadGuestRegs(kvm.guestRegs);
+  kvm.regsSaved = false;
+  const r = port.vmenter(launch, lane);
   if (!r.entered) {
     kvm.phase = KvmPhase.STOPPED;
     kvm.log.push({ step: c.step, text: `vmx_vcpu_run: VM entry failed (${r.reason})` });
@@ -252,7 +249,9 @@ function vcpuRun(c: KvmContext): KvmStepResult {
   } else kvm.launched = true;
   kvm.eventsChecked = false;
   kvm.phase = KvmPhase.EXITED;
-  return 'recorded'; // the hardware's VMENTRY (or entry-failure VMEXIT) record
+  // At L0 the step's record is the hardware's VMENTRY (or entry-failure VMEXIT). Above L0 the
+  // VMLAUNCH/VMRESUME trapped and the level below ran the guest; KVM is back after its exit.
+  return port.level === 0 ? 'recorded' : decide(h, Fn.vmx_vcpu_run, launch ? 1 : 0, lane);
 }
 
 /** vcpu_enter_guest: requests, injection, then vmx_vcpu_run. */
@@ -299,18 +298,23 @@ function block(c: KvmContext): KvmStepResult {
 
 /** A host interrupt or NMI that reaches the host while KVM runs in root operation. */
 function hostEvents(c: KvmContext): KvmStepResult | null {
-  const { h, kvm } = c;
-  if (h.cpu.nmiPending && !h.cpu.nmiBlocked) {
-    h.cpu.nmiPending = false;
-    return decide(h, Fn.host_irq, 2, 1);
-  }
-  const v = deliverableVector(h.apic);
+  const v = c.port.hostInterrupt();
   if (v < 0) return null;
-  // The host kernel takes it through its IDT (IRR → ISR), runs the handler, and EOIs.
-  acknowledge(h.apic, v);
-  eoi(h.apic);
-  kvm.hostIrqs++;
-  return decide(h, Fn.host_irq, v);
+  if (v === 2) return decide(c.h, Fn.host_irq, 2, 1);
+  c.kvm.hostIrqs++;
+  return decide(c.h, Fn.host_irq, v);
+}
+
+/**
+ * The host kernel's interrupt handler of a KVM above L0: the processor delivered `vector`
+ * through KVM's IDT (the level below injected it). It runs with interrupts off (an interrupt
+ * gate), EOIs its APIC — a WRMSR that traps to the level below — and returns with IRET.
+ */
+export function kvmHostIrq(c: KvmContext, vector: number): KvmStepResult {
+  if (vector === 2) return decide(c.h, Fn.host_irq, 2, 1);
+  c.kvm.hostIrqs++;
+  c.port.hostEoi();
+  return decide(c.h, Fn.host_irq, vector);
 }
 
 /** One step of KVM in root operation. */

@@ -67,6 +67,14 @@ export interface KvmState {
   launched: boolean;
   /** Host interrupts taken by KVM's host kernel, for the views. */
   hostIrqs: number;
+  /** The VMCS KVM has loaded (VMPTRLD): vmcs01, or vmcs02 in guest mode. */
+  loadedVmcs: number;
+  /** KVM's copy of what it wrote to each of its VMCSs, by address then encoding. */
+  vmcsCache: Record<number, Record<number, number>>;
+  /** vcpu->arch.regs: the guest's general registers, saved at the exit, loaded before entry. */
+  guestRegs: Uint32Array;
+  /** The guest's registers have been saved since the last exit. */
+  regsSaved: boolean;
   /** struct nested_vmx: the VMX operation KVM emulates for L1. */
   nested: NestedVmxState;
   /** Log lines KVM printed (pr_info / pr_warn), with their step. */
@@ -100,11 +108,24 @@ export function createKvm(enableVnmi: boolean): KvmState {
     vmcsAddr: 0x2000,
     launched: false,
     hostIrqs: 0,
+    loadedVmcs: 0x2000,
+    vmcsCache: {},
+    guestRegs: new Uint32Array(32),
+    regsSaved: false,
     nested: createNestedVmx(),
     log: [],
   };
 }
 
 export function cloneKvm(k: KvmState): KvmState {
-  return { ...k, lapic: cloneApic(k.lapic), nested: cloneNestedVmx(k.nested), log: k.log.slice() };
+  const vmcsCache: Record<number, Record<number, number>> = {};
+  for (const a of Object.keys(k.vmcsCache)) vmcsCache[Number(a)] = { ...k.vmcsCache[Number(a)] };
+  return {
+    ...k,
+    lapic: cloneApic(k.lapic),
+    vmcsCache,
+    guestRegs: k.guestRegs.slice(),
+    nested: cloneNestedVmx(k.nested),
+    log: k.log.slice(),
+  };
 }

@@ -2,35 +2,45 @@
 // interface only: it reads and writes its VMCS with VMREAD/VMWRITE and learns about the guest
 // from exits, as the kernel does. Each function is named after the kernel's.
 import { GUEST_INTR_STATE, CPU_BASED, PIN_BASED } from '../../vmx/bits';
-import { vmread, vmwrite } from '../../vmx/instructions';
 import { F } from '../../vmx/vmcs';
-import type { Hart } from '../../cpu/hart';
+import type { KvmContext } from './context';
 import { RFLAGS } from '../../cpu/state';
 import type { KvmState } from './state';
 
-export function rd(h: Hart, enc: number): number {
-  return vmread(h, enc).value ?? 0;
+export function rd(c: KvmContext, enc: number): number {
+  return c.port.vmread(enc);
 }
 
-export function wr(h: Hart, enc: number, value: number): void {
-  vmwrite(h, enc, value);
+/**
+ * VMWRITE to the loaded VMCS; KVM keeps its own copy of what it wrote (as its controls_shadow
+ * does), so that prepare_vmcs02 can read vmcs01's controls without a VMREAD.
+ */
+export function wr(c: KvmContext, enc: number, value: number): void {
+  c.port.vmwrite(enc, value);
+  const kvm = c.kvm;
+  (kvm.vmcsCache[kvm.loadedVmcs] ??= {})[enc] = value >>> 0;
 }
 
-function setBits(h: Hart, enc: number, mask: number): void {
-  wr(h, enc, (rd(h, enc) | mask) >>> 0);
+/** A field of one of KVM's own VMCSs, from KVM's copy of what it wrote (0 if never written). */
+export function written(kvm: KvmState, vmcs: number, enc: number): number {
+  return kvm.vmcsCache[vmcs]?.[enc] ?? 0;
 }
 
-function clearBits(h: Hart, enc: number, mask: number): void {
-  wr(h, enc, (rd(h, enc) & ~mask) >>> 0);
+function setBits(c: KvmContext, enc: number, mask: number): void {
+  wr(c, enc, (rd(c, enc) | mask) >>> 0);
+}
+
+function clearBits(c: KvmContext, enc: number, mask: number): void {
+  wr(c, enc, (rd(c, enc) & ~mask) >>> 0);
 }
 
 /**
  * vmx_interrupt_blocked: IF = 0, or blocking by STI or MOV SS in the guest's interruptibility
  * state (read from the VMCS after the exit).
  */
-export function vmxInterruptBlocked(h: Hart): boolean {
-  const rflags = rd(h, F.GUEST_RFLAGS);
-  const intr = rd(h, F.GUEST_INTERRUPTIBILITY_INFO);
+export function vmxInterruptBlocked(c: KvmContext): boolean {
+  const rflags = rd(c, F.GUEST_RFLAGS);
+  const intr = rd(c, F.GUEST_INTERRUPTIBILITY_INFO);
   return (
     !(rflags & RFLAGS.IF) ||
     (intr & (GUEST_INTR_STATE.GUEST_INTR_STATE_STI | GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS)) !== 0
@@ -41,9 +51,9 @@ export function vmxInterruptBlocked(h: Hart): boolean {
  * vmx_nmi_blocked: without virtual NMIs, the soft flag first; then blocking by STI, MOV SS or
  * NMI in the interruptibility state (facts §3.2, seed A.6).
  */
-export function vmxNmiBlocked(h: Hart, kvm: KvmState): boolean {
+export function vmxNmiBlocked(c: KvmContext, kvm: KvmState): boolean {
   if (!kvm.enableVnmi && kvm.softVnmiBlocked) return true;
-  const intr = rd(h, F.GUEST_INTERRUPTIBILITY_INFO);
+  const intr = rd(c, F.GUEST_INTERRUPTIBILITY_INFO);
   return (
     (intr &
       (GUEST_INTR_STATE.GUEST_INTR_STATE_STI |
@@ -54,9 +64,9 @@ export function vmxNmiBlocked(h: Hart, kvm: KvmState): boolean {
 }
 
 /** vmx_get_nmi_mask: the soft flag without virtual NMIs, else interruptibility bit 3. */
-export function vmxGetNmiMask(h: Hart, kvm: KvmState): boolean {
+export function vmxGetNmiMask(c: KvmContext, kvm: KvmState): boolean {
   if (!kvm.enableVnmi) return kvm.softVnmiBlocked;
-  return (rd(h, F.GUEST_INTERRUPTIBILITY_INFO) & GUEST_INTR_STATE.GUEST_INTR_STATE_NMI) !== 0;
+  return (rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & GUEST_INTR_STATE.GUEST_INTR_STATE_NMI) !== 0;
 }
 
 /**
@@ -64,49 +74,49 @@ export function vmxGetNmiMask(h: Hart, kvm: KvmState): boolean {
  * comment: it relies on finding the next open IRQ window, and a guest that enables IRQs in
  * its NMI handler can get nested NMIs. Writes VM_ENTRY_INTR_INFO_FIELD = NMI.
  */
-export function vmxInjectNmi(h: Hart, kvm: KvmState): void {
+export function vmxInjectNmi(c: KvmContext, kvm: KvmState): void {
   if (!kvm.enableVnmi) {
     kvm.softVnmiBlocked = true;
     kvm.vnmiBlockedTimeNs = 0;
   }
-  wr(h, F.VM_ENTRY_INTR_INFO_FIELD, 0x80000202);
+  wr(c, F.VM_ENTRY_INTR_INFO_FIELD, 0x80000202);
 }
 
 /** vmx_inject_irq: VM_ENTRY_INTR_INFO_FIELD = valid | external interrupt | vector. */
-export function vmxInjectIrq(h: Hart, kvm: KvmState): void {
+export function vmxInjectIrq(c: KvmContext, kvm: KvmState): void {
   if (kvm.irqSoft) {
-    wr(h, F.VM_ENTRY_INSTRUCTION_LEN, 2);
-    wr(h, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000400 | kvm.irqVector) >>> 0);
-  } else wr(h, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000000 | kvm.irqVector) >>> 0);
+    wr(c, F.VM_ENTRY_INSTRUCTION_LEN, 2);
+    wr(c, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000400 | kvm.irqVector) >>> 0);
+  } else wr(c, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000000 | kvm.irqVector) >>> 0);
 }
 
 /** vmx_enable_irq_window: interrupt-window exiting. */
-export function vmxEnableIrqWindow(h: Hart): void {
-  setBits(h, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING);
+export function vmxEnableIrqWindow(c: KvmContext): void {
+  setBits(c, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING);
 }
 
 /**
  * vmx_enable_nmi_window: without virtual NMIs, or with blocking by STI, the IRQ window stands
  * in for the NMI window; otherwise NMI-window exiting. Returns which window it armed.
  */
-export function vmxEnableNmiWindow(h: Hart, kvm: KvmState): 'irq' | 'nmi' {
-  if (!kvm.enableVnmi || rd(h, F.GUEST_INTERRUPTIBILITY_INFO) & GUEST_INTR_STATE.GUEST_INTR_STATE_STI) {
-    vmxEnableIrqWindow(h);
+export function vmxEnableNmiWindow(c: KvmContext, kvm: KvmState): 'irq' | 'nmi' {
+  if (!kvm.enableVnmi || rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & GUEST_INTR_STATE.GUEST_INTR_STATE_STI) {
+    vmxEnableIrqWindow(c);
     return 'irq';
   }
-  setBits(h, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING);
+  setBits(c, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING);
   return 'nmi';
 }
 
 /** handle_interrupt_window: clear interrupt-window exiting and re-evaluate events. */
-export function handleInterruptWindow(h: Hart, kvm: KvmState): void {
-  clearBits(h, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING);
+export function handleInterruptWindow(c: KvmContext, kvm: KvmState): void {
+  clearBits(c, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING);
   kvm.reqEvent = true;
 }
 
 /** handle_nmi_window: clear NMI-window exiting and re-evaluate events. */
-export function handleNmiWindow(h: Hart, kvm: KvmState): void {
-  clearBits(h, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING);
+export function handleNmiWindow(c: KvmContext, kvm: KvmState): void {
+  clearBits(c, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING);
   kvm.reqEvent = true;
 }
 
@@ -115,10 +125,10 @@ export function handleNmiWindow(h: Hart, kvm: KvmState): void {
  * information) goes back into KVM's queues, to be re-injected first. Returns the vectoring
  * word (0 when nothing was in flight).
  */
-export function vmxCompleteInterrupts(h: Hart, kvm: KvmState): number {
+export function vmxCompleteInterrupts(c: KvmContext, kvm: KvmState): number {
   kvm.nmiInjected = false;
   kvm.irqInjected = false;
-  const info = rd(h, F.IDT_VECTORING_INFO_FIELD);
+  const info = rd(c, F.IDT_VECTORING_INFO_FIELD);
   if (!(info & 0x80000000)) return 0;
   kvm.reqEvent = true;
   const type = (info >>> 8) & 7;
@@ -127,7 +137,7 @@ export function vmxCompleteInterrupts(h: Hart, kvm: KvmState): number {
     kvm.nmiInjected = true;
     // With virtual NMIs the entry check forbids re-injecting while bit 3 is set: clear it
     // (vmx_set_nmi_mask(vcpu, false)).
-    if (kvm.enableVnmi) clearBits(h, F.GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE.GUEST_INTR_STATE_NMI);
+    if (kvm.enableVnmi) clearBits(c, F.GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE.GUEST_INTR_STATE_NMI);
   } else if (type === 0 || type === 4) {
     kvm.irqInjected = true;
     kvm.irqVector = vector;

@@ -7,6 +7,7 @@ import kutInvalidInjection from './kut-invalid-injection.json';
 import kutNmiWindow from './kut-nmi-window.json';
 import kutPreemptionTimer from './kut-preemption-timer.json';
 import nestedIntr from './nested-intr.json';
+import nestedPreemptionTimer from './nested-preemption-timer.json';
 import nmiBlocking from './nmi-blocking.json';
 import softVnmi from './soft-vnmi.json';
 import stiHltShadow from './sti-hlt-shadow.json';
@@ -17,9 +18,10 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   nmiBlocking,
   apicPriority,
   softVnmi,
-  // nested VMX: KVM at L0 emulating VMX for a hypervisor at L1
+  // nested VMX: KVM at L0 emulating VMX for a hypervisor at L1 (and KVM at L1, four levels)
   nestedIntr,
   immediateExit,
+  nestedPreemptionTimer,
   // kvm-unit-tests style tests of the VMX hardware model (one program level each)
   kutNmiWindow,
   kutIntrWindow,
