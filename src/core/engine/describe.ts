@@ -38,11 +38,24 @@ export function labelAt(c: CompiledScenario, program: number, addr: number): str
   return null;
 }
 
+/** A VMCS of the KVM at `kvmLane`: the processor's at L0, else the copy the KVM below caches. */
+function kvmVmcs(s: SimState, kvmLane: number, addr: number): VmcsState | null {
+  if (kvmLane === 0) return s.vmx.vmcs[addr] ?? null;
+  return s.kvms[kvmLane - 1]?.nested.vmcs12[addr] ?? null;
+}
+
+/** The lane a VMCS of `owner` runs (as the engine's laneRunBy). */
+function runsOf(s: SimState, owner: number, addr: number): number {
+  const k = s.kvms[owner];
+  return k && addr === KVM_HOST.VMCS02 && k.nested.l2Lane >= 0 ? k.nested.l2Lane : owner + 1;
+}
+
 /**
- * Where a level that is not running keeps its state: a VMCS area, named by its role. L0 (or a
- * program hypervisor) waits in the host-state area of the VMCS that runs its guest; a guest of
- * the processor in the guest-state area of its VMCS; under KVM's nested VMX, L1 waits in the
- * host-state area of vmcs12 while L2 runs, and L2 in vmcs02 (guest mode) or vmcs12.
+ * Where a level that is not running keeps its state: a VMCS area, named by its role
+ * ("vmcsAB": made by LA to run LB). L0, or a program hypervisor, waits in the host-state area
+ * of the VMCS that runs its guest; a guest in the guest-state area of the VMCS that runs it.
+ * Under KVM's nested VMX the VMCS of a level above KVM is KVM's cached copy: its host-state
+ * area while KVM runs that level's guest, else the guest-state area of KVM's vmcs01 for it.
  */
 export function restingArea(
   c: CompiledScenario,
@@ -50,31 +63,34 @@ export function restingArea(
   lane: number,
 ): { vmcs: VmcsState; area: 'host' | 'guest'; role: string } | null {
   const info = c.lanes[lane];
-  const kvm = s.kvm;
-  const n = kvm?.nested;
-  if (kvm && n && lane >= 1) {
-    const vmcs12 = currentVmcs12(n);
-    if (lane === 1) {
-      if (n.guestMode && vmcs12) return { vmcs: vmcs12, area: 'host', role: 'vmcs12' };
-      const v = s.vmx.vmcs[KVM_HOST.VMCS01];
-      return v ? { vmcs: v, area: 'guest', role: 'vmcs01' } : null;
-    }
-    if (n.guestMode) {
-      const v = s.vmx.vmcs[KVM_HOST.VMCS02];
-      return v ? { vmcs: v, area: 'guest', role: `vmcs0${lane}` } : null;
-    }
-    return vmcs12 ? { vmcs: vmcs12, area: 'guest', role: `vmcs1${lane}` } : null;
+  if (lane === 0 || !c.lanes[lane - 1]) {
+    const v = currentVmcs(s.vmx);
+    if (!v) return null;
+    const role = `vmcs0${runsOf(s, 0, v.addr)}`;
+    return info.kind === 'guest' ? { vmcs: v, area: 'guest', role } : { vmcs: v, area: 'host', role };
   }
-  const v = currentVmcs(s.vmx);
-  if (!v) return null;
-  const role = physicalRole(s, v.addr);
-  return info.kind === 'guest' ? { vmcs: v, area: 'guest', role } : { vmcs: v, area: 'host', role };
-}
-
-/** The role of a VMCS the processor holds: "vmcs0N", where N is the level it runs. */
-function physicalRole(s: SimState, addr: number): string {
-  if (s.kvm && addr === KVM_HOST.VMCS02) return `vmcs0${s.kvm.nested.l2Lane >= 0 ? s.kvm.nested.l2Lane : 2}`;
-  return 'vmcs01';
+  const below = lane - 1;
+  const k = s.kvms[below];
+  if (k) {
+    const n = k.nested;
+    const mine = currentVmcs12(n);
+    if (n.guestMode && mine) return { vmcs: mine, area: 'host', role: `vmcs${lane}${n.l2Lane}` };
+    const v = kvmVmcs(s, below, KVM_HOST.VMCS01);
+    return v ? { vmcs: v, area: 'guest', role: `vmcs${below}${lane}` } : null;
+  }
+  // The own guest of a program hypervisor at `below`.
+  if (below === 0) {
+    const v = currentVmcs(s.vmx);
+    return v ? { vmcs: v, area: 'guest', role: `vmcs0${lane}` } : null;
+  }
+  const k2 = s.kvms[below - 1];
+  if (!k2) return null;
+  if (k2.nested.guestMode && k2.nested.l2Lane === lane) {
+    const v = kvmVmcs(s, below - 1, KVM_HOST.VMCS02);
+    return v ? { vmcs: v, area: 'guest', role: `vmcs${below - 1}${lane}` } : null;
+  }
+  const v = currentVmcs12(k2.nested);
+  return v ? { vmcs: v, area: 'guest', role: `vmcs${below}${lane}` } : null;
 }
 
 export function describeLevel(c: CompiledScenario, s: SimState, lane: number): LevelView {
@@ -122,9 +138,14 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
   const ins = idx >= 0 ? prog.instrs[idx] : null;
   // A level run by KVM sees the APIC KVM emulates for its vCPU, and KVM's pending NMIs. L2 of a
   // program hypervisor has no APIC of its own: it reaches L1's through the MSRs L1 lets through.
-  const kvmGuest = info.kind === 'guest' && s.kvm !== null;
-  const pendingVector = kvmGuest ? deliverableVector(s.kvm!.lapic) : deliverableVector(s.apic);
-  const irr = kvmGuest ? vectorsOf(s.kvm!.lapic.irr) : vectorsOf(s.apic.irr);
+  // A level above KVM sees the APIC KVM emulates for it (the guest of a program hypervisor
+  // reaches its host's through the MSRs its host lets through).
+  let owner = lane - 1;
+  while (owner >= 0 && !s.kvms[owner]) owner--;
+  const host = lane > 0 && owner >= 0 ? s.kvms[owner] : null;
+  const apic = host ? host.lapic : s.apic;
+  const pendingVector = deliverableVector(apic);
+  const irr = vectorsOf(apic.irr);
   return {
     index: lane,
     name: levelName(c, lane),
@@ -148,7 +169,7 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
       mode: !s.vmx.on && !s.vmx.nonRoot ? 'bare' : info.kind === 'guest' ? 'non-root' : 'root',
       vnmiBlocked,
       pending: {
-        nmi: kvmGuest ? s.kvm!.nmiPending + s.kvm!.nmiQueued > 0 : cpu.nmiPending,
+        nmi: host ? host.nmiPending + host.nmiQueued > 0 : cpu.nmiPending,
         intr: pendingVector >= 0 ? pendingVector : irr.length ? irr[irr.length - 1] : null,
       },
       workRemaining: book.workRemaining,
@@ -156,15 +177,8 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
       handlerDepth: book.frames.length / 3,
       nmiDepth: framesNmiDepth(book.frames),
     },
-    apic: kvmGuest
-      ? {
-          irr: vectorsOf(s.kvm!.lapic.irr),
-          isr: vectorsOf(s.kvm!.lapic.isr),
-          tpr: s.kvm!.lapic.tpr,
-          ppr: ppr(s.kvm!.lapic),
-        }
-      : { irr, isr: vectorsOf(s.apic.isr), tpr: s.apic.tpr, ppr: ppr(s.apic) },
-    kvm: info.kind === 'kvm' && s.kvm ? describeKvm(c, s.kvm, s.vmx.nonRoot) : null,
+    apic: { irr, isr: vectorsOf(apic.isr), tpr: apic.tpr, ppr: ppr(apic) },
+    kvm: info.kind === 'kvm' && s.kvms[lane] ? describeKvm(c, s.kvms[lane]!, s.lane > lane, lane) : null,
     restingIn: rest
       ? `${rest.area === 'host' ? 'the host-state area' : 'the guest-state area'} of ${rest.role}`
       : null,
@@ -191,47 +205,38 @@ function fieldsOf(v: VmcsState): VmcsView['fields'] {
 }
 
 /**
- * The processor's VMX state and every VMCS of the stack, named by who made it for whom: the
- * processor's (in L0's memory: vmcs01, and KVM's merged vmcs02 with where each field came
- * from), then each vmcs12 that KVM emulates for L1 (its cached copy).
+ * The processor's VMX state and every VMCS of the stack, named by who made it for whom
+ * ("vmcsAB": LA's VMCS to run LB): the processor's (in L0's memory: vmcs01, and KVM's merged
+ * vmcs02 with where each field came from), then the VMCSs each KVM emulates for the level
+ * above it (its cached vmcs12s).
  */
 export function describeVmx(c: CompiledScenario, s: SimState): VmxView {
   const vmx = s.vmx;
-  const kvm = s.kvm;
-  const physical: VmcsView[] = Object.values(vmx.vmcs)
+  const view = (v: VmcsState, owner: number, heldBy: number, current: boolean): VmcsView => {
+    const runs = runsOf(s, owner, v.addr);
+    const kvm = s.kvms[owner];
+    const merged = kvm !== null && kvm !== undefined && v.addr === KVM_HOST.VMCS02;
+    return {
+      addr: v.addr,
+      label: c.lanes[owner]?.kind === 'program' ? labelAt(c, c.lanes[owner].program, v.addr) : null,
+      role: `vmcs${owner}${runs}`,
+      launched: v.launched,
+      current,
+      owner,
+      runs,
+      heldBy: heldBy < 0 ? 'the processor' : `${levelName(c, heldBy)} (its cached copy of L${owner}'s VMCS)`,
+      provenance: merged ? { ...kvm.nested.provenance } : null,
+      fields: fieldsOf(v),
+    };
+  };
+  const all: VmcsView[] = Object.values(vmx.vmcs)
     .sort((a, b) => a.addr - b.addr)
-    .map((v) => {
-      const role = physicalRole(s, v.addr);
-      const merged = kvm !== null && v.addr === KVM_HOST.VMCS02;
-      return {
-        addr: v.addr,
-        label: labelAt(c, 0, v.addr),
-        role,
-        launched: v.launched,
-        current: vmx.current === v.addr,
-        owner: 0,
-        runs: Number(role.slice(5)),
-        heldBy: 'the processor',
-        provenance: merged ? { ...kvm.nested.provenance } : null,
-        fields: fieldsOf(v),
-      };
-    });
-  const emulated: VmcsView[] = kvm
-    ? Object.values(kvm.nested.vmcs12)
-        .sort((a, b) => a.addr - b.addr)
-        .map((v) => ({
-          addr: v.addr,
-          label: labelAt(c, 1, v.addr),
-          role: 'vmcs12',
-          launched: v.launched,
-          current: kvm.nested.currentVmptr === v.addr,
-          owner: 1,
-          runs: 2,
-          heldBy: `${levelName(c, 0)} (its cached copy of L1's VMCS)`,
-          provenance: null,
-          fields: fieldsOf(v),
-        }))
-    : [];
+    .map((v) => view(v, 0, -1, vmx.current === v.addr));
+  s.kvms.forEach((k, lane) => {
+    if (!k) return;
+    for (const v of Object.values(k.nested.vmcs12).sort((a, b) => a.addr - b.addr))
+      all.push(view(v, lane + 1, lane, k.nested.currentVmptr === v.addr));
+  });
   const remaining =
     vmx.nonRoot && vmx.timerDeadline >= 0
       ? timerRemaining(vmx, s.time, c.scenario.features.vmx.preemptionTimerRate)
@@ -241,7 +246,7 @@ export function describeVmx(c: CompiledScenario, s: SimState): VmxView {
     nonRoot: vmx.nonRoot,
     preemptionTimer: remaining,
     mtfPending: vmx.mtfPending,
-    vmcs: [...physical, ...emulated],
+    vmcs: all,
   };
 }
 
@@ -311,8 +316,8 @@ const PHASES = [
   'stopped',
 ];
 
-export function describeKvm(c: CompiledScenario, k: KvmState, guestRunning: boolean): KvmView {
-  const l0 = c.scenario.levels[0];
+export function describeKvm(c: CompiledScenario, k: KvmState, guestRunning: boolean, lane = 0): KvmView {
+  const l0 = c.scenario.levels[c.lanes[lane].level];
   const requests: string[] = [];
   if (k.reqEvent) requests.push('KVM_REQ_EVENT');
   if (k.reqNmi) requests.push('KVM_REQ_NMI');

@@ -2,7 +2,7 @@
 import { Fn, kvmFunction, LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR } from '../hypervisors/kvm/functions';
 import { Inject } from '../hypervisors/kvm/run-loop';
 import { X2APIC, vectorsOf } from '../cpu/apic';
-import type { SimState } from './machine';
+import type { KvmState } from '../hypervisors/kvm/state';
 import { hex } from './describe';
 import { describeIntrInfo } from './explain-vmx';
 import type { Explanation } from './view';
@@ -34,8 +34,8 @@ function vectorName(v: number): string {
   return hex(v);
 }
 
-function injectText(prev: SimState, cur: SimState, did: number, vector: number): string {
-  const k = cur.kvm!;
+function injectText(prevK: KvmState, curK: KvmState, did: number, vector: number): string {
+  const k = curK;
   const parts: string[] = [];
   if (did & Inject.REINJECT_NMI)
     parts.push('re-injects the NMI whose delivery the last exit interrupted (re-injection comes first)');
@@ -56,7 +56,7 @@ function injectText(prev: SimState, cur: SimState, did: number, vector: number):
     parts.push(
       `vmx_inject_irq: IRQ ${hex(vector)} (IRR → ISR in the vCPU's APIC), VM_ENTRY_INTR_INFO_FIELD = ${hex(0x80000000 | vector)}`,
     );
-  const blockedNmi = prev.kvm!.nmiPending > 0 && !(did & Inject.NMI);
+  const blockedNmi = prevK.nmiPending > 0 && !(did & Inject.NMI);
   if (did & Inject.NMI_WINDOW_VIA_IRQ)
     parts.push(
       `${blockedNmi ? 'an NMI is pending but NMIs are blocked' : 'another NMI is pending'}: vmx_enable_nmi_window arms the interrupt window instead (${k.enableVnmi ? 'blocking by STI' : 'no virtual NMIs'}), so the next exit with IF=1 ends the wait`,
@@ -70,7 +70,7 @@ function injectText(prev: SimState, cur: SimState, did: number, vector: number):
       'an IRQ is pending but the guest has interrupts blocked: vmx_enable_irq_window sets interrupt-window exiting',
     );
   if (did & Inject.NESTED_BUSY) {
-    const n = prev.kvm!.nested;
+    const n = prevK.nested;
     const why = n.runPending
       ? "nested_run_pending: L1's VMLAUNCH/VMRESUME has not yet entered L2, and no VM exit may be emulated before it has"
       : 'an event for L1 must wait (L1 intercepts it, or an event is being re-injected)';
@@ -87,14 +87,40 @@ function injectText(prev: SimState, cur: SimState, did: number, vector: number):
 }
 
 export function explainKvm(
-  prev: SimState,
-  cur: SimState,
+  prevK: KvmState,
+  curK: KvmState,
   fn: number,
   d1: number,
   d2: number,
   era: 'current' | '2008' = 'current',
+  lane = 0,
 ): Explanation {
-  const k = cur.kvm!;
+  const e = explainKvmAtL0(prevK, curK, fn, d1, d2, era);
+  return lane === 0 ? e : { ...e, text: relevel(e.text, lane) };
+}
+
+/**
+ * The explanations are written for KVM at L0 ("L1's VMXON trapped to L0"); for KVM at Lk the
+ * same words hold one level up: L0 → Lk, L1 → Lk+1, L2 → Lk+2.
+ */
+function relevel(text: string, lane: number): string {
+  return text
+    .replace(/\bL([0-3])\b/g, (_, n: string) => `L${Number(n) + lane}`)
+    .replace(
+      /\bvmcs([0-2])([0-2])\b/g,
+      (_, a: string, b: string) => `vmcs${Number(a) + lane}${Number(b) + lane}`,
+    );
+}
+
+function explainKvmAtL0(
+  prevK: KvmState,
+  curK: KvmState,
+  fn: number,
+  d1: number,
+  d2: number,
+  era: 'current' | '2008',
+): Explanation {
+  const k = curK;
   const name = kvmFunction(fn).name;
   const c = cite(fn);
   switch (fn) {
@@ -114,7 +140,7 @@ export function explainKvm(
         cite: c,
       };
     case Fn.kvm_check_and_inject_events:
-      return { text: `kvm_check_and_inject_events: ${injectText(prev, cur, d1, d2)}.`, cite: c };
+      return { text: `kvm_check_and_inject_events: ${injectText(prevK, curK, d1, d2)}.`, cite: c };
     case Fn.vmx_recover_nmi_blocking:
       return {
         text: `vmx_recover_nmi_blocking: the guest ran ${d1.toLocaleString('en-US')} ns with soft_vnmi_blocked set; vnmi_blocked_time = ${d2.toLocaleString('en-US')} ns (the break-out comes after 1,000,000,000 ns of guest time).`,
@@ -171,7 +197,7 @@ export function explainKvm(
       };
     case Fn.x2apic_msr_write: {
       const reg = X2APIC_NAMES[d1] ?? hex(d1);
-      const isr = vectorsOf(prev.kvm!.lapic.isr).filter((v) => !vectorsOf(k.lapic.isr).includes(v));
+      const isr = vectorsOf(prevK.lapic.isr).filter((v) => !vectorsOf(k.lapic.isr).includes(v));
       const extra = d1 === X2APIC.EOI && isr.length ? `: vector ${hex(isr[0])} leaves the vCPU's ISR` : '';
       return {
         text: `WRMSR exit: KVM emulates the guest's x2APIC ${reg} write (${hex(d2)})${extra}, then skips the instruction.`,
@@ -228,7 +254,7 @@ export function explainKvm(
         cite: c,
       };
     case Fn.vmx_check_nested_events: {
-      const n = prev.kvm!.nested;
+      const n = prevK.nested;
       const lost =
         n.runPending && n.l1Injection & 0x80000000
           ? ` This L0 does not wait for the nested entry ("pretend L2 ran"): L2 was never entered, so L1's injection ${describeIntrInfo(n.l1Injection)} is lost — the exit clears its valid bit in vmcs12 and nothing puts it in IDT_VECTORING_INFO_FIELD.`

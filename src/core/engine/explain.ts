@@ -178,9 +178,19 @@ export function explainStep(
   // The program the acting lane runs (a host and its guest share one).
   const program = c.lanes[rec.level]?.program ?? 0;
   const { kind, d0, d1, d2 } = rec;
-  if (prev && kind === EventKind.DECISION && cur.kvm) {
-    const l0 = c.scenario.levels[0];
-    return explainKvm(prev, cur, d0, d1, d2, l0.kind === 'kvm' ? l0.options.era : 'current');
+  const curK = cur.kvms[rec.level];
+  const prevK = prev?.kvms[rec.level];
+  if (prevK && curK && kind === EventKind.DECISION) {
+    const level = c.scenario.levels[c.lanes[rec.level].level];
+    return explainKvm(
+      prevK,
+      curK,
+      d0,
+      d1,
+      d2,
+      level.kind === 'kvm' ? level.options.era : 'current',
+      rec.level,
+    );
   }
   const vmxText = explainVmx(c, prev, cur, kind, d0, d1, d2, rec.level);
   if (vmxText) return vmxText;
@@ -228,7 +238,7 @@ export function explainStep(
           ? ` ${prev.cpu.activity === 1 ? 'The processor was halted' : 'Nothing ran until then'}; time advanced to ${cur.time.toLocaleString('en-US')} cycles.`
           : '';
       const target = d2 >>> 8;
-      if (target > 0 && cur.kvm) {
+      if (target > 0 && cur.kvms[target - 1]) {
         const what =
           d0 >>> 8 === EventType.NMI
             ? 'kvm_inject_nmi: nmi_queued + 1 and KVM_REQ_NMI'
