@@ -10,6 +10,7 @@ import type { Hart } from './hart';
 import { readVmxMsr } from '../vmx/capabilities';
 import { VmxOutcome, executeVmx } from '../vmx/instructions';
 import { guestTsc, instructionExit } from '../vmx/non-root';
+import { shadowVmread, shadowVmwrite } from '../vmx/shadow';
 import { loaded, read, write } from './memory';
 import { msrValue, rdmsr, wrmsr } from './msr';
 import { ARITH_FLAGS, Activity, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
@@ -377,6 +378,17 @@ export function execute(h: Hart, budget: number): number {
       // are being blocked by MOV SS THEN VMfailValid(VM entry with events blocked by MOV SS)"):
       // the check needs the shadow this instruction executes in, which was cleared above.
       cpu.shadow = prevShadow;
+      if (h.vmx.nonRoot) {
+        // A VMREAD/VMWRITE that did not exit: VMCS shadowing serves it (vmx/shadow.ts).
+        cpu.shadow = 0;
+        if (ins.op === Op.VMREAD) {
+          const v = shadowVmread(h, numberAccess.read(ins.b));
+          if (v !== null) numberAccess.write(ins.a, v);
+        } else shadowVmwrite(h, numberAccess.read(ins.a), numberAccess.read(ins.b));
+        cpu.rip = next;
+        retire(h, ins, index);
+        return done(h, singleStep);
+      }
       const r = executeVmx(h, ins, numberAccess, h.level + 1);
       if (!r.entered) cpu.shadow = 0;
       if (r.outcome === VmxOutcome.UD) {

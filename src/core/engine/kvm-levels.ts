@@ -124,6 +124,7 @@ export class KvmLevels {
               pretendL2Ran: opts.pretendL2Ran,
             }
           : CURRENT_NESTED,
+        shadowVmcs: opts ? opts.shadowVmcs : true,
         step: 0,
       };
       this.contexts[lane] = ctx;

@@ -16,11 +16,6 @@ export function nestUnderKvm(raw: unknown, kvmOptions: Record<string, unknown> =
   const levels = doc.levels;
   if (!Array.isArray(levels) || levels.length === 0)
     throw new ScenarioError('--nest needs a scenario with levels', 'levels');
-  if (levels.some((l) => (l as Doc)?.kind === 'kvm'))
-    throw new ScenarioError(
-      '--nest kvm puts KVM below a program stack; this scenario already has KVM, and KVM above L0 comes with the next step of nesting',
-      'levels',
-    );
   doc.levels = [{ kind: 'kvm', name: 'KVM', options: kvmOptions }, ...levels];
   if (Array.isArray(doc.events)) {
     doc.events = doc.events.map((e) => {

@@ -56,6 +56,11 @@ export const KvmLevelSchema = z
         nestedAckOnExit: z.boolean().default(true),
         /** A broken L0 that emulates L1's exit without entering L2 ("pretend L2 ran"). */
         pretendL2Ran: z.boolean().default(false),
+        /**
+         * kvm_intel.enable_shadow_vmcs: give L1 VMCS shadowing (when the processor has it), so
+         * that its VMREAD/VMWRITE of the most used fields do not exit.
+         */
+        shadowVmcs: z.boolean().default(true),
       })
       .strict()
       .default({
@@ -66,9 +71,10 @@ export const KvmLevelSchema = z
         nestedReevaluateOnEntry: true,
         nestedAckOnExit: true,
         pretendL2Ran: false,
+        shadowVmcs: true,
       }),
     /** Host memory for KVM's VMXON region, VMCS and MSR bitmap. */
-    memory: int().min(0x8000).max(0x1000000).default(0x10000),
+    memory: int().min(0xb000).max(0x1000000).default(0x10000),
   })
   .strict();
 
@@ -127,14 +133,30 @@ export const ScenarioSchema = z
             virtualNmis: z.boolean().default(true),
             preemptionTimer: z.boolean().default(true),
             preemptionTimerRate: int().min(0).max(31).default(5),
+            /** The "VMCS shadowing" secondary control (guest VMREAD/VMWRITE without exits). */
+            vmcsShadowing: z.boolean().default(true),
+            /** IA32_VMX_MISC[29]: VMWRITE may write the VM-exit information fields. */
+            vmwriteAnyField: z.boolean().default(true),
           })
           .strict()
-          .default({ virtualNmis: true, preemptionTimer: true, preemptionTimerRate: 5 }),
+          .default({
+            virtualNmis: true,
+            preemptionTimer: true,
+            preemptionTimerRate: 5,
+            vmcsShadowing: true,
+            vmwriteAnyField: true,
+          }),
       })
       .strict()
       .default({
         tscHz: 2_000_000_000,
-        vmx: { virtualNmis: true, preemptionTimer: true, preemptionTimerRate: 5 },
+        vmx: {
+          virtualNmis: true,
+          preemptionTimer: true,
+          preemptionTimerRate: 5,
+          vmcsShadowing: true,
+          vmwriteAnyField: true,
+        },
       }),
     params: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/), ParamSchema).default({}),
     levels: z.array(LevelSchema).min(1),

@@ -1,7 +1,7 @@
 // What this processor supports, as the VMX capability MSRs report it (SDM appendix "VMX
 // Capability Reporting Facility"). The lab reports the TRUE controls (IA32_VMX_BASIC bit 55),
 // so the default-1 bits of the old MSRs may be 0, as on current processors.
-import { CPU_BASED, PIN_BASED, VM_ENTRY, VM_EXIT } from './bits';
+import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_ENTRY, VM_EXIT } from './bits';
 
 export interface VmxFeatures {
   /** The "virtual NMIs" pin-based control is supported. */
@@ -10,12 +10,18 @@ export interface VmxFeatures {
   preemptionTimer: boolean;
   /** IA32_VMX_MISC[4:0]: the timer counts down each time TSC bit X changes. */
   preemptionTimerRate: number;
+  /** The "VMCS shadowing" secondary control (IA32_VMX_PROCBASED_CTLS2 bit 46). */
+  vmcsShadowing?: boolean;
+  /** IA32_VMX_MISC[29]: VMWRITE may write the VM-exit information fields. */
+  vmwriteAnyField?: boolean;
 }
 
 export const DEFAULT_VMX_FEATURES: VmxFeatures = {
   virtualNmis: true,
   preemptionTimer: true,
   preemptionTimerRate: 5,
+  vmcsShadowing: true,
+  vmwriteAnyField: true,
 };
 
 export const VMX_REVISION = 1;
@@ -49,10 +55,10 @@ export function vmxCaps(f: VmxFeatures): VmxCaps {
   if (f.virtualNmis) pin |= PIN_BASED.PIN_BASED_VIRTUAL_NMIS;
   if (f.preemptionTimer) pin |= PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER;
   // Not modelled, so not offered: tertiary controls, the TPR shadow (no virtual-APIC page) and
-  // every secondary control (no EPT, no APIC virtualization).
+  // every secondary control but VMCS shadowing (no EPT, no APIC virtualization).
   let proc = 0xffffffff & ~CPU_BASED.CPU_BASED_ACTIVATE_TERTIARY_CONTROLS & ~CPU_BASED.CPU_BASED_TPR_SHADOW;
   if (!f.virtualNmis) proc &= ~CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING;
-  const proc2 = 0;
+  const proc2 = f.vmcsShadowing ? SECONDARY_EXEC.SECONDARY_EXEC_SHADOW_VMCS : 0;
   let exit = 0x00036dff | VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE;
   if (f.preemptionTimer) exit |= VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER;
   const entry = 0x000011ff | VM_ENTRY.VM_ENTRY_IA32E_MODE;
@@ -94,7 +100,16 @@ export function readVmxMsr(c: VmxCaps, index: number): [number, number] | null {
     case VMX_MSR.MISC:
       // Timer rate (4:0), activity states HLT and shutdown (bits 6, 7), injection with
       // instruction length 0 allowed (bit 30).
-      return [(c.features.preemptionTimerRate & 0x1f) | (1 << 6) | (1 << 7) | (1 << 30), 0];
+      // VMWRITE to any supported field, the VM-exit information fields included (bit 29).
+      return [
+        ((c.features.preemptionTimerRate & 0x1f) |
+          (1 << 6) |
+          (1 << 7) |
+          (c.features.vmwriteAnyField ? 1 << 29 : 0) |
+          (1 << 30)) >>>
+          0,
+        0,
+      ];
     default:
       return null;
   }

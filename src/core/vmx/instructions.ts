@@ -43,9 +43,8 @@ function fail(h: Hart, error: number): number {
 
 function readRevision(h: Hart, addr: number): number {
   const b = h.mem.bytes;
-  // Bits 30:0 are the revision identifier; bit 31 is the shadow-VMCS indicator, which this
-  // processor (no VMCS shadowing) never accepts: comparing the whole dword rejects it
-  // (SDM "VMXON": VMfailInvalid; "VMPTRLD": VMfailValid(11)).
+  // Bits 30:0 are the revision identifier; bit 31 is the shadow-VMCS indicator (VMXON rejects
+  // it whole: SDM "VMXON": VMfailInvalid).
   return (b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16) | (b[addr + 3] << 24)) >>> 0;
 }
 
@@ -121,12 +120,19 @@ export function vmptrld(h: Hart, addr: number): VmxResult {
     );
   if (addr === vmx.vmxonRegion)
     return result(fail(h, VmxError.VMPTRLD_VMXON_POINTER), 'VMPTRLD with the VMXON pointer');
-  if (readRevision(h, addr) !== VMX_REVISION)
+  // Bits 30:0 are the revision identifier; bit 31, the shadow-VMCS indicator, is accepted
+  // only when the processor supports VMCS shadowing (SDM "VMPTRLD").
+  const rev = readRevision(h, addr);
+  const shadow = rev >>> 31 === 1;
+  if ((rev & 0x7fffffff) !== VMX_REVISION || (shadow && !h.caps.features.vmcsShadowing))
     return result(
       fail(h, VmxError.VMPTRLD_BAD_REVISION),
-      `the VMCS revision identifier is ${readRevision(h, addr)}, not ${VMX_REVISION}`,
+      shadow
+        ? 'the shadow-VMCS indicator is set and this processor has no VMCS shadowing'
+        : `the VMCS revision identifier is ${rev}, not ${VMX_REVISION}`,
     );
-  if (!vmx.vmcs[addr]) vmx.vmcs[addr] = createVmcs(addr);
+  const existing = vmx.vmcs[addr];
+  if (!existing || (existing.shadow ?? false) !== shadow) vmx.vmcs[addr] = createVmcs(addr, shadow);
   vmx.current = addr;
   return result(succeed(h));
 }
@@ -155,7 +161,8 @@ export function vmwrite(h: Hart, enc: number, value: number): VmxResult {
       failValid(h, VmxError.UNSUPPORTED_FIELD),
       `0x${enc.toString(16)} is not a supported VMCS field`,
     );
-  if (f.field.readOnly)
+  // "VMWRITE": a VM-exit information field only with IA32_VMX_MISC[29].
+  if (f.field.readOnly && !h.caps.features.vmwriteAnyField)
     return result(
       failValid(h, VmxError.VMWRITE_READONLY),
       `${f.field.name} is a read-only VM-exit information field`,
@@ -172,6 +179,7 @@ export function vmenter(h: Hart, launch: boolean, hostRip: number, guestLane: nu
   const vmcs = currentVmcs(h.vmx);
   // "VMLAUNCH/VMRESUME": the checks in the SDM's order.
   if (!vmcs) return result(failInvalid(h), 'no current VMCS');
+  if (vmcs.shadow) return result(failInvalid(h), 'the current VMCS is a shadow VMCS');
   if (h.cpu.shadow & Shadow.MOVSS)
     return result(failValid(h, VmxError.ENTRY_MOVSS_BLOCKING), 'VM entry with events blocked by MOV SS');
   if (launch && vmcs.launched)

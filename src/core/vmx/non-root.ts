@@ -15,6 +15,7 @@ import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
 import { currentVmcs } from './state';
 import { F, readField } from './vmcs';
 import { ExitReason, vmExit } from './vm-exit';
+import { shadowed } from './shadow';
 
 function vmcs(h: Hart) {
   return currentVmcs(h.vmx)!;
@@ -201,6 +202,13 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
   const op = ins.op;
   if (op < Op.PAUSE) return false; // data movement, arithmetic, branches and NOP never exit
   reason = UNCONDITIONAL[op];
+  // "VMCS Shadowing": a VMREAD or VMWRITE the bitmaps let through reads or writes the shadow
+  // VMCS instead of exiting.
+  if (
+    (op === Op.VMREAD || op === Op.VMWRITE) &&
+    shadowed(h, fieldOperand(h, op === Op.VMREAD ? ins.b : ins.a), op === Op.VMWRITE)
+  )
+    return false;
   if (reason === undefined) {
     const proc = h.vmx.proc;
     switch (op) {
@@ -225,6 +233,11 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
   cpu.rip = ins.addr;
   vmExit(h, { reason, qualification, instructionLen: ins.len });
   return true;
+}
+
+/** The VMCS-field operand of VMREAD/VMWRITE: a register's low 32 bits, or the field name's encoding. */
+function fieldOperand(h: Hart, o: DInstr['a']): number {
+  return o.k === 0 ? h.cpu.regs[2 * o.reg] : o.k === 1 ? o.lo : -1;
 }
 
 /** The TSC as the guest reads it: with "use TSC offsetting", plus TSC_OFFSET (SDM "RDTSC"). */

@@ -31,6 +31,8 @@ export interface VmxState {
    */
   pin: number;
   proc: number;
+  /** Secondary processor-based controls (0 unless "activate secondary controls"). */
+  proc2: number;
   exitControls: number;
   exceptionBitmap: number;
   /** A VM exit decided during VM entry (a fault delivering the injected event), taken next. */
@@ -64,6 +66,7 @@ export function createVmx(): VmxState {
     timerValue: 0,
     pin: 0,
     proc: 0,
+    proc2: 0,
     exitControls: 0,
     exceptionBitmap: 0,
     pendingExit: null,

@@ -7,7 +7,8 @@ import type { Hart } from '../cpu/hart';
 import { switchLane } from '../cpu/hart';
 import { deliverEvent } from '../cpu/deliver';
 import { Activity, RFLAGS, RSP, Shadow, setRegNumber, swapBook } from '../cpu/state';
-import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
+import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_EXIT } from './bits';
+import { VMX_REVISION } from './capabilities';
 import { F, readField, type VmcsState } from './vmcs';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason, vmExit } from './vm-exit';
 import type { VmxState } from './state';
@@ -166,6 +167,28 @@ export function checkGuestState(vmcs: VmcsState): string | null {
   return null;
 }
 
+/**
+ * "Checks on Guest Non-Register State", the VMCS link pointer, with "VMCS shadowing" = 1: it
+ * must reference a 4-KByte aligned region in memory whose revision identifier is the
+ * processor's with the shadow-VMCS indicator set. (Without the control the lab does not check
+ * it: its programs leave the field 0 rather than all ones.)
+ */
+function checkVmcsLinkPointer(h: Hart, vmcs: VmcsState): string | null {
+  const proc = readField(vmcs, F.CPU_BASED_VM_EXEC_CONTROL);
+  if (!(proc & CPU_BASED.CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)) return null;
+  if (!(readField(vmcs, F.SECONDARY_VM_EXEC_CONTROL) & SECONDARY_EXEC.SECONDARY_EXEC_SHADOW_VMCS))
+    return null;
+  const link = readField(vmcs, F.VMCS_LINK_POINTER);
+  const bytes = h.mem.bytes;
+  if (link % 4096 !== 0 || link <= 0 || link + 4 > bytes.length)
+    return 'VMCS_LINK_POINTER: with VMCS shadowing it must be a 4-KByte aligned address in memory';
+  const rev =
+    (bytes[link] | (bytes[link + 1] << 8) | (bytes[link + 2] << 16) | (bytes[link + 3] << 24)) >>> 0;
+  if (rev !== (VMX_REVISION | 0x80000000) >>> 0)
+    return 'VMCS_LINK_POINTER: with VMCS shadowing it must reference a shadow VMCS (revision identifier with bit 31 set)';
+  return null;
+}
+
 export interface EntryResult {
   /** 'entered' (h.out holds VMENTRY), or 'failed' (VM-entry failure exit in h.out). */
   outcome: 'entered' | 'failed';
@@ -198,14 +221,20 @@ export function enterGuest(
 ): EntryResult {
   const vmx = h.vmx;
   const cpu = h.cpu;
-  const failure = checkGuestState(vmcs);
+  const linkFailure = checkVmcsLinkPointer(h, vmcs);
+  const failure = checkGuestState(vmcs) ?? linkFailure;
   if (failure) {
     cpu.rip = hostRip;
     // "VM-Entry Failures During or After Loading Guest State": a VM exit with reason 33 and
-    // bit 31 set, which saves no guest state; the host continues at HOST_RIP.
+    // bit 31 set, which saves no guest state; the host continues at HOST_RIP. The exit
+    // qualification is 4 for a bad VMCS link pointer (SDM "Exit Qualification for VM-Entry
+    // Failure"), else 0.
     vmx.rootLane = h.level;
     vmx.hostNmiBlocked = cpu.nmiBlocked;
-    vmExit(h, { reason: (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0 });
+    vmExit(h, {
+      reason: (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0,
+      qualification: failure === linkFailure ? 4 : 0,
+    });
     return { outcome: 'failed', reason: failure };
   }
   const info = readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD);
@@ -216,6 +245,8 @@ export function enterGuest(
   vmx.hostNmiBlocked = cpu.nmiBlocked;
   vmx.pin = pin;
   vmx.proc = proc;
+  vmx.proc2 =
+    proc & CPU_BASED.CPU_BASED_ACTIVATE_SECONDARY_CONTROLS ? readField(vmcs, F.SECONDARY_VM_EXEC_CONTROL) : 0;
   vmx.exitControls = readField(vmcs, F.VM_EXIT_CONTROLS);
   vmx.exceptionBitmap = readField(vmcs, F.EXCEPTION_BITMAP);
   vmx.rootLane = h.level;

@@ -9,15 +9,19 @@ export interface VmcsState {
   addr: number;
   /** "clear" or "launched" (SDM "VMCS States"). */
   launched: boolean;
+  /** The shadow-VMCS indicator (revision bit 31): a VMCS for VMCS shadowing, never entered. */
+  shadow?: boolean;
   fields: Record<number, number>;
 }
 
-export function createVmcs(addr: number): VmcsState {
-  return { addr, launched: false, fields: {} };
+export function createVmcs(addr: number, shadow = false): VmcsState {
+  return shadow ? { addr, launched: false, shadow, fields: {} } : { addr, launched: false, fields: {} };
 }
 
 export function cloneVmcs(v: VmcsState): VmcsState {
-  return { addr: v.addr, launched: v.launched, fields: { ...v.fields } };
+  const c: VmcsState = { addr: v.addr, launched: v.launched, fields: { ...v.fields } };
+  if (v.shadow) c.shadow = true;
+  return c;
 }
 
 /** Encodings of the fields the hardware model reads and writes, resolved once by name. */
@@ -60,6 +64,9 @@ export const F = {
   HOST_RSP: enc('HOST_RSP'),
   HOST_SS_SELECTOR: enc('HOST_SS_SELECTOR'),
   HOST_IDTR_BASE: enc('HOST_IDTR_BASE'),
+  VMCS_LINK_POINTER: enc('VMCS_LINK_POINTER'),
+  VMREAD_BITMAP: enc('VMREAD_BITMAP'),
+  VMWRITE_BITMAP: enc('VMWRITE_BITMAP'),
 } as const;
 
 /** Mask a value to a field's width, as VMWRITE does (SDM "VMWRITE"). */

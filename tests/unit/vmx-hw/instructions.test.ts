@@ -158,20 +158,26 @@ describe('VMREAD and VMWRITE', () => {
     expect(reg(s, 'r8')).toBe(12n);
   });
 
-  it('VMWRITE to a read-only VM-exit information field: VMfailValid(13), the field unchanged', () => {
-    const s = run(
-      bare([
-        '        vmxon [vmxon_ptr]',
-        '        vmptrld [vmcs_ptr]',
-        'wr:     vmwrite VM_EXIT_REASON, 5',
-        '        vmread r8, VM_INSTRUCTION_ERROR',
-        'rd:     vmread r9, VM_EXIT_REASON',
-      ]),
-    );
+  const roWrite = bare([
+    '        vmxon [vmxon_ptr]',
+    '        vmptrld [vmcs_ptr]',
+    'wr:     vmwrite VM_EXIT_REASON, 5',
+    '        vmread r8, VM_INSTRUCTION_ERROR',
+    'rd:     vmread r9, VM_EXIT_REASON',
+  ]);
+
+  it('VMWRITE to a read-only VM-exit information field without IA32_VMX_MISC[29]: VMfailValid(13), the field unchanged', () => {
+    const s = run(roWrite, [], {}, { features: { vmx: { vmwriteAnyField: false } } });
     expect(flagsAt(s, 'wr')).toBe(RF.ZF);
     expect(reg(s, 'r8')).toBe(13n);
     expect(flagsAt(s, 'rd')).toBe(0);
     expect(reg(s, 'r9')).toBe(0n);
+  });
+
+  it('VMWRITE to a read-only field with IA32_VMX_MISC[29] ("VMWRITE to any supported field"): VMsucceed', () => {
+    const s = run(roWrite);
+    expect(flagsAt(s, 'wr')).toBe(0);
+    expect(reg(s, 'r9')).toBe(5n);
   });
 
   it('VMWRITE masks to the field width; VMREAD of a _HIGH encoding reads bits 63:32', () => {
@@ -330,7 +336,7 @@ describe('the VMX capability MSRs', () => {
       expect((p.hi & bit) >>> 0).toBe(bit);
     expect(p.hi & 0x200000).toBe(0);
     expect(p.hi & 0x20000).toBe(0);
-    expect(rdmsr(0x48b).hi).toBe(0); // no secondary control can be 1
+    expect(rdmsr(0x48b).hi).toBe(0x4000); // of the secondary controls, only VMCS shadowing
   });
 
   it('exit controls offer acknowledge-interrupt-on-exit and save-preemption-timer; entry controls IA-32e mode', () => {

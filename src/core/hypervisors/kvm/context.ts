@@ -27,8 +27,11 @@ export const KVM_HOST = {
   VMXON: 0x1000,
   VMCS01: 0x2000,
   VMX_VMEXIT: 0x3000,
+  SHADOW_VMCS: 0x5000,
   VMCS02: 0x6000,
   STACK: 0x8000,
+  VMREAD_BITMAP: 0x9000,
+  VMWRITE_BITMAP: 0xa000,
 } as const;
 
 /**
@@ -82,6 +85,8 @@ export interface KvmContext {
   /** '2008': events are evaluated on every entry (vmx_intr_assist); 'current': on KVM_REQ_EVENT. */
   era: 'current' | '2008';
   nested: NestedOptions;
+  /** enable_shadow_vmcs: KVM gives L1 VMCS shadowing when the processor has it. */
+  shadowVmcs: boolean;
   step: number;
 }
 

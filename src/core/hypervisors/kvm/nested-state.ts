@@ -39,6 +39,8 @@ export interface NestedVmxState {
    * that the view can show an injection that never reached L2).
    */
   l1Injection: number;
+  /** nested.need_vmcs12_to_shadow_sync: copy vmcs12 into the shadow VMCS before L1 runs. */
+  needShadowSync: boolean;
   /** Where each vmcs02 field came from (vmcs12, vmcs01, L0), by encoding: for the view. */
   provenance: Record<number, string>;
 }
@@ -58,6 +60,7 @@ export function createNestedVmx(): NestedVmxState {
     l2Lane: -1,
     l1Injection: 0,
     provenance: {},
+    needShadowSync: false,
   };
 }
 

@@ -18,6 +18,13 @@ import { hasInjectableIntr } from './lapic';
 import { INVALID_GPA, currentVmcs12 } from './nested-state';
 import { KvmPhase, type KvmState } from './state';
 import { rd, wr } from './vmx';
+import {
+  allocShadowVmcs,
+  copyShadowToVmcs12,
+  enableShadowing,
+  releaseShadow,
+  shadowVmcsEnabled,
+} from './nested-shadow';
 
 /** VM-instruction outcome reported in the decision (d2): as VmxOutcome. */
 const SUCCEED = 0;
@@ -33,10 +40,14 @@ export const EMULATED_PREEMPTION_TIMER_RATE = 5;
  * always (KVM emulates it with an hrtimer, at rate 5).
  */
 export function nestedVmxCaps(kvm: KvmState, hw: VmxCaps): VmxCaps {
+  // Lab choice (docs/kvm.md): VMCS shadowing for L1's own guests is not offered (KVM emulates
+  // it with a cached shadow vmcs12; the lab does not model that yet).
   return vmxCaps({
     virtualNmis: kvm.enableVnmi && hw.features.virtualNmis,
     preemptionTimer: true,
     preemptionTimerRate: EMULATED_PREEMPTION_TIMER_RATE,
+    vmcsShadowing: false,
+    vmwriteAnyField: hw.features.vmwriteAnyField,
   });
 }
 
@@ -161,6 +172,8 @@ export function handleVmxon(c: KvmContext): KvmStepResult {
   n.vmxon = true;
   n.vmxonPtr = addr;
   n.currentVmptr = INVALID_GPA;
+  // enter_vmx_operation → alloc_shadow_vmcs.
+  if (shadowVmcsEnabled(c)) allocShadowVmcs(c);
   return emulated(c, Fn.handle_vmxon, succeed(c), addr);
 }
 
@@ -169,6 +182,7 @@ export function handleVmxoff(c: KvmContext): KvmStepResult {
   const ud = needVmxon(c, Fn.handle_vmxoff);
   if (ud) return ud;
   const n = c.kvm.nested;
+  if (n.currentVmptr !== INVALID_GPA && shadowVmcsEnabled(c)) releaseShadow(c);
   n.vmxon = false;
   n.currentVmptr = INVALID_GPA;
   return emulated(c, Fn.handle_vmxoff, succeed(c));
@@ -184,6 +198,8 @@ export function handleVmclear(c: KvmContext): KvmStepResult {
     return emulated(c, Fn.handle_vmclear, fail(c, VmxError.VMCLEAR_INVALID_ADDRESS), addr);
   if (addr === n.vmxonPtr)
     return emulated(c, Fn.handle_vmclear, fail(c, VmxError.VMCLEAR_VMXON_POINTER), addr);
+  // nested_release_vmcs12 first when it is the current one (its shadowed fields come back).
+  if (n.currentVmptr === addr && shadowVmcsEnabled(c)) releaseShadow(c);
   const v = n.vmcs12[addr] ?? (n.vmcs12[addr] = createVmcs(addr));
   v.launched = false;
   if (n.currentVmptr === addr) n.currentVmptr = INVALID_GPA;
@@ -202,8 +218,13 @@ export function handleVmptrld(c: KvmContext): KvmStepResult {
     return emulated(c, Fn.handle_vmptrld, fail(c, VmxError.VMPTRLD_VMXON_POINTER), addr);
   if (l1Revision(c, addr) !== VMX_REVISION)
     return emulated(c, Fn.handle_vmptrld, fail(c, VmxError.VMPTRLD_BAD_REVISION), addr);
-  n.vmcs12[addr] ??= createVmcs(addr);
-  n.currentVmptr = addr;
+  if (n.currentVmptr !== addr) {
+    // nested_release_vmcs12 of the previous one, then set_current_vmptr.
+    if (n.currentVmptr !== INVALID_GPA && shadowVmcsEnabled(c)) releaseShadow(c);
+    n.vmcs12[addr] ??= createVmcs(addr);
+    n.currentVmptr = addr;
+    if (shadowVmcsEnabled(c)) enableShadowing(c);
+  }
   return emulated(c, Fn.handle_vmptrld, succeed(c), addr);
 }
 
@@ -269,12 +290,18 @@ export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: Record<n
     'vmcs01 | vmcs12 (preemption timer emulated): prepare_vmcs02_early',
   );
   const proc =
-    (v01(F.CPU_BASED_VM_EXEC_CONTROL) & ~L0_ONLY_PROC) |
+    (v01(F.CPU_BASED_VM_EXEC_CONTROL) & ~L0_ONLY_PROC & ~CPU_BASED.CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) |
     (v12(F.CPU_BASED_VM_EXEC_CONTROL) & ~CPU_BASED.CPU_BASED_USE_MSR_BITMAPS);
   set(
     F.CPU_BASED_VM_EXEC_CONTROL,
     proc,
     'vmcs01 without the window bits | vmcs12; MSR bitmaps off: prepare_vmcs02_early',
+  );
+  // Secondary controls: vmcs12's, of those KVM offers L1 (none here: the shadow VMCS is L1's).
+  set(
+    F.SECONDARY_VM_EXEC_CONTROL,
+    v12(F.SECONDARY_VM_EXEC_CONTROL) & nestedVmxCaps(c.kvm, c.port.caps).proc2Allowed,
+    'vmcs12, as far as L0 offers it: prepare_vmcs02_early',
   );
   set(
     F.EXCEPTION_BITMAP,
@@ -340,6 +367,8 @@ export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
   const n = kvm.nested;
   const vmcs12 = currentVmcs12(n);
   if (!vmcs12) return emulated(c, fn, failInvalid(c));
+  // What L1 wrote through the shadow VMCS comes into vmcs12 first (copy_shadow_to_vmcs12).
+  copyShadowToVmcs12(c);
   if (rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & 2)
     return emulated(c, fn, fail(c, VmxError.ENTRY_MOVSS_BLOCKING), 0);
   if (launch && vmcs12.launched) return emulated(c, fn, fail(c, VmxError.VMLAUNCH_NONCLEAR));
@@ -364,6 +393,7 @@ export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
     writeField(vmcs12, F.VM_EXIT_REASON, (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0);
     writeField(vmcs12, F.EXIT_QUALIFICATION, 0);
     loadVmcs12HostState(c, vmcs12);
+    n.needShadowSync = true;
     return decide(h, Fn.nested_vmx_entry_failure, ExitReason.INVALID_GUEST_STATE);
   }
   n.runPending = true;
@@ -502,6 +532,7 @@ export function nestedVmxVmexit(
   loadVmcs12HostState(c, vmcs12);
   // "in case we halted in L2".
   kvm.halted = false;
+  n.needShadowSync = true;
   kvm.phase = KvmPhase.ENTER;
   // Drop what was picked up for L2 by __vmx_complete_interrupts: it is in vmcs12 now.
   kvm.nmiInjected = false;

@@ -105,7 +105,7 @@ export class GuestPort implements KvmPort {
     private readonly tx: PortTx,
     readonly level: number,
     readonly caps: VmxCaps,
-    private readonly memory: Uint8Array,
+    private readonly mem: Uint8Array,
   ) {}
 
   /**
@@ -156,7 +156,7 @@ export class GuestPort implements KvmPort {
   }
   private pointerOp(op: number, addr: number): void {
     this.op(op, addr, 0, () => {
-      const b = this.memory;
+      const b = this.mem;
       const at = stubAddr('kvm_operand');
       for (let k = 0; k < 8; k++) b[at + k] = Math.floor(addr / 2 ** (8 * k)) & 0xff;
     });
@@ -177,10 +177,14 @@ export class GuestPort implements KvmPort {
   tsc(): number {
     return this.h.tsc;
   }
-  writeRevision(addr: number): void {
-    const b = this.memory;
+  writeRevision(addr: number, shadow = false): void {
+    const b = this.mem;
     b[addr] = 1;
-    b[addr + 1] = b[addr + 2] = b[addr + 3] = 0;
+    b[addr + 1] = b[addr + 2] = 0;
+    b[addr + 3] = shadow ? 0x80 : 0;
+  }
+  memory(): Uint8Array {
+    return this.mem;
   }
   loadGuestRegs(regs: Uint32Array): void {
     this.op(PortOp.LOAD_REGS, 0, 0, () => this.h.cpu.regs.set(regs));

@@ -30,8 +30,10 @@ export interface KvmPort {
   vmenter(launch: boolean, lane: number): { entered: boolean; reason: string | null };
   /** The TSC. */
   tsc(): number;
-  /** Write the VMCS revision identifier at the start of a region in KVM's memory. */
-  writeRevision(addr: number): void;
+  /** Write the VMCS revision identifier (with the shadow-VMCS indicator) in KVM's memory. */
+  writeRevision(addr: number, shadow?: boolean): void;
+  /** KVM's own memory (its VMCS regions, its VMREAD/VMWRITE bitmaps). */
+  memory(): Uint8Array;
   /** Put the guest's general registers back into the processor before VM entry. */
   loadGuestRegs(regs: Uint32Array): void;
   /** smp_send_reschedule to this CPU: a self-IPI with the reschedule vector. */
@@ -80,10 +82,14 @@ export class HardwarePort implements KvmPort {
   tsc(): number {
     return this.h.tsc;
   }
-  writeRevision(addr: number): void {
+  writeRevision(addr: number, shadow = false): void {
     const b = this.h.mem.bytes;
     b[addr] = VMX_REVISION & 0xff;
-    b[addr + 1] = b[addr + 2] = b[addr + 3] = 0;
+    b[addr + 1] = b[addr + 2] = 0;
+    b[addr + 3] = shadow ? 0x80 : 0;
+  }
+  memory(): Uint8Array {
+    return this.h.mem.bytes;
   }
   loadGuestRegs(regs: Uint32Array): void {
     this.h.cpu.regs.set(regs);

@@ -13,6 +13,7 @@ import { Fn, RESCHEDULE_VECTOR } from './functions';
 
 export { Inject, KVM_HOST, type KvmContext, type KvmStepResult } from './context';
 import { hasInjectableIntr } from './lapic';
+import { copyVmcs12ToShadow } from './nested-shadow';
 import { KvmPhase } from './state';
 import {
   nestedExitOnIntr,
@@ -233,6 +234,8 @@ function vcpuRun(c: KvmContext): KvmStepResult {
   // In guest mode the loaded VMCS is vmcs02, and the guest it runs is L2.
   const launch = nested.guestMode ? !nested.vmcs02Launched : !kvm.launched;
   const lane = nested.guestMode ? nested.l2Lane : c.guestLane;
+  // vmx_prepare_switch_to_guest → nested_sync_vmcs12_to_shadow, before L1 runs.
+  if (nested.needShadowSync && !nested.guestMode) copyVmcs12ToShadow(c);
   // __vmx_vcpu_run: the guest's registers go back into the processor.
   port.loadGuestRegs(kvm.guestRegs);
   kvm.regsSaved = false;
