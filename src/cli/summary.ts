@@ -180,8 +180,12 @@ function countsByLevel(session: LabSession): string[] {
         `${EVENT_TYPE_NAMES[(t.d0[i] >>> 8) & 7]} 0x${(t.d0[i] & 0xff).toString(16)}`,
       );
     } else if (k === EventKind.VMENTRY && t.d0[i] & 0x80000000) {
-      // An injected event is delivered through the guest's IDT by the VM entry.
-      const guest = lanes.findIndex((l, j) => j > t.level[i] && l.kind === 'guest');
+      // An injected event is delivered through the IDT of the guest the entry entered: the
+      // lane of the next event at another level.
+      let j = i + 1;
+      while (j < t.length && t.level[j] === t.level[i]) j++;
+      const guest =
+        j < t.length ? t.level[j] : lanes.findIndex((l, k) => k > t.level[i] && l.kind === 'guest');
       bump(
         deliveries,
         guest,

@@ -218,7 +218,8 @@ export function describeVmx(c: CompiledScenario, s: SimState): VmxView {
     const merged = kvm !== null && kvm !== undefined && v.addr === KVM_HOST.VMCS02;
     return {
       addr: v.addr,
-      label: c.lanes[owner]?.kind === 'program' ? labelAt(c, c.lanes[owner].program, v.addr) : null,
+      label:
+        c.lanes[owner] && c.lanes[owner].kind !== 'kvm' ? labelAt(c, c.lanes[owner].program, v.addr) : null,
       role: `vmcs${owner}${runs}`,
       launched: v.launched,
       current,

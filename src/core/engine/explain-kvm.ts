@@ -300,6 +300,8 @@ function outcomeText(o: number): string {
 }
 
 function vmxInstructionText(fn: number, d1: number, d2: number): string {
+  if (d2 === 3)
+    return 'L1 is not in VMX operation (it has not executed VMXON): KVM queues #UD for it, as the processor would raise (nested_vmx_check_permission).';
   const field = fieldByEncoding(d1)?.name ?? hex(d1);
   switch (fn) {
     case Fn.handle_vmxon:

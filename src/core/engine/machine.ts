@@ -146,6 +146,8 @@ export class Stepper {
   /** The lane that acted in the last step (the trace attributes the event to it). */
   actor = 0;
   private readonly kvmLevels: KvmLevels;
+  /** The stack has a KVM level (so KVM's hrtimers exist): a bare run skips their checks. */
+  private readonly hasKvm: boolean;
   private readonly laneCode: (LaneCode | null)[];
 
   constructor(
@@ -176,6 +178,7 @@ export class Stepper {
       tsc: s.time,
       out: newStepRecord(),
     };
+    this.hasKvm = c.lanes.some((l) => l.kind === 'kvm');
     this.kvmLevels = new KvmLevels(c, this.hart, () => ({
       s: this.s,
       lane: () => this.s.lane,
@@ -212,8 +215,10 @@ export class Stepper {
     const timed = this.c.timed;
     let t = s.nextTimed < timed.length ? timed[s.nextTimed].time : Infinity;
     if (s.vmx.nonRoot && s.vmx.timerDeadline >= 0 && s.vmx.timerDeadline < t) t = s.vmx.timerDeadline;
-    const hrtimer = this.kvmLevels.nextHrtimer();
-    if (hrtimer < t) t = hrtimer;
+    if (this.hasKvm) {
+      const hrtimer = this.kvmLevels.nextHrtimer();
+      if (hrtimer < t) t = hrtimer;
+    }
     for (let i = 0; i < s.armed.length; i++) if (s.armed[i] >= 0 && s.armed[i] < t) t = s.armed[i];
     return t;
   }

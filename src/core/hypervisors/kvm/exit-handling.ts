@@ -86,8 +86,10 @@ function skipInstruction(c: KvmContext): void {
   const n = c.kvm.nested;
   if (n.guestMode) {
     const vmcs12 = currentVmcs12(n);
-    if (vmcs12 && readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG)
+    if (vmcs12 && readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG) {
       n.mtfPending = true;
+      c.kvm.reqEvent = true;
+    }
   }
 }
 

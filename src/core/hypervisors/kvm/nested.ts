@@ -6,7 +6,7 @@
 import type { DOperand } from '../../cpu/decoded';
 import { loaded, read, write } from '../../cpu/memory';
 import { ARITH_FLAGS, RFLAGS, RSP } from '../../cpu/state';
-import { CPU_BASED, PIN_BASED, VM_EXIT } from '../../vmx/bits';
+import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_EXIT } from '../../vmx/bits';
 import { VMX_REVISION, type VmxCaps, vmxCaps } from '../../vmx/capabilities';
 import { resolveFieldEncoding } from '../../vmx/fields';
 import { VmxError, checkControls, checkGuestState, checkHostState } from '../../vmx/vm-entry';
@@ -290,18 +290,20 @@ export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: Record<n
     'vmcs01 | vmcs12 (preemption timer emulated): prepare_vmcs02_early',
   );
   const proc =
-    (v01(F.CPU_BASED_VM_EXEC_CONTROL) & ~L0_ONLY_PROC & ~CPU_BASED.CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) |
+    (v01(F.CPU_BASED_VM_EXEC_CONTROL) & ~L0_ONLY_PROC) |
     (v12(F.CPU_BASED_VM_EXEC_CONTROL) & ~CPU_BASED.CPU_BASED_USE_MSR_BITMAPS);
   set(
     F.CPU_BASED_VM_EXEC_CONTROL,
     proc,
     'vmcs01 without the window bits | vmcs12; MSR bitmaps off: prepare_vmcs02_early',
   );
-  // Secondary controls: vmcs12's, of those KVM offers L1 (none here: the shadow VMCS is L1's).
+  // Secondary controls: vmcs01's without VMCS shadowing (the shadow VMCS is L1's: "VMCS
+  // shadowing for L2 is emulated for now"), OR vmcs12's of those KVM offers L1.
   set(
     F.SECONDARY_VM_EXEC_CONTROL,
-    v12(F.SECONDARY_VM_EXEC_CONTROL) & nestedVmxCaps(c.kvm, c.port.caps).proc2Allowed,
-    'vmcs12, as far as L0 offers it: prepare_vmcs02_early',
+    (v01(F.SECONDARY_VM_EXEC_CONTROL) & ~SECONDARY_EXEC.SECONDARY_EXEC_SHADOW_VMCS) |
+      (v12(F.SECONDARY_VM_EXEC_CONTROL) & nestedVmxCaps(c.kvm, c.port.caps).proc2Allowed),
+    'vmcs01 without VMCS shadowing | vmcs12: prepare_vmcs02_early',
   );
   set(
     F.EXCEPTION_BITMAP,
