@@ -4,10 +4,12 @@
 //  (c) memory per step of trace (and of checkpoints)
 //  (d) the soft-vNMI starvation scenario (1.5 s of guest time) in wall time
 //  (e) guest instructions per second under the KVM model with a 10,000-cycle timer
+//  (f), (g) nesting: bench/nested.ts
 import { performance } from 'node:perf_hooks';
 import { openSession, type LabSession } from '../src/core/engine/session';
 import { EventKind } from '../src/core/engine/view';
 import { findBuiltin } from '../src/core/scenario/builtins';
+import { nestedBenchmarks } from './nested';
 
 function scenario(iterations: number, steps: number): unknown {
   return {
@@ -203,6 +205,8 @@ rows.push([
     `timer IRQ every 10,000 cycles; ${guestInstrs.toLocaleString('en-US')} guest instructions, ${exits.toLocaleString('en-US')} VM exits; median of 5`,
   ]);
 }
+
+rows.push(...nestedBenchmarks());
 
 const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
