@@ -22,10 +22,29 @@ export interface KvmTx {
   irq: PortTx;
   /** The vector whose handler is running (its EOI may have trapped), or -1. */
   irqVector: number;
+  /**
+   * Events that arrived for this KVM while a decision of its was in progress (between a trap
+   * and its resumption): kvm_apic_set_irq, kvm_inject_nmi, an hrtimer. The decision goes on
+   * with the state it started from — as the vCPU thread of the kernel goes on past its
+   * checks — and they are applied when it completes, to be seen at KVM's next check.
+   */
+  inbox: { vector: number; nmi: boolean; timer: boolean }[];
 }
 
 export function cloneKvmTx(t: KvmTx | null): KvmTx | null {
-  return t ? { main: cloneTx(t.main), irq: cloneTx(t.irq), irqVector: t.irqVector } : null;
+  return t
+    ? {
+        main: cloneTx(t.main),
+        irq: cloneTx(t.irq),
+        irqVector: t.irqVector,
+        inbox: t.inbox.map((e) => ({ ...e })),
+      }
+    : null;
+}
+
+/** A decision of this KVM is in progress: it trapped and has not completed yet. */
+function inProgress(t: KvmTx): boolean {
+  return t.main.pending !== null || t.main.log.length > 0 || t.irqVector >= 0;
 }
 
 /** What KVM at `lane` holds: its model's state (null for a lane that is not KVM). */
@@ -48,7 +67,7 @@ export function initialKvms(c: CompiledScenario): KvmLevelsState {
   return {
     kvms,
     tx: c.lanes.map((l, i) =>
-      l.kind === 'kvm' && i > 0 ? { main: newTx(), irq: newTx(), irqVector: -1 } : null,
+      l.kind === 'kvm' && i > 0 ? { main: newTx(), irq: newTx(), irqVector: -1, inbox: [] } : null,
     ),
   };
 }
@@ -203,6 +222,7 @@ export class KvmLevels {
       committed = work;
       t.log = [];
       if (vector >= 0) tx.irqVector = -1;
+      if (!inProgress(tx)) this.deliverInbox(lane, tx, work);
       return { r, decision: true };
     } catch (e) {
       if (e !== Trap.instance) throw e;
@@ -230,6 +250,17 @@ export class KvmLevels {
     return -1;
   }
 
+  /** The events that waited for a decision of KVM at `lane` to complete. */
+  private deliverInbox(lane: number, tx: KvmTx, kvm: KvmState): void {
+    for (const e of tx.inbox) {
+      if (e.timer) expireTimer(kvm);
+      else if (e.nmi) kvmInjectNmi(kvm);
+      else kvmApicSetIrq(kvm, e.vector);
+    }
+    tx.inbox = [];
+    void lane;
+  }
+
   /**
    * vmx_preemption_timer_fn: the hrtimer that emulates vmcs12's timer fires:
    * preemption_timer_expired, KVM_REQ_EVENT, kvm_vcpu_kick. Fills h.out.
@@ -237,8 +268,9 @@ export class KvmLevels {
   fireHrtimer(lane: number): void {
     const kvm = this.kvmAt(lane)!;
     kvm.nested.preemptionTimerDeadline = -1;
-    kvm.nested.preemptionTimerExpired = true;
-    kvm.reqEvent = true;
+    const tx = this.get().s.tx[lane];
+    if (tx && inProgress(tx)) tx.inbox.push({ vector: 0, nmi: false, timer: true });
+    else expireTimer(kvm);
     const kicked = this.kick(lane);
     decide(this.h, Fn.vmx_preemption_timer_fn, kicked ? 1 : 0);
   }
@@ -264,10 +296,18 @@ export class KvmLevels {
   /** An interrupt (or NMI) at the APIC of `level` > 0, which the KVM below emulates. */
   raiseAt(level: number, vector: number, nmi: boolean): boolean {
     const kvm = this.kvmAt(level - 1)!;
-    if (nmi) kvmInjectNmi(kvm);
+    const tx = this.get().s.tx[level - 1];
+    if (tx && inProgress(tx)) tx.inbox.push({ vector, nmi, timer: false });
+    else if (nmi) kvmInjectNmi(kvm);
     else kvmApicSetIrq(kvm, vector);
     return this.kick(level - 1);
   }
+}
+
+/** The hrtimer's expiry: preemption_timer_expired and KVM_REQ_EVENT. */
+function expireTimer(kvm: KvmState): void {
+  kvm.nested.preemptionTimerExpired = true;
+  kvm.reqEvent = true;
 }
 
 /** KVM's instruction stubs and IDT, loaded into the memory of a KVM level. */

@@ -225,12 +225,7 @@ export class Stepper {
 
   /** KVM's hrtimer for vmcs12's VMX-preemption timer is due. */
   private hrtimerDue(): boolean {
-    const kvm = this.s.kvm;
-    return (
-      kvm !== null &&
-      kvm.nested.preemptionTimerDeadline >= 0 &&
-      kvm.nested.preemptionTimerDeadline <= this.s.time
-    );
+    return this.hasKvm && this.kvmLevels.hrtimerDue(this.s.time) >= 0;
   }
 
   /** vmx_preemption_timer_fn of the KVM whose hrtimer is due (a step of that KVM's). */

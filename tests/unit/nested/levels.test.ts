@@ -1,0 +1,133 @@
+// KVM at any level: the same model above L0, its instructions trapping to the KVM below; the
+// four-level seed (d264ee0c); five levels; VMCS shadowing's effect on L1's exits; and the
+// stacks the lab refuses.
+import { describe, expect, it } from 'vitest';
+import { findBuiltin } from '../../../src/core/scenario/builtins';
+import { nestUnderKvm } from '../../../src/core/scenario/nest';
+import { open, openError } from '../helpers';
+import { EventKind, Fn, decisions, hwExits, nrows, results } from './nested-helpers';
+
+const seed = (params: Record<string, string | boolean> = {}) =>
+  open(findBuiltin('nested-preemption-timer'), params);
+
+/** Instructions L3 (lane 3) retired after the harness's stage-4 VMRESUME traps. */
+function l3AfterStage4(s: ReturnType<typeof seed>): number {
+  const resumes = hwExits(s, 2).filter((r) => r.d0 === 24);
+  const from = resumes[resumes.length - 1].step;
+  return nrows(s).filter(
+    (r) => r.level === 3 && r.step > from && (r.kind === EventKind.INSTR || r.kind === EventKind.ASSERT),
+  ).length;
+}
+
+describe('four levels: KVM, KVM, the kvm-unit-tests harness, its guest (d264ee0c)', () => {
+  it('L1 forcing its immediate exit by self-IPI, L0 lazy: the IPI traps, L3 runs on, the harness fails', () => {
+    const s = seed();
+    // L1's smp_send_reschedule is a WRMSR to its x2APIC ICR: an exit of L1, emulated by L0.
+    const icr = hwExits(s, 1).filter((r) => r.d0 === 32);
+    expect(icr.length).toBeGreaterThan(0);
+    expect(
+      decisions(s, Fn.x2apic_msr_write).some(
+        (d) => d.level === 0 && d.d1 === 0x830 && (d.d2 & 0xff) === 0xfd,
+      ),
+    ).toBe(true);
+    expect(l3AfterStage4(s)).toBeGreaterThanOrEqual(2);
+    const r = results(s);
+    expect(r.find((a) => a.message === 'preemption timer with 0 value')?.passed).toBe(false);
+  });
+
+  it('an eager L0 (b5861e5cf2fc): L3 retires nothing, the harness passes', () => {
+    const s = seed({ l0_eager: true });
+    expect(l3AfterStage4(s)).toBe(0);
+    expect(results(s).every((a) => a.passed)).toBe(true);
+  });
+
+  it('L1 using the preemption timer at 0: passes whatever L0 does, exit 52 at saved_rip', () => {
+    for (const l0_eager of [false, true]) {
+      const s = seed({ l1_mechanism: 'preemption-timer', l0_eager });
+      expect(l3AfterStage4(s)).toBe(0);
+      expect(results(s).every((a) => a.passed)).toBe(true);
+      // The exit L2 (the harness) sees is L1's emulated exit 52.
+      expect(decisions(s, Fn.vmx_check_nested_events).some((d) => d.level === 1 && d.d1 === 52)).toBe(true);
+    }
+  });
+
+  it('the KVM at L1 is the same model: its decisions are trace steps at L1', () => {
+    const s = seed();
+    const l1 = decisions(s)
+      .filter((d) => d.level === 1)
+      .map((d) => d.d0);
+    for (const fn of [
+      Fn.hardware_enable,
+      Fn.vmx_vcpu_create,
+      Fn.nested_vmx_run,
+      Fn.nested_vmx_reflect_vmexit,
+      Fn.kvm_check_and_inject_events,
+    ])
+      expect(l1).toContain(fn);
+  });
+});
+
+describe('five levels', () => {
+  it('kut-external-interrupt under three KVMs gives the bare-metal results', () => {
+    const bare = open(findBuiltin('kut-external-interrupt'));
+    let doc = findBuiltin('kut-external-interrupt');
+    for (let i = 0; i < 3; i++) doc = nestUnderKvm(doc);
+    const s = open(doc);
+    expect(s.compiled.lanes.map((l) => l.kind)).toEqual(['kvm', 'kvm', 'kvm', 'guest', 'guest']);
+    expect(s.runError()).toBeNull();
+    expect(results(s)).toEqual(results(bare));
+    // Every KVM decided something at its own level.
+    for (const lane of [0, 1, 2]) expect(decisions(s).some((d) => d.level === lane)).toBe(true);
+  });
+});
+
+describe("VMCS shadowing (KVM's enable_shadow_vmcs)", () => {
+  const l1VmcsExits = (shadowVmcs: boolean) => {
+    const doc = structuredClone(findBuiltin('nested-intr')) as {
+      levels: { options?: Record<string, unknown> }[];
+    };
+    doc.levels[0].options = { ...doc.levels[0].options, shadowVmcs };
+    const s = open(doc);
+    expect(results(s).every((a) => a.passed)).toBe(true);
+    return hwExits(s, 1).filter((r) => r.d0 === 23 || r.d0 === 25).length;
+  };
+
+  it("with it, L1's VMREADs of the exit information do not exit; without it, every VMREAD and VMWRITE does", () => {
+    const on = l1VmcsExits(true);
+    const off = l1VmcsExits(false);
+    expect(off).toBeGreaterThan(on);
+    expect(on).toBeLessThanOrEqual(5); // only the fields KVM does not shadow (MSR_BITMAP, HOST_RIP, ...)
+  });
+});
+
+describe('stacks the lab refuses, with the field', () => {
+  const doc = (levels: unknown[], events: unknown[] = []) => ({
+    version: 1,
+    name: 'x',
+    title: 'x',
+    description: '',
+    arch: 'vmx',
+    levels,
+    events,
+  });
+  const prog = { kind: 'program', program: ['start: cli', 'hlt'] };
+  const kvm = { kind: 'kvm' };
+
+  it('KVM above a program', () => {
+    expect(openError(doc([prog, kvm, prog])).where).toBe('levels[1]');
+  });
+
+  it('KVM with no guest above it', () => {
+    expect(openError(doc([kvm, kvm])).where).toBe('levels[1]');
+  });
+
+  it('a stack deeper than the limit', () => {
+    expect(openError(doc([kvm, kvm, kvm, kvm, kvm, kvm, kvm, prog])).where).toBe('levels');
+  });
+
+  it('an event for a level whose APIC a program would have to emulate', () => {
+    expect(openError(doc([kvm, prog], [{ at: { time: 10 }, target: 2, irq: 48 }])).where).toMatch(
+      /events\[0\]\.target/,
+    );
+  });
+});
