@@ -82,11 +82,12 @@ export function formatSummary(session: LabSession, range: StoryRange = {}): stri
     lines.push(`   … ${steps.length - MAX_STORY_LINES} more (use --json for the whole trace)`);
   lines.push('');
   lines.push(...countsByLevel(session));
-  const kvm = session.sim.stateAt(session.totalSteps).kvm;
-  if (kvm?.log.length) {
-    lines.push('KVM log:');
+  const final = session.sim.stateAt(session.totalSteps);
+  final.kvms.forEach((kvm, lane) => {
+    if (!kvm?.log.length) return;
+    lines.push(`KVM log (${session.compiled.lanes[lane].name}):`);
     for (const l of kvm.log) lines.push(`  step ${l.step}: ${l.text}`);
-  }
+  });
   lines.push(`assertions: ${info.assertions.passed} passed, ${info.assertions.failed} failed`);
   for (const a of session.assertions)
     lines.push(`  ${a.passed ? 'pass' : 'FAIL'}  step ${a.step}, L${a.level} line ${a.line}: ${a.message}`);

@@ -177,7 +177,7 @@ function explainKvmAtL0(
       };
     case Fn.handle_external_interrupt_irqoff:
       return {
-        text: `handle_external_interrupt_irqoff: the exit acknowledged vector ${vectorName(d1)}; the host's handler runs and EOIs the physical APIC.`,
+        text: `handle_external_interrupt_irqoff: the exit acknowledged vector ${vectorName(d1)}; the host's handler runs and EOIs its APIC.`,
         cite: c,
       };
     case Fn.vmx_do_nmi_irqoff:

@@ -113,12 +113,28 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
     const issue = r.error.issues[0];
     throw new ScenarioError(issue.message, formatPath(issue.path));
   }
-  const scenario = r.data;
-  checkStack(scenario);
+  // Levels with `when` stay in the stack only when their condition holds: a variant may change
+  // the stack (a program hypervisor at L1, or KVM at L1 with a guest above it). `orig` maps a
+  // level to its index in the file, for error paths.
+  const orig: number[] = [];
+  const scenario = {
+    ...r.data,
+    levels: r.data.levels.filter((lv, i) => {
+      const keep = lv.when === undefined || conditionHolds(lv.when, values, `levels[${i}].when`);
+      if (keep) orig.push(i);
+      return keep;
+    }),
+  };
+  if (scenario.levels.length === 0)
+    throw new ScenarioError(
+      'no level is left for these parameters (every level has a false "when")',
+      'levels',
+    );
+  checkStack(scenario, orig);
   const sources = scenario.levels.map((lv) => (lv.kind === 'program' ? programLines(lv.program) : []));
   const programs = scenario.levels.map((lv, i) => {
     if (lv.kind !== 'program') return emptyProgram();
-    const where = `levels[${i}].program`;
+    const where = `levels[${orig[i]}].program`;
     const lines = preprocessProgram(programLines(lv.program), values, i, where);
     const result = assemble(lines.join('\n'));
     if (!result.ok) {
@@ -137,7 +153,7 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
     if (prog.end + 64 > lv.memory) {
       throw new ScenarioError(
         `the program image ends at 0x${prog.end.toString(16)}, leaving no room for a stack in 0x${lv.memory.toString(16)} bytes of memory`,
-        `levels[${i}].memory`,
+        `levels[${orig[i]}].memory`,
       );
     }
     return prog;
@@ -240,18 +256,18 @@ export const MAX_LANES = 8;
  * hypervisor whose guest is in the same program (kvm-unit-tests style) — at the top. A
  * program cannot run KVM above it: it would have to emulate VMX for it.
  */
-function checkStack(scenario: Scenario): void {
+function checkStack(scenario: Scenario, orig: number[]): void {
   const levels = scenario.levels;
   const last = levels.length - 1;
   levels.forEach((l, i) => {
     if (l.kind === 'program' && i < last)
       throw new ScenarioError(
         `a program level must be the top of the stack: L${i + 1} above it would need L${i} to emulate VMX for it (a program's own guest is in the same program)`,
-        `levels[${i + 1}]`,
+        `levels[${orig[i + 1]}]`,
       );
   });
   if (levels[last].kind === 'kvm')
-    throw new ScenarioError(`KVM needs a guest: add a program level above L${last}`, `levels[${last}]`);
+    throw new ScenarioError(`KVM needs a guest: add a program level above L${last}`, `levels[${orig[last]}]`);
   if (levels.length > MAX_LANES - 1)
     throw new ScenarioError(
       `the stack has ${levels.length} levels; the lab runs at most ${MAX_LANES - 1} (and a guest in the top program)`,

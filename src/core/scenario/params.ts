@@ -116,10 +116,14 @@ export function substitute(
 
 /** Whether a `when` condition ("name" or "!name") holds. */
 export function conditionHolds(when: string, values: Record<string, ParamValue>, where: string): boolean {
-  const neg = when.startsWith('!');
-  const name = neg ? when.slice(1) : when;
-  if (!(name in values)) throw new ScenarioError(`'${when}' names no declared parameter`, where);
-  return Boolean(values[name]) !== neg;
+  // "a & !b": every term must hold.
+  return when.split('&').every((term) => {
+    const t = term.trim();
+    const neg = t.startsWith('!');
+    const name = neg ? t.slice(1).trim() : t;
+    if (!(name in values)) throw new ScenarioError(`'${name}' names no declared parameter`, where);
+    return Boolean(values[name]) !== neg;
+  });
 }
 
 /**

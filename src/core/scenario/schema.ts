@@ -25,6 +25,8 @@ export const ProgramLevelSchema = z
     program: z.union([z.string(), z.array(z.string())]),
     /** Bytes of memory: the image is loaded at 0x1000 and the stack starts at the top. */
     memory: int().min(0x3000).max(0x1000000).default(0x10000),
+    /** Only when this parameter is true ("name") or false ("!name"). */
+    when: z.string().optional(),
   })
   .strict();
 
@@ -73,8 +75,10 @@ export const KvmLevelSchema = z
         pretendL2Ran: false,
         shadowVmcs: true,
       }),
-    /** Host memory for KVM's VMXON region, VMCS and MSR bitmap. */
+    /** Host memory for KVM's VMXON region, VMCSs, instruction stubs and VMCS bitmaps. */
     memory: int().min(0xb000).max(0x1000000).default(0x10000),
+    /** Only when this parameter is true ("name") or false ("!name"). */
+    when: z.string().optional(),
   })
   .strict();
 

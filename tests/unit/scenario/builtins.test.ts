@@ -35,7 +35,13 @@ describe('the built-ins', () => {
         const params = Object.fromEntries(bools.map((k, i) => [k, ((mask >> i) & 1) === 1]));
         const r = open(doc, params);
         expect(r.runError(), `${s.info().name} ${JSON.stringify(params)}`).toBeNull();
-        expect(r.sim.endReason).toBe('halted');
+        // KVM at L1 under the 2011 L0 that ignores ack-on-exit gets an external-interrupt exit
+        // with no vector, which its handle_external_interrupt_irqoff refuses (KVM_BUG): the
+        // one variant that stops.
+        const kvmBug = s.info().name === 'nested-intr' && params.l1_kvm === true && params.l0_ack === false;
+        expect(r.sim.endReason, `${s.info().name} ${JSON.stringify(params)}`).toBe(
+          kvmBug ? 'stopped' : 'halted',
+        );
       }
     }
   });

@@ -53,6 +53,16 @@ export function afterExit(c: KvmContext): KvmStepResult | null {
       if (info) return decide(h, Fn.vmx_complete_interrupts, info);
     } else if (stage === 2) {
       const intr = rd(c, F.VM_EXIT_INTR_INFO);
+      if ((reason & 0xffff) === ExitReason.EXTERNAL_INTERRUPT && !(intr & 0x80000000)) {
+        // KVM runs with "acknowledge interrupt on exit": an external-interrupt exit without a
+        // vector is impossible on hardware. Above a 2011 L0 that ignores ack it happens, and
+        // handle_external_interrupt_irqoff's KVM_BUG kills the VM.
+        kvm.stage = 0;
+        return stop(
+          c,
+          `handle_external_interrupt_irqoff: KVM_BUG: unexpected VM-Exit interrupt info: 0x${intr.toString(16)}`,
+        );
+      }
       if ((reason & 0xffff) === ExitReason.EXTERNAL_INTERRUPT && intr & 0x80000000) {
         // handle_external_interrupt_irqoff: the vector acknowledged at the exit runs the host's
         // handler, which ends with EOI to the physical APIC.
