@@ -15,10 +15,9 @@ import {
   handleVmwrite,
   handleVmxoff,
   handleVmxon,
-  nestedVmxCaps,
-  nestedVmxRun,
   skipEmulatedInstruction,
-} from './nested';
+} from './nested-instructions';
+import { nestedVmxCaps, nestedVmxRun } from './nested';
 import { nestedVmxReflectVmexit } from './nested-events';
 import { currentVmcs12 } from './nested-state';
 import { KvmPhase } from './state';

@@ -1,35 +1,22 @@
-// KVM's emulation of VMX for its guest (arch/x86/kvm/vmx/nested.c): L1's VMX instructions
-// trap to KVM (handle_vmxon, handle_vmptrld, handle_vmread, ...), vmcs12 is KVM's cached copy
-// of L1's VMCS, nested_vmx_run merges it with vmcs01 into vmcs02 and enters L2, and
-// nested_vmx_vmexit turns an exit of L2 into the exit L1 sees. Written against the VMX
-// interface only: KVM reads and writes vmcs01/vmcs02 with VMREAD/VMWRITE on the processor.
-import type { DOperand } from '../../cpu/decoded';
-import { loaded, read, write } from '../../cpu/memory';
-import { ARITH_FLAGS, RFLAGS, RSP } from '../../cpu/state';
+// KVM's emulation of VMX for its guest (arch/x86/kvm/vmx/nested.c): vmcs12 is KVM's cached
+// copy of L1's VMCS (nested-instructions.ts emulates L1's VMX instructions on it),
+// nested_vmx_run merges it with vmcs01 into vmcs02 and enters L2, and nested_vmx_vmexit turns
+// an exit of L2 into the exit L1 sees. Written against the VMX interface only: KVM reads and
+// writes vmcs01/vmcs02 with VMREAD/VMWRITE through its port.
+import { RFLAGS } from '../../cpu/state';
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_EXIT } from '../../vmx/bits';
-import { VMX_REVISION, type VmxCaps, vmxCaps } from '../../vmx/capabilities';
-import { resolveFieldEncoding } from '../../vmx/fields';
+import { type VmxCaps, vmxCaps } from '../../vmx/capabilities';
 import { VmxError, checkControls, checkGuestState, checkHostState } from '../../vmx/vm-entry';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason } from '../../vmx/vm-exit';
-import { F, type VmcsState, createVmcs, readField, writeField } from '../../vmx/vmcs';
+import { F, type VmcsState, readField, writeField } from '../../vmx/vmcs';
 import { KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
 import { Fn } from './functions';
 import { hasInjectableIntr } from './lapic';
-import { INVALID_GPA, currentVmcs12 } from './nested-state';
+import { currentVmcs12 } from './nested-state';
 import { KvmPhase, type KvmState } from './state';
 import { rd, wr } from './vmx';
-import {
-  allocShadowVmcs,
-  copyShadowToVmcs12,
-  enableShadowing,
-  releaseShadow,
-  shadowVmcsEnabled,
-} from './nested-shadow';
-
-/** VM-instruction outcome reported in the decision (d2): as VmxOutcome. */
-const SUCCEED = 0;
-const FAIL_INVALID = 1;
-const FAIL_VALID = 2;
+import { emulated, fail, failInvalid, needVmxon } from './nested-instructions';
+import { copyShadowToVmcs12 } from './nested-shadow';
 
 /** VMX_MISC_EMULATED_PREEMPTION_TIMER_RATE: the rate KVM reports to L1 and emulates. */
 export const EMULATED_PREEMPTION_TIMER_RATE = 5;
@@ -49,213 +36,6 @@ export function nestedVmxCaps(kvm: KvmState, hw: VmxCaps): VmxCaps {
     vmcsShadowing: false,
     vmwriteAnyField: hw.features.vmwriteAnyField,
   });
-}
-
-// ---- L1's instruction and its operands, as KVM reads them after the exit ----------------
-
-/**
- * The instruction L1 executed, read at GUEST_RIP from L1's code. KVM learns a VMX
- * instruction's operands from VMX_INSTRUCTION_INFO and the exit qualification; the lab's
- * assembly also lets VMREAD/VMWRITE take a field name or a constant where x86 has a register,
- * which that field cannot describe, so the model reads the operands from the instruction
- * itself, as an instruction emulator would (docs/nesting.md).
- */
-function l1Instruction(c: KvmContext) {
-  const lane = c.h.lanes[c.guestLane]!;
-  const rip = rd(c, F.GUEST_RIP);
-  const off = rip - lane.prog.origin;
-  const idx = off >= 0 && off < lane.prog.indexAt.length ? lane.prog.indexAt[off] : -1;
-  return idx >= 0 ? lane.code[idx] : null;
-}
-
-/** L1's register r: the processor's GPRs are L1's after the exit, but RSP is in vmcs01. */
-function l1Reg(c: KvmContext, r: number): number {
-  return r === RSP ? rd(c, F.GUEST_RSP) : c.kvm.guestRegs[2 * r + 1] * 0x100000000 + c.kvm.guestRegs[2 * r];
-}
-
-function l1Address(c: KvmContext, o: DOperand): number {
-  return (o.base < 0 ? 0 : l1Reg(c, o.base)) + o.disp;
-}
-
-function readOperand(c: KvmContext, o: DOperand): number {
-  if (o.k === 0) {
-    const v = l1Reg(c, o.reg);
-    return o.size === 8 ? v : v % 0x100000000;
-  }
-  if (o.k === 1) return o.hi * 0x100000000 + o.lo;
-  read(c.h.lanes[c.guestLane]!.mem, l1Address(c, o), 8);
-  return loaded.hi * 0x100000000 + loaded.lo;
-}
-
-function writeOperand(c: KvmContext, o: DOperand, v: number): void {
-  const lo = v >>> 0;
-  const hi = Math.floor(v / 0x100000000) >>> 0;
-  if (o.k === 0) {
-    c.kvm.guestRegs[2 * o.reg] = lo;
-    c.kvm.guestRegs[2 * o.reg + 1] = hi;
-  } else if (o.k === 2) write(c.h.lanes[c.guestLane]!.mem, l1Address(c, o), 8, lo, hi);
-}
-
-/** kvm_skip_emulated_instruction: GUEST_RIP past the instruction; the STI/MOV-SS shadow ends. */
-export function skipEmulatedInstruction(c: KvmContext): void {
-  wr(c, F.GUEST_RIP, rd(c, F.GUEST_RIP) + rd(c, F.VM_EXIT_INSTRUCTION_LEN));
-  const intr = rd(c, F.GUEST_INTERRUPTIBILITY_INFO);
-  if (intr & 3) wr(c, F.GUEST_INTERRUPTIBILITY_INFO, intr & ~3);
-}
-
-// ---- nested_vmx_succeed / nested_vmx_failInvalid / nested_vmx_failValid --------------------
-
-function setL1Flags(c: KvmContext, set: number): void {
-  const rflags = rd(c, F.GUEST_RFLAGS);
-  wr(c, F.GUEST_RFLAGS, ((rflags & ~ARITH_FLAGS) | set) >>> 0);
-}
-
-function succeed(c: KvmContext): number {
-  setL1Flags(c, 0);
-  return SUCCEED;
-}
-
-function failInvalid(c: KvmContext): number {
-  setL1Flags(c, RFLAGS.CF);
-  return FAIL_INVALID;
-}
-
-/** nested_vmx_fail: VMfailValid (error in vmcs12) with a current vmcs12, else VMfailInvalid. */
-function fail(c: KvmContext, error: number): number {
-  const vmcs12 = currentVmcs12(c.kvm.nested);
-  if (!vmcs12) return failInvalid(c);
-  setL1Flags(c, RFLAGS.ZF);
-  writeField(vmcs12, F.VM_INSTRUCTION_ERROR, error);
-  return FAIL_VALID;
-}
-
-/** A VMX instruction KVM emulated: its outcome, then skip it. */
-function emulated(c: KvmContext, fn: number, outcome: number, d1 = 0): KvmStepResult {
-  skipEmulatedInstruction(c);
-  return decide(c.h, fn, d1, outcome);
-}
-
-/** nested_vmx_check_permission: outside emulated VMX operation the instruction is #UD. */
-function needVmxon(c: KvmContext, fn: number): KvmStepResult | null {
-  if (c.kvm.nested.vmxon) return null;
-  queueException(c.kvm, 6, 0);
-  return decide(c.h, fn, 0, 3);
-}
-
-function queueException(kvm: KvmState, vector: number, errorCode: number): void {
-  kvm.exceptionPending = true;
-  kvm.exceptionVector = vector;
-  kvm.exceptionErrorCode = errorCode;
-  kvm.reqEvent = true;
-}
-
-function l1Revision(c: KvmContext, addr: number): number {
-  const b = c.h.lanes[c.guestLane]!.mem.bytes;
-  return (b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16) | (b[addr + 3] << 24)) >>> 0;
-}
-
-function validL1Page(c: KvmContext, addr: number): boolean {
-  return addr > 0 && addr % 4096 === 0 && addr + 4096 <= c.h.lanes[c.guestLane]!.mem.bytes.length;
-}
-
-// ---- the VMX instructions of L1 -----------------------------------------------------------
-
-/** handle_vmxon: VMX operation for L1, with the checks of the SDM's VMXON. */
-export function handleVmxon(c: KvmContext): KvmStepResult {
-  const n = c.kvm.nested;
-  const ins = l1Instruction(c);
-  if (!ins) return decide(c.h, Fn.handle_vmxon, 0, 3);
-  if (n.vmxon) return emulated(c, Fn.handle_vmxon, fail(c, VmxError.VMXON_IN_ROOT));
-  const addr = readOperand(c, ins.a);
-  if (!validL1Page(c, addr) || l1Revision(c, addr) !== VMX_REVISION)
-    return emulated(c, Fn.handle_vmxon, failInvalid(c), addr);
-  n.vmxon = true;
-  n.vmxonPtr = addr;
-  n.currentVmptr = INVALID_GPA;
-  // enter_vmx_operation → alloc_shadow_vmcs.
-  if (shadowVmcsEnabled(c)) allocShadowVmcs(c);
-  return emulated(c, Fn.handle_vmxon, succeed(c), addr);
-}
-
-/** handle_vmxoff: leave VMX operation (free_nested). */
-export function handleVmxoff(c: KvmContext): KvmStepResult {
-  const ud = needVmxon(c, Fn.handle_vmxoff);
-  if (ud) return ud;
-  const n = c.kvm.nested;
-  if (n.currentVmptr !== INVALID_GPA && shadowVmcsEnabled(c)) releaseShadow(c);
-  n.vmxon = false;
-  n.currentVmptr = INVALID_GPA;
-  return emulated(c, Fn.handle_vmxoff, succeed(c));
-}
-
-/** handle_vmclear: the vmcs12's launch state becomes clear; it stops being current. */
-export function handleVmclear(c: KvmContext): KvmStepResult {
-  const ud = needVmxon(c, Fn.handle_vmclear);
-  if (ud) return ud;
-  const n = c.kvm.nested;
-  const addr = readOperand(c, l1Instruction(c)!.a);
-  if (!validL1Page(c, addr))
-    return emulated(c, Fn.handle_vmclear, fail(c, VmxError.VMCLEAR_INVALID_ADDRESS), addr);
-  if (addr === n.vmxonPtr)
-    return emulated(c, Fn.handle_vmclear, fail(c, VmxError.VMCLEAR_VMXON_POINTER), addr);
-  // nested_release_vmcs12 first when it is the current one (its shadowed fields come back).
-  if (n.currentVmptr === addr && shadowVmcsEnabled(c)) releaseShadow(c);
-  const v = n.vmcs12[addr] ?? (n.vmcs12[addr] = createVmcs(addr));
-  v.launched = false;
-  if (n.currentVmptr === addr) n.currentVmptr = INVALID_GPA;
-  return emulated(c, Fn.handle_vmclear, succeed(c), addr);
-}
-
-/** handle_vmptrld: make a vmcs12 current, after the address and revision checks. */
-export function handleVmptrld(c: KvmContext): KvmStepResult {
-  const ud = needVmxon(c, Fn.handle_vmptrld);
-  if (ud) return ud;
-  const n = c.kvm.nested;
-  const addr = readOperand(c, l1Instruction(c)!.a);
-  if (!validL1Page(c, addr))
-    return emulated(c, Fn.handle_vmptrld, fail(c, VmxError.VMPTRLD_INVALID_ADDRESS), addr);
-  if (addr === n.vmxonPtr)
-    return emulated(c, Fn.handle_vmptrld, fail(c, VmxError.VMPTRLD_VMXON_POINTER), addr);
-  if (l1Revision(c, addr) !== VMX_REVISION)
-    return emulated(c, Fn.handle_vmptrld, fail(c, VmxError.VMPTRLD_BAD_REVISION), addr);
-  if (n.currentVmptr !== addr) {
-    // nested_release_vmcs12 of the previous one, then set_current_vmptr.
-    if (n.currentVmptr !== INVALID_GPA && shadowVmcsEnabled(c)) releaseShadow(c);
-    n.vmcs12[addr] ??= createVmcs(addr);
-    n.currentVmptr = addr;
-    if (shadowVmcsEnabled(c)) enableShadowing(c);
-  }
-  return emulated(c, Fn.handle_vmptrld, succeed(c), addr);
-}
-
-/** handle_vmread: a field of the current vmcs12 into L1's destination operand. */
-export function handleVmread(c: KvmContext): KvmStepResult {
-  const ud = needVmxon(c, Fn.handle_vmread);
-  if (ud) return ud;
-  const vmcs12 = currentVmcs12(c.kvm.nested);
-  if (!vmcs12) return emulated(c, Fn.handle_vmread, failInvalid(c));
-  const ins = l1Instruction(c)!;
-  const enc = readOperand(c, ins.b);
-  if (!resolveFieldEncoding(enc))
-    return emulated(c, Fn.handle_vmread, fail(c, VmxError.UNSUPPORTED_FIELD), enc);
-  writeOperand(c, ins.a, readField(vmcs12, enc));
-  return emulated(c, Fn.handle_vmread, succeed(c), enc);
-}
-
-/** handle_vmwrite: L1's value into a field of the current vmcs12. */
-export function handleVmwrite(c: KvmContext): KvmStepResult {
-  const ud = needVmxon(c, Fn.handle_vmwrite);
-  if (ud) return ud;
-  const vmcs12 = currentVmcs12(c.kvm.nested);
-  if (!vmcs12) return emulated(c, Fn.handle_vmwrite, failInvalid(c));
-  const ins = l1Instruction(c)!;
-  const enc = readOperand(c, ins.a);
-  const f = resolveFieldEncoding(enc);
-  if (!f) return emulated(c, Fn.handle_vmwrite, fail(c, VmxError.UNSUPPORTED_FIELD), enc);
-  // KVM does not offer "VMWRITE to any supported field" (IA32_VMX_MISC bit 29) to L1 here.
-  if (f.field.readOnly) return emulated(c, Fn.handle_vmwrite, fail(c, VmxError.VMWRITE_READONLY), enc);
-  writeField(vmcs12, enc, readOperand(c, ins.b));
-  return emulated(c, Fn.handle_vmwrite, succeed(c), enc);
 }
 
 // ---- nested VM entry -------------------------------------------------------------------------
