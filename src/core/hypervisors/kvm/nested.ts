@@ -34,7 +34,8 @@ export function nestedVmxCaps(kvm: KvmState, hw: VmxCaps): VmxCaps {
     preemptionTimer: true,
     preemptionTimerRate: EMULATED_PREEMPTION_TIMER_RATE,
     vmcsShadowing: false,
-    vmwriteAnyField: hw.features.vmwriteAnyField,
+    // nested_vmx_setup_misc_data: VMX_MISC_VMWRITE_SHADOW_RO_FIELDS, always.
+    vmwriteAnyField: true,
   });
 }
 
