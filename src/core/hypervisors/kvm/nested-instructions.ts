@@ -13,7 +13,13 @@ import { type KvmContext, type KvmStepResult, decide } from './context';
 import { Fn } from './functions';
 import { nestedVmxCaps } from './nested';
 import { INVALID_GPA, currentVmcs12 } from './nested-state';
-import { allocShadowVmcs, enableShadowing, releaseShadow, shadowVmcsEnabled } from './nested-shadow';
+import {
+  allocShadowVmcs,
+  enableShadowing,
+  releaseShadow,
+  shadowVmcsEnabled,
+  writeShadowReadOnly,
+} from './nested-shadow';
 import type { KvmState } from './state';
 import { rd, wr } from './vmx';
 
@@ -233,6 +239,8 @@ export function handleVmwrite(c: KvmContext): KvmStepResult {
   // as KVM offers it: nested_cpu_has_vmwrite_any_field).
   if (f.field.readOnly && !nestedVmxCaps(c.kvm, c.port.caps).features.vmwriteAnyField)
     return emulated(c, Fn.handle_vmwrite, fail(c, VmxError.VMWRITE_READONLY), enc);
-  writeField(vmcs12, enc, readOperand(c, ins.b));
+  const value = readOperand(c, ins.b);
+  writeField(vmcs12, enc, value);
+  writeShadowReadOnly(c, enc, value);
   return emulated(c, Fn.handle_vmwrite, succeed(c), enc);
 }

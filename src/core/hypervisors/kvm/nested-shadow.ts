@@ -147,3 +147,12 @@ export function copyVmcs12ToShadow(c: KvmContext): void {
     for (const e of [...SHADOW_RW, ...SHADOW_RO]) wr(c, e, readField(vmcs12, e));
   });
 }
+
+/**
+ * handle_vmwrite of a shadowed read-only field (it exits: the VMWRITE bitmap keeps those):
+ * KVM writes it into the shadow VMCS too, where L1's VMREADs find it.
+ */
+export function writeShadowReadOnly(c: KvmContext, enc: number, value: number): void {
+  if (!shadowVmcsEnabled(c) || !SHADOW_RO.includes(enc)) return;
+  withShadowLoaded(c, () => wr(c, enc, value));
+}
