@@ -136,6 +136,7 @@ export function createWorkerClient(createWorker: WorkerFactory = spawnSimWorker)
     },
     view: (step) => call((api) => api.view(step), true),
     timeline: () => call((api) => api.timeline(), true),
+    transitions: () => call((api) => api.transitions(), true),
     findStep: (step, direction, kinds) => call((api) => api.findStep(step, direction, kinds), true),
     crash: () => call((api) => api.crash(), false),
     onCrash(listener) {

@@ -24,6 +24,21 @@ export type LoadResponse =
     }
   | { ok: false; error: LabError };
 
+/**
+ * The numbers of every VM exit, VM entry and hypervisor decision, in step order (never
+ * thinned, unlike the timeline's instruction ticks): what the timeline needs to link an exit
+ * of L2 to the entry into L1 that L0 emulated for it, and to fold L1's trapped instructions.
+ */
+export interface TransitionColumns {
+  steps: number[];
+  /** VM exit: the exit reason; VM entry: the injected interruption info; decision: the function id. */
+  d0: number[];
+  /** VM exit: the exit interruption info; VM entry: 1 for VMLAUNCH; decision: its first number. */
+  d1: number[];
+  /** VM exit: the IDT-vectoring info; VM entry: the guest's RIP; decision: its second number. */
+  d2: number[];
+}
+
 /** What the simulation worker offers. Implemented in sim-worker.ts, wrapped by Comlink. */
 export interface SimApi {
   listScenarios(): Promise<BuiltinScenarioInfo[]>;
@@ -32,6 +47,7 @@ export interface SimApi {
   /** The state after event `step` (0 = initial state), clamped to the run. */
   view(step: number): Promise<StepView>;
   timeline(): Promise<TimelineData>;
+  transitions(): Promise<TransitionColumns>;
   /** Next/previous step from `step` whose event is of one of `kinds` (for step-by-kind). */
   findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null>;
   /** Test hook: throw inside the worker so the page's recovery path can be exercised. */

@@ -4,7 +4,8 @@ import * as Comlink from 'comlink';
 import { type LabSession, openSession, toLabError } from '../core/engine/session';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
 import { readParams } from '../core/scenario/params';
-import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi } from './protocol';
+import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi, TransitionColumns } from './protocol';
+import { transitionColumns } from './transitions';
 import type { StepView, TimelineData } from '../core/engine/view';
 
 let session: LabSession | null = null;
@@ -61,6 +62,10 @@ export const api: SimApi = {
 
   async timeline(): Promise<TimelineData> {
     return requireSession().timeline();
+  },
+
+  async transitions(): Promise<TransitionColumns> {
+    return transitionColumns(requireSession().sim.trace);
   },
 
   async findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null> {

@@ -1,10 +1,26 @@
-// An in-memory SimClient for component tests: three built-ins with canned runs (one a KVM + guest VMX run), a JSON load
-// that rejects bad JSON and unknown instructions with a line and column like the real
-// assembler, step-by-kind search, crash notification, and a switch that holds view answers
-// so tests can observe request coalescing.
+// An in-memory SimClient for component tests: four built-ins with canned runs (a KVM + guest
+// VMX run, and a nested one: KVM, a hypervisor, its guest), a JSON load that rejects bad JSON
+// and unknown instructions with a line and column like the real assembler, step-by-kind
+// search, crash notification, and a switch that holds view answers so tests can observe
+// request coalescing.
 import type { LabError, ScenarioInfo, StepView, TimelineData } from '../../src/core/engine/view';
-import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimClient } from '../../src/worker/protocol';
-import { IRQ_PROGRAM, irqRun, NMI_PROGRAM, nmiRun, timelineOf, type CannedRun } from './fake-run';
+import type {
+  BuiltinScenarioInfo,
+  LoadRequest,
+  LoadResponse,
+  SimClient,
+  TransitionColumns,
+} from '../../src/worker/protocol';
+import {
+  IRQ_PROGRAM,
+  irqRun,
+  NMI_PROGRAM,
+  nmiRun,
+  timelineOf,
+  transitionsOf,
+  type CannedRun,
+} from './fake-run';
+import { L1_PROGRAM, nestedRun } from './fake-nested-run';
 import { GUEST_PROGRAM, vmxRun } from './fake-vmx-run';
 
 type Params = Record<string, string | number | boolean>;
@@ -30,6 +46,14 @@ export const BUILTINS: BuiltinScenarioInfo[] = [
     title: 'KVM injects an NMI into its guest',
     description: 'KVM at L0, a guest kernel at L1: an interrupt-window exit, then an NMI-window exit.',
     params: [{ key: 'virtual_nmis', description: 'The CPU has virtual NMIs', type: 'boolean', value: false }],
+  },
+  {
+    name: 'nested-intr',
+    title: 'Nested VMX: an interrupt for L1 while L2 runs',
+    description: 'KVM at L0, a hypervisor at L1, its guest at L2: an emulated external-interrupt exit.',
+    params: [
+      { key: 'ack_on_exit', description: 'Acknowledge interrupt on exit', type: 'boolean', value: false },
+    ],
   },
 ];
 
@@ -133,6 +157,10 @@ export class FakeSimClient implements SimClient {
         const doc = documentFor('kvm-nmi', BUILTINS[2].title, GUEST_PROGRAM, params);
         return this.makeRun('kvm-nmi', BUILTINS[2].title, GUEST_PROGRAM, params, vmxRun(), doc);
       }
+      if (req.builtin === 'nested-intr') {
+        const doc = documentFor('nested-intr', BUILTINS[3].title, L1_PROGRAM, params);
+        return this.makeRun('nested-intr', BUILTINS[3].title, L1_PROGRAM, params, nestedRun(), doc);
+      }
       if (req.builtin === 'nmi-nesting') {
         const doc = documentFor('nmi-nesting', BUILTINS[1].title, NMI_PROGRAM, params);
         return this.makeRun('nmi-nesting', BUILTINS[1].title, NMI_PROGRAM, params, nmiRun(levels), doc);
@@ -222,6 +250,12 @@ export class FakeSimClient implements SimClient {
     this.record('timeline');
     if (!this.loaded) throw new Error('nothing loaded');
     return timelineOf(this.loaded.run);
+  }
+
+  async transitions(): Promise<TransitionColumns> {
+    this.record('transitions');
+    if (!this.loaded) throw new Error('nothing loaded');
+    return transitionsOf(this.loaded.run);
   }
 
   async findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null> {

@@ -9,6 +9,7 @@ import {
   type TraceEventView,
   type VmxView,
 } from '../../src/core/engine/view';
+import type { TransitionColumns } from '../../src/worker/protocol';
 
 export interface CpuState {
   rip: number;
@@ -196,4 +197,26 @@ export function timelineOf(run: CannedRun): TimelineData {
     vectors: run.events.map((e) => e.data.vector ?? -1),
     types: run.events.map((e) => e.data.type ?? -1),
   };
+}
+
+/** The numbers of the exits, entries and decisions, as the worker's transitions() sends them. */
+export function transitionsOf(run: CannedRun): TransitionColumns {
+  const out: TransitionColumns = { steps: [], d0: [], d1: [], d2: [] };
+  for (const e of run.events) {
+    const d = e.data;
+    const words =
+      e.kind === 'vmexit'
+        ? [d.reason, d.intrInfo, d.vectoringInfo]
+        : e.kind === 'vmentry'
+          ? [d.injected, d.launch, d.guestRip]
+          : e.kind === 'decision'
+            ? [d.function, d.a, d.b]
+            : null;
+    if (!words) continue;
+    out.steps.push(e.step);
+    out.d0.push(words[0] ?? 0);
+    out.d1.push(words[1] ?? 0);
+    out.d2.push(words[2] ?? 0);
+  }
+  return out;
 }

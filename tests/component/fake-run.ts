@@ -3,7 +3,7 @@
 import { EventKind, EventType } from '../../src/core/engine/view';
 import { at, buildRun, type CannedRun } from './fake-run-builder';
 
-export { timelineOf, type CannedRun } from './fake-run-builder';
+export { timelineOf, transitionsOf, type CannedRun } from './fake-run-builder';
 
 export const IRQ_PROGRAM = [
   '; An external interrupt arrives while the CPU works.',

@@ -75,8 +75,14 @@ describe('VMCS panel', () => {
     await openVmcsAt(0);
     const panel = screen.getByTestId('vmcs-vmcs01');
     const title = within(panel).getByRole('heading', { level: 2 });
-    expect(title).toHaveTextContent('vmcs01 · 0x2000 · launched');
+    expect(title).toHaveTextContent("vmcs01 · L0's VMCS for L1");
     expect(title).toHaveTextContent('current');
+    expect(within(panel).getByTestId('vmcs-meta')).toHaveTextContent(
+      'held by the processor · 0x2000 · launched',
+    );
+    // One VMCS: no index, no origin tags.
+    expect(screen.queryByTestId('vmcs-index')).toBeNull();
+    expect(within(panel).queryByTestId('vmcs-origin-legend')).toBeNull();
     expect(screen.getByTestId('vmx-on')).toHaveAttribute('data-on', 'true');
     expect(screen.getByTestId('vmx-operation')).toHaveTextContent('root operation');
     expect(screen.getByTestId('vmx-preemption-timer')).toHaveTextContent('off');

@@ -57,6 +57,7 @@ function workerApi(id: number, log: { id: number; req: LoadRequest }[], hang: { 
       vectors: [],
       types: [],
     }),
+    transitions: async () => ({ steps: [], d0: [], d1: [], d2: [] }),
     findStep: async () => null,
     crash: async () => {
       throw new Error(`worker ${id} crashed on purpose`);

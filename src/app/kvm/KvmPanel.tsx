@@ -1,10 +1,12 @@
 // The KVM model's software state for the vCPU it runs, named as in the kernel: where the run
 // loop is, the NMI and IRQ bookkeeping, the pending requests, the soft-vNMI heuristic's
-// blocked time (with the 1 s break-out), the last exit handled and KVM's log lines.
-import type { KvmView } from '../../core/engine/view';
+// blocked time (with the 1 s break-out), the last exit handled, the nested VMX it emulates for
+// its guest, and KVM's log lines.
+import type { KvmView, VmcsView } from '../../core/engine/view';
 import { exitReasonByCode } from '../../core/vmx';
 import { hexVector } from '../format';
 import { Chip, Field } from '../level/fields';
+import { nestedChanges, NestedVmxState } from './NestedVmxState';
 
 /** kvm_intel's break-out: soft_vnmi_blocked is dropped after 1 s of guest time (vmx.c). */
 export const VNMI_BREAKOUT_NS = 1_000_000_000;
@@ -17,9 +19,10 @@ export function kvmChanges(prev: KvmView | null | undefined, cur: KvmView): Read
   const out = new Set<string>();
   if (!prev) return out;
   for (const key of Object.keys(cur) as (keyof KvmView)[]) {
-    if (key === 'log' || key === 'requests') continue;
+    if (key === 'log' || key === 'requests' || key === 'nested') continue;
     if (prev[key] !== cur[key]) out.add(key);
   }
+  for (const key of nestedChanges(prev.nested, cur.nested)) out.add(key);
   for (const r of new Set([...prev.requests, ...cur.requests])) {
     if (prev.requests.includes(r) !== cur.requests.includes(r)) out.add(`req:${r}`);
   }
@@ -71,10 +74,15 @@ export function KvmPanel({
   kvm,
   prev,
   step,
+  lane = 0,
+  vmcs = [],
 }: {
   kvm: KvmView;
   prev: KvmView | null | undefined;
   step: number;
+  /** The KVM's level, and every VMCS of the step (to name its nested state in the stack's terms). */
+  lane?: number;
+  vmcs?: readonly VmcsView[];
 }) {
   const changed = kvmChanges(prev, kvm);
   const c = (key: string) => changed.has(key);
@@ -163,6 +171,14 @@ export function KvmPanel({
           ))}
         </div>
       </div>
+      {kvm.nested && (
+        <div className="kvm-row kvm-nested-row">
+          <span className="row-label" title="struct nested_vmx (arch/x86/kvm/vmx/vmx.h)">
+            nested VMX
+          </span>
+          <NestedVmxState nested={kvm.nested} changed={changed} lane={lane} vmcs={vmcs} />
+        </div>
+      )}
       <div className="kvm-row">
         <span className="row-label">soft vNMI</span>
         <Chip

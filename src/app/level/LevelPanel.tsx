@@ -1,10 +1,9 @@
 // One panel per level: badges for its mode (bare metal, VMX root, non-root guest) and
 // whether it runs now; its CPU; its registers, or for a KVM lane the KVM model's state; its
-// interrupt controller. A level that waits says which state it shows: a host where it
-// resumes (HOST_RIP), a guest the guest area of its VMCS.
+// interrupt controller. A level that waits says which VMCS area its state comes from (the core
+// says: a host-state area where it resumes at HOST_RIP, a guest-state area at GUEST_RIP).
 import { memo } from 'react';
-import type { CpuView, LevelView, StepView, VmxView } from '../../core/engine/view';
-import { fieldByName } from '../../core/vmx';
+import type { CpuView, LevelView, StepView } from '../../core/engine/view';
 import { KvmPanel } from '../kvm/KvmPanel';
 import { hexShort } from '../format';
 import { ApicState } from './ApicState';
@@ -41,36 +40,28 @@ function RegisterGrid({ regs, changed }: { regs: LevelView['cpu']['regs']; chang
   );
 }
 
-/** The VMCS a waiting level's state comes from: its own (host) or the one that runs it (guest). */
-function vmcsOf(vmx: VmxView, level: LevelView) {
-  const k = level.index;
-  const mine = vmx.vmcs.filter((v) =>
-    level.cpu.mode === 'non-root'
-      ? /^vmcs\d\d$/.test(v.role) && v.role.endsWith(String(k))
-      : v.role.startsWith(`vmcs${k}`),
-  );
-  return mine.find((v) => v.current) ?? mine[0];
-}
-
-function fieldValue(vmcs: ReturnType<typeof vmcsOf>, name: string): number | undefined {
-  const enc = fieldByName(name)?.encoding;
-  return vmcs?.fields.find((f) => f.encoding === enc)?.value;
-}
-
-/** What a level that is not running shows, in a sentence. */
+/**
+ * What a level that is not running shows, in a sentence: the VMCS area its state comes from
+ * (LevelView.restingIn, from the core: "the host-state area of vmcs12" for L1 while L2 runs),
+ * the RIP it resumes at, and when.
+ */
 function waitingNote(level: LevelView, view: StepView): string | null {
   if (level.cpu.running) return null;
   const runner = view.levels.find((l) => l.cpu.running);
-  const who = runner ? `L${runner.index} runs` : 'Another level runs';
-  const vmcs = vmcsOf(view.vmx, level);
-  if (level.cpu.mode === 'non-root') {
-    const rip = fieldValue(vmcs, 'GUEST_RIP');
-    const from = vmcs ? `the guest-state area of ${vmcs.role}` : 'its VMCS guest-state area';
-    return `Waiting: ${who}. Shown: ${from}${rip !== undefined ? ` (GUEST_RIP ${hexShort(rip)})` : ''}, where the guest resumes at the next VM entry.`;
+  const who = runner ? `L${runner.index}` : 'another level';
+  const area = level.restingIn;
+  if (!area) return `Waiting while ${who} runs.`;
+  const rip = hexShort(level.cpu.rip);
+  const role = /\b(vmcs\d+)\b/.exec(area)?.[1];
+  if (/^the host-state area/.test(area)) {
+    // vmcsAB with A > 0 is LA's VMCS, which the processor never exits to: the KVM at LA-1
+    // emulates that exit.
+    const owner = role ? Number(role[4]) : 0;
+    const when = owner > 0 ? `at the next VM exit L${owner - 1} emulates for it` : 'at the next VM exit';
+    const root = level.cpu.mode === 'root' ? ' in VMX root' : '';
+    return `Waiting${root} while ${who} runs. Shown: ${area}, where it resumes ${when} (HOST_RIP ${rip}${role ? ` in ${role}` : ''}).`;
   }
-  const rip = fieldValue(vmcs, 'HOST_RIP');
-  const where = rip !== undefined ? `HOST_RIP ${hexShort(rip)}${vmcs ? ` in ${vmcs.role}` : ''}` : 'HOST_RIP';
-  return `Waiting in VMX root while ${who.replace(' runs', '')} runs as its guest. Shown: where it resumes at the next VM exit (${where}).`;
+  return `Waiting: ${who} runs. Shown: ${area} (GUEST_RIP ${rip}), where it resumes at its next VM entry.`;
 }
 
 const LevelCard = memo(function LevelCard({
@@ -136,7 +127,13 @@ const LevelCard = memo(function LevelCard({
       {isKvm ? (
         <section className="panel-section">
           <h3 className="section-title">KVM (struct kvm_vcpu_arch)</h3>
-          <KvmPanel kvm={level.kvm!} prev={prev?.kvm} step={view.step} />
+          <KvmPanel
+            kvm={level.kvm!}
+            prev={prev?.kvm}
+            step={view.step}
+            lane={level.index}
+            vmcs={view.vmx.vmcs}
+          />
         </section>
       ) : (
         <section className="panel-section">

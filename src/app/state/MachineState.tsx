@@ -73,12 +73,13 @@ function StateTabs({ tabs, active }: { tabs: Tab[]; active: string }) {
           id={`state-tab-${t.id}`}
           aria-selected={active === t.id}
           aria-controls="state-tabpanel"
-          className={`tab${active === t.id ? ' on' : ''}`}
+          className={`tab${active === t.id ? ' on' : ''}${t.id === 'vmx' ? ' tab-vmx' : ''}`}
+          title={t.label}
           data-testid={`state-tab-${t.id}`}
           onClick={() => store.getState().setStateTab(t.id)}
         >
           {t.running && <span className="run-dot" title="Running at this step" aria-label="running" />}
-          {t.label}
+          <span className="tab-label">{t.label}</span>
           {t.changed && (
             <span className="tab-badge changed-dot" title="Changed in this step" aria-label="changed" />
           )}
@@ -138,6 +139,8 @@ export function MachineState() {
         <>
           <StateTabs tabs={tabs} active={active} />
           <div
+            // A tab opens at its top, not at the scroll position another tab left.
+            key={active}
             className="state-tabpanel"
             role="tabpanel"
             id="state-tabpanel"

@@ -39,9 +39,13 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
   /** After a successful load: fetch what the page draws besides the current step. */
   async function fetchRunExtras(generation: number, totalSteps: number) {
     try {
-      const [timeline, last] = await Promise.all([client.timeline(), client.view(totalSteps)]);
+      const [timeline, last, transitions] = await Promise.all([
+        client.timeline(),
+        client.view(totalSteps),
+        client.transitions(),
+      ]);
       if (generation !== runtime.generation) return;
-      set({ timeline, allAssertions: last.assertions });
+      set({ timeline, transitions, allAssertions: last.assertions });
     } catch {
       // A crash: the client reported it; the run is replayed and the page keeps what it has.
     }
@@ -59,6 +63,8 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
     get().pause();
     if (origin !== 'share') clearSharedHash();
     const step = keepStep ? Math.min(get().step, res.info.totalSteps) : 0;
+    // Another scenario starts from its own default fold; a variant of the same one keeps it.
+    const sameScenario = get().info?.name === res.info.name;
     const editor: Partial<LabState> = {};
     if (origin !== 'editor') {
       const fromBuiltin = builtinOf(req);
@@ -74,8 +80,10 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
       loadError: null,
       runError: res.runError,
       timeline: null,
+      transitions: null,
       allAssertions: [],
       eventDetails: {},
+      ...(sameScenario ? {} : { foldTrapped: null }),
       pendingSwitch: null,
       view: null,
       prevView: null,
@@ -109,6 +117,7 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
     request: null,
     loading: false,
     timeline: null,
+    transitions: null,
     allAssertions: [],
     started: false,
     pendingSwitch: null,

@@ -7,6 +7,7 @@ export const selectBuiltins = (s: LabState) => s.builtins;
 export const selectRequest = (s: LabState) => s.request;
 export const selectLoading = (s: LabState) => s.loading;
 export const selectTimeline = (s: LabState) => s.timeline;
+export const selectTransitions = (s: LabState) => s.transitions;
 export const selectAllAssertions = (s: LabState) => s.allAssertions;
 
 export const selectStep = (s: LabState) => s.step;
@@ -37,6 +38,9 @@ export const selectEventDetails = (s: LabState) => s.eventDetails;
 export const selectStateTab = (s: LabState) => s.stateTab;
 export const selectVmcsShowAll = (s: LabState) => s.vmcsShowAll;
 export const selectExpandedFields = (s: LabState) => s.expandedFields;
+
+/** Whether the timeline folds trapped round trips: the user's choice, else on for nested runs. */
+export const selectFoldTrapped = (s: LabState): boolean => s.foldTrapped ?? (s.info?.levels.length ?? 0) >= 3;
 
 /** Whether a level has a program to show (a KVM lane has none: it is a model, not code). */
 function hasSource(s: LabState, index: number): boolean {

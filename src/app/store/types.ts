@@ -2,7 +2,13 @@
 // store is their intersection. Only what the page shows lives here; the run is in the worker.
 import type { StateCreator } from 'zustand/vanilla';
 import type { AssertionView, LabError, ScenarioInfo, StepView, TimelineData } from '../../core/engine/view';
-import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimClient } from '../../worker/protocol';
+import type {
+  BuiltinScenarioInfo,
+  LoadRequest,
+  LoadResponse,
+  SimClient,
+  TransitionColumns,
+} from '../../worker/protocol';
 import type { DraftStorage } from './draft-storage';
 
 export type ParamValue = string | number | boolean;
@@ -32,6 +38,8 @@ export interface ScenarioValues {
   request: LoadRequest | null;
   loading: boolean;
   timeline: TimelineData | null;
+  /** The numbers of every VM exit, entry and decision (exit reasons, function ids). */
+  transitions: TransitionColumns | null;
   /** Every assertion of the run (the view of the last step), for the list and the marks. */
   allAssertions: AssertionView[];
   started: boolean;
@@ -140,8 +148,13 @@ export interface UiValues {
   stateTab: string | null;
   /** The VMCS panels list every field, not only the important (and changed) ones. */
   vmcsShowAll: boolean;
-  /** VMCS fields shown bit by bit, by "addr:field". */
+  /** VMCS fields shown bit by bit, by "role@addr:field". */
   expandedFields: Record<string, boolean>;
+  /**
+   * The timeline folds the round trips L0 handles alone for a guest's trapped instructions
+   * (VMREAD, VMWRITE, RDMSR, ...). null: the default, on for nested runs (three levels or more).
+   */
+  foldTrapped: boolean | null;
 }
 export interface UiActions {
   setHelpOpen(open: boolean): void;
@@ -154,6 +167,7 @@ export interface UiActions {
   setStateTab(tab: string | null): void;
   setVmcsShowAll(all: boolean): void;
   toggleField(key: string): void;
+  setFoldTrapped(fold: boolean | null): void;
 }
 
 export type LabState = ScenarioValues &

@@ -18,6 +18,7 @@ export const createUiSlice: SliceCreator<UiValues & UiActions & ErrorValues & Er
     stateTab: null,
     vmcsShowAll: false,
     expandedFields: {},
+    foldTrapped: null,
     setHelpOpen: (open) => set({ helpOpen: open }),
     toggleHelp: () => set({ helpOpen: !get().helpOpen }),
     setLeftTab: (tab) => set({ leftTab: tab }),
@@ -37,4 +38,5 @@ export const createUiSlice: SliceCreator<UiValues & UiActions & ErrorValues & Er
         else next[key] = true;
         return { expandedFields: next };
       }),
+    setFoldTrapped: (fold) => set({ foldTrapped: fold }),
   });

@@ -15,18 +15,23 @@ import { useLab, useLabStoreApi } from '../sim-client-context';
 import {
   selectAllAssertions,
   selectEventDetails,
+  selectFoldTrapped,
   selectInfo,
   selectPlaying,
   selectStep,
   selectTimeAxis,
   selectTimeline,
   selectTimelineZoom,
+  selectTransitions,
 } from '../store/selectors';
+import { kvmLanesOf, nestingOf } from './nesting';
+import { nestingMarks } from './nesting-marks';
 import { TimelineMarks } from './TimelineMarks';
 import {
   axisScale,
   formatTick,
   laneTop,
+  laneSubLabel,
   layoutFor,
   layoutHeight,
   maxZoom,
@@ -83,6 +88,8 @@ export function Timeline() {
   const playing = useLab(selectPlaying);
   const assertions = useLab(selectAllAssertions);
   const details = useLab(selectEventDetails);
+  const transitions = useLab(selectTransitions);
+  const fold = useLab(selectFoldTrapped);
   const tall = useTallWindow();
   const [dragging, setDragging] = useState(false);
   const wrapRef = useRef<HTMLDivElement>(null);
@@ -105,10 +112,23 @@ export function Timeline() {
     [axis, total, endTime, layout, zoomState],
   );
   const passedByStep = useMemo(() => new Map(assertions.map((a) => [a.step, a.passed])), [assertions]);
-  const drawn = useMemo(
-    () => (data ? visibleMarks(data, scale, axis, lanes, (s) => passedByStep.get(s) ?? true) : null),
-    [data, scale, axis, lanes, passedByStep],
+  const nesting = useMemo(
+    () => (data && transitions && info ? nestingOf(data, transitions, kvmLanesOf(info)) : null),
+    [data, transitions, info],
   );
+  const hidden = fold && nesting && nesting.folds.length > 0 ? nesting.folded : undefined;
+  const drawn = useMemo(
+    () => (data ? visibleMarks(data, scale, axis, lanes, (s) => passedByStep.get(s) ?? true, hidden) : null),
+    [data, scale, axis, lanes, passedByStep, hidden],
+  );
+  // Links need room to read; where transitions are drawn as dense strokes only folds remain.
+  const nest = useMemo(() => {
+    if (!data || !nesting || !drawn) return null;
+    const column = axis === 'step' ? data.steps : data.times;
+    const range = scale.range() as [number, number];
+    const marks = nestingMarks(nesting, data, (i) => scale(column[i]), range, fold);
+    return drawn.dense ? { links: [], folds: marks.folds } : marks;
+  }, [data, nesting, drawn, axis, scale, fold]);
 
   // The exits, entries and decisions in view get their details (reason, injected event,
   // kernel function) when there are few enough of them to read.
@@ -159,7 +179,7 @@ export function Timeline() {
   const axisY = laneTop(layout, lanes);
   return (
     <section className="timeline" aria-label="Timeline">
-      <TimelineToolbar eventsInView={drawn?.eventsInView ?? 0} />
+      <TimelineToolbar eventsInView={drawn?.eventsInView ?? 0} foldable={nesting?.folds.length ?? 0} />
       <div className="timeline-canvas" ref={wrapRef}>
         <svg
           ref={svgRef}
@@ -191,7 +211,7 @@ export function Timeline() {
                 <text className="lane-label" x={10} y={top + half + 4}>
                   {level ? `L${level.index}` : ''}
                   <tspan className="lane-sub" dx={6}>
-                    {level ? level.name.replace(/^L\d+\s*·\s*/, '') : ''}
+                    {level ? laneSubLabel(level.name, layout.left - 40) : ''}
                   </tspan>
                   <title>{level?.name}</title>
                 </text>
@@ -210,7 +230,14 @@ export function Timeline() {
               data-testid="playhead-line"
             />
           )}
-          <TimelineMarks drawn={drawn} layout={layout} clipPath={`url(#${clipId})`} details={details} />
+          <TimelineMarks
+            drawn={drawn}
+            layout={layout}
+            clipPath={`url(#${clipId})`}
+            details={details}
+            data={data}
+            nest={nest}
+          />
           <g className="axis" transform={`translate(0, ${axisY})`}>
             <line x1={x0} x2={x1} y1={0} y2={0} className="axis-line" />
             {axisTicks.map((t) => (

@@ -1,12 +1,14 @@
 // The key to the timeline: each glyph with what it means, drawn by the same code as the lanes.
-// The VM-transition entries appear when the run has VM exits, entries or decisions.
+// The VM-transition entries appear when the run has VM exits, entries or decisions; the
+// nesting ones (an emulated exit's link, a fold) when the run has them.
 import { useMemo } from 'react';
 import { EventKind } from '../../core/engine/view';
 import { useLab } from '../sim-client-context';
-import { selectTimeline } from '../store/selectors';
+import { selectFoldTrapped, selectInfo, selectTimeline, selectTransitions } from '../store/selectors';
 import type { MarkCategory } from '../theme';
-import { KIND_LABELS } from '../theme';
+import { KIND_COLORS, KIND_LABELS } from '../theme';
 import { MarkGlyph } from './MarkGlyph';
+import { kvmLanesOf, nestingOf } from './nesting';
 import type { MarkKind } from './visible-marks';
 
 type Glyph = MarkKind | 'instruction' | 'injection';
@@ -60,8 +62,52 @@ const VMX_ENTRIES: Entry[] = [
 /** Glyphs sit at different heights in a lane; in the legend each is centred. */
 const LEGEND_CY: Partial<Record<Glyph, number>> = { raise: 6 };
 
+/** The glyphs of nesting, as NestingLayer draws them (small). */
+function NestingGlyph({ kind }: { kind: 'reflection' | 'fold' }) {
+  if (kind === 'fold')
+    return (
+      <>
+        <rect x={-6} y={-2.5} width={12} height={5} rx={2.5} className="fold-bar" />
+        <path d="M-6 -6V6" className="fold-tick" />
+      </>
+    );
+  return (
+    <path
+      d="M-6 7C0 7 0 -6 6 -6M2 -9L6 -6L2 -3"
+      fill="none"
+      stroke={KIND_COLORS.vmexit}
+      strokeWidth={1.5}
+      strokeDasharray="3 2"
+    />
+  );
+}
+
+const NESTING_ENTRIES = {
+  reflection: {
+    label: 'emulated exit',
+    title:
+      'An exit of L2 that L0 turned into a VM exit to L1 (nested_vmx_reflect_vmexit, vmx_check_nested_events): from the exit of L2 to L0’s entry into L1, labelled with the reason L1 sees',
+  },
+  fold: {
+    label: 'folded',
+    title:
+      'Trapped instructions folded: round trips in which L0 handles a guest’s VMREAD, VMWRITE, RDMSR, ... itself (the count is in the tooltip)',
+  },
+} as const;
+
 export function TimelineLegend() {
   const data = useLab(selectTimeline);
+  const transitions = useLab(selectTransitions);
+  const fold = useLab(selectFoldTrapped);
+  const info = useLab(selectInfo);
+  const nesting = useMemo(
+    () => (data && transitions && info ? nestingOf(data, transitions, kvmLanesOf(info)) : null),
+    [data, transitions, info],
+  );
+  const nestKinds = [
+    ...(nesting && nesting.reflections.length > 0 ? (['reflection'] as const) : []),
+    ...(nesting && fold && nesting.folds.length > 0 ? (['fold'] as const) : []),
+  ];
   const vmx = useMemo(() => {
     const kinds = new Set(data?.kinds ?? []);
     return kinds.has(EventKind.VMEXIT) || kinds.has(EventKind.VMENTRY) || kinds.has(EventKind.DECISION);
@@ -86,6 +132,14 @@ export function TimelineLegend() {
             )}
           </svg>
           {e.label}
+        </li>
+      ))}
+      {nestKinds.map((k) => (
+        <li key={k} data-legend={k} title={NESTING_ENTRIES[k].title}>
+          <svg width="14" height="20" viewBox="-7 -10 14 20" aria-hidden="true">
+            <NestingGlyph kind={k} />
+          </svg>
+          {NESTING_ENTRIES[k].label}
         </li>
       ))}
     </ul>

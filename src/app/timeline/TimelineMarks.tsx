@@ -2,10 +2,14 @@
 // only, not the thousands of marks, which change only with the data, zoom, axis, width or
 // the transition details. VM exits and entries are arrows between lanes; an exit is labelled
 // with its reason where there is room, an entry that injects an event carries the event.
+// Nesting adds its links (an exit of L2 to the entry into L1 that L0 emulated) and folds.
 import { memo } from 'react';
+import type { TimelineData } from '../../core/engine/view';
 import type { EventDetail } from '../store/types';
 import { KIND_COLORS } from '../theme';
 import { MarkGlyph, markTitle } from './MarkGlyph';
+import { FoldMarks, ReflectionLinks } from './NestingLayer';
+import type { NestingMarks } from './nesting-marks';
 import { laneTop, type TimelineLayout } from './timeline-scale';
 import { exitReasonLabel, injectedCategory, transitionTitle } from './transition-text';
 import type { Mark, VisibleMarks } from './visible-marks';
@@ -45,11 +49,16 @@ export const TimelineMarks = memo(function TimelineMarks({
   layout,
   clipPath,
   details,
+  data,
+  nest,
 }: {
   drawn: VisibleMarks | null;
   layout: TimelineLayout;
   clipPath: string;
   details: Record<number, EventDetail>;
+  data: TimelineData | null;
+  /** Reflection links and fold marks in view (null: none, or too dense to draw). */
+  nest: NestingMarks | null;
 }) {
   if (!drawn) return null;
   const half = layout.laneHeight / 2;
@@ -59,8 +68,12 @@ export const TimelineMarks = memo(function TimelineMarks({
   // Arrows first, so the marks in the lanes are drawn over them.
   const arrows = drawn.marks.filter((m) => m.kind === 'exit' || m.kind === 'entry');
   const others = drawn.marks.filter((m) => m.kind !== 'exit' && m.kind !== 'entry');
+  const arrowXs = nest ? arrows.map((m) => m.x).sort((a, b) => a - b) : [];
   return (
     <g clipPath={clipPath}>
+      {nest && data && nest.links.length > 0 && (
+        <ReflectionLinks links={nest.links} data={data} centre={centre} half={half} arrowXs={arrowXs} />
+      )}
       {drawn.idle.map((xs, lane) => (
         <path
           key={`idle-${lane}`}
@@ -114,7 +127,9 @@ export const TimelineMarks = memo(function TimelineMarks({
               <text
                 className="exit-label"
                 x={m.x + 5}
-                y={(y0 + (to ?? y0 - half)) / 2 + 4}
+                // Beside the arrow, halfway to the next lane it crosses (not in the middle of a
+                // long arrow, where it would read as the middle lane's).
+                y={y0 + ((to ?? y0 - half) < y0 ? -half : half) + 4}
                 data-testid="exit-label"
               >
                 {label}
@@ -123,6 +138,8 @@ export const TimelineMarks = memo(function TimelineMarks({
           </g>
         );
       })}
+      {/* Under the lane's own marks: a decision between folded traps stays visible. */}
+      {nest && nest.folds.length > 0 && <FoldMarks folds={nest.folds} centre={centre} />}
       {others.map((m) => (
         <g
           key={`${m.lane}:${m.kind}:${m.category}:${Math.round(m.x)}`}

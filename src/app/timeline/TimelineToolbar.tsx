@@ -1,11 +1,19 @@
-// Above the lanes: the axis (steps or cycles), "fit" to undo zoom and pan, how much of the
-// run is in view, and the legend.
+// Above the lanes: the axis (steps or cycles), "fit" to undo zoom and pan, folding the trapped
+// round trips of a nested run, how much of the run is in view, and the legend.
 import { useLab, useLabStoreApi } from '../sim-client-context';
-import { selectTimeAxis, selectTimeline, selectTimelineZoom } from '../store/selectors';
+import { selectFoldTrapped, selectTimeAxis, selectTimeline, selectTimelineZoom } from '../store/selectors';
 import { TimelineLegend } from './TimelineLegend';
 
-export function TimelineToolbar({ eventsInView }: { eventsInView: number }) {
+export function TimelineToolbar({
+  eventsInView,
+  foldable,
+}: {
+  eventsInView: number;
+  /** Trapped round trips the run has (the fold toggle is shown when there are any). */
+  foldable: number;
+}) {
   const store = useLabStoreApi();
+  const fold = useLab(selectFoldTrapped);
   const axis = useLab(selectTimeAxis);
   const zoom = useLab(selectTimelineZoom);
   const data = useLab(selectTimeline);
@@ -42,6 +50,21 @@ export function TimelineToolbar({ eventsInView }: { eventsInView: number }) {
       >
         Fit
       </button>
+      {foldable > 0 && (
+        // A switch, not a checkbox: the step keys keep working after a click on it.
+        <button
+          type="button"
+          role="switch"
+          aria-checked={fold}
+          className={`param-toggle timeline-fold${fold ? ' on' : ''}`}
+          data-testid="timeline-fold"
+          title={`Fold the ${foldable} round trips in which the levels below a guest handle its trapped instruction (VMREAD, VMWRITE, VMPTRLD, RDMSR, ...) themselves: each run becomes a small mark on the guest's lane, its count in the tooltip. The step keys still stop at every step.`}
+          onClick={() => store.getState().setFoldTrapped(!fold)}
+        >
+          <span className="param-toggle-knob" aria-hidden="true" />
+          fold trapped instructions
+        </button>
+      )}
       <span
         className="timeline-status"
         title="Wheel to zoom, drag to pan, click or drag the playhead to go to a step"

@@ -28,6 +28,13 @@ export function laneTop(l: TimelineLayout, lane: number): number {
   return l.top + lane * l.laneHeight;
 }
 
+/** "L1 · KVM (a guest hypervisor)" → what fits in `room` px after "L1": "KVM (a guest…". */
+export function laneSubLabel(name: string, room: number): string {
+  const sub = name.replace(/^L\d+\s*·\s*/, '');
+  const max = Math.max(2, Math.floor(room / 6.4));
+  return sub.length <= max ? sub : `${sub.slice(0, max - 1).trimEnd()}…`;
+}
+
 /** The largest useful zoom: about eight steps (or eight events' worth of cycles) across. */
 export function maxZoom(domainMax: number): number {
   return Math.max(1, domainMax / 8);

@@ -82,21 +82,25 @@ export function transitionTargets(data: TimelineData): Int32Array {
   return out;
 }
 
-/** How many VM exits, entries and decisions lie between indices from..to (prefix sums). */
-function transitionsIn(data: TimelineData, from: number, to: number): number {
-  let prefix = prefixCache.get(data);
+/**
+ * How many VM exits, entries and decisions lie between indices from..to (prefix sums), leaving
+ * out the `hidden` ones (folded round trips).
+ */
+function transitionsIn(data: TimelineData, from: number, to: number, hidden?: Uint8Array): number {
+  const key = hidden ?? data;
+  let prefix = prefixCache.get(key);
   if (!prefix) {
     prefix = new Int32Array(data.kinds.length + 1);
     for (let i = 0; i < data.kinds.length; i++) {
       const k = data.kinds[i];
       const t = k === EventKind.VMEXIT || k === EventKind.VMENTRY || k === EventKind.DECISION ? 1 : 0;
-      prefix[i + 1] = prefix[i] + t;
+      prefix[i + 1] = prefix[i] + (hidden?.[i] ? 0 : t);
     }
-    prefixCache.set(data, prefix);
+    prefixCache.set(key, prefix);
   }
   return to < from ? 0 : prefix[to + 1] - prefix[from];
 }
-const prefixCache = new WeakMap<TimelineData, Int32Array>();
+const prefixCache = new WeakMap<object, Int32Array>();
 
 export function visibleMarks(
   data: TimelineData,
@@ -105,6 +109,8 @@ export function visibleMarks(
   lanes: number,
   /** step → passed, for the colour of assert marks. */
   assertPassed: (step: number) => boolean,
+  /** Per index: 1 for an event folded away (a trapped round trip), drawn by its fold mark. */
+  hidden?: Uint8Array,
 ): VisibleMarks {
   const column = axis === 'step' ? data.steps : data.times;
   const [d0, d1] = scale.domain();
@@ -118,11 +124,11 @@ export function visibleMarks(
   const taken = new Set<string>();
   const marks: Mark[] = [];
   const targets = transitionTargets(data);
-  const dense = transitionsIn(data, from, to) * DENSE_PX > Math.abs(r1 - r0);
+  const dense = transitionsIn(data, from, to, hidden) * DENSE_PX > Math.abs(r1 - r0);
 
   for (let i = from; i <= to; i++) {
     const lane = data.levels[i];
-    if (lane < 0 || lane >= lanes) continue;
+    if (lane < 0 || lane >= lanes || hidden?.[i]) continue;
     const x = scale(column[i]);
     if (x < r0 - 1 || x > r1 + 1) continue;
     const px = Math.round(x);

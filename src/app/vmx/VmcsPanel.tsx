@@ -1,11 +1,11 @@
 // One VMCS: its fields by group (important ones first, all on demand), each with its Linux
 // name, its value and a reading of it; a click shows the field bit by bit, decoded with the
 // core's layouts. Fields and bits that changed in this step are highlighted; tooltips name
-// the SDM section that defines each field and bit.
+// the SDM section that defines each field and bit. The title says whose VMCS it is, for whom,
+// and who holds it; a merged vmcs02 tags each field with where it came from.
 import { memo } from 'react';
 import type { VmcsView } from '../../core/engine/view';
 import { layoutOf } from '../../core/vmx';
-import { hexShort } from '../format';
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectExpandedFields, selectVmcsShowAll } from '../store/selectors';
 import {
@@ -17,6 +17,16 @@ import {
   shortBitName,
   type FieldRow,
 } from './vmcs-model';
+import {
+  fieldOrigin,
+  originLegend,
+  originTitle,
+  vmcsKey,
+  vmcsMeta,
+  vmcsRelation,
+  vmcsRoleTitle,
+  type FieldOrigin,
+} from './provenance';
 
 function changedAttrs(changed: boolean) {
   return { 'data-changed': changed ? 'true' : undefined };
@@ -46,9 +56,56 @@ function FieldBits({ row }: { row: FieldRow }) {
   );
 }
 
-function FieldLine({ row, vmcsAddr }: { row: FieldRow; vmcsAddr: number }) {
+/** A field's origin in a merged VMCS: a short tag, the full story in its tooltip. */
+function OriginTag({ origin, name }: { origin: FieldOrigin | null; name: string }) {
+  if (!origin)
+    return (
+      <span
+        className="vmcs-origin none"
+        data-testid={`vmcs-origin-${name}`}
+        title="No origin recorded: the processor wrote it (at a VM exit), or prepare_vmcs02 left it alone"
+      >
+        ·
+      </span>
+    );
+  return (
+    <span
+      className={`vmcs-origin origin-${origin.kind}`}
+      data-testid={`vmcs-origin-${name}`}
+      data-origin={origin.tag}
+      title={originTitle(origin)}
+    >
+      {origin.tag}
+    </span>
+  );
+}
+
+function OriginLegend({ vmcs }: { vmcs: VmcsView }) {
+  return (
+    <p className="vmcs-origin-legend" data-testid="vmcs-origin-legend">
+      <span className="vmcs-origin-legend-title">Where each field came from:</span>
+      {originLegend(vmcs).map((o) => (
+        <span key={o.tag} className="vmcs-origin-legend-item" title={o.title}>
+          <span className={`vmcs-origin origin-${o.kind}`}>{o.tag}</span>
+          {o.label}
+        </span>
+      ))}
+    </p>
+  );
+}
+
+function FieldLine({
+  row,
+  vmcsKey: owner,
+  origin,
+}: {
+  row: FieldRow;
+  vmcsKey: string;
+  /** For a merged VMCS: the field's origin (null: none recorded); undefined: not merged. */
+  origin?: FieldOrigin | null;
+}) {
   const store = useLabStoreApi();
-  const key = `${vmcsAddr}:${row.name}`;
+  const key = `${owner}:${row.name}`;
   const expanded = useLab((s) => s.expandedFields[key] === true);
   const summary = fieldSummary(row.name, row.value);
   const expandable = layoutOf(row.name) !== undefined;
@@ -57,7 +114,7 @@ function FieldLine({ row, vmcsAddr }: { row: FieldRow; vmcsAddr: number }) {
     <li className={`vmcs-field${row.changed ? ' is-changed' : ''}`} data-field={row.name}>
       <button
         type="button"
-        className="vmcs-field-line"
+        className={`vmcs-field-line${origin !== undefined ? ' with-origin' : ''}`}
         data-testid={`vmcs-field-${row.name}`}
         aria-expanded={expandable ? expanded : undefined}
         disabled={!expandable}
@@ -67,6 +124,7 @@ function FieldLine({ row, vmcsAddr }: { row: FieldRow; vmcsAddr: number }) {
         <span className="vmcs-chevron" aria-hidden="true">
           {expandable ? (expanded ? '▾' : '▸') : ''}
         </span>
+        {origin !== undefined && <OriginTag origin={origin} name={row.name} />}
         <span className="vmcs-name mono">{row.name}</span>
         <span
           className={`vmcs-value mono${row.changed ? ' changed' : ''}`}
@@ -102,26 +160,32 @@ export const VmcsPanel = memo(function VmcsPanel({
   const groups = fieldGroups(vmcs, prev, showAll);
   const hidden = groups.reduce((n, g) => n + g.hidden, 0);
   const changedCount = groups.reduce((n, g) => n + g.rows.filter((r) => r.changed).length, 0);
-  const title = [vmcs.role, hexShort(vmcs.addr), vmcs.label, vmcs.launched ? 'launched' : 'clear']
-    .filter(Boolean)
-    .join(' · ');
+  const key = vmcsKey(vmcs);
+  const provenance = vmcs.provenance;
+  const originOf = (row: FieldRow) =>
+    provenance ? fieldOrigin(provenance[row.encoding], vmcs.owner, vmcs.runs) : undefined;
   return (
     <article
       className="vmcs-panel panel"
+      id={`vmcs-panel-${key}`}
       data-testid={`vmcs-${vmcs.role}`}
       data-addr={vmcs.addr}
+      data-owner={vmcs.owner}
+      data-runs={vmcs.runs}
       aria-label={`VMCS ${vmcs.role}`}
     >
       <header className="panel-head">
-        <h2
-          className="panel-title"
-          title="Role (which level runs which guest with it), address, label, launch state"
-        >
-          {title}
+        <h2 className="panel-title" title={vmcsRoleTitle(vmcs)}>
+          {vmcs.role}
+          <span className="vmcs-relation"> · {vmcsRelation(vmcs)}</span>
           {vmcs.current && (
             <span
               className="badge badge-current"
-              title="The current VMCS: VMREAD, VMWRITE and VM entry use it"
+              title={
+                vmcs.owner === 0
+                  ? "The processor's current VMCS: VMREAD, VMWRITE and VM entry use it"
+                  : `L${vmcs.owner}'s current VMCS (its last VMPTRLD): the VMREAD, VMWRITE and VM entries L${vmcs.owner} asks for use it`
+              }
             >
               current
             </span>
@@ -142,7 +206,11 @@ export const VmcsPanel = memo(function VmcsPanel({
         >
           {showAll ? 'important only' : `all ${vmcs.fields.length} fields`}
         </button>
+        <p className="vmcs-meta" data-testid="vmcs-meta">
+          {vmcsMeta(vmcs)}
+        </p>
       </header>
+      {provenance && <OriginLegend vmcs={vmcs} />}
       {groups.map((g) => (
         <section className="vmcs-group" key={g.type} data-group={g.type}>
           <h3 className="section-title">
@@ -151,7 +219,7 @@ export const VmcsPanel = memo(function VmcsPanel({
           </h3>
           <ul className="vmcs-fields">
             {g.rows.map((row) => (
-              <FieldLine key={row.encoding} row={row} vmcsAddr={vmcs.addr} />
+              <FieldLine key={row.encoding} row={row} vmcsKey={key} origin={originOf(row)} />
             ))}
           </ul>
         </section>

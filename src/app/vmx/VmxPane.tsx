@@ -1,11 +1,13 @@
 // The processor's VMX state (VMX operation, root or non-root, the preemption timer, a pending
-// MTF exit) and one panel per VMCS it knows.
-import type { StepView, VmxView } from '../../core/engine/view';
+// MTF exit) and one panel per VMCS of the stack: the processor's (vmcs01, vmcs02) and those a
+// hypervisor emulates for its guest (vmcs12). With several, an index to jump to each.
+import type { StepView, VmcsView, VmxView } from '../../core/engine/view';
 import { cycles } from '../format';
 import { Chip } from '../level/fields';
 import { useLab } from '../sim-client-context';
 import { selectPrevView, selectView } from '../store/selectors';
-import { previousVmcs } from './vmcs-model';
+import { vmcsKey, vmcsRelation } from './provenance';
+import { fieldGroups, previousVmcs } from './vmcs-model';
 import { VmcsPanel } from './VmcsPanel';
 
 /** Whether a run shows VMX state at all (the panel and its tab are left out otherwise). */
@@ -54,6 +56,46 @@ export function VmxStatus({ vmx, prev }: { vmx: VmxView; prev: VmxView | undefin
   );
 }
 
+/** Scrolls a VMCS panel to the top of the pane, just below the (sticky) index. */
+function showPanel(key: string, index: HTMLElement | null) {
+  const panel = document.getElementById(`vmcs-panel-${key}`);
+  if (!panel) return;
+  panel.style.scrollMarginTop = `${(index?.offsetHeight ?? 0) + 6}px`;
+  panel.scrollIntoView?.({ block: 'start' });
+}
+
+/** One chip per VMCS: its role and relation, current, how many fields changed; a click scrolls to it. */
+function VmcsIndex({ vmcs, basis }: { vmcs: VmcsView[]; basis: StepView | undefined }) {
+  return (
+    <nav className="vmcs-index" aria-label="VMCS list" data-testid="vmcs-index">
+      {vmcs.map((v) => {
+        const key = vmcsKey(v);
+        const before = basis ? (previousVmcs(basis.vmx.vmcs, v) ?? null) : undefined;
+        const changed = fieldGroups(v, before, true).reduce(
+          (n, g) => n + g.rows.filter((r) => r.changed).length,
+          0,
+        );
+        return (
+          <button
+            key={key}
+            type="button"
+            className={`vmcs-index-item${v.current ? ' current' : ''}`}
+            data-testid={`vmcs-index-${v.role}`}
+            title={`${vmcsRelation(v)}; held by ${v.heldBy}${v.current ? ' · current' : ''}`}
+            onClick={(e) => showPanel(key, e.currentTarget.parentElement)}
+          >
+            <span className="mono">{v.role}</span>
+            <span className="vmcs-index-rel">
+              L{v.owner}→L{v.runs}
+            </span>
+            {changed > 0 && <span className="vmcs-index-changed">{changed}</span>}
+          </button>
+        );
+      })}
+    </nav>
+  );
+}
+
 export function VmxPane() {
   const view = useLab(selectView);
   const prevView = useLab(selectPrevView);
@@ -64,12 +106,13 @@ export function VmxPane() {
   return (
     <div className="vmx-pane" data-testid="vmx-pane">
       <VmxStatus vmx={vmx} prev={basis?.vmx} />
+      {vmx.vmcs.length > 1 && <VmcsIndex vmcs={vmx.vmcs} basis={basis} />}
       {vmx.vmcs.length === 0 ? (
         <p className="panel empty">No VMCS yet: the hypervisor has not run VMCLEAR or VMPTRLD.</p>
       ) : (
         vmx.vmcs.map((vmcs) => (
           <VmcsPanel
-            key={vmcs.addr}
+            key={vmcsKey(vmcs)}
             vmcs={vmcs}
             prev={basis ? (previousVmcs(basis.vmx.vmcs, vmcs) ?? null) : undefined}
           />

@@ -59,9 +59,12 @@ export interface FieldGroup {
   hidden: number;
 }
 
-/** The VMCS of the step before with the same address, if it existed then. */
+/**
+ * The VMCS of the step before with the same role and address, if it existed then (a vmcs12 is
+ * at an address of L1's memory, which may equal one of L0's).
+ */
 export function previousVmcs(prev: VmcsView[] | undefined, vmcs: VmcsView): VmcsView | undefined {
-  return prev?.find((p) => p.addr === vmcs.addr);
+  return prev?.find((p) => p.addr === vmcs.addr && p.role === vmcs.role);
 }
 
 /**

@@ -216,11 +216,17 @@ export function describeVmx(c: CompiledScenario, s: SimState): VmxView {
     const runs = runsOf(s, owner, v.addr);
     const kvm = s.kvms[owner];
     const merged = kvm !== null && kvm !== undefined && v.addr === KVM_HOST.VMCS02;
+    // A shadow VMCS (KVM's, for L1's VMCS shadowing) runs nobody: it mirrors the VMCS the level
+    // above reads and writes through it.
+    const mirrored = kvm ? kvm.nested.currentVmptr : -1;
+    const role = v.shadow
+      ? `shadow of vmcs${owner + 1}${runsOf(s, owner + 1, mirrored)}`
+      : `vmcs${owner}${runs}`;
     return {
       addr: v.addr,
       label:
         c.lanes[owner] && c.lanes[owner].kind !== 'kvm' ? labelAt(c, c.lanes[owner].program, v.addr) : null,
-      role: `vmcs${owner}${runs}`,
+      role,
       launched: v.launched,
       current,
       owner,
