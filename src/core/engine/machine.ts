@@ -1,7 +1,7 @@
 // The whole simulation state as plain data, and the pure step that advances it by one event.
 // One step = one trace event: an instruction retired, an event delivered, a VM entry or exit,
 // an external event raised (after any idle time), or a shutdown.
-import { type ApicState, cloneApic, createApic, requestInterrupt } from '../cpu/apic';
+import { type ApicState, cloneApic, createApic } from '../cpu/apic';
 import { checkBoundary, eventDeliverable } from '../cpu/boundary';
 import { Exec, cycles, execute } from '../cpu/execute';
 import { decodedInstructions } from '../cpu/decoded';
@@ -16,13 +16,14 @@ import {
   emptyBook,
   setRegNumber,
 } from '../cpu/state';
-import type { CompiledScenario, ExternalRaise } from '../scenario/load';
+import type { CompiledScenario } from '../scenario/load';
 import { CPU_BASED } from '../vmx/bits';
 import { vmxCaps } from '../vmx/capabilities';
 import { type VmxState, cloneVmx, createVmx, currentVmcs } from '../vmx/state';
 import { F, readField } from '../vmx/vmcs';
-import { EventKind, EventType, type EndReason } from './view';
+import { EventKind, type EndReason } from './view';
 import { KvmLevels, type KvmTx, cloneKvmTx, initialKvms, loadKvmImage } from './kvm-levels';
+import { externalDue, nextArmed, raise, takeDueEvent } from './external-events';
 import { kvmStubs } from '../hypervisors/kvm/stubs';
 import { type KvmState, cloneKvm } from '../hypervisors/kvm/state';
 
@@ -120,26 +121,6 @@ function cloneKvms(s: SimState): { kvm: KvmState | null; kvms: (KvmState | null)
   return { kvm: kvms[0], kvms, tx: s.tx.map(cloneKvmTx) };
 }
 
-/**
- * Raise an external event at its target's interrupt controller: level 0 is the physical APIC
- * (or the processor's NMI latch); level 1 above KVM is the vCPU's APIC that KVM emulates
- * (kvm_apic_set_irq / kvm_inject_nmi), and a running vCPU is kicked out of the guest with a
- * reschedule IPI (kvm_vcpu_kick).
- */
-function raise(s: SimState, e: ExternalRaise, h: Hart, levels: KvmLevels): void {
-  let kicked = 0;
-  if (e.target > 0) {
-    kicked = levels.raiseAt(e.target, e.vector, e.nmi) ? 1 : 0;
-  } else if (e.nmi)
-    s.cpu.nmiPending = true; // the NMI latch holds one NMI (SDM "NMI Handling")
-  else requestInterrupt(s.apic, e.vector);
-  h.out.kind = EventKind.RAISE;
-  h.out.rip = s.cpu.rip;
-  h.out.d0 = (e.vector & 0xff) | ((e.nmi ? EventType.NMI : EventType.EXTINT) << 8);
-  h.out.d1 = e.index;
-  h.out.d2 = (e.target << 8) | (kicked << 1);
-}
-
 /** A reusable view of the state for the interpreter; rebound cheaply when the state object changes. */
 export class Stepper {
   readonly hart: Hart;
@@ -219,8 +200,8 @@ export class Stepper {
       const hrtimer = this.kvmLevels.nextHrtimer();
       if (hrtimer < t) t = hrtimer;
     }
-    for (let i = 0; i < s.armed.length; i++) if (s.armed[i] >= 0 && s.armed[i] < t) t = s.armed[i];
-    return t;
+    const armed = nextArmed(s);
+    return armed < t ? armed : t;
   }
 
   /** KVM's hrtimer for vmcs12's VMX-preemption timer is due. */
@@ -236,29 +217,12 @@ export class Stepper {
   }
 
   private externalDue(): boolean {
-    const s = this.s;
-    return (
-      (s.nextTimed < this.c.timed.length && this.c.timed[s.nextTimed].time <= s.time) || this.armedDue() >= 0
-    );
-  }
-
-  /** A label trigger armed with `after` that is due now (the earliest), or -1. */
-  private armedDue(): number {
-    const a = this.s.armed;
-    let best = -1;
-    for (let i = 0; i < a.length; i++)
-      if (a[i] >= 0 && a[i] <= this.s.time && (best < 0 || a[i] < a[best])) best = i;
-    return best;
+    return externalDue(this.c, this.s);
   }
 
   /** Raise the external event due now: a timed one, or an armed label trigger. */
   private raiseDue(): void {
-    const s = this.s;
-    const i = this.armedDue();
-    if (i >= 0 && !(s.nextTimed < this.c.timed.length && this.c.timed[s.nextTimed].time < s.armed[i])) {
-      s.armed[i] = -1;
-      raise(s, this.c.triggers[i], this.hart, this.kvmLevels);
-    } else raise(s, this.c.timed[s.nextTimed++], this.hart, this.kvmLevels);
+    raise(this.s, takeDueEvent(this.c, this.s), this.hart, this.kvmLevels);
   }
 
   /**
