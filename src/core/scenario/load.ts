@@ -158,6 +158,7 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
     }
     return prog;
   });
+  checkProgramsBelow(scenario, programs, orig);
   const timed: TimedRaise[] = [];
   const triggers: LabelRaise[] = [];
   scenario.events.forEach((ev, index) => {
@@ -209,20 +210,19 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
   timed.sort((a, b) => a.time - b.time || a.index - b.index);
   const lanes: LaneInfo[] = [];
   scenario.levels.forEach((lv, i) => {
-    const runByKvm = i > 0 && scenario.levels[i - 1].kind === 'kvm';
     if (lv.kind === 'kvm') {
       lanes.push({ name: `L${lanes.length} · ${lv.name ?? 'KVM'}`, kind: 'kvm', level: i, program: i });
       return;
     }
     lanes.push({
-      name: `L${lanes.length} · ${lv.name ?? (runByKvm ? 'guest' : 'bare metal')}`,
-      kind: runByKvm ? 'guest' : 'program',
+      name: `L${lanes.length} · ${lv.name ?? (i > 0 ? 'guest' : 'bare metal')}`,
+      kind: i > 0 ? 'guest' : 'program',
       level: i,
       program: i,
     });
     // A program that enters a guest (VMLAUNCH/VMRESUME) holds the guest's code too; under KVM
     // that guest is the next level up (L2), run through KVM's nested VMX.
-    if (entersGuest(programs[i]))
+    if (entersGuest(programs[i]) && i === scenario.levels.length - 1)
       lanes.push({
         name: `L${lanes.length} · guest of L${lanes.length - 1}`,
         kind: 'guest',
@@ -251,21 +251,14 @@ function entersGuest(p: Program): boolean {
 export const MAX_LANES = 8;
 
 /**
- * The stacks the lab runs: KVM at L0 and at any level above a KVM (the same model: KVM
- * emulates VMX for the KVM above it), then one program — bare metal, a guest, or a
- * hypervisor whose guest is in the same program (kvm-unit-tests style) — at the top. A
- * program cannot run KVM above it: it would have to emulate VMX for it.
+ * The stacks the lab runs: KVM or a program at any level, a program at the top (bare metal,
+ * a guest, or a hypervisor whose guest is in the same program, kvm-unit-tests style). A
+ * program below another level must be a hypervisor (checkProgramsBelow): it runs the level
+ * above as its guest and emulates VMX for it if that level is KVM.
  */
 function checkStack(scenario: Scenario, orig: number[]): void {
   const levels = scenario.levels;
   const last = levels.length - 1;
-  levels.forEach((l, i) => {
-    if (l.kind === 'program' && i < last)
-      throw new ScenarioError(
-        `a program level must be the top of the stack: L${i + 1} above it would need L${i} to emulate VMX for it (a program's own guest is in the same program)`,
-        `levels[${orig[i + 1]}]`,
-      );
-  });
   if (levels[last].kind === 'kvm')
     throw new ScenarioError(`KVM needs a guest: add a program level above L${last}`, `levels[${orig[last]}]`);
   if (levels.length > MAX_LANES - 1)
@@ -273,6 +266,17 @@ function checkStack(scenario: Scenario, orig: number[]): void {
       `the stack has ${levels.length} levels; the lab runs at most ${MAX_LANES - 1} (and a guest in the top program)`,
       'levels',
     );
+}
+
+/** A program below another level must enter a guest (VMLAUNCH/VMRESUME): that level. */
+function checkProgramsBelow(scenario: Scenario, programs: Program[], orig: number[]): void {
+  scenario.levels.forEach((l, i) => {
+    if (l.kind === 'program' && i < scenario.levels.length - 1 && !entersGuest(programs[i]))
+      throw new ScenarioError(
+        `L${i} is a program that enters no guest (no VMLAUNCH or VMRESUME): it cannot run L${i + 1} above it`,
+        `levels[${orig[i + 1]}]`,
+      );
+  });
 }
 
 /** The placeholder program of a level run by a built-in model: no code, no memory image. */

@@ -157,3 +157,65 @@ describe('seeking in a deep run', () => {
     expect(key(s.sim.stateAt(target))).toEqual(key(st.state));
   });
 });
+
+describe('KVM above a program hypervisor', () => {
+  it("KVM's VMX instructions exit to the program below, which must emulate VMX for it", () => {
+    const l0 = [
+      'start:  vmxon [vmxon_ptr]',
+      '        vmclear [vmcs_ptr]',
+      '        vmptrld [vmcs_ptr]',
+      '        vmwrite GUEST_RIP, 0x3001        ; where KVM starts (its stubs: docs/nesting.md)',
+      '        vmwrite GUEST_RSP, 0x10000',
+      '        vmwrite GUEST_RFLAGS, X86_EFLAGS_FIXED',
+      '        vmwrite GUEST_IDTR_BASE, 0x3040',
+      '        mov rax, rsp',
+      '        vmwrite HOST_RSP, rax',
+      '        vmwrite HOST_RIP, exit',
+      '        vmlaunch',
+      '        cli',
+      '        hlt',
+      'exit:   vmread rax, VM_EXIT_REASON',
+      '        assert rax == EXIT_REASON_VMON, "KVM\'s VMXON exits to L0"',
+      '        vmread rax, VM_EXIT_INSTRUCTION_LEN',
+      '        assert rax == 8, "VMXON [mem] is 8 bytes"',
+      '        cli',
+      '        hlt',
+      'vmxon_ptr: .dq vmxon_region',
+      'vmcs_ptr:  .dq vmcs',
+      '        .align 4096',
+      'vmxon_region: .dd 1',
+      '        .align 4096',
+      'vmcs:   .dd 1',
+    ];
+    const s = open({
+      version: 1,
+      name: 'x',
+      title: 'x',
+      description: '',
+      arch: 'vmx',
+      levels: [
+        { kind: 'program', program: l0 },
+        { kind: 'kvm' },
+        { kind: 'program', program: ['start: cli', 'hlt'] },
+      ],
+    });
+    expect(s.compiled.lanes.map((l) => l.kind)).toEqual(['program', 'kvm', 'guest']);
+    expect(results(s)).toEqual([
+      { message: "KVM's VMXON exits to L0", passed: true },
+      { message: 'VMXON [mem] is 8 bytes', passed: true },
+    ]);
+  });
+
+  it('a program that enters no guest cannot have a level above it', () => {
+    const prog = { kind: 'program', program: ['start: cli', 'hlt'] };
+    const e = openError({
+      version: 1,
+      name: 'x',
+      title: 'x',
+      description: '',
+      arch: 'vmx',
+      levels: [prog, { kind: 'kvm' }, prog],
+    });
+    expect(e.where).toBe('levels[1]');
+  });
+});
