@@ -42,7 +42,7 @@ export function runCli(
   let at: number | null = null;
   const range: { from?: number; to?: number } = {};
   let target: string | null = null;
-  let nest = false;
+  let nest = 0;
   const params: Record<string, ParamValue> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -65,7 +65,7 @@ export function runCli(
           stdout: '',
           stderr: `--nest takes 'kvm' (run the scenario under one more KVM level)\n${USAGE}\n`,
         };
-      nest = true;
+      nest++;
     } else if (a === '--list') return { code: 0, stdout: listBuiltins() + '\n', stderr: '' };
     else if (a === '--help' || a === '-h') return { code: 0, stdout: USAGE + '\n', stderr: '' };
     else if (a === '--set') {
@@ -98,10 +98,11 @@ export function runCli(
       };
     }
   }
-  if (nest) {
+  if (nest > 0) {
     try {
-      const raw = 'doc' in source ? source.doc : parseScenarioText(source.text);
-      source = { doc: nestUnderKvm(raw) };
+      let raw = 'doc' in source ? source.doc : parseScenarioText(source.text);
+      for (let i = 0; i < nest; i++) raw = nestUnderKvm(raw);
+      source = { doc: raw };
     } catch (e) {
       if (e instanceof ScenarioError)
         return {

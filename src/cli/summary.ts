@@ -157,8 +157,32 @@ export function formatStepState(v: StepView): string {
     lines.push(
       `  APIC: IRR ${vec(l.apic.irr)}  ISR ${vec(l.apic.isr)}  TPR ${hx(l.apic.tpr)}  PPR ${hx(l.apic.ppr)}`,
     );
+    if (l.kvm) lines.push(...kvmLines(l.kvm));
+  }
+  for (const vmcs of v.vmx.vmcs) {
+    lines.push('');
+    lines.push(
+      `${vmcs.role} (L${vmcs.owner}'s VMCS for L${vmcs.runs}) at ${hx(vmcs.addr)}${vmcs.current ? ', current' : ''}, ${vmcs.launched ? 'launched' : 'clear'}; held by ${vmcs.heldBy}`,
+    );
+    const cells = vmcs.fields.map((f) => `${f.name} ${hx(f.value)}`);
+    for (let i = 0; i < cells.length; i += 3) lines.push('  ' + cells.slice(i, i + 3).join('  '));
   }
   return lines.join('\n') + '\n';
+}
+
+/** The KVM model's state at a level, for --at. */
+function kvmLines(k: NonNullable<StepView['levels'][number]['kvm']>): string[] {
+  const out = [
+    `  KVM: ${k.phase}; mp_state ${k.halted ? 'HALTED' : 'RUNNABLE'}; nmi_queued ${k.nmiQueued}, nmi_pending ${k.nmiPending}, nmi_injected ${k.nmiInjected ? 1 : 0}; interrupt ${k.irqInjected === null ? 'none' : '0x' + k.irqInjected.toString(16)}; requests ${k.requests.join(' ') || 'none'}`,
+  ];
+  if (!k.enableVnmi)
+    out.push(`  soft_vnmi_blocked ${k.softVnmiBlocked ? 1 : 0}, vnmi_blocked_time ${k.vnmiBlockedTimeNs} ns`);
+  const n = k.nested;
+  if (n)
+    out.push(
+      `  nested: vmxon ${n.vmxon ? 1 : 0}, current_vmptr ${n.currentVmptr < 0 ? 'none' : '0x' + n.currentVmptr.toString(16)}, guest mode ${n.guestMode ? 1 : 0}, nested_run_pending ${n.runPending ? 1 : 0}, preemption_timer_expired ${n.preemptionTimerExpired ? 1 : 0}${n.preemptionTimerDeadline >= 0 ? ` (hrtimer at ${n.preemptionTimerDeadline})` : ''}`,
+    );
+  return out;
 }
 
 /** Deliveries through an IDT per level (injections by VM entry included) and VM exits per level. */

@@ -8,7 +8,7 @@ import { describeIntrInfo } from './explain-vmx';
 import type { Explanation } from './view';
 import { fieldByEncoding } from '../vmx/fields';
 import { ExitReason } from '../vmx/vm-exit';
-import { EXIT_REASONS } from '../vmx/exit-reasons';
+import { EXIT_REASONS, vmInstructionError } from '../vmx/exit-reasons';
 
 function cite(fn: number): string {
   const f = kvmFunction(fn);
@@ -95,20 +95,47 @@ export function explainKvm(
   era: 'current' | '2008' = 'current',
   lane = 0,
 ): Explanation {
-  const e = explainKvmAtL0(prevK, curK, fn, d1, d2, era);
-  return lane === 0 ? e : { ...e, text: relevel(e.text, lane) };
+  if (fn === Fn.vmx_vcpu_run)
+    return {
+      text: `vmx_vcpu_run: KVM's ${d1 ? 'VMLAUNCH' : 'VMRESUME'} trapped to the level below, which ran L${d2} until an exit of it came back to KVM at its HOST_RIP (KVM runs as a guest itself: its VM entry is emulated).`,
+      cite: cite(fn),
+    };
+  let e = explainKvmAtL0(prevK, curK, fn, d1, d2, era);
+  // An exit of L2 that L0 handles itself: say why it did not go to L1.
+  if (prevK.nested.guestMode && L0_HANDLES_FOR_L2.has(fn))
+    e = {
+      ...e,
+      text: `L1 does not ask for this exit of L2 in vmcs12 (nested_vmx_l1_wants_exit), so L0 handles it for L2 itself. ${e.text}`,
+    };
+  // The level the KVM's nested guest is: L(lane+2), or deeper when the level above is KVM too.
+  const l2 =
+    curK.nested.l2Lane >= 0 ? curK.nested.l2Lane : prevK.nested.l2Lane >= 0 ? prevK.nested.l2Lane : lane + 2;
+  return lane === 0 && l2 === 2 ? e : { ...e, text: relevel(e.text, lane, l2) };
 }
 
+/** Exit handlers that, in guest mode, run because L1 did not want the exit. */
+const L0_HANDLES_FOR_L2 = new Set<number>([
+  Fn.kvm_emulate_halt,
+  Fn.x2apic_msr_write,
+  Fn.x2apic_msr_read,
+  Fn.inject_gp,
+  Fn.handle_interrupt_window,
+  Fn.handle_nmi_window,
+]);
+
 /**
- * The explanations are written for KVM at L0 ("L1's VMXON trapped to L0"); for KVM at Lk the
- * same words hold one level up: L0 → Lk, L1 → Lk+1, L2 → Lk+2.
+ * The explanations are written for KVM at L0 running L2 through L1 ("L1's VMXON trapped to
+ * L0", "vmcs12 merged into vmcs02"); for KVM at Lk whose nested guest is Lm the same words
+ * hold with L0 → Lk, L1 → Lk+1, L2 → Lm, vmcs01 → vmcs(k)(k+1), vmcs12 → vmcs(k+1)(m),
+ * vmcs02 → vmcs(k)(m).
  */
-function relevel(text: string, lane: number): string {
+function relevel(text: string, lane: number, l2: number): string {
+  const level = (n: number) => (n === 2 ? l2 : n + lane);
   return text
-    .replace(/\bL([0-3])\b/g, (_, n: string) => `L${Number(n) + lane}`)
+    .replace(/\bL([0-2])\b/g, (_, n: string) => `L${level(Number(n))}`)
     .replace(
       /\bvmcs([0-2])([0-2])\b/g,
-      (_, a: string, b: string) => `vmcs${Number(a) + lane}${Number(b) + lane}`,
+      (_, a: string, b: string) => `vmcs${level(Number(a))}${level(Number(b))}`,
     );
 }
 
@@ -239,9 +266,10 @@ function explainKvmAtL0(
     case Fn.handle_vmwrite:
       return { text: `${name}: ${vmxInstructionText(fn, d1, d2)}`, cite: c };
     case Fn.nested_vmx_run:
+      if (d2 === 3) return { text: `nested_vmx_run: ${vmxInstructionText(fn, d1, d2)}`, cite: c };
       if (d1 === 2)
         return {
-          text: `nested_vmx_run: L1's VM entry fails its checks: ${outcomeText(d2)}${k.log.length ? ` (${k.log[k.log.length - 1].text.replace(/^nested_vmx_run: /, '')})` : ''}. L1 continues after its VMLAUNCH/VMRESUME.`,
+          text: `nested_vmx_run: L1's VMLAUNCH/VMRESUME fails its checks: ${outcomeText(d2)}${(d2 & 0xff) === 1 ? ' (there is no current vmcs12)' : ''}. Nothing is entered; L1 continues after the instruction.`,
           cite: c,
         };
       return {
@@ -295,7 +323,14 @@ const OUTCOMES = [
   '#UD (L1 has not executed VMXON)',
 ];
 
-function outcomeText(o: number): string {
+/** An emulated VMX instruction's outcome, d2 = outcome | VM-instruction error << 8. */
+function outcomeText(d2: number): string {
+  const o = d2 & 0xff;
+  const error = d2 >>> 8;
+  if (o === 2 && error) {
+    const e = vmInstructionError(error);
+    return `VMfailValid (ZF = 1): VM_INSTRUCTION_ERROR ${error}${e ? ` (${e.description})` : ''} in vmcs12`;
+  }
   return OUTCOMES[o] ?? `outcome ${o}`;
 }
 
@@ -303,19 +338,31 @@ function vmxInstructionText(fn: number, d1: number, d2: number): string {
   if (d2 === 3)
     return 'L1 is not in VMX operation (it has not executed VMXON): KVM queues #UD for it, as the processor would raise (nested_vmx_check_permission).';
   const field = fieldByEncoding(d1)?.name ?? hex(d1);
+  const ok = (d2 & 0xff) === 0;
+  const how = 'trapped (no VMCS shadowing, or a field KVM does not shadow)';
   switch (fn) {
     case Fn.handle_vmxon:
-      return `L1's VMXON (region ${hex(d1)}) trapped to L0, which emulates VMX operation for it: ${outcomeText(d2)}.`;
+      return ok
+        ? `L1's VMXON (region ${hex(d1)}) trapped to L0, which emulates VMX operation for it: VMsucceed.`
+        : `L1's VMXON (region ${hex(d1)}) fails: ${outcomeText(d2)} — KVM checks it as the processor would (a 4-KByte aligned region starting with the revision identifier, not already in VMX operation).`;
     case Fn.handle_vmxoff:
       return `L1 leaves its emulated VMX operation: ${outcomeText(d2)}.`;
     case Fn.handle_vmclear:
-      return `L1's VMCLEAR of ${hex(d1)}: vmcs12's launch state becomes clear: ${outcomeText(d2)}.`;
+      return ok
+        ? `L1's VMCLEAR of ${hex(d1)}: vmcs12's launch state becomes clear: VMsucceed.`
+        : `L1's VMCLEAR of ${hex(d1)} fails: ${outcomeText(d2)}.`;
     case Fn.handle_vmptrld:
-      return `L1's VMPTRLD of ${hex(d1)}: it becomes the current vmcs12 (KVM caches it): ${outcomeText(d2)}.`;
+      return ok
+        ? `L1's VMPTRLD of ${hex(d1)}: it becomes the current vmcs12 (KVM caches it): VMsucceed.`
+        : `L1's VMPTRLD of ${hex(d1)} fails: ${outcomeText(d2)}; the current vmcs12 is unchanged.`;
     case Fn.handle_vmread:
-      return `L1's VMREAD of ${field} trapped (no VMCS shadowing): KVM reads its cached vmcs12: ${outcomeText(d2)}.`;
+      return ok
+        ? `L1's VMREAD of ${field} ${how}: KVM reads its cached vmcs12: VMsucceed.`
+        : `L1's VMREAD of ${field} ${how} fails: ${outcomeText(d2)}${(d2 & 0xff) === 1 ? ' — there is no current vmcs12' : ''}.`;
     default:
-      return `L1's VMWRITE of ${field} trapped (no VMCS shadowing): KVM writes its cached vmcs12: ${outcomeText(d2)}.`;
+      return ok
+        ? `L1's VMWRITE of ${field} ${how}: KVM writes its cached vmcs12: VMsucceed.`
+        : `L1's VMWRITE of ${field} ${how} fails: ${outcomeText(d2)}${(d2 & 0xff) === 1 ? ' — there is no current vmcs12' : ''}; nothing is written.`;
   }
 }
 

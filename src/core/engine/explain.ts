@@ -249,7 +249,10 @@ export function explainStep(
             : '';
         return {
           text: `${d0 >>> 8 === EventType.NMI ? 'NMI' : `IRQ ${hex(vector)}`} for L${target}'s vCPU${note}: ${what}.${idle}${kick}`,
-          cite: 'Linux arch/x86/kvm/x86.c kvm_inject_nmi(), lapic.c kvm_apic_set_irq(), kvm_vcpu_kick()',
+          cite:
+            d0 >>> 8 === EventType.NMI
+              ? 'Linux arch/x86/kvm/x86.c kvm_inject_nmi(), kvm_vcpu_kick()'
+              : 'Linux arch/x86/kvm/lapic.c kvm_apic_set_irq(), x86.c kvm_vcpu_kick()',
         };
       }
       if (d0 >>> 8 === EventType.NMI) {

@@ -219,3 +219,26 @@ describe('KVM above a program hypervisor', () => {
     expect(e.where).toBe('levels[1]');
   });
 });
+
+describe('the command line for nesting', () => {
+  it('--nest kvm twice puts two KVM levels below; --at shows each KVM and every VMCS', async () => {
+    const { runCli } = await import('../../../src/cli/main');
+    const twice = runCli(['kut-nmi-window', '--nest', 'kvm', '--nest', 'kvm']);
+    expect(twice.stdout).toMatch(/levels: L0 · KVM \(kvm\), L1 · KVM \(kvm\), L2 · hypervisor/);
+    const at = runCli(['nested-intr', '--at', '43']);
+    expect(at.stdout).toMatch(/KVM: vcpu_enter_guest/);
+    expect(at.stdout).toMatch(/nested: vmxon 1, current_vmptr 0x5000/);
+    expect(at.stdout).toMatch(/^vmcs12 \(L1's VMCS for L2\) at 0x5000, current, launched; held by L0 · KVM/m);
+  });
+
+  it('a VMPTRLD that fails is explained as failing, with its error', () => {
+    const doc = structuredClone(findBuiltin('nested-intr')) as { levels: { program?: string[] }[] };
+    const prog = doc.levels.find((l) => l.program)!.program!;
+    prog[prog.indexOf('vmcs12_region: .dd 1')] = 'vmcs12_region: .dd 2';
+    const s = open(doc);
+    const d = decisions(s, Fn.handle_vmptrld)[0];
+    expect(s.view(d.step).explanation.text).toMatch(/VMPTRLD of 0x5000 fails: VMfailInvalid/);
+    const run = decisions(s, Fn.nested_vmx_run)[0];
+    expect(s.view(run.step).explanation.text).toMatch(/fails its checks: VMfailInvalid/);
+  });
+});

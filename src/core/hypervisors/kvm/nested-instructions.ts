@@ -103,7 +103,8 @@ export function fail(c: KvmContext, error: number): number {
   if (!vmcs12) return failInvalid(c);
   setL1Flags(c, RFLAGS.ZF);
   writeField(vmcs12, F.VM_INSTRUCTION_ERROR, error);
-  return FAIL_VALID;
+  // The decision records the error number above the outcome (d2 = outcome | error << 8).
+  return FAIL_VALID | (error << 8);
 }
 
 /** A VMX instruction KVM emulated: its outcome, then skip it. */
@@ -215,10 +216,10 @@ export function handleVmptrld(c: KvmContext): KvmStepResult {
 export function handleVmread(c: KvmContext): KvmStepResult {
   const ud = needVmxon(c, Fn.handle_vmread);
   if (ud) return ud;
-  const vmcs12 = currentVmcs12(c.kvm.nested);
-  if (!vmcs12) return emulated(c, Fn.handle_vmread, failInvalid(c));
   const ins = l1Instruction(c)!;
   const enc = readOperand(c, ins.b);
+  const vmcs12 = currentVmcs12(c.kvm.nested);
+  if (!vmcs12) return emulated(c, Fn.handle_vmread, failInvalid(c), enc);
   if (!resolveFieldEncoding(enc))
     return emulated(c, Fn.handle_vmread, fail(c, VmxError.UNSUPPORTED_FIELD), enc);
   writeOperand(c, ins.a, readField(vmcs12, enc));
@@ -229,10 +230,10 @@ export function handleVmread(c: KvmContext): KvmStepResult {
 export function handleVmwrite(c: KvmContext): KvmStepResult {
   const ud = needVmxon(c, Fn.handle_vmwrite);
   if (ud) return ud;
-  const vmcs12 = currentVmcs12(c.kvm.nested);
-  if (!vmcs12) return emulated(c, Fn.handle_vmwrite, failInvalid(c));
   const ins = l1Instruction(c)!;
   const enc = readOperand(c, ins.a);
+  const vmcs12 = currentVmcs12(c.kvm.nested);
+  if (!vmcs12) return emulated(c, Fn.handle_vmwrite, failInvalid(c), enc);
   const f = resolveFieldEncoding(enc);
   if (!f) return emulated(c, Fn.handle_vmwrite, fail(c, VmxError.UNSUPPORTED_FIELD), enc);
   // A VM-exit information field only with "VMWRITE to any supported field" (IA32_VMX_MISC[29]

@@ -18,6 +18,9 @@ import { rd, wr } from './vmx';
 import { emulated, fail, failInvalid, needVmxon } from './nested-instructions';
 import { copyShadowToVmcs12 } from './nested-shadow';
 
+/** nested_vmx_run's decision record: d1 = RUN_FAILED when a check failed (d2 = outcome). */
+export const RUN_FAILED = 2;
+
 /** VMX_MISC_EMULATED_PREEMPTION_TIMER_RATE: the rate KVM reports to L1 and emulates. */
 export const EMULATED_PREEMPTION_TIMER_RATE = 5;
 
@@ -149,23 +152,23 @@ export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
   const { h, kvm } = c;
   const n = kvm.nested;
   const vmcs12 = currentVmcs12(n);
-  if (!vmcs12) return emulated(c, fn, failInvalid(c));
+  if (!vmcs12) return emulated(c, fn, failInvalid(c), RUN_FAILED);
   // What L1 wrote through the shadow VMCS comes into vmcs12 first (copy_shadow_to_vmcs12).
   copyShadowToVmcs12(c);
   if (rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & 2)
-    return emulated(c, fn, fail(c, VmxError.ENTRY_MOVSS_BLOCKING), 0);
-  if (launch && vmcs12.launched) return emulated(c, fn, fail(c, VmxError.VMLAUNCH_NONCLEAR));
-  if (!launch && !vmcs12.launched) return emulated(c, fn, fail(c, VmxError.VMRESUME_NONLAUNCHED));
+    return emulated(c, fn, fail(c, VmxError.ENTRY_MOVSS_BLOCKING), RUN_FAILED);
+  if (launch && vmcs12.launched) return emulated(c, fn, fail(c, VmxError.VMLAUNCH_NONCLEAR), RUN_FAILED);
+  if (!launch && !vmcs12.launched) return emulated(c, fn, fail(c, VmxError.VMRESUME_NONLAUNCHED), RUN_FAILED);
   const caps = nestedVmxCaps(kvm, c.port.caps);
   const controls = checkControls(caps, vmcs12);
   if (controls) {
     kvm.log.push({ step: c.step, text: `nested_vmx_run: VMfailValid(7): ${controls}` });
-    return emulated(c, fn, fail(c, VmxError.ENTRY_INVALID_CONTROLS));
+    return emulated(c, fn, fail(c, VmxError.ENTRY_INVALID_CONTROLS), RUN_FAILED);
   }
   const host = checkHostState(vmcs12);
   if (host) {
     kvm.log.push({ step: c.step, text: `nested_vmx_run: VMfailValid(8): ${host}` });
-    return emulated(c, fn, fail(c, VmxError.ENTRY_INVALID_HOST_STATE));
+    return emulated(c, fn, fail(c, VmxError.ENTRY_INVALID_HOST_STATE), RUN_FAILED);
   }
   const guest = checkGuestState(vmcs12);
   if (guest) {
