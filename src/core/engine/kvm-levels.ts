@@ -87,7 +87,8 @@ export class KvmLevels {
   constructor(
     private readonly c: CompiledScenario,
     private readonly h: Hart,
-    private readonly get: () => { s: KvmLevelsState; lane: () => number; nonRoot: () => boolean },
+    /** The state the engine runs now (rebound by the engine when it changes). */
+    private s: KvmLevelsState & { lane: number; vmx: { nonRoot: boolean } },
   ) {
     this.hardware = new HardwarePort(h);
     this.contexts = c.lanes.map(() => null);
@@ -97,13 +98,18 @@ export class KvmLevels {
     let caps = vmxCaps(c.scenario.features.vmx);
     c.lanes.forEach((_, i) => {
       this.caps[i] = caps;
-      const kvm = this.get().s.kvms[i];
+      const kvm = this.s.kvms[i];
       if (kvm) caps = nestedVmxCaps(kvm, caps);
     });
   }
 
+  /** The engine's state changed (a seek restored another). */
+  bind(s: KvmLevelsState & { lane: number; vmx: { nonRoot: boolean } }): void {
+    this.s = s;
+  }
+
   kvmAt(lane: number): KvmState | null {
-    return this.get().s.kvms[lane] ?? null;
+    return this.s.kvms[lane] ?? null;
   }
 
   /** The lane a VMCS of `owner` runs (lab bookkeeping: whose code and memory run there). */
@@ -174,7 +180,7 @@ export class KvmLevels {
    * is run again, with the instructions already done replayed, once KVM resumes.
    */
   stepGuest(lane: number, step: number, memory: Uint8Array): KvmStepOutcome {
-    const { s } = this.get();
+    const s = this.s;
     const h = this.h;
     const tx = s.tx[lane]!;
     // In the interrupt handler: delivered just now (RIP at its entry), or resuming after its
@@ -233,7 +239,7 @@ export class KvmLevels {
   /** The earliest deadline of a KVM hrtimer (vmcs12's preemption timer), or Infinity. */
   nextHrtimer(): number {
     let t = Infinity;
-    for (const k of this.get().s.kvms) {
+    for (const k of this.s.kvms) {
       const d = k ? k.nested.preemptionTimerDeadline : -1;
       if (d >= 0 && d < t) t = d;
     }
@@ -242,7 +248,7 @@ export class KvmLevels {
 
   /** The lane of a KVM whose hrtimer is due at `time`, or -1. */
   hrtimerDue(time: number): number {
-    const kvms = this.get().s.kvms;
+    const kvms = this.s.kvms;
     for (let i = 0; i < kvms.length; i++) {
       const d = kvms[i] ? kvms[i]!.nested.preemptionTimerDeadline : -1;
       if (d >= 0 && d <= time) return i;
@@ -268,7 +274,7 @@ export class KvmLevels {
   fireHrtimer(lane: number): void {
     const kvm = this.kvmAt(lane)!;
     kvm.nested.preemptionTimerDeadline = -1;
-    const tx = this.get().s.tx[lane];
+    const tx = this.s.tx[lane];
     if (tx && inProgress(tx)) tx.inbox.push({ vector: 0, nmi: false, timer: true });
     else expireTimer(kvm);
     const kicked = this.kick(lane);
@@ -282,13 +288,12 @@ export class KvmLevels {
    * APIC the KVM below emulates — so the kick is an interrupt raised there, kicking in turn.
    */
   kick(lane: number): boolean {
-    const g = this.get();
     if (lane === 0) {
-      if (!g.nonRoot()) return false;
+      if (!this.s.vmx.nonRoot) return false;
       requestInterrupt(this.h.apic, RESCHEDULE_VECTOR);
       return true;
     }
-    if (g.lane() === lane) return false;
+    if (this.s.lane === lane) return false;
     this.raiseAt(lane, RESCHEDULE_VECTOR, false);
     return true;
   }
@@ -296,7 +301,7 @@ export class KvmLevels {
   /** An interrupt (or NMI) at the APIC of `level` > 0, which the KVM below emulates. */
   raiseAt(level: number, vector: number, nmi: boolean): boolean {
     const kvm = this.kvmAt(level - 1)!;
-    const tx = this.get().s.tx[level - 1];
+    const tx = this.s.tx[level - 1];
     if (tx && inProgress(tx)) tx.inbox.push({ vector, nmi, timer: false });
     else if (nmi) kvmInjectNmi(kvm);
     else kvmApicSetIrq(kvm, vector);

@@ -160,11 +160,7 @@ export class Stepper {
       out: newStepRecord(),
     };
     this.hasKvm = c.lanes.some((l) => l.kind === 'kvm');
-    this.kvmLevels = new KvmLevels(c, this.hart, () => ({
-      s: this.s,
-      lane: () => this.s.lane,
-      nonRoot: () => this.s.vmx.nonRoot,
-    }));
+    this.kvmLevels = new KvmLevels(c, this.hart, s);
     this.state = s;
   }
 
@@ -174,6 +170,7 @@ export class Stepper {
 
   set state(s: SimState) {
     this.s = s;
+    this.kvmLevels.bind(s);
     this.c.lanes.forEach((l, i) => {
       const code = this.laneCode[i];
       if (code) code.mem.bytes = s.mems[l.program].bytes;
