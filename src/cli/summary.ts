@@ -91,6 +91,13 @@ export function formatSummary(session: LabSession, range: StoryRange = {}): stri
   lines.push(`assertions: ${info.assertions.passed} passed, ${info.assertions.failed} failed`);
   for (const a of session.assertions)
     lines.push(`  ${a.passed ? 'pass' : 'FAIL'}  step ${a.step}, L${a.level} line ${a.line}: ${a.message}`);
+  const { notReached } = info.assertions;
+  if (notReached.length > 0) {
+    lines.push(
+      `not reached: ${notReached.length} (stages the run never got to, or failure paths it did not take)`,
+    );
+    for (const a of notReached) lines.push(`  -     L${a.level} line ${a.line}: ${a.message}`);
+  }
   const endText: Record<string, string> = {
     halted: 'halted with nothing left that could wake it',
     shutdown: 'shut down (triple fault)',
@@ -116,6 +123,7 @@ export function formatTraceJson(session: LabSession): string {
         endReason: info.endReason,
         runError: session.runError(),
         assertions: session.assertions,
+        assertionsNotReached: info.assertions.notReached,
         events: session.traceEvents(),
       },
       null,

@@ -101,3 +101,22 @@ test('pick apic-priority in the picker, then TPR=0 lets every class in and its f
   await waitForStep(page, first);
   await expectPanelToShow(page, await viewReady);
 });
+
+test('kut-intr-window: the assert on the VMfail path the run never took is listed last, as never run', async ({
+  page,
+}) => {
+  const trace = await cliTrace('kut-intr-window');
+  expect(trace.assertionsNotReached.length).toBeGreaterThan(0);
+
+  await openLab(page);
+  await pickScenario(page, 'kut-intr-window', trace.totalSteps);
+  await expect(page.getByTestId('assertion')).toHaveCount(trace.assertions.length);
+  await expect(page.getByTestId('assertions-not-reached')).toHaveText(
+    `${trace.assertionsNotReached.length} never run`,
+  );
+  const never = page.getByTestId('assertion-not-reached');
+  await expect(never).toHaveCount(trace.assertionsNotReached.length);
+  const first = trace.assertionsNotReached[0];
+  await expect(never.first()).toContainText(first.message);
+  await expect(never.first()).toContainText(`L${first.level}:${first.line} · never run`);
+});

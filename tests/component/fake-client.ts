@@ -3,7 +3,13 @@
 // and unknown instructions with a line and column like the real assembler, step-by-kind
 // search, crash notification, and a switch that holds view answers so tests can observe
 // request coalescing.
-import type { LabError, ScenarioInfo, StepView, TimelineData } from '../../src/core/engine/view';
+import type {
+  LabError,
+  ScenarioInfo,
+  StepView,
+  TimelineData,
+  UnreachedAssertionView,
+} from '../../src/core/engine/view';
 import type {
   BuiltinScenarioInfo,
   LoadRequest,
@@ -96,7 +102,13 @@ export class FakeSimClient implements SimClient {
   private listeners = new Set<(e: LabError) => void>();
   private loaded: LoadedRun | null = null;
 
-  constructor(private readonly opts: { levels?: number } = {}) {}
+  constructor(
+    private readonly opts: {
+      levels?: number;
+      /** Asserts every canned run reports as never executed. */
+      notReached?: UnreachedAssertionView[];
+    } = {},
+  ) {}
 
   private record(method: string, ...args: unknown[]) {
     this.calls.push({ method, args });
@@ -142,6 +154,7 @@ export class FakeSimClient implements SimClient {
       assertions: {
         passed: run.views[run.views.length - 1].assertions.filter((a) => a.passed).length,
         failed: run.views[run.views.length - 1].assertions.filter((a) => !a.passed).length,
+        notReached: this.opts.notReached ?? [],
       },
     };
     this.loaded = { run, info };

@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
+import { FakeSimClient } from './fake-client';
 import { renderApp, resetDomBetweenTests, untilStep } from './render-app';
 
 resetDomBetweenTests();
@@ -65,5 +66,23 @@ describe('assertions', () => {
     await user.click(row);
     await untilStep(store, 9);
     expect(screen.getByTestId('assertion')).not.toHaveClass('ahead');
+  });
+
+  it('lists the asserts the run never executed after the others, and says how many', async () => {
+    const client = new FakeSimClient({
+      notReached: [{ level: 1, line: 96, message: 'stage 7: interrupt-window exit from HLT' }],
+    });
+    await renderApp({ client });
+    expect(screen.getByTestId('assertions-not-reached')).toHaveTextContent('1 never run');
+    const never = screen.getByTestId('assertion-not-reached');
+    expect(never).toHaveTextContent('stage 7: interrupt-window exit from HLT');
+    expect(never).toHaveTextContent('L1:96 · never run');
+    expect(screen.getAllByRole('listitem').indexOf(never)).toBeGreaterThan(0);
+  });
+
+  it('says nothing of asserts never run when every one ran', async () => {
+    await renderApp();
+    expect(screen.queryByTestId('assertions-not-reached')).toBeNull();
+    expect(screen.queryByTestId('assertion-not-reached')).toBeNull();
   });
 });

@@ -1,5 +1,7 @@
 // The run's assertions, pass or fail, like kvm-unit-tests' report() lines. Those the
-// playhead has not reached yet are dimmed; clicking one seeks to its step.
+// playhead has not reached yet are dimmed; clicking one seeks to its step. Asserts the whole
+// run never executed (a stage it never got to, or a failure path it did not take) are listed
+// last, so a harness that stopped early does not look like one that passed.
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectAllAssertions, selectInfo, selectStep } from '../store/selectors';
 
@@ -9,7 +11,7 @@ export function AssertionList() {
   const all = useLab(selectAllAssertions);
   const step = useLab(selectStep);
   if (!info) return null;
-  const { passed, failed } = info.assertions;
+  const { passed, failed, notReached } = info.assertions;
 
   return (
     <section className="panel assertions" aria-label="Assertions" data-testid="assertions">
@@ -18,9 +20,14 @@ export function AssertionList() {
         <span className="assert-totals">
           <span className="pass-count">{passed} passed</span>
           <span className={failed > 0 ? 'fail-count' : 'muted'}>{failed} failed</span>
+          {notReached.length > 0 && (
+            <span className="never-count" data-testid="assertions-not-reached">
+              {notReached.length} never run
+            </span>
+          )}
         </span>
       </header>
-      {all.length === 0 ? (
+      {all.length === 0 && notReached.length === 0 ? (
         <p className="empty-inline">
           {passed + failed === 0 ? 'This scenario has no assertions.' : 'Loading…'}
         </p>
@@ -44,6 +51,22 @@ export function AssertionList() {
                   L{a.level}:{a.line} · step {a.step}
                 </span>
               </button>
+            </li>
+          ))}
+          {notReached.map((a) => (
+            <li
+              key={`never:${a.level}:${a.line}`}
+              className="assert-row never"
+              data-testid="assertion-not-reached"
+              title="The run never executed this assert: a stage it did not get to, or a failure path it did not take"
+            >
+              <span className="assert-mark" aria-label="never run">
+                –
+              </span>
+              <span className="assert-message">{a.message}</span>
+              <span className="assert-where">
+                L{a.level}:{a.line} · never run
+              </span>
             </li>
           ))}
         </ul>

@@ -1,5 +1,6 @@
 // One loaded scenario and its run, as the faces use it: the worker answers the page from a
 // session, the command line prints one, the tests and benchmarks drive one.
+import { Op } from '../asm/ir';
 import { ScenarioError } from '../scenario/params';
 import { type CompiledScenario, compileScenario, parseScenarioText } from '../scenario/load';
 import type { ParamValue } from '../scenario/schema';
@@ -17,6 +18,7 @@ import {
   type StepView,
   type TimelineData,
   type TraceEventView,
+  type UnreachedAssertionView,
 } from './view';
 
 export type OpenResult = { ok: true; session: LabSession } | { ok: false; error: LabError };
@@ -121,8 +123,26 @@ export class LabSession {
       totalSteps: this.totalSteps,
       endTime: this.sim.endTime,
       endReason: this.sim.endReason,
-      assertions: { passed, failed: this.assertions.length - passed },
+      assertions: { passed, failed: this.assertions.length - passed, notReached: this.unreachedAssertions() },
     };
+  }
+
+  /** The `assert` instructions no level executed, in program order. A program that runs at
+   *  several levels is counted once, under the first of them. */
+  unreachedAssertions(): UnreachedAssertionView[] {
+    const c = this.compiled;
+    const reached = new Set(this.assertions.map((a) => `${c.lanes[a.level].program}:${a.line}`));
+    const seen = new Set<number>();
+    const out: UnreachedAssertionView[] = [];
+    c.lanes.forEach((lane, level) => {
+      if (lane.kind === 'kvm' || seen.has(lane.program)) return;
+      seen.add(lane.program);
+      for (const ins of c.programs[lane.program].instrs) {
+        if (ins.op !== Op.ASSERT || reached.has(`${lane.program}:${ins.line}`)) continue;
+        out.push({ level, line: ins.line, message: ins.message ?? ins.text });
+      }
+    });
+    return out;
   }
 
   view(step: number): StepView {

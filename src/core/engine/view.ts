@@ -228,6 +228,15 @@ export interface AssertionView {
   message: string;
 }
 
+/** An `assert` in a program that the run never executed (a stage it did not reach, or a
+ *  failure path it did not take: kvm-unit-tests' report(false) on VMfail, for example). */
+export interface UnreachedAssertionView {
+  /** The first level that runs the program. */
+  level: number;
+  line: number;
+  message: string;
+}
+
 export interface StepView {
   step: number;
   totalSteps: number;
@@ -274,7 +283,7 @@ export interface ScenarioInfo {
   totalSteps: number;
   endTime: number;
   endReason: EndReason;
-  assertions: { passed: number; failed: number };
+  assertions: { passed: number; failed: number; notReached: UnreachedAssertionView[] };
 }
 
 /** Timeline columns for drawing: one entry per trace event (or a decimated subset). */

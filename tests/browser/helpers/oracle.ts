@@ -35,6 +35,7 @@ export interface Trace {
   endTime: number;
   endReason: string;
   assertions: { step: number; level: number; line: number; passed: boolean; message: string }[];
+  assertionsNotReached: { level: number; line: number; message: string }[];
   events: TraceEvent[];
 }
 

@@ -34,6 +34,15 @@ describe('exit status', () => {
     expect(runCli(['sti-hlt-shadow', '--set=gap=true']).code).toBe(1);
   });
 
+  it('lists the asserts a run never executed (a harness that stopped early under KVM)', () => {
+    const bare = runCli(['kut-intr-window']);
+    expect(bare.stdout).toContain('not reached: 1 (');
+    expect(bare.stdout).toMatch(/ {2}- {5}L0 line \d+: VM entry failed/);
+    const nested = runCli(['kut-intr-window', '--nest', 'kvm']);
+    expect(nested.stdout).toMatch(/ {2}- {5}L1 line \d+: stage 7: interrupt-window exit from HLT/);
+    expect(runCli(['sti-hlt-shadow']).stdout).not.toContain('not reached');
+  });
+
   it('2 for a file that is not valid JSON, naming the line and column', () => {
     const r = runCli(['bad.json'], files({ 'bad.json': '{\n  "version": 1,\n  "name": x\n}' }));
     expect(r.code).toBe(2);
@@ -122,6 +131,15 @@ describe('--json', () => {
     );
     expect(nmis).toHaveLength(2);
     expect(out.assertions).toHaveLength(2);
+  });
+
+  it('lists the asserts no level executed', () => {
+    const out = JSON.parse(runCli(['kut-intr-window', '--json', '--nest', 'kvm']).stdout);
+    const stage7 = out.assertionsNotReached.filter((a: { message: string }) =>
+      a.message.startsWith('stage 7'),
+    );
+    expect(stage7.map((a: { level: number }) => a.level)).toEqual([1, 1, 1]);
+    expect(JSON.parse(runCli(['nmi-blocking', '--json']).stdout).assertionsNotReached).toEqual([]);
   });
 
   it('applies --set and reports a failed assertion with exit 1', () => {

@@ -124,6 +124,27 @@ describe('info and view', () => {
     expect(i.levels[0].labels.start).toBe(0x1000);
   });
 
+  it('lists the asserts the run never executed, with their line and message', () => {
+    const s = run([
+      'start:',
+      '  assert rax == 0, "ran"',
+      '  jmp done',
+      '  assert rax == 1, "skipped"',
+      'done:',
+      '  cmp rax, 1',
+      '  je never',
+      ...STOP,
+      'never:',
+      '  assert rbx == 2',
+      ...STOP,
+    ]);
+    expect(s.assertions.map((a) => a.line)).toEqual([2]);
+    expect(s.info().assertions.notReached).toEqual([
+      { level: 0, line: 4, message: 'skipped' },
+      { level: 0, line: 11, message: 'rbx == 2' },
+    ]);
+  });
+
   it('the level view shows the next instruction and its source line', () => {
     const s = sample();
     const l = s.view(1).levels[0];
