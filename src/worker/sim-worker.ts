@@ -3,7 +3,7 @@
 import * as Comlink from 'comlink';
 import { type LabSession, openSession, toLabError } from '../core/engine/session';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
-import { readParams } from '../core/scenario/params';
+import { paramInfo, readParams } from '../core/scenario/params';
 import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi, TransitionColumns } from './protocol';
 import { transitionColumns } from './transitions';
 import type { StepView, TimelineData } from '../core/engine/view';
@@ -19,13 +19,7 @@ export const api: SimApi = {
   async listScenarios(): Promise<BuiltinScenarioInfo[]> {
     return BUILTIN_SCENARIOS.map((doc) => {
       const d = doc as { name: string; title: string; description: string };
-      const params = Object.entries(readParams(doc)).map(([key, p]) => ({
-        key,
-        description: p.description,
-        type: p.type,
-        value: p.default,
-        ...(p.choices ? { choices: p.choices } : {}),
-      }));
+      const params = Object.entries(readParams(doc)).map(([key, p]) => paramInfo(key, p, p.default));
       return { name: d.name, title: d.title, description: d.description, params };
     });
   },

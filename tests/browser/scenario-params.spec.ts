@@ -120,3 +120,20 @@ test('kut-intr-window: the assert on the VMfail path the run never took is liste
   await expect(never.first()).toContainText(first.message);
   await expect(never.first()).toContainText(`L${first.level}:${first.line} · never run`);
 });
+
+test('immediate-exit: l2_loop outside its range is refused with its name, and the run on screen stays', async ({
+  page,
+}) => {
+  const trace = await cliTrace('immediate-exit');
+  await openLab(page);
+  await pickScenario(page, 'immediate-exit', trace.totalSteps);
+  const field = page.getByTestId('param-l2_loop');
+  await expect(field).toHaveValue(String(trace.params.l2_loop));
+  await field.fill('0');
+  await field.press('Enter');
+  await expect(page.getByTestId('editor-error')).toContainText(
+    "parameter 'l2_loop' must be from 1 to 5000; got 0",
+  );
+  await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${trace.totalSteps}`);
+  await expect(page.getByTestId('assertion')).toHaveCount(trace.assertions.length);
+});

@@ -31,7 +31,7 @@ function ParamField({ param, disabled }: { param: ParamInfo; disabled: boolean }
   }
   if (param.choices && param.choices.length > 0) {
     return (
-      <label className="param-field" title={param.description}>
+      <label className="param-field" title={param.description + rangeHint(param)}>
         <span className="param-name">{param.key}</span>
         <select
           data-testid={id}
@@ -52,6 +52,12 @@ function ParamField({ param, disabled }: { param: ParamInfo; disabled: boolean }
     );
   }
   return <FreeParamField param={param} disabled={disabled} onCommit={set} />;
+}
+
+/** " (1 to 5000)" for a number parameter with a range; the core refuses values outside it. */
+function rangeHint(p: ParamInfo): string {
+  if (p.min === undefined && p.max === undefined) return '';
+  return ` (${p.min ?? '…'} to ${p.max ?? '…'})`;
 }
 
 function FreeParamField({
@@ -75,7 +81,7 @@ function FreeParamField({
     }
   };
   return (
-    <label className="param-field" title={param.description}>
+    <label className="param-field" title={param.description + rangeHint(param)}>
       <span className="param-name">{param.key}</span>
       <input
         data-testid={`param-${param.key}`}

@@ -1,7 +1,7 @@
 // One loaded scenario and its run, as the faces use it: the worker answers the page from a
 // session, the command line prints one, the tests and benchmarks drive one.
 import { Op } from '../asm/ir';
-import { ScenarioError } from '../scenario/params';
+import { ScenarioError, paramInfo } from '../scenario/params';
 import { type CompiledScenario, compileScenario, parseScenarioText } from '../scenario/load';
 import type { ParamValue } from '../scenario/schema';
 import { describeEvent, describeLevel, describeVmx, levelName } from './describe';
@@ -94,13 +94,7 @@ export class LabSession {
   info(): ScenarioInfo {
     const c = this.compiled;
     const sc = c.scenario;
-    const params: ParamInfo[] = Object.entries(c.params).map(([key, p]) => ({
-      key,
-      description: p.description,
-      type: p.type,
-      value: c.values[key],
-      ...(p.choices ? { choices: p.choices } : {}),
-    }));
+    const params: ParamInfo[] = Object.entries(c.params).map(([key, p]) => paramInfo(key, p, c.values[key]));
     const passed = this.assertions.filter((a) => a.passed).length;
     return {
       name: sc.name,

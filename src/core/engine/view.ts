@@ -269,6 +269,9 @@ export interface ParamInfo {
   type: 'boolean' | 'number' | 'string';
   value: boolean | number | string;
   choices?: (string | number)[];
+  /** Number parameters: the range a value must lie in. */
+  min?: number;
+  max?: number;
 }
 
 export type EndReason = 'halted' | 'shutdown' | 'stopped' | 'step-limit' | 'time-limit' | 'running';

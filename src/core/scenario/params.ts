@@ -5,6 +5,7 @@
 // in errors and in the source view still match what the user wrote).
 import { z } from 'zod';
 import { ParamSchema, type Param, type ParamValue } from './schema';
+import type { ParamInfo } from '../engine/view';
 
 export class ScenarioError extends Error {
   constructor(
@@ -36,6 +37,24 @@ export function readParams(raw: unknown): Record<string, Param> {
   return r.data;
 }
 
+function rangeText(p: Param): string {
+  if (p.min !== undefined && p.max !== undefined) return `from ${p.min} to ${p.max}`;
+  return p.min !== undefined ? `at least ${p.min}` : `at most ${p.max}`;
+}
+
+/** What the faces show of a parameter: its key, description, type, value and allowed values. */
+export function paramInfo(key: string, p: Param, value: ParamValue): ParamInfo {
+  return {
+    key,
+    description: p.description,
+    type: p.type,
+    value,
+    ...(p.choices ? { choices: p.choices } : {}),
+    ...(p.min !== undefined ? { min: p.min } : {}),
+    ...(p.max !== undefined ? { max: p.max } : {}),
+  };
+}
+
 /** Parse a value given on the command line or by the UI into the parameter's type. */
 export function coerceParam(key: string, p: Param, v: ParamValue): ParamValue {
   let out: ParamValue;
@@ -53,6 +72,11 @@ export function coerceParam(key: string, p: Param, v: ParamValue): ParamValue {
     if (typeof v === 'string' && (v.trim() === '' || !Number.isFinite(out)))
       throw new ScenarioError(`parameter '${key}' is a number: '${v}' is not one`, `params.${key}`);
   } else out = String(v);
+  if (
+    typeof out === 'number' &&
+    ((p.min !== undefined && out < p.min) || (p.max !== undefined && out > p.max))
+  )
+    throw new ScenarioError(`parameter '${key}' must be ${rangeText(p)}; got ${out}`, `params.${key}`);
   if (p.choices && !p.choices.includes(out as string | number))
     throw new ScenarioError(
       `parameter '${key}' must be one of ${p.choices.map(String).join(', ')}; got '${String(out)}'`,

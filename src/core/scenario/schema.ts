@@ -10,12 +10,25 @@ export const ParamSchema = z
     default: z.union([z.boolean(), z.number(), z.string()]),
     description: z.string(),
     choices: z.array(z.union([z.string(), z.number()])).optional(),
+    /** Number parameters only: the smallest and largest values a variant may take. */
+    min: z.number().optional(),
+    max: z.number().optional(),
   })
   .strict()
   .refine((p) => typeof p.default === p.type, {
     message: 'default must have the parameter’s type',
     path: ['default'],
-  });
+  })
+  .refine((p) => p.type === 'number' || (p.min === undefined && p.max === undefined), {
+    message: 'min and max are for number parameters',
+    path: ['min'],
+  })
+  .refine(
+    (p) =>
+      typeof p.default !== 'number' ||
+      ((p.min === undefined || p.default >= p.min) && (p.max === undefined || p.default <= p.max)),
+    { message: 'default must lie between min and max', path: ['default'] },
+  );
 
 export const ProgramLevelSchema = z
   .object({

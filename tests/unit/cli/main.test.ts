@@ -34,6 +34,16 @@ describe('exit status', () => {
     expect(runCli(['sti-hlt-shadow', '--set=gap=true']).code).toBe(1);
   });
 
+  it('2 for a parameter outside its range, naming it (immediate-exit l2_loop=0 would loop 2^64 times)', () => {
+    const r = runCli(['immediate-exit', '--set', 'l2_loop=0']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(
+      "scenario error at params.l2_loop: parameter 'l2_loop' must be from 1 to 5000; got 0",
+    );
+    expect(runCli(['immediate-exit', '--set', 'l2_loop=1']).code).toBe(0);
+  });
+
   it('lists the asserts a run never executed (a harness that stopped early under KVM)', () => {
     const bare = runCli(['kut-intr-window']);
     expect(bare.stdout).toContain('not reached: 1 (');

@@ -10,6 +10,8 @@ type Decl = {
   default: boolean | number | string;
   description?: string;
   choices?: (string | number)[];
+  min?: number;
+  max?: number;
 };
 
 function doc(
@@ -69,6 +71,28 @@ describe('declarations and overrides', () => {
       kind: 'scenario',
       where: 'params.flag',
     });
+  });
+
+  it('a number outside min..max is refused at params.<name>, naming the range', () => {
+    const r: Param = { type: 'number', default: 5, description: '', min: 1, max: 10 };
+    expect(coerceParam('r', r, '1')).toBe(1);
+    expect(coerceParam('r', r, 10)).toBe(10);
+    expect(() => coerceParam('r', r, 0)).toThrow("parameter 'r' must be from 1 to 10; got 0");
+    expect(() => coerceParam('r', r, '11')).toThrow('must be from 1 to 10; got 11');
+    expect(() => coerceParam('lo', { ...r, max: undefined }, -1)).toThrow('must be at least 1; got -1');
+    expect(() => coerceParam('hi', { ...r, min: undefined }, 99)).toThrow('must be at most 10; got 99');
+    const d = doc({ n: { type: 'number', default: 2, min: 1, max: 3 } }, ['start:', ...STOP]);
+    expect(openError(d, { n: 4 })).toMatchObject({ kind: 'scenario', where: 'params.n' });
+    expect(open(d).info().params[0]).toMatchObject({ min: 1, max: 3, value: 2 });
+  });
+
+  it('a range on a non-number parameter, or a default outside it, is rejected in the file', () => {
+    expect(
+      openError(doc({ b: { type: 'boolean', default: false, min: 0 } }, ['start:', ...STOP])).where,
+    ).toBe('params.b.min');
+    expect(openError(doc({ n: { type: 'number', default: 0, min: 1 } }, ['start:', ...STOP])).where).toBe(
+      'params.n.default',
+    );
   });
 
   it('info lists the parameters with their values', () => {
