@@ -57,8 +57,18 @@ function vmcsChangedCount(view: StepView, prev: StepView | null): number {
 interface Tab {
   id: string;
   label: string;
+  /** The whole name, for the tooltip (the label may be short). */
+  title: string;
   running: boolean;
   changed: boolean;
+}
+
+/** "L1 · KVM (nested)" → "L1 · KVM": the level and the first word of what runs there. */
+function shortLevelName(name: string): string {
+  const sep = name.indexOf(' · ');
+  if (sep < 0) return name;
+  const what = name.slice(sep + 3).split(/[\s(]/)[0];
+  return what ? `${name.slice(0, sep)} · ${what}` : name;
 }
 
 function StateTabs({ tabs, active }: { tabs: Tab[]; active: string }) {
@@ -74,7 +84,7 @@ function StateTabs({ tabs, active }: { tabs: Tab[]; active: string }) {
           aria-selected={active === t.id}
           aria-controls="state-tabpanel"
           className={`tab${active === t.id ? ' on' : ''}${t.id === 'vmx' ? ' tab-vmx' : ''}`}
-          title={t.label}
+          title={t.title}
           data-testid={`state-tab-${t.id}`}
           onClick={() => store.getState().setStateTab(t.id)}
         >
@@ -119,9 +129,13 @@ export function MachineState() {
       );
     } else {
       layout = 'tabs';
+      // Four levels and more: the tabs say "L2 · kvm-unit-tests" and the panel's header (and the
+      // tooltip) the whole name, so every tab stays legible on 1280×800.
+      const short = view.levels.length >= 4;
       const tabs: Tab[] = view.levels.map((l) => ({
         id: `level-${l.index}`,
-        label: l.name,
+        label: short ? shortLevelName(l.name) : l.name,
+        title: l.name,
         running: l.cpu.running,
         changed: levelChanged(view, prev, l.index),
       }));
@@ -130,6 +144,7 @@ export function MachineState() {
         tabs.push({
           id: 'vmx',
           label: n > 0 ? `VMCS · ${n} changed` : 'VMCS',
+          title: 'Every VMCS the processor knows',
           running: false,
           changed: n > 0,
         });
