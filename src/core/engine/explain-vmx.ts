@@ -87,7 +87,7 @@ export function explainVmx(
       const pv = currentVmcs(prev.vmx);
       const why = pv ? checkGuestState(pv) : null;
       return {
-        text: `VM entry failed: exit reason ${hex(d0)} (invalid guest state${why ? `: ${why}` : ''}). No guest instruction ran; ${host} continues at HOST_RIP with the failure recorded in VM_EXIT_REASON.`,
+        text: `VM entry failed: exit reason ${hex(d0)} (invalid guest state${why ? `: ${why}` : ''}). No guest instruction ran; ${host} continues at HOST_RIP with the failure recorded in VM_EXIT_REASON and EXIT_QUALIFICATION only: the other exit-information fields, the guest state and a pending injection (its valid bit stays set) are as they were.`,
         cite: CITE.entryFail,
       };
     }

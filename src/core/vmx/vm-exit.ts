@@ -102,14 +102,21 @@ export function vmExit(h: Hart, info: ExitInfo): void {
   // "Recording VM-Exit Information".
   writeField(vmcs, F.VM_EXIT_REASON, info.reason >>> 0);
   writeField(vmcs, F.EXIT_QUALIFICATION, info.qualification ?? 0);
-  writeField(vmcs, F.VM_EXIT_INTR_INFO, info.intrInfo ?? 0);
-  writeField(vmcs, F.VM_EXIT_INTR_ERROR_CODE, info.intrError ?? 0);
-  writeField(vmcs, F.IDT_VECTORING_INFO_FIELD, info.vectoringInfo ?? 0);
-  writeField(vmcs, F.IDT_VECTORING_ERROR_CODE, info.vectoringError ?? 0);
-  writeField(vmcs, F.VM_EXIT_INSTRUCTION_LEN, info.instructionLen ?? 0);
-  // "... and Updating VM-Entry Control Fields": the valid bit of the VM-entry
-  // interruption-information field is cleared on every VM exit.
-  writeField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD, readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD) & ~0x80000000);
+  if (!failedEntry) {
+    writeField(vmcs, F.VM_EXIT_INTR_INFO, info.intrInfo ?? 0);
+    writeField(vmcs, F.VM_EXIT_INTR_ERROR_CODE, info.intrError ?? 0);
+    writeField(vmcs, F.IDT_VECTORING_INFO_FIELD, info.vectoringInfo ?? 0);
+    writeField(vmcs, F.IDT_VECTORING_ERROR_CODE, info.vectoringError ?? 0);
+    writeField(vmcs, F.VM_EXIT_INSTRUCTION_LEN, info.instructionLen ?? 0);
+    // "... and Updating VM-Entry Control Fields": the valid bit of the VM-entry
+    // interruption-information field is cleared on a VM exit.
+    writeField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD, readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD) & ~0x80000000);
+  }
+  // "VM-Entry Failures During or After Loading Guest State": a failed entry records only the
+  // exit reason (bit 31 set) and the exit qualification; every other VM-exit information field
+  // keeps its value, the injection's valid bit stays set (a host that repairs the guest state
+  // and retries gets its event delivered), no guest state is saved and the VMCS is not marked
+  // launched (enterGuest fails before it would be). KVM's prepare_vmcs12 does the same for L1.
 
   // "Loading Host State": RIP, RSP, SS and IDTR from the host-state area; RFLAGS is 0x2.
   const nmiExiting = (pin & PIN_BASED.PIN_BASED_NMI_EXITING) !== 0;

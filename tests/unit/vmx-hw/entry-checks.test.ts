@@ -5,8 +5,9 @@
 // exit reason 0x80000021: SDM "Checks on Guest Non-Register State", "Checks on Guest RIP and
 // RFLAGS"; facts §1.6, §1.8).
 import { describe, expect, it } from 'vitest';
-import { RF, cpu, reg } from '../helpers';
-import { entries, exits, field, info, runVmx, stepAt } from './vmx-helpers';
+import { nestUnderKvm } from '../../../src/core/scenario/nest';
+import { EventKind, RF, cpu, label, open, reg, rows, scenarioDoc } from '../helpers';
+import { type VmxProgram, entries, exits, field, info, runVmx, stepAt, vmxProgram } from './vmx-helpers';
 
 /** Gates for every exception vector and 0x20/0x80 in the guest IDT: all go to `gh`. */
 const GUEST_GATES = [...Array.from({ length: 32 }, (_, v) => v), 0x20, 0x80].map(
@@ -266,6 +267,91 @@ describe('checks on guest state: VM-entry failure, exit reason 0x80000021', () =
     });
     expect(exits(s).map((e) => e.reason)).toEqual([0x80000021, 18]);
     expect(entries(s).map((e) => e.rip)).toEqual([s.compiled.programs[0].labels.again]);
+  });
+});
+
+describe('"VM-Entry Failures During or After Loading Guest State": only the exit reason and qualification are written', () => {
+  // The guest's INT3 exits (#BP in the exception bitmap: VM_EXIT_INTR_INFO 0x80000603, length
+  // 1). The host then asks for an external interrupt 0x20 and VMRESUMEs with a bad RFLAGS: the
+  // entry fails. After repairing RFLAGS (IF = 1) the same VMRESUME delivers 0x20.
+  function retryProgram(): VmxProgram {
+    return {
+      guestIdt: ['        .intgate 0x20, guest_irq'],
+      setup: ['        vmwrite EXCEPTION_BITMAP, 8', '        mov r15, 0'],
+      host: [
+        '        inc r15',
+        '        cmp r15, 1',
+        '        jne second',
+        '        vmwrite VM_ENTRY_INTR_INFO_FIELD, 0x80000020',
+        '        vmread rax, GUEST_RIP',
+        '        add rax, 1',
+        '        vmwrite GUEST_RIP, rax',
+        '        vmwrite GUEST_RFLAGS, 0',
+        'bad:    vmresume',
+        'second: cmp r15, 2',
+        '        jne done',
+        // What the host sees after the failure (the same bare or under KVM, which emulates it).
+        '        vmread r8, VM_EXIT_INTR_INFO',
+        '        vmread r9, VM_EXIT_INSTRUCTION_LEN',
+        '        vmread r10, VM_ENTRY_INTR_INFO_FIELD',
+        '        vmread r11, GUEST_RFLAGS',
+        '        vmread r12, VM_EXIT_REASON',
+        '        vmwrite GUEST_RFLAGS, X86_EFLAGS_FIXED | X86_EFLAGS_IF',
+        'good:   vmresume',
+        'done:',
+      ],
+      guest: ['        int3', '        vmcall'],
+      extra: ['guest_irq: vmcall'],
+    };
+  }
+  function retry() {
+    return runVmx(retryProgram());
+  }
+  const SEEN_AFTER_FAILURE = { r8: 0x80000603n, r9: 1n, r10: 0x80000020n, r11: 0n, r12: 0x80000021n };
+
+  it('the failure leaves the other exit-information fields, the injection and the guest state as they were', () => {
+    const s = retry();
+    const x = exits(s);
+    expect(x.map((e) => e.reason)).toEqual([0, 0x80000021, 18]);
+    const at = x[1].step;
+    expect(field(s, 'VM_EXIT_REASON', at)).toBe(0x80000021);
+    expect(field(s, 'EXIT_QUALIFICATION', at)).toBe(0);
+    // Left from the #BP exit:
+    expect(field(s, 'VM_EXIT_INTR_INFO', at)).toBe(0x80000603);
+    expect(field(s, 'VM_EXIT_INSTRUCTION_LEN', at)).toBe(1);
+    // The valid bit of the injection is not cleared:
+    expect(field(s, 'VM_ENTRY_INTR_INFO_FIELD', at)).toBe(0x80000020);
+    // No guest state is saved: GUEST_RIP and GUEST_RFLAGS are what the host wrote.
+    expect(field(s, 'GUEST_RIP', at)).toBe(label(s, 'guest') + 1);
+    expect(field(s, 'GUEST_RFLAGS', at)).toBe(0);
+    // The VMCS was launched by the first entry and stays so: VMRESUME is still the instruction.
+    expect(s.view(at).vmx.vmcs[0].launched).toBe(true);
+    expect(s.view(at).explanation.text).toMatch(/EXIT_QUALIFICATION only: .*valid bit stays set/);
+    for (const [r, v] of Object.entries(SEEN_AFTER_FAILURE)) expect(reg(s, r as 'r8'), r).toBe(v);
+  });
+
+  it('under KVM (prepare_vmcs12 on a failed nested entry) L1 sees the same fields and gets its injection', () => {
+    const s = open(nestUnderKvm(scenarioDoc(vmxProgram(retryProgram()), [], { limits: { steps: 20000 } })));
+    const l1 = s.view(s.totalSteps).levels[1].cpu;
+    const l1Reg = (name: string) => BigInt(l1.regs.find((x) => x.name === name)!.value);
+    for (const [r, v] of Object.entries(SEEN_AFTER_FAILURE)) expect(l1Reg(r), r).toBe(v);
+    expect(l1Reg('r15')).toBe(3n);
+    const handler = s.compiled.programs[s.compiled.lanes[1].program].labels.guest_irq;
+    const l2Exits = rows(s).filter((r) => r.kind === EventKind.VMEXIT && s.sim.trace.level[r.step - 1] === 2);
+    expect(l2Exits.at(-1)!.rip).toBe(handler);
+  });
+
+  it('so the repaired VMRESUME delivers the injection the failed one carried', () => {
+    const s = retry();
+    const e = entries(s);
+    expect(e.map((x) => x.rip)).toEqual([label(s, 'launch'), label(s, 'good')]);
+    expect(e[1].injected).toBe(0x80000020);
+    expect(e[1].guestRip).toBe(label(s, 'guest_irq'));
+    // The handler ran: its VMCALL is the exit that follows.
+    expect(exits(s)[2].rip).toBe(label(s, 'guest_irq'));
+    // After the exit that follows the delivery, the valid bit is cleared as on any VM exit.
+    expect(field(s, 'VM_ENTRY_INTR_INFO_FIELD')).toBe(0x20);
+    expect(field(s, 'VM_EXIT_INSTRUCTION_LEN')).toBe(3);
   });
 });
 
