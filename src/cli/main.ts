@@ -129,7 +129,8 @@ export function runCli(
         ? formatTraceJson(session)
         : formatSummary(session, range);
   if (runError) return { code: 2, stdout, stderr: formatError(target, runError) + '\n' };
-  const failed = session.assertions.some((a) => !a.passed);
+  const end = session.expectedEnd();
+  const failed = session.assertions.some((a) => !a.passed) || (end !== null && !end.reached);
   return { code: failed ? 1 : 0, stdout, stderr: '' };
 }
 

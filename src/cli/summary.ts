@@ -98,6 +98,13 @@ export function formatSummary(session: LabSession, range: StoryRange = {}): stri
     );
     for (const a of notReached) lines.push(`  -     L${a.level} line ${a.line}: ${a.message}`);
   }
+  const end = info.expectedEnd;
+  if (end)
+    lines.push(
+      end.reached
+        ? `end: reached ${end.label} (L${end.level} line ${end.line}) at step ${end.step}`
+        : `end: FAIL  the run ended at step ${info.totalSteps} before L${end.level} line ${end.line} (${end.label}), which limits.expectEnd asks it to reach`,
+    );
   const endText: Record<string, string> = {
     halted: 'halted with nothing left that could wake it',
     shutdown: 'shut down (triple fault)',
@@ -124,6 +131,7 @@ export function formatTraceJson(session: LabSession): string {
         runError: session.runError(),
         assertions: session.assertions,
         assertionsNotReached: info.assertions.notReached,
+        expectedEnd: info.expectedEnd,
         events: session.traceEvents(),
       },
       null,

@@ -1,5 +1,7 @@
 // Picking a built-in in the picker and flipping its parameters: the run on screen changes,
 // and it is the run the command line makes with the same `--set`.
+import { writeFileSync } from 'node:fs';
+import { nestUnderKvm } from '../../src/core/scenario/nest';
 import {
   blur,
   expect,
@@ -136,4 +138,33 @@ test('immediate-exit: l2_loop outside its range is refused with its name, and th
   );
   await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${trace.totalSteps}`);
   await expect(page.getByTestId('assertion')).toHaveCount(trace.assertions.length);
+});
+
+test('kut-intr-window put under KVM in the editor: the run ends before tests_done, shown as a failure', async ({
+  page,
+}, testInfo) => {
+  const bare = await cliTrace('kut-intr-window');
+  await openLab(page);
+  await pickScenario(page, 'kut-intr-window', bare.totalSteps);
+  await expect(page.getByTestId('assertion-end-missed')).toHaveCount(0);
+
+  await page.getByTestId('tab-editor').click();
+  const editor = page.getByTestId('editor-textarea');
+  const nested = JSON.stringify(nestUnderKvm(JSON.parse(await editor.inputValue())), null, 2);
+  const file = testInfo.outputPath('kut-intr-window-under-kvm.json');
+  writeFileSync(file, nested);
+  const trace = await cliTrace(file);
+  expect(trace.expectedEnd).toMatchObject({ level: 1, label: 'tests_done', reached: false });
+
+  await editor.fill(nested);
+  await editor.press('Control+Enter');
+  await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${trace.totalSteps}`);
+  await expect(page.getByTestId('assertions-end-missed')).toHaveText('end not reached');
+  await expect(page.getByTestId('assertion-end-missed')).toContainText(
+    `the run ended at step ${trace.totalSteps} before reaching tests_done`,
+  );
+  await expect(page.getByTestId('assertion-end-missed')).toContainText(
+    `L1:${trace.expectedEnd!.line} · never run`,
+  );
+  await expect(page.locator('[data-testid="assertion"][data-passed="false"]')).toHaveCount(0);
 });

@@ -4,6 +4,7 @@
 // search, crash notification, and a switch that holds view answers so tests can observe
 // request coalescing.
 import type {
+  ExpectedEndView,
   LabError,
   ScenarioInfo,
   StepView,
@@ -107,6 +108,8 @@ export class FakeSimClient implements SimClient {
       levels?: number;
       /** Asserts every canned run reports as never executed. */
       notReached?: UnreachedAssertionView[];
+      /** ScenarioInfo.expectedEnd of every canned run. */
+      expectedEnd?: ExpectedEndView;
     } = {},
   ) {}
 
@@ -156,6 +159,7 @@ export class FakeSimClient implements SimClient {
         failed: run.views[run.views.length - 1].assertions.filter((a) => !a.passed).length,
         notReached: this.opts.notReached ?? [],
       },
+      expectedEnd: this.opts.expectedEnd ?? null,
     };
     this.loaded = { run, info };
     return { ok: true as const, info, scenarioJson: json, runError: null };

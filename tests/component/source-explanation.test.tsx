@@ -80,6 +80,26 @@ describe('assertions', () => {
     expect(screen.getAllByRole('listitem').indexOf(never)).toBeGreaterThan(0);
   });
 
+  it('a run that ended before the end its scenario expects shows as a failed row', async () => {
+    const client = new FakeSimClient({
+      expectedEnd: { level: 1, label: 'tests_done', line: 101, reached: false, step: null },
+    });
+    await renderApp({ client });
+    expect(screen.getByTestId('assertions-end-missed')).toHaveTextContent('end not reached');
+    const row = screen.getByTestId('assertion-end-missed');
+    expect(row).toHaveTextContent('the run ended at step 9 before reaching tests_done');
+    expect(row).toHaveTextContent('L1:101 · never run');
+  });
+
+  it('a run that reached its expected end adds no row', async () => {
+    const client = new FakeSimClient({
+      expectedEnd: { level: 0, label: 'tests_done', line: 101, reached: true, step: 5 },
+    });
+    await renderApp({ client });
+    expect(screen.queryByTestId('assertion-end-missed')).toBeNull();
+    expect(screen.queryByTestId('assertions-end-missed')).toBeNull();
+  });
+
   it('says nothing of asserts never run when every one ran', async () => {
     await renderApp();
     expect(screen.queryByTestId('assertions-not-reached')).toBeNull();

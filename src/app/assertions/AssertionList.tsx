@@ -12,6 +12,8 @@ export function AssertionList() {
   const step = useLab(selectStep);
   if (!info) return null;
   const { passed, failed, notReached } = info.assertions;
+  const end = info.expectedEnd;
+  const endMissed = end !== null && !end.reached;
 
   return (
     <section className="panel assertions" aria-label="Assertions" data-testid="assertions">
@@ -20,6 +22,11 @@ export function AssertionList() {
         <span className="assert-totals">
           <span className="pass-count">{passed} passed</span>
           <span className={failed > 0 ? 'fail-count' : 'muted'}>{failed} failed</span>
+          {endMissed && (
+            <span className="fail-count" data-testid="assertions-end-missed">
+              end not reached
+            </span>
+          )}
           {notReached.length > 0 && (
             <span className="never-count" data-testid="assertions-not-reached">
               {notReached.length} never run
@@ -27,7 +34,7 @@ export function AssertionList() {
           )}
         </span>
       </header>
-      {all.length === 0 && notReached.length === 0 ? (
+      {all.length === 0 && notReached.length === 0 && !endMissed ? (
         <p className="empty-inline">
           {passed + failed === 0 ? 'This scenario has no assertions.' : 'Loading…'}
         </p>
@@ -53,6 +60,23 @@ export function AssertionList() {
               </button>
             </li>
           ))}
+          {endMissed && (
+            <li
+              className="assert-row fail"
+              data-testid="assertion-end-missed"
+              title="limits.expectEnd: a run that ends before this instruction fails, as a kvm-unit-tests test that never finishes does"
+            >
+              <span className="assert-mark" aria-label="failed">
+                ✗
+              </span>
+              <span className="assert-message">
+                the run ended at step {info.totalSteps} before reaching {end.label}
+              </span>
+              <span className="assert-where">
+                L{end.level}:{end.line} · never run
+              </span>
+            </li>
+          )}
           {notReached.map((a) => (
             <li
               key={`never:${a.level}:${a.line}`}

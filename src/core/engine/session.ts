@@ -18,6 +18,7 @@ import {
   type StepView,
   type TimelineData,
   type TraceEventView,
+  type ExpectedEndView,
   type UnreachedAssertionView,
 } from './view';
 
@@ -118,7 +119,29 @@ export class LabSession {
       endTime: this.sim.endTime,
       endReason: this.sim.endReason,
       assertions: { passed, failed: this.assertions.length - passed, notReached: this.unreachedAssertions() },
+      expectedEnd: this.expectedEnd(),
     };
+  }
+
+  /** limits.expectEnd: whether some lane running the level's program executed the label's
+   *  instruction, and first at which step. */
+  expectedEnd(): ExpectedEndView | null {
+    const c = this.compiled;
+    const want = c.expectedEnd;
+    if (!want) return null;
+    const lanes = c.lanes.flatMap((l, i) => (l.kind !== 'kvm' && l.level === want.level ? [i] : []));
+    const t = this.sim.trace;
+    let step: number | null = null;
+    for (let i = 0; i < t.length && step === null; i++) {
+      const k = t.kind[i];
+      if (
+        (k === EventKind.INSTR || k === EventKind.ASSERT || k === EventKind.IRET) &&
+        t.rip[i] === want.addr &&
+        lanes.includes(t.level[i])
+      )
+        step = i + 1;
+    }
+    return { level: lanes[0], label: want.label, line: want.line, reached: step !== null, step };
   }
 
   /** The `assert` instructions no level executed, in program order. A program that runs at

@@ -237,6 +237,17 @@ export interface UnreachedAssertionView {
   message: string;
 }
 
+/** limits.expectEnd and whether the run got there (kvm-unit-tests: a test that never finishes
+ *  fails). `step` is the first step that executed the label's instruction, or null. */
+export interface ExpectedEndView {
+  /** The first lane that runs the level's program. */
+  level: number;
+  label: string;
+  line: number;
+  reached: boolean;
+  step: number | null;
+}
+
 export interface StepView {
   step: number;
   totalSteps: number;
@@ -287,6 +298,8 @@ export interface ScenarioInfo {
   endTime: number;
   endReason: EndReason;
   assertions: { passed: number; failed: number; notReached: UnreachedAssertionView[] };
+  /** limits.expectEnd, when the scenario sets it. */
+  expectedEnd: ExpectedEndView | null;
 }
 
 /** Timeline columns for drawing: one entry per trace event (or a decimated subset). */

@@ -50,8 +50,17 @@ export interface LaneInfo {
   program: number;
 }
 
+/** limits.expectEnd, resolved: the instruction a finished run must have executed. */
+export interface ExpectedEnd {
+  level: number;
+  label: string;
+  addr: number;
+  line: number;
+}
+
 export interface CompiledScenario {
   lanes: LaneInfo[];
+  expectedEnd: ExpectedEnd | null;
   scenario: Scenario;
   params: Record<string, Param>;
   values: Record<string, ParamValue>;
@@ -230,7 +239,33 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
         program: i,
       });
   });
-  return { scenario, params, values, programs, sources, timed, triggers, lanes };
+  return {
+    scenario,
+    params,
+    values,
+    programs,
+    sources,
+    timed,
+    triggers,
+    lanes,
+    expectedEnd: resolveExpectedEnd(scenario, programs),
+  };
+}
+
+function resolveExpectedEnd(scenario: Scenario, programs: Program[]): ExpectedEnd | null {
+  const want = scenario.limits.expectEnd;
+  if (!want) return null;
+  const { level, label } = want;
+  if (level >= scenario.levels.length || scenario.levels[level].kind !== 'program')
+    throw new ScenarioError(`level ${level} is not a program`, 'limits.expectEnd.level');
+  const addr = programs[level].labels[label];
+  const ins = programs[level].instrs.find((i) => i.addr === addr);
+  if (addr === undefined || !ins)
+    throw new ScenarioError(
+      `L${level}'s program has no instruction at a label '${label}'`,
+      'limits.expectEnd.label',
+    );
+  return { level, label, addr, line: ins.line };
 }
 
 export function compileScenarioText(

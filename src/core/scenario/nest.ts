@@ -29,6 +29,9 @@ export function nestUnderKvm(raw: unknown, kvmOptions: Record<string, unknown> =
   const limits = { ...((doc.limits as Doc | undefined) ?? {}) };
   const steps = typeof limits.steps === 'number' ? limits.steps : 1_000_000;
   limits.steps = Math.min(50_000_000, steps * STEP_FACTOR);
+  const end = limits.expectEnd as Doc | undefined;
+  if (end && typeof end === 'object')
+    limits.expectEnd = { ...end, level: (typeof end.level === 'number' ? end.level : 0) + 1 };
   doc.limits = limits;
   if (typeof doc.title === 'string') doc.title = `${doc.title} (under KVM)`;
   return doc;

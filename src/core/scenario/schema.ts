@@ -182,6 +182,12 @@ export const ScenarioSchema = z
       .object({
         steps: int().min(1).max(50_000_000).default(1_000_000),
         time: z.number().positive().default(1e13),
+        /** The label a finished run must have executed (kvm-unit-tests: a test that never
+         *  finishes fails); a run that ends before it fails with "ended … before line L". */
+        expectEnd: z
+          .object({ level: int().min(0).default(0), label: z.string().min(1) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ steps: 1_000_000, time: 1e13 }),

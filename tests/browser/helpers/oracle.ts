@@ -36,6 +36,7 @@ export interface Trace {
   endReason: string;
   assertions: { step: number; level: number; line: number; passed: boolean; message: string }[];
   assertionsNotReached: { level: number; line: number; message: string }[];
+  expectedEnd: { level: number; label: string; line: number; reached: boolean; step: number | null } | null;
   events: TraceEvent[];
 }
 

@@ -44,6 +44,21 @@ describe('exit status', () => {
     expect(runCli(['immediate-exit', '--set', 'l2_loop=1']).code).toBe(0);
   });
 
+  it('1 when a run ends before the end its scenario expects (kut-intr-window under KVM stops at stage 7)', () => {
+    const bare = runCli(['kut-intr-window']);
+    expect(bare.code).toBe(0);
+    expect(bare.stdout).toMatch(/^end: reached tests_done \(L0 line \d+\) at step \d+$/m);
+    const nested = runCli(['kut-intr-window', '--nest', 'kvm']);
+    expect(nested.code).toBe(1);
+    expect(nested.stderr).toBe('');
+    expect(nested.stdout).toMatch(
+      /^end: FAIL {2}the run ended at step \d+ before L1 line \d+ \(tests_done\), which limits\.expectEnd asks it to reach$/m,
+    );
+    expect(nested.stdout).toContain('assertions: 13 passed, 0 failed');
+    const json = JSON.parse(runCli(['kut-intr-window', '--nest', 'kvm', '--json']).stdout);
+    expect(json.expectedEnd).toMatchObject({ level: 1, label: 'tests_done', reached: false, step: null });
+  });
+
   it('lists the asserts a run never executed (a harness that stopped early under KVM)', () => {
     const bare = runCli(['kut-intr-window']);
     expect(bare.stdout).toContain('not reached: 1 (');

@@ -164,6 +164,12 @@ describe('nesting transparency of the kvm-unit-tests built-ins', () => {
           }
         });
 
+        it('both reach the end the built-in expects (limits.expectEnd), but where a difference leaves stages unrun', () => {
+          const missing = diffs.some((d) => d.nested === 'missing');
+          expect(bare.expectedEnd()).toMatchObject({ label: 'tests_done', level: 0, reached: true });
+          expect(nested.expectedEnd()).toMatchObject({ label: 'tests_done', level: 1, reached: !missing });
+        });
+
         it('the hypervisor sees the same exit reasons, in order', () => {
           const b = bareExitReasons(bare);
           const expected = EXIT_DIFFERENCES[doc.name]?.(b) ?? b;

@@ -189,3 +189,32 @@ describe('event triggers', () => {
     ]);
   });
 });
+
+describe('limits.expectEnd (a run that ends before this label fails)', () => {
+  const withEnd = (program: string[], expectEnd: unknown) =>
+    scenarioDoc(program, [], { limits: { expectEnd } });
+
+  it('a run that executes the label reaches its end, at the first step that did', () => {
+    const s = open(withEnd(['start:', 'nop', 'done: cli', 'hlt'], { label: 'done' }));
+    expect(s.info().expectedEnd).toEqual({ level: 0, label: 'done', line: 3, reached: true, step: 2 });
+  });
+
+  it('a run that halts before it does not, and says where the end was', () => {
+    const s = open(withEnd(['start:', 'cli', 'hlt', 'done: nop', 'hlt'], { level: 0, label: 'done' }));
+    expect(s.info().expectedEnd).toEqual({ level: 0, label: 'done', line: 4, reached: false, step: null });
+  });
+
+  it('without it there is nothing to reach', () => {
+    expect(open(scenarioDoc(P)).info().expectedEnd).toBeNull();
+  });
+
+  it('a missing label, a label on no instruction, or a level that is not a program is rejected with its path', () => {
+    expect(openError(withEnd(P, { label: 'nope' }))).toMatchObject({
+      where: 'limits.expectEnd.label',
+      message: "L0's program has no instruction at a label 'nope'",
+    });
+    expect(openError(withEnd([...P, 'tail:'], { label: 'tail' })).where).toBe('limits.expectEnd.label');
+    expect(openError(withEnd(P, { level: 1, label: 'start' })).where).toBe('limits.expectEnd.level');
+    expect(openError(withEnd(P, { label: 'start', extra: 1 })).where).toMatch(/^limits\.expectEnd/);
+  });
+});
