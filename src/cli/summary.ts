@@ -88,9 +88,15 @@ export function formatSummary(session: LabSession, range: StoryRange = {}): stri
     lines.push(`KVM log (${session.compiled.lanes[lane].name}):`);
     for (const l of kvm.log) lines.push(`  step ${l.step}: ${l.text}`);
   });
-  lines.push(`assertions: ${info.assertions.passed} passed, ${info.assertions.failed} failed`);
+  const { skipped } = info.assertions;
+  lines.push(
+    `assertions: ${info.assertions.passed} passed, ${info.assertions.failed} failed` +
+      (skipped > 0 ? `, ${skipped} skipped` : ''),
+  );
   for (const a of session.assertions)
-    lines.push(`  ${a.passed ? 'pass' : 'FAIL'}  step ${a.step}, L${a.level} line ${a.line}: ${a.message}`);
+    lines.push(
+      `  ${a.passed ? 'pass' : a.skipped ? 'skip' : 'FAIL'}  step ${a.step}, L${a.level} line ${a.line}: ${a.message}`,
+    );
   const { notReached } = info.assertions;
   if (notReached.length > 0) {
     lines.push(

@@ -168,3 +168,31 @@ test('kut-intr-window put under KVM in the editor: the run ends before tests_don
   );
   await expect(page.locator('[data-testid="assertion"][data-passed="false"]')).toHaveCount(0);
 });
+
+test('a skip typed into the program is listed as skipped, neither passed nor failed', async ({
+  page,
+}, testInfo) => {
+  await openLab(page);
+  await page.getByTestId('tab-editor').click();
+  const editor = page.getByTestId('editor-textarea');
+  const doc = JSON.parse(await editor.inputValue()) as { levels: { program: string[] }[] };
+  const program = doc.levels[0].program;
+  const start = program.findIndex((l) => /^start:/.test(l));
+  expect(start).toBeGreaterThanOrEqual(0);
+  program.splice(start + 1, 0, '        skip "this check does not apply here"');
+  const text = JSON.stringify(doc, null, 2);
+  const file = testInfo.outputPath('with-skip.json');
+  writeFileSync(file, text);
+  const trace = await cliTrace(file);
+  const skips = trace.assertions.filter((a) => a.skipped);
+  expect(skips).toHaveLength(1);
+
+  await editor.fill(text);
+  await editor.press('Control+Enter');
+  await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${trace.totalSteps}`);
+  await expect(page.getByTestId('assertions-skipped')).toHaveText('1 skipped');
+  const row = page.locator('[data-testid="assertion"][data-skipped="true"]');
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText('skipped: this check does not apply here');
+  await expect(row).toContainText(`L0:${skips[0].line} · step ${skips[0].step}`);
+});

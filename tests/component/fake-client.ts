@@ -108,6 +108,8 @@ export class FakeSimClient implements SimClient {
       levels?: number;
       /** Asserts every canned run reports as never executed. */
       notReached?: UnreachedAssertionView[];
+      /** Every canned assertion is a `skip` instead. */
+      skipAssertions?: boolean;
       /** ScenarioInfo.expectedEnd of every canned run. */
       expectedEnd?: ExpectedEndView;
     } = {},
@@ -134,6 +136,9 @@ export class FakeSimClient implements SimClient {
     run: CannedRun,
     json: string,
   ) {
+    if (this.opts.skipAssertions)
+      for (const v of run.views)
+        v.assertions = v.assertions.map((a) => ({ ...a, passed: false, skipped: true }));
     const builtin = BUILTINS.find((b) => b.name === name);
     const info: ScenarioInfo = {
       name,
@@ -156,7 +161,8 @@ export class FakeSimClient implements SimClient {
       endReason: 'halted',
       assertions: {
         passed: run.views[run.views.length - 1].assertions.filter((a) => a.passed).length,
-        failed: run.views[run.views.length - 1].assertions.filter((a) => !a.passed).length,
+        failed: run.views[run.views.length - 1].assertions.filter((a) => !a.passed && !a.skipped).length,
+        skipped: run.views[run.views.length - 1].assertions.filter((a) => a.skipped).length,
         notReached: this.opts.notReached ?? [],
       },
       expectedEnd: this.opts.expectedEnd ?? null,

@@ -42,7 +42,7 @@ export interface StepSpec {
   text: string;
   cite: string | null;
   apply: (s: CpuState) => void;
-  assertion?: { passed: boolean; message: string; line: number };
+  assertion?: { passed: boolean; skipped?: boolean; message: string; line: number };
 }
 
 const REG_NAMES = [
@@ -162,7 +162,7 @@ export function buildRun(program: string[], specs: StepSpec[], levels: number): 
     for (const c of cpus) c.tsc = time;
     const rip = cpus[level].rip;
     spec.apply(cpus[level]);
-    if (spec.assertion) assertions.push({ step, level, ...spec.assertion });
+    if (spec.assertion) assertions.push({ step, level, skipped: false, ...spec.assertion });
     const event: TraceEventView = {
       step,
       time,

@@ -100,6 +100,22 @@ describe('assertions', () => {
     expect(screen.queryByTestId('assertions-end-missed')).toBeNull();
   });
 
+  it('a skip is shown as skipped, counted apart from passes and failures', async () => {
+    await renderApp({ client: new FakeSimClient({ skipAssertions: true }) });
+    expect(screen.getByTestId('assertions-skipped')).toHaveTextContent('1 skipped');
+    expect(screen.getByTestId('assertions')).toHaveTextContent('0 passed0 failed');
+    const row = await screen.findByTestId('assertion');
+    expect(row).toHaveAttribute('data-skipped', 'true');
+    expect(row).toHaveClass('skip');
+    expect(row).not.toHaveClass('fail');
+    expect(row).toHaveTextContent('skipped: the handler ran');
+  });
+
+  it('no skip, no skipped count', async () => {
+    await renderApp();
+    expect(screen.queryByTestId('assertions-skipped')).toBeNull();
+  });
+
   it('says nothing of asserts never run when every one ran', async () => {
     await renderApp();
     expect(screen.queryByTestId('assertions-not-reached')).toBeNull();

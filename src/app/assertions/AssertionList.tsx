@@ -11,7 +11,7 @@ export function AssertionList() {
   const all = useLab(selectAllAssertions);
   const step = useLab(selectStep);
   if (!info) return null;
-  const { passed, failed, notReached } = info.assertions;
+  const { passed, failed, skipped, notReached } = info.assertions;
   const end = info.expectedEnd;
   const endMissed = end !== null && !end.reached;
 
@@ -22,6 +22,11 @@ export function AssertionList() {
         <span className="assert-totals">
           <span className="pass-count">{passed} passed</span>
           <span className={failed > 0 ? 'fail-count' : 'muted'}>{failed} failed</span>
+          {skipped > 0 && (
+            <span className="muted" data-testid="assertions-skipped">
+              {skipped} skipped
+            </span>
+          )}
           {endMissed && (
             <span className="fail-count" data-testid="assertions-end-missed">
               end not reached
@@ -36,7 +41,7 @@ export function AssertionList() {
       </header>
       {all.length === 0 && notReached.length === 0 && !endMissed ? (
         <p className="empty-inline">
-          {passed + failed === 0 ? 'This scenario has no assertions.' : 'Loading…'}
+          {passed + failed + skipped === 0 ? 'This scenario has no assertions.' : 'Loading…'}
         </p>
       ) : (
         <ul className="assert-list">
@@ -44,16 +49,20 @@ export function AssertionList() {
             <li key={`${a.step}:${a.level}:${a.line}`}>
               <button
                 type="button"
-                className={`assert-row${a.passed ? ' pass' : ' fail'}${a.step > step ? ' ahead' : ''}`}
+                className={`assert-row${a.passed ? ' pass' : a.skipped ? ' skip' : ' fail'}${a.step > step ? ' ahead' : ''}`}
                 data-testid="assertion"
                 data-passed={a.passed ? 'true' : 'false'}
+                data-skipped={a.skipped ? 'true' : 'false'}
                 title={`Go to step ${a.step}`}
                 onClick={() => store.getState().seek(a.step)}
               >
-                <span className="assert-mark" aria-label={a.passed ? 'passed' : 'failed'}>
-                  {a.passed ? '✓' : '✗'}
+                <span
+                  className="assert-mark"
+                  aria-label={a.passed ? 'passed' : a.skipped ? 'skipped' : 'failed'}
+                >
+                  {a.passed ? '✓' : a.skipped ? '↷' : '✗'}
                 </span>
-                <span className="assert-message">{a.message}</span>
+                <span className="assert-message">{a.skipped ? `skipped: ${a.message}` : a.message}</span>
                 <span className="assert-where">
                   L{a.level}:{a.line} · step {a.step}
                 </span>

@@ -30,7 +30,9 @@ export function ExplanationBar() {
   const view = useLab(selectView);
   const assertions = useLab(selectAllAssertions);
   const event = view?.event ?? null;
-  const passed = event ? (assertions.find((a) => a.step === event.step)?.passed ?? true) : true;
+  // A skip is not a failure: it is drawn like a pass.
+  const outcome = event ? assertions.find((a) => a.step === event.step) : undefined;
+  const passed = outcome ? outcome.passed || outcome.skipped : true;
   const color = event
     ? KIND_COLORS[markCategory(KIND_NUMBERS[event.kind] ?? 0, event.data.type ?? -1, passed)]
     : undefined;

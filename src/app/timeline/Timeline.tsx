@@ -111,7 +111,10 @@ export function Timeline() {
     () => axisScale(axis, total, endTime, layout, zoomState),
     [axis, total, endTime, layout, zoomState],
   );
-  const passedByStep = useMemo(() => new Map(assertions.map((a) => [a.step, a.passed])), [assertions]);
+  const passedByStep = useMemo(
+    () => new Map(assertions.map((a) => [a.step, a.passed || a.skipped])),
+    [assertions],
+  );
   const nesting = useMemo(
     () => (data && transitions && info ? nestingOf(data, transitions, kvmLanesOf(info)) : null),
     [data, transitions, info],

@@ -339,6 +339,9 @@ class FormChecker {
         r.a = this.fieldOperand(x);
         r.b = this.vmxOperand(y);
         return r.a && r.b ? r : null;
+      case Op.SKIP:
+        r.message = stmt.message;
+        return r;
       case Op.ASSERT:
         // An assertion compares values: a size keyword may differ from the register's size.
         r.a = this.spec(x, x.kind === 'mem' && x.size !== null ? null : y, 'any');

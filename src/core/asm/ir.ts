@@ -49,6 +49,8 @@ export const Op = {
   VMREAD: 44,
   VMWRITE: 45,
   VMCALL: 46,
+  /** The lab's `skip "why"`: a check that does not apply here (kvm-unit-tests' report_skip). */
+  SKIP: 47,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -134,7 +136,7 @@ export interface Instr {
   column: number;
   /** Normalised source text of the instruction, for display ("mov rax, 5"). */
   text: string;
-  /** ASSERT only: comparison and its message. */
+  /** ASSERT only: comparison and its message (SKIP: its reason). */
   assertOp: AssertOp | null;
   message: string | null;
 }

@@ -142,6 +142,7 @@ export function instrLength(op: Op, a: LenOperand | null, b: LenOperand | null):
       return 2;
     case Op.WORK:
     case Op.ASSERT:
+    case Op.SKIP:
       return LAB_INSTRUCTION_LENGTH;
     case Op.CPUID: // 0F A2
       return 2;

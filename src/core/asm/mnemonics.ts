@@ -72,6 +72,7 @@ const MNEMONICS: Record<string, Op> = {
   wrmsr: Op.WRMSR,
   work: Op.WORK,
   assert: Op.ASSERT,
+  skip: Op.SKIP,
   cpuid: Op.CPUID,
   lidt: Op.LIDT,
   vmxon: Op.VMXON,

@@ -232,7 +232,8 @@ class LineParser {
       }
     }
     if (t.kind === 'punct' && t.text === '[') return this.memory(null, column, '');
-    if (t.kind === 'string') this.fail('a string can only be the message of an assert');
+    if (t.kind === 'string')
+      this.fail('a string can only be the message of an assert or the reason of a skip');
     if (
       t.kind === 'number' ||
       t.kind === 'ident' ||
@@ -254,6 +255,23 @@ class LineParser {
       this.next();
       if (this.atEnd()) this.fail("expected an operand after ','");
     }
+  }
+
+  /** `skip "why"`: kvm-unit-tests' report_skip, recorded as neither a pass nor a failure. */
+  skip(column: number): InstrStmt {
+    const m = this.peek();
+    if (m?.kind !== 'string') this.fail('expected the reason in double quotes after skip');
+    this.next();
+    if (!this.atEnd()) this.fail(`unexpected ${this.describe(this.peek())} after the reason`);
+    return {
+      kind: 'instr',
+      mnemonic: 'skip',
+      column,
+      operands: [],
+      assertOp: null,
+      message: m.str,
+      text: `skip ${quote(m.str)}`,
+    };
   }
 
   assertion(column: number): InstrStmt {
@@ -308,6 +326,7 @@ class LineParser {
     const mnemonic = t.text.toLowerCase();
     if (!isMnemonic(mnemonic)) this.fail(`unknown instruction '${t.text}'`, t.column);
     if (mnemonic === 'assert') return this.assertion(t.column);
+    if (mnemonic === 'skip') return this.skip(t.column);
     const operands = this.operands();
     const text = mnemonic + (operands.length ? ' ' + operands.map((o) => o.text).join(', ') : '');
     return { kind: 'instr', mnemonic, column: t.column, operands, assertOp: null, message: null, text };

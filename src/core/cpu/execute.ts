@@ -430,6 +430,12 @@ export function execute(h: Hart, budget: number): number {
       h.out.d1 = passed ? 1 : 0;
       return done(h, singleStep);
     }
+    case Op.SKIP:
+      // Recorded like an assert with outcome 2: neither passed nor failed.
+      cpu.rip = next;
+      retire(h, ins, index, EventKind.ASSERT);
+      h.out.d1 = 2;
+      return done(h, singleStep);
     default:
       throw new RunError(
         'runtime',

@@ -225,7 +225,10 @@ export function explainStep(
     case EventKind.ASSERT: {
       const ins = c.programs[program].instrs[d0];
       return {
-        text: `assert ${d1 ? 'passed' : 'FAILED'} (line ${ins.line}): ${ins.message ?? ins.text}`,
+        text:
+          d1 === 2
+            ? `skipped (line ${ins.line}): ${ins.message ?? ''}. Neither a pass nor a failure, like kvm-unit-tests' report_skip.`
+            : `assert ${d1 ? 'passed' : 'FAILED'} (line ${ins.line}): ${ins.message ?? ins.text}`,
         cite: null,
       };
     }

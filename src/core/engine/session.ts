@@ -75,6 +75,7 @@ export class LabSession {
         level: t.level[i],
         line: ins.line,
         passed: t.d1[i] === 1,
+        skipped: t.d1[i] === 2,
         message: ins.message ?? ins.text,
       });
     }
@@ -97,6 +98,7 @@ export class LabSession {
     const sc = c.scenario;
     const params: ParamInfo[] = Object.entries(c.params).map(([key, p]) => paramInfo(key, p, c.values[key]));
     const passed = this.assertions.filter((a) => a.passed).length;
+    const skipped = this.assertions.filter((a) => a.skipped).length;
     return {
       name: sc.name,
       title: sc.title,
@@ -118,7 +120,12 @@ export class LabSession {
       totalSteps: this.totalSteps,
       endTime: this.sim.endTime,
       endReason: this.sim.endReason,
-      assertions: { passed, failed: this.assertions.length - passed, notReached: this.unreachedAssertions() },
+      assertions: {
+        passed,
+        failed: this.assertions.length - passed - skipped,
+        skipped,
+        notReached: this.unreachedAssertions(),
+      },
       expectedEnd: this.expectedEnd(),
     };
   }

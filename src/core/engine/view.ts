@@ -225,6 +225,8 @@ export interface AssertionView {
   level: number;
   line: number;
   passed: boolean;
+  /** A `skip "why"` (kvm-unit-tests' report_skip): neither passed nor failed. */
+  skipped: boolean;
   message: string;
 }
 
@@ -297,7 +299,7 @@ export interface ScenarioInfo {
   totalSteps: number;
   endTime: number;
   endReason: EndReason;
-  assertions: { passed: number; failed: number; notReached: UnreachedAssertionView[] };
+  assertions: { passed: number; failed: number; skipped: number; notReached: UnreachedAssertionView[] };
   /** limits.expectEnd, when the scenario sets it. */
   expectedEnd: ExpectedEndView | null;
 }

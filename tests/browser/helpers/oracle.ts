@@ -34,7 +34,14 @@ export interface Trace {
   totalSteps: number;
   endTime: number;
   endReason: string;
-  assertions: { step: number; level: number; line: number; passed: boolean; message: string }[];
+  assertions: {
+    step: number;
+    level: number;
+    line: number;
+    passed: boolean;
+    skipped: boolean;
+    message: string;
+  }[];
   assertionsNotReached: { level: number; line: number; message: string }[];
   expectedEnd: { level: number; label: string; line: number; reached: boolean; step: number | null } | null;
   events: TraceEvent[];

@@ -118,6 +118,7 @@ const TABLE: [string, number][] = [
   ['mov ss, r15', 3],
   ['work 100', 5],
   ['assert rax == 1', 5],
+  ['skip "not here"', 5],
   ['assert qword [label] != 0x123456789, "big"', 5],
 ];
 

@@ -59,6 +59,26 @@ describe('exit status', () => {
     expect(json.expectedEnd).toMatchObject({ level: 1, label: 'tests_done', reached: false, step: null });
   });
 
+  it('0 with a skip: listed as skip, counted apart, neither a pass nor a failure', () => {
+    const doc = JSON.stringify({
+      version: 1,
+      name: 'skips',
+      title: 'skips',
+      description: 'a skip',
+      arch: 'vmx',
+      levels: [
+        { kind: 'program', program: ['start: skip "no such feature"', 'assert rax == 0', 'cli', 'hlt'] },
+      ],
+    });
+    const r = runCli(['s.json'], files({ 's.json': doc }));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('assertions: 1 passed, 0 failed, 1 skipped');
+    expect(r.stdout).toMatch(/^ {2}skip {2}step 1, L0 line 1: no such feature$/m);
+    const json = JSON.parse(runCli(['s.json', '--json'], files({ 's.json': doc })).stdout);
+    expect(json.assertions[0]).toMatchObject({ passed: false, skipped: true });
+    expect(json.events[0]).toMatchObject({ kind: 'assert', data: { passed: 2 } });
+  });
+
   it('lists the asserts a run never executed (a harness that stopped early under KVM)', () => {
     const bare = runCli(['kut-intr-window']);
     expect(bare.stdout).toContain('not reached: 1 (');

@@ -126,6 +126,21 @@ describe('assert', () => {
     expect(cpu(s, 2).rflags).toBe(cpu(s, 1).rflags);
     expect(s.view(2).assertions).toHaveLength(1);
     expect(s.view(3).assertions).toHaveLength(2);
-    expect(s.info().assertions).toEqual({ passed: 1, failed: 1, notReached: [] });
+    expect(s.info().assertions).toEqual({ passed: 1, failed: 1, skipped: 0, notReached: [] });
+  });
+});
+
+describe('skip "why" (kvm-unit-tests\' report_skip)', () => {
+  it('is recorded as neither a pass nor a failure, with its reason, and changes nothing else', () => {
+    const s = run(['start:', 'mov eax, 1', 'skip "no VMCS shadowing here"', 'assert rax == 1', ...STOP]);
+    expect(rows(s)[1]).toMatchObject({ kind: EventKind.ASSERT, d1: 2 });
+    expect(s.assertions.map((a) => [a.passed, a.skipped, a.message, a.line])).toEqual([
+      [false, true, 'no VMCS shadowing here', 3],
+      [true, false, 'rax == 1', 4],
+    ]);
+    expect(s.info().assertions).toMatchObject({ passed: 1, failed: 0, skipped: 1 });
+    expect(s.view(2).explanation.text).toMatch(/^skipped \(line 3\): no VMCS shadowing here\. .*report_skip/);
+    expect(cpu(s, 2).rflags).toBe(cpu(s, 1).rflags);
+    expect(cpu(s, 2).rip).toBe(label(s, 'start') + 5 + 5);
   });
 });
