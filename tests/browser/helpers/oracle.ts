@@ -7,7 +7,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { StepView } from '../../../src/core/engine/view';
+import type {
+  AssertionView,
+  ExpectedEndView,
+  StepView,
+  UnreachedAssertionView,
+} from '../../../src/core/engine/view';
 
 const run = promisify(execFile);
 
@@ -34,16 +39,9 @@ export interface Trace {
   totalSteps: number;
   endTime: number;
   endReason: string;
-  assertions: {
-    step: number;
-    level: number;
-    line: number;
-    passed: boolean;
-    skipped: boolean;
-    message: string;
-  }[];
-  assertionsNotReached: { level: number; line: number; message: string }[];
-  expectedEnd: { level: number; label: string; line: number; reached: boolean; step: number | null } | null;
+  assertions: AssertionView[];
+  assertionsNotReached: UnreachedAssertionView[];
+  expectedEnd: ExpectedEndView | null;
   events: TraceEvent[];
 }
 
