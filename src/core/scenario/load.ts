@@ -6,13 +6,13 @@ import { DEFAULT_ORIGIN, Op, type Program } from '../asm/ir';
 import {
   ScenarioError,
   conditionHolds,
-  formatPath,
   preprocessProgram,
   readParams,
   resolveParamValues,
   substitute,
 } from './params';
 import { ScenarioSchema, type Param, type ParamValue, type Scenario } from './schema';
+import { plainIssue } from './schema-messages';
 
 export interface ExternalRaise {
   /** Index in the scenario's `events` array. */
@@ -119,8 +119,8 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
   const resolved = substitute(raw, values);
   const r = ScenarioSchema.safeParse(resolved);
   if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new ScenarioError(issue.message, formatPath(issue.path));
+    const { message, where } = plainIssue(r.error.issues[0], resolved);
+    throw new ScenarioError(message, where);
   }
   // Levels with `when` stay in the stack only when their condition holds: a variant may change
   // the stack (a program hypervisor at L1, or KVM at L1 with a guest above it). `orig` maps a

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ParamSchema, type Param, type ParamValue } from './schema';
 import type { ParamInfo } from '../engine/view';
+import { plainIssue } from './schema-messages';
 
 export class ScenarioError extends Error {
   constructor(
@@ -31,8 +32,8 @@ export function readParams(raw: unknown): Record<string, Param> {
   const params = (raw as { params?: unknown })?.params ?? {};
   const r = z.record(z.string(), ParamSchema).safeParse(params);
   if (!r.success) {
-    const i = r.error.issues[0];
-    throw new ScenarioError(i.message, formatPath(['params', ...i.path]));
+    const { message, where } = plainIssue(r.error.issues[0], raw, ['params']);
+    throw new ScenarioError(message, where);
   }
   return r.data;
 }

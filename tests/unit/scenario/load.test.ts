@@ -47,26 +47,41 @@ describe('invalid JSON', () => {
 describe('schema errors name the field path', () => {
   const base = scenarioDoc(P);
   const cases: [string, Record<string, unknown>, string, RegExp][] = [
-    ['version', { ...base, version: 2 }, 'version', /expected 1/],
+    ['version', { ...base, version: 2 }, 'version', /^`version` must be 1, not 2$/],
     ['name', { ...base, name: 'Bad Name' }, 'name', /lowercase letters, digits and dashes/],
-    ['arch', { ...base, arch: 'arm' }, 'arch', /vmx|svm|Invalid/],
-    ['an unknown key', { ...base, colour: 'red' }, '(the document)', /colour/],
-    ['no levels', { ...base, levels: [] }, 'levels', /1/],
-    ['level kind', { ...base, levels: [{ kind: 'vm', program: P }] }, 'levels[0].kind', /program/],
+    ['arch', { ...base, arch: 'arm' }, 'arch', /^`arch` must be one of "vmx", "svm", not "arm"$/],
+    ['an unknown key', { ...base, colour: 'red' }, 'colour', /^unknown field `colour`$/],
+    ['no levels', { ...base, levels: [] }, 'levels', /^`levels` needs at least 1 item$/],
+    [
+      'level kind',
+      { ...base, levels: [{ kind: 'vm', program: P }] },
+      'levels[0].kind',
+      /^`levels\[0\]\.kind` must be one of program, kvm, not "vm"$/,
+    ],
     [
       'memory below 12 KiB',
       { ...base, levels: [{ kind: 'program', program: P, memory: 100 }] },
       'levels[0].memory',
-      /12288/,
+      /^`levels\[0\]\.memory` must be at least 12288, not 100$/,
     ],
     [
       'an unknown level key',
       { ...base, levels: [{ kind: 'program', program: P, cpus: 2 }] },
-      'levels[0]',
-      /cpus/,
+      'levels[0].cpus',
+      /^unknown field `cpus` in `levels\[0\]`$/,
     ],
-    ['an IRQ vector below 16', scenarioDoc(P, [{ at: { time: 1 }, irq: 15 }]), 'events[0].irq', />=16/],
-    ['an IRQ vector above 255', scenarioDoc(P, [{ at: { time: 1 }, irq: 256 }]), 'events[0].irq', /<=255/],
+    [
+      'an IRQ vector below 16',
+      scenarioDoc(P, [{ at: { time: 1 }, irq: 15 }]),
+      'events[0].irq',
+      /^`events\[0\]\.irq` must be at least 16, not 15$/,
+    ],
+    [
+      'an IRQ vector above 255',
+      scenarioDoc(P, [{ at: { time: 1 }, irq: 256 }]),
+      'events[0].irq',
+      /^`events\[0\]\.irq` must be at most 255, not 256$/,
+    ],
     [
       'an event with both irq and nmi',
       scenarioDoc(P, [
@@ -77,8 +92,55 @@ describe('schema errors name the field path', () => {
       /give exactly one/,
     ],
     ['an event with neither', scenarioDoc(P, [{ at: { time: 1 } }]), 'events[0]', /give exactly one/],
-    ['a negative time', scenarioDoc(P, [{ at: { time: -1 }, nmi: true }]), 'events[0].at.time', />=0/],
-    ['a step limit of 0', { ...base, limits: { steps: 0 } }, 'limits.steps', />=1/],
+    [
+      'a negative time',
+      scenarioDoc(P, [{ at: { time: -1 }, nmi: true }]),
+      'events[0].at.time',
+      /^`events\[0\]\.at\.time` must be at least 0, not -1$/,
+    ],
+    [
+      'a step limit of 0',
+      { ...base, limits: { steps: 0 } },
+      'limits.steps',
+      /^`limits\.steps` must be at least 1, not 0$/,
+    ],
+    ['a missing title', (({ title: _t, ...rest }) => rest)(base), 'title', /^missing field `title`$/],
+    [
+      'a name that is a number',
+      { ...base, name: 5 },
+      'name',
+      /^`name` must be a string, not a number \(5\)$/,
+    ],
+    [
+      'a fractional step limit',
+      { ...base, limits: { steps: 1.5 } },
+      'limits.steps',
+      /^`limits\.steps` must be a whole number, not a number \(1\.5\)$/,
+    ],
+    [
+      'a program that is a number',
+      { ...base, levels: [{ kind: 'program', program: 5 }] },
+      'levels[0].program',
+      /^`levels\[0\]\.program` must be a string or an array, not a number \(5\)$/,
+    ],
+    [
+      'a level without a program',
+      { ...base, levels: [{ kind: 'program' }] },
+      'levels[0].program',
+      /^missing field `program`$/,
+    ],
+    [
+      'a level without a kind',
+      { ...base, levels: [{ program: P }] },
+      'levels[0].kind',
+      /^`levels\[0\]\.kind` must be one of program, kvm \(it is missing\)$/,
+    ],
+    [
+      'a parameter without a description',
+      { ...base, params: { x: { type: 'number', default: 1 } } },
+      'params.x.description',
+      /^missing field `description`$/,
+    ],
   ];
   it.each(cases)('%s', (_name, doc, where, message) => {
     const e = openError(doc);
