@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { openSession } from '../src/core/engine/session';
 import { EventKind } from '../src/core/engine/view';
 import { findBuiltin } from '../src/core/scenario/builtins';
+import { ExitReason } from '../src/core/vmx/vm-exit';
 
 function l2Doc(shadowVmcs: boolean): unknown {
   return {
@@ -93,7 +94,8 @@ export function nestedBenchmarks(): [string, string, string][] {
         if (t.level[k] === 2 && t.kind[k] === EventKind.INSTR) l2++;
         if (t.kind[k] === EventKind.VMEXIT) {
           exits++;
-          if (t.level[k] === 1 && (t.d0[k] === 23 || t.d0[k] === 25)) vmcsExits++;
+          if (t.level[k] === 1 && (t.d0[k] === ExitReason.VMREAD || t.d0[k] === ExitReason.VMWRITE))
+            vmcsExits++;
         }
       }
       rates.push(l2 / seconds);

@@ -23,10 +23,47 @@ export function nestedChanges(prev: NestedView | null | undefined, cur: NestedVi
  */
 export function guestModeText(nested: NestedView, lane: number, vmcs: readonly VmcsView[]): string {
   if (!nested.guestMode) return `L${lane + 1} on vmcs${lane}${lane + 1}`;
-  const current = vmcs.find((v) => v.owner === lane + 1 && v.addr === nested.currentVmptr);
-  const runs = current?.runs ?? lane + 2;
+  const runs = currentVmcs12(nested, lane, vmcs)?.runs ?? lane + 2;
   return `L${runs} on vmcs${lane}${runs}`;
 }
+
+/** The VMCS the level above the KVM at `lane` made current (KVM's vmcs12), if the step has it. */
+function currentVmcs12(nested: NestedView, lane: number, vmcs: readonly VmcsView[]): VmcsView | undefined {
+  return vmcs.find((v) => v.owner === lane + 1 && v.addr === nested.currentVmptr);
+}
+
+/** The flags of struct nested_vmx shown as chips, with what each means. */
+const FLAGS: {
+  key: 'vmxon' | 'runPending' | 'preemptionTimerExpired' | 'mtfPending';
+  label: string;
+  testId: string;
+  hint: string;
+}[] = [
+  {
+    key: 'vmxon',
+    label: 'vmxon',
+    testId: 'kvm-nested-vmxon',
+    hint: 'nested.vmxon: L1 executed VMXON; KVM emulates VMX operation for it',
+  },
+  {
+    key: 'runPending',
+    label: 'nested_run_pending',
+    testId: 'kvm-nested-run-pending',
+    hint: "nested.nested_run_pending: L1's VMLAUNCH/VMRESUME has not yet entered L2; no VM exit to L1 may be emulated before it has",
+  },
+  {
+    key: 'preemptionTimerExpired',
+    label: 'preemption_timer_expired',
+    testId: 'kvm-nested-timer-expired',
+    hint: "nested.preemption_timer_expired: vmcs12's timer fired; vmx_check_nested_events turns it into exit 52 for L1",
+  },
+  {
+    key: 'mtfPending',
+    label: 'mtf_pending',
+    testId: 'kvm-nested-mtf',
+    hint: 'nested.mtf_pending: a monitor-trap-flag exit for L1 is due',
+  },
+];
 
 export function NestedVmxState({
   nested,
@@ -42,7 +79,7 @@ export function NestedVmxState({
   vmcs: readonly VmcsView[];
 }) {
   const c = (key: keyof NestedView) => changed.has(`nested:${key}`);
-  const current = vmcs.find((v) => v.owner === lane + 1 && v.addr === nested.currentVmptr);
+  const current = currentVmcs12(nested, lane, vmcs);
   const vmptr =
     nested.currentVmptr < 0
       ? 'none (INVALID_GPA)'
@@ -79,34 +116,16 @@ export function NestedVmxState({
         </Field>
       </div>
       <div className="chips" aria-label="nested_vmx flags">
-        <Chip
-          label="vmxon"
-          on={nested.vmxon}
-          testId="kvm-nested-vmxon"
-          changed={c('vmxon')}
-          hint="nested.vmxon: L1 executed VMXON; KVM emulates VMX operation for it"
-        />
-        <Chip
-          label="nested_run_pending"
-          on={nested.runPending}
-          testId="kvm-nested-run-pending"
-          changed={c('runPending')}
-          hint="nested.nested_run_pending: L1's VMLAUNCH/VMRESUME has not yet entered L2; no VM exit to L1 may be emulated before it has"
-        />
-        <Chip
-          label="preemption_timer_expired"
-          on={nested.preemptionTimerExpired}
-          testId="kvm-nested-timer-expired"
-          changed={c('preemptionTimerExpired')}
-          hint="nested.preemption_timer_expired: vmcs12's timer fired; vmx_check_nested_events turns it into exit 52 for L1"
-        />
-        <Chip
-          label="mtf_pending"
-          on={nested.mtfPending}
-          testId="kvm-nested-mtf"
-          changed={c('mtfPending')}
-          hint="nested.mtf_pending: a monitor-trap-flag exit for L1 is due"
-        />
+        {FLAGS.map((f) => (
+          <Chip
+            key={f.key}
+            label={f.label}
+            on={nested[f.key]}
+            testId={f.testId}
+            changed={c(f.key)}
+            hint={f.hint}
+          />
+        ))}
       </div>
     </div>
   );

@@ -2,11 +2,10 @@
 // exit of L2 to L0's entry into L1, labelled with the reason L1 sees) and a fold mark per run
 // of trapped round trips (folds closer than MERGE_PX are one mark, with their count); a link
 // inside a fold is folded with it. Pure.
-import { EVENT_TYPE_NAMES, type TimelineData } from '../../core/engine/view';
+import type { TimelineData } from '../../core/engine/view';
 import type { Fold, Nesting, Reflection } from './nesting';
-import { exitReasonLabel } from './transition-text';
+import { VALID, eventText, exitReasonLabel } from './transition-text';
 
-const VALID = 0x80000000;
 /** Folds whose marks would be closer than this (px) are drawn as one. */
 export const MERGE_PX = 12;
 /** A run of folds with only the guest's instructions between: one mark up to this gap (px). */
@@ -121,11 +120,6 @@ export function nestingMarks(
     links.push({ reflection: r, x0, x1, emulatedOnly: r.exitIndex < 0, step: r.decisionStep });
   }
   return { links, folds: fold ? clusterFolds(nesting.folds, data, xAt, r0, r1) : [] };
-}
-
-function eventText(info: number): string {
-  const type = EVENT_TYPE_NAMES[(info >>> 8) & 7] ?? `type ${(info >>> 8) & 7}`;
-  return `${type} vector 0x${(info & 0xff).toString(16).padStart(2, '0')}`;
 }
 
 /** The link's label: as much of "→ L1 · 1 EXTERNAL_INTERRUPT" as the room allows. */

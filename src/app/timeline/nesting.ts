@@ -11,9 +11,8 @@
 import { EventKind, type ScenarioInfo, type TimelineData } from '../../core/engine/view';
 import { Fn, kvmFunction } from '../../core/hypervisors/kvm/functions';
 import type { TransitionColumns } from '../../worker/protocol';
+import { VALID } from './transition-text';
 import { transitionTargets } from './visible-marks';
-
-const VALID = 0x80000000;
 
 /** The decisions that emulate a VM exit to L1 (nested.c), with the reason L1 sees as d1. */
 export const EMULATED_EXIT_FUNCTIONS: ReadonlySet<number> = new Set([

@@ -7,7 +7,8 @@ import type { EventDetail } from '../store/types';
 import { eventTypeCategory, type MarkCategory } from '../theme';
 import type { Mark } from './visible-marks';
 
-const VALID = 0x80000000;
+/** The valid bit of an interruption-information word (and the VM-entry-failure bit of an exit reason). */
+export const VALID = 0x80000000;
 
 /** "7 INTERRUPT_WINDOW"; a failed VM entry says so. */
 export function exitReasonLabel(reason: number): string {
@@ -16,7 +17,8 @@ export function exitReasonLabel(reason: number): string {
   return `${basic} ${name}${reason & VALID ? ' (VM-entry failure)' : ''}`;
 }
 
-function eventText(info: number): string {
+/** "NMI vector 0x02": the event an interruption-information word describes. */
+export function eventText(info: number): string {
   const type = EVENT_TYPE_NAMES[(info >>> 8) & 7] ?? `type ${(info >>> 8) & 7}`;
   return `${type} vector 0x${(info & 0xff).toString(16).padStart(2, '0')}`;
 }

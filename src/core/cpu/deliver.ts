@@ -27,6 +27,12 @@ export function hasErrorCode(vector: number, type: number): boolean {
   return type === EventType.HW_EXCEPTION && EXCEPTION_VECTORS[vector]?.errorCode === true;
 }
 
+/** The interruption-information word of a hardware exception (SDM "Format of the VM-Entry
+ *  Interruption-Information Field"): valid, type 3, and bit 11 when the vector pushes an error code. */
+export function hwExceptionInfo(vector: number): number {
+  return (0x80000300 | (hasErrorCode(vector, EventType.HW_EXCEPTION) ? 0x800 : 0) | vector) >>> 0;
+}
+
 /** SDM "Interrupt 8—Double Fault Exception": contributory exceptions. */
 function isContributory(vector: number, type: number): boolean {
   return type === EventType.HW_EXCEPTION && [0, 10, 11, 12, 13].includes(vector);

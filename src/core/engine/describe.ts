@@ -5,7 +5,7 @@ import { Activity, RFLAGS, RSP, Shadow } from '../cpu/state';
 import { fieldByEncoding } from '../vmx/fields';
 import { currentVmcs, timerRemaining } from '../vmx/state';
 import { type VmcsState } from '../vmx/vmcs';
-import { KVM_HOST } from '../hypervisors/kvm/context';
+import { KVM_HOST, laneRunBy } from '../hypervisors/kvm/context';
 import { currentVmcs12 } from '../hypervisors/kvm/nested-state';
 import { F, readField } from '../vmx/vmcs';
 import type { CompiledScenario } from '../scenario/load';
@@ -44,10 +44,9 @@ function kvmVmcs(s: SimState, kvmLane: number, addr: number): VmcsState | null {
   return s.kvms[kvmLane - 1]?.nested.vmcs12[addr] ?? null;
 }
 
-/** The lane a VMCS of `owner` runs (as the engine's laneRunBy). */
+/** The lane a VMCS of `owner` runs. */
 function runsOf(s: SimState, owner: number, addr: number): number {
-  const k = s.kvms[owner];
-  return k && addr === KVM_HOST.VMCS02 && k.nested.l2Lane >= 0 ? k.nested.l2Lane : owner + 1;
+  return laneRunBy(s.kvms, owner, addr);
 }
 
 /**

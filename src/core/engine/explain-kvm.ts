@@ -4,11 +4,11 @@ import { Inject } from '../hypervisors/kvm/run-loop';
 import { X2APIC, vectorsOf } from '../cpu/apic';
 import type { KvmState } from '../hypervisors/kvm/state';
 import { hex } from './describe';
-import { describeIntrInfo } from './explain-vmx';
+import { describeIntrInfo, exitName } from './explain-vmx';
 import type { Explanation } from './view';
 import { fieldByEncoding } from '../vmx/fields';
 import { ExitReason } from '../vmx/vm-exit';
-import { EXIT_REASONS, vmInstructionError } from '../vmx/exit-reasons';
+import { vmInstructionError } from '../vmx/exit-reasons';
 
 function cite(fn: number): string {
   const f = kvmFunction(fn);
@@ -364,11 +364,6 @@ function vmxInstructionText(fn: number, d1: number, d2: number): string {
         ? `L1's VMWRITE of ${field} ${how}: KVM writes its cached vmcs12: VMsucceed.`
         : `L1's VMWRITE of ${field} ${how} fails: ${outcomeText(d2)}${(d2 & 0xff) === 1 ? ' — there is no current vmcs12' : ''}; nothing is written.`;
   }
-}
-
-function exitName(reason: number): string {
-  const r = EXIT_REASONS.find((e) => e.code === (reason & 0xffff));
-  return `${reason & 0xffff} (${r ? r.name.replace('EXIT_REASON_', '') : 'unknown'})`;
 }
 
 /** The nested_vmx_l1_wants_exit rule that sent an exit of L2 to L1. */

@@ -34,7 +34,8 @@ export function describeIntrInfo(info: number): string {
   return `${name}, vector ${hex(vector)}${info & 0x800 ? ', with error code' : ''}`;
 }
 
-function exitName(reason: number): string {
+/** "7 (INTERRUPT_WINDOW)": an exit reason's basic number and name. */
+export function exitName(reason: number): string {
   const basic = reason & 0xffff;
   const r = exitReasonByCode(basic);
   return `${basic} (${r ? r.name.replace(/^EXIT_REASON_/, '') : 'unknown'})`;

@@ -6,12 +6,21 @@ import { requestInterrupt } from '../cpu/apic';
 import type { Hart } from '../cpu/hart';
 import type { CompiledScenario } from '../scenario/load';
 import { type VmxCaps, vmxCaps } from '../vmx/capabilities';
-import { CURRENT_NESTED, KVM_HOST, type KvmContext, decide } from '../hypervisors/kvm/context';
+import { CURRENT_NESTED, type KvmContext, decide, laneRunBy } from '../hypervisors/kvm/context';
 import { Fn, RESCHEDULE_VECTOR } from '../hypervisors/kvm/functions';
 import { kvmApicSetIrq, kvmInjectNmi } from '../hypervisors/kvm/lapic';
 import { nestedVmxCaps } from '../hypervisors/kvm/nested';
 import { HardwarePort } from '../hypervisors/kvm/port';
-import { GuestPort, type PortTx, Trap, cloneTx, newTx, trappedResult } from '../hypervisors/kvm/port-guest';
+import {
+  GuestPort,
+  PortOp,
+  type PortTx,
+  Trap,
+  cloneTx,
+  newTx,
+  trappedResult,
+} from '../hypervisors/kvm/port-guest';
+import { EventKind } from './view';
 import { kvmHostIrq, kvmStep } from '../hypervisors/kvm/run-loop';
 import { type KvmState, KvmPhase, cloneKvm, createKvm } from '../hypervisors/kvm/state';
 import { irqVectorAt, kvmStubs, stubAddr } from '../hypervisors/kvm/stubs';
@@ -112,12 +121,8 @@ export class KvmLevels {
     return this.s.kvms[lane] ?? null;
   }
 
-  /** The lane a VMCS of `owner` runs (lab bookkeeping: whose code and memory run there). */
-  laneRunBy = (owner: number, vmcsAddr: number): number => {
-    const kvm = this.kvmAt(owner);
-    if (kvm && vmcsAddr === KVM_HOST.VMCS02 && kvm.nested.l2Lane >= 0) return kvm.nested.l2Lane;
-    return owner + 1;
-  };
+  /** The lane a VMCS of `owner` runs (context.ts laneRunBy, on the current state). */
+  laneRunBy = (owner: number, vmcsAddr: number): number => laneRunBy(this.s.kvms, owner, vmcsAddr);
 
   private context(lane: number, kvm: KvmState): KvmContext {
     let ctx = this.contexts[lane];
@@ -170,7 +175,7 @@ export class KvmLevels {
       kvm.regsSaved = true;
     }
     const r = kvmStep(ctx);
-    return { r, decision: r === 'recorded' && this.h.out.kind === 11 };
+    return { r, decision: r === 'recorded' && this.h.out.kind === EventKind.DECISION };
   }
 
   /**
@@ -192,7 +197,7 @@ export class KvmLevels {
     let committed = s.kvms[lane]!;
     if (t.pending) {
       const p = t.pending;
-      const entered = (p.op === 6 || p.op === 7) && h.cpu.rip === hostRip;
+      const entered = (p.op === PortOp.VMLAUNCH || p.op === PortOp.VMRESUME) && h.cpu.rip === hostRip;
       if (h.cpu.rip !== p.resume && !entered && vector < 0) {
         // Not yet back from the instruction (the level below has not resumed KVM after it).
         throw new Error(`KVM at L${lane} resumed at 0x${h.cpu.rip.toString(16)}, not after its instruction`);
@@ -228,7 +233,7 @@ export class KvmLevels {
       committed = work;
       t.log = [];
       if (vector >= 0) tx.irqVector = -1;
-      if (!inProgress(tx)) this.deliverInbox(lane, tx, work);
+      if (!inProgress(tx)) this.deliverInbox(tx, work);
       return { r, decision: true };
     } catch (e) {
       if (e !== Trap.instance) throw e;
@@ -256,15 +261,14 @@ export class KvmLevels {
     return -1;
   }
 
-  /** The events that waited for a decision of KVM at `lane` to complete. */
-  private deliverInbox(lane: number, tx: KvmTx, kvm: KvmState): void {
+  /** The events that waited for a KVM's decision to complete. */
+  private deliverInbox(tx: KvmTx, kvm: KvmState): void {
     for (const e of tx.inbox) {
       if (e.timer) expireTimer(kvm);
       else if (e.nmi) kvmInjectNmi(kvm);
       else kvmApicSetIrq(kvm, e.vector);
     }
     tx.inbox = [];
-    void lane;
   }
 
   /**

@@ -26,6 +26,19 @@ export const DEFAULT_VMX_FEATURES: VmxFeatures = {
 
 export const VMX_REVISION = 1;
 
+/** The dword at the start of a VMXON region or VMCS (SDM "Format of the VMCS Region"): bits
+ *  30:0 the revision identifier, bit 31 the shadow-VMCS indicator. */
+export function readRevision(bytes: Uint8Array, addr: number): number {
+  return (bytes[addr] | (bytes[addr + 1] << 8) | (bytes[addr + 2] << 16) | (bytes[addr + 3] << 24)) >>> 0;
+}
+
+/** Software writes IA32_VMX_BASIC's revision identifier before VMXON or VMPTRLD; a shadow
+ *  VMCS also sets bit 31. */
+export function writeRevision(bytes: Uint8Array, addr: number, shadow = false): void {
+  const v = (VMX_REVISION | (shadow ? 0x80000000 : 0)) >>> 0;
+  for (let i = 0; i < 4; i++) bytes[addr + i] = (v >>> (8 * i)) & 0xff;
+}
+
 export const VMX_MSR = {
   BASIC: 0x480,
   PINBASED_CTLS: 0x481,

@@ -6,7 +6,7 @@ import { Op } from '../asm/ir';
 import type { DInstr } from '../cpu/decoded';
 import type { Hart } from '../cpu/hart';
 import { ARITH_FLAGS, RFLAGS, Shadow } from '../cpu/state';
-import { VMX_REVISION } from './capabilities';
+import { VMX_REVISION, readRevision } from './capabilities';
 import { resolveFieldEncoding } from './fields';
 import { NO_VMCS, currentVmcs } from './state';
 import { F, createVmcs, readField, writeField } from './vmcs';
@@ -41,11 +41,9 @@ function fail(h: Hart, error: number): number {
   return currentVmcs(h.vmx) ? failValid(h, error) : failInvalid(h);
 }
 
-function readRevision(h: Hart, addr: number): number {
-  const b = h.mem.bytes;
-  // Bits 30:0 are the revision identifier; bit 31 is the shadow-VMCS indicator (VMXON rejects
-  // it whole: SDM "VMXON": VMfailInvalid).
-  return (b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16) | (b[addr + 3] << 24)) >>> 0;
+// VMXON compares the whole dword, so a shadow-VMCS indicator fails it (SDM "VMXON": VMfailInvalid).
+function regionRevision(h: Hart, addr: number): number {
+  return readRevision(h.mem.bytes, addr);
 }
 
 function validRegion(h: Hart, addr: number): boolean {
@@ -78,10 +76,10 @@ export function vmxon(h: Hart, addr: number): VmxResult {
       failInvalid(h),
       `the VMXON region 0x${addr.toString(16)} is not a 4-KByte aligned address in memory`,
     );
-  if (readRevision(h, addr) !== VMX_REVISION)
+  if (regionRevision(h, addr) !== VMX_REVISION)
     return result(
       failInvalid(h),
-      `the VMXON region's revision identifier is ${readRevision(h, addr)}, not ${VMX_REVISION} (IA32_VMX_BASIC[30:0])`,
+      `the VMXON region's revision identifier is ${regionRevision(h, addr)}, not ${VMX_REVISION} (IA32_VMX_BASIC[30:0])`,
     );
   vmx.on = true;
   vmx.vmxonRegion = addr;
@@ -122,7 +120,7 @@ export function vmptrld(h: Hart, addr: number): VmxResult {
     return result(fail(h, VmxError.VMPTRLD_VMXON_POINTER), 'VMPTRLD with the VMXON pointer');
   // Bits 30:0 are the revision identifier; bit 31, the shadow-VMCS indicator, is accepted
   // only when the processor supports VMCS shadowing (SDM "VMPTRLD").
-  const rev = readRevision(h, addr);
+  const rev = regionRevision(h, addr);
   const shadow = rev >>> 31 === 1;
   if ((rev & 0x7fffffff) !== VMX_REVISION || (shadow && !h.caps.features.vmcsShadowing))
     return result(

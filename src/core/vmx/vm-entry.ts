@@ -8,7 +8,7 @@ import { switchLane } from '../cpu/hart';
 import { deliverEvent } from '../cpu/deliver';
 import { Activity, RFLAGS, RSP, Shadow, setRegNumber, swapBook } from '../cpu/state';
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_EXIT } from './bits';
-import { VMX_REVISION } from './capabilities';
+import { VMX_REVISION, readRevision } from './capabilities';
 import { F, readField, type VmcsState } from './vmcs';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason, vmExit } from './vm-exit';
 import type { VmxState } from './state';
@@ -182,8 +182,7 @@ function checkVmcsLinkPointer(h: Hart, vmcs: VmcsState): string | null {
   const bytes = h.mem.bytes;
   if (link % 4096 !== 0 || link <= 0 || link + 4 > bytes.length)
     return 'VMCS_LINK_POINTER: with VMCS shadowing it must be a 4-KByte aligned address in memory';
-  const rev =
-    (bytes[link] | (bytes[link + 1] << 8) | (bytes[link + 2] << 16) | (bytes[link + 3] << 24)) >>> 0;
+  const rev = readRevision(bytes, link);
   if (rev !== (VMX_REVISION | 0x80000000) >>> 0)
     return 'VMCS_LINK_POINTER: with VMCS shadowing it must reference a shadow VMCS (revision identifier with bit 31 set)';
   return null;

@@ -35,6 +35,17 @@ export const KVM_HOST = {
 } as const;
 
 /**
+ * The lane a VMCS of the level at `owner` runs (lab bookkeeping: whose code and memory run
+ * there): a KVM's vmcs02 runs the level its current vmcs12 runs (nested.l2Lane, set by
+ * nested_vmx_run); any other VMCS runs the level above its owner.
+ */
+export function laneRunBy(kvms: readonly (KvmState | null)[], owner: number, vmcsAddr: number): number {
+  const kvm = kvms[owner];
+  if (kvm && vmcsAddr === KVM_HOST.VMCS02 && kvm.nested.l2Lane >= 0) return kvm.nested.l2Lane;
+  return owner + 1;
+}
+
+/**
  * How KVM's nested VMX behaves where its history changed (docs/kvm.md): today's code is all
  * true but `pretendL2Ran`.
  */

@@ -3,6 +3,7 @@
 // nested_vmx_l1_wants_exit), and which events for L1 become an emulated VM exit from L2
 // (vmx_check_nested_events, in the priority order of the SDM table as KVM documents it).
 import { acknowledge, deliverableVector } from '../../cpu/apic';
+import { hwExceptionInfo } from '../../cpu/deliver';
 import { CPU_BASED, GUEST_INTR_STATE, PIN_BASED, VM_EXIT } from '../../vmx/bits';
 import { ExitReason } from '../../vmx/vm-exit';
 import { F, type VmcsState, readField } from '../../vmx/vmcs';
@@ -94,8 +95,7 @@ export function vmxCheckNestedEvents(c: KvmContext): NestedCheck {
     if ((readField(vmcs12, F.EXCEPTION_BITMAP) >>> vector) & 1) {
       if (blockExceptions) return busy();
       kvm.exceptionPending = false;
-      const withErr = [8, 10, 11, 12, 13, 14, 17].includes(vector);
-      return exit(c, ExitReason.EXCEPTION_NMI, (0x80000300 | (withErr ? 0x800 : 0) | vector) >>> 0);
+      return exit(c, ExitReason.EXCEPTION_NMI, hwExceptionInfo(vector));
     }
     if (blockExceptions) return busy();
     return { r: 'none' };

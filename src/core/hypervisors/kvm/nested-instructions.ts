@@ -5,7 +5,7 @@
 import type { DOperand } from '../../cpu/decoded';
 import { loaded, read, write } from '../../cpu/memory';
 import { ARITH_FLAGS, RFLAGS, RSP } from '../../cpu/state';
-import { VMX_REVISION } from '../../vmx/capabilities';
+import { VMX_REVISION, readRevision } from '../../vmx/capabilities';
 import { resolveFieldEncoding } from '../../vmx/fields';
 import { VmxError } from '../../vmx/vm-entry';
 import { F, createVmcs, readField, writeField } from '../../vmx/vmcs';
@@ -128,8 +128,7 @@ function queueException(kvm: KvmState, vector: number, errorCode: number): void 
 }
 
 function l1Revision(c: KvmContext, addr: number): number {
-  const b = c.h.lanes[c.guestLane]!.mem.bytes;
-  return (b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16) | (b[addr + 3] << 24)) >>> 0;
+  return readRevision(c.h.lanes[c.guestLane]!.mem.bytes, addr);
 }
 
 function validL1Page(c: KvmContext, addr: number): boolean {

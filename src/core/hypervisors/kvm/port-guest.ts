@@ -10,7 +10,7 @@ import type { Hart } from '../../cpu/hart';
 import { Exec, execute } from '../../cpu/execute';
 import { RFLAGS, regNumber, setRegNumber } from '../../cpu/state';
 import { X2APIC } from '../../cpu/apic';
-import type { VmxCaps } from '../../vmx/capabilities';
+import { type VmxCaps, writeRevision } from '../../vmx/capabilities';
 import type { KvmPort } from './port';
 import { type StubName, stubAddr } from './stubs';
 
@@ -178,10 +178,7 @@ export class GuestPort implements KvmPort {
     return this.h.tsc;
   }
   writeRevision(addr: number, shadow = false): void {
-    const b = this.mem;
-    b[addr] = 1;
-    b[addr + 1] = b[addr + 2] = 0;
-    b[addr + 3] = shadow ? 0x80 : 0;
+    writeRevision(this.mem, addr, shadow);
   }
   memory(): Uint8Array {
     return this.mem;

@@ -8,7 +8,7 @@
 import { acknowledge, deliverableVector, eoi, requestInterrupt } from '../../cpu/apic';
 import type { Hart } from '../../cpu/hart';
 import type { VmxCaps } from '../../vmx/capabilities';
-import { VMX_REVISION } from '../../vmx/capabilities';
+import { writeRevision } from '../../vmx/capabilities';
 import { vmclear, vmenter, vmptrld, vmread, vmwrite, vmxon } from '../../vmx/instructions';
 import { KVM_HOST } from './context';
 
@@ -83,10 +83,7 @@ export class HardwarePort implements KvmPort {
     return this.h.tsc;
   }
   writeRevision(addr: number, shadow = false): void {
-    const b = this.h.mem.bytes;
-    b[addr] = VMX_REVISION & 0xff;
-    b[addr + 1] = b[addr + 2] = 0;
-    b[addr + 3] = shadow ? 0x80 : 0;
+    writeRevision(this.h.mem.bytes, addr, shadow);
   }
   memory(): Uint8Array {
     return this.h.mem.bytes;

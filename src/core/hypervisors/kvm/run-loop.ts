@@ -3,8 +3,7 @@
 // decision, records it in the trace naming the kernel function, and returns. No closure or
 // generator holds state: everything is in KvmState.
 import { acknowledge, deliverableVector } from '../../cpu/apic';
-import { hasErrorCode } from '../../cpu/deliver';
-import { EventType } from '../../engine/view';
+import { hwExceptionInfo } from '../../cpu/deliver';
 import { CPU_BASED, PIN_BASED, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
 import { F } from '../../vmx/vmcs';
 import { Inject, KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
@@ -126,9 +125,9 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
     if (kvm.exceptionPending && canInject) {
       kvm.exceptionPending = false;
       const v = kvm.exceptionVector;
-      const withErr = hasErrorCode(v, EventType.HW_EXCEPTION);
-      wr(c, F.VM_ENTRY_INTR_INFO_FIELD, (0x80000300 | (withErr ? 0x800 : 0) | v) >>> 0);
-      if (withErr) wr(c, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
+      const info = hwExceptionInfo(v);
+      wr(c, F.VM_ENTRY_INTR_INFO_FIELD, info);
+      if (info & 0x800) wr(c, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
       did |= Inject.EXCEPTION;
       vector = v;
       canInject = false;
