@@ -89,7 +89,15 @@ export interface DeliveryOptions {
  * A VM exit decided while delivering: at once, or — for the event a VM entry injects — kept
  * for the next step, so that the trace shows the entry and then the exit.
  */
-function exitFromDelivery(h: Hart, info: ExitInfo, injected: boolean): void {
+function exitFromDelivery(h: Hart, info: ExitInfo, injected: boolean, nmi: boolean): void {
+  if (nmi) {
+    // "Architectural State before a VM Exit": an NMI whose delivery causes a VM exit (a nested
+    // exception, double fault or triple fault that exits) blocks further NMIs before the exit
+    // commences; for an NMI that VM entry injects with "virtual NMIs" = 1 it is virtual-NMI
+    // blocking that is in effect. The exit saves it in bit 3 of the interruptibility state.
+    if (virtualNmis(h)) h.cpu.vnmiBlocked = true;
+    else h.cpu.nmiBlocked = true;
+  }
   if (!injected) {
     vmExit(h, info);
     return;
@@ -205,7 +213,12 @@ export function deliverEvent(
       // "Interrupt 8—Double Fault Exception": a fault while delivering #DF is a triple fault.
       if (h.vmx.nonRoot) {
         cpu.rip = faultRip;
-        exitFromDelivery(h, { reason: ExitReason.TRIPLE_FAULT }, opts.injected === true);
+        exitFromDelivery(
+          h,
+          { reason: ExitReason.TRIPLE_FAULT },
+          opts.injected === true,
+          type === EventType.NMI,
+        );
         return;
       }
       cpu.activity = Activity.SHUTDOWN;
@@ -254,6 +267,7 @@ export function deliverEvent(
           instructionLen: vectoring && soft ? (opts.instrLen ?? 0) : 0,
         },
         opts.injected === true,
+        type === EventType.NMI,
       );
       return;
     }

@@ -112,7 +112,10 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
     rip = readField(v, F.HOST_RIP);
     rflags = RFLAGS.FIXED;
     shadow = 0;
-    nmiBlocked = lane === 0 ? s.vmx.hostNmiBlocked : false;
+    // Blocking by NMI is the processor's: with NMI exiting = 0 it goes with the VM exit to the
+    // host as it is (vm-exit.ts); with NMI exiting = 1 the host is not blocked after the exit.
+    const nmiExiting = (readField(v, F.PIN_BASED_VM_EXEC_CONTROL) & 0x08) !== 0;
+    nmiBlocked = lane === 0 && !nmiExiting && cpu.nmiBlocked;
     vnmiBlocked = false;
     activity = Activity.ACTIVE;
     rsp = hex64(readField(v, F.HOST_RSP) >>> 0, Math.floor(readField(v, F.HOST_RSP) / 0x100000000));

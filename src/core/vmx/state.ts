@@ -16,8 +16,6 @@ export interface VmxState {
   nonRoot: boolean;
   /** Lane (execution level) of the software in root operation that entered the guest. */
   rootLane: number;
-  /** The host's blocking by NMI, kept across non-root operation (restored at VM exit). */
-  hostNmiBlocked: boolean;
   /** An MTF VM exit is pending (SDM "Monitor Trap Flag"). */
   mtfPending: boolean;
   /** TSC time at which the VMX-preemption timer reaches zero; -1 when inactive. */
@@ -59,7 +57,6 @@ export function createVmx(): VmxState {
     vmcs: {},
     nonRoot: false,
     rootLane: 0,
-    hostNmiBlocked: false,
     mtfPending: false,
     timerDeadline: -1,
     timerStart: 0,

@@ -229,7 +229,6 @@ export function enterGuest(
     // qualification is 4 for a bad VMCS link pointer (SDM "Exit Qualification for VM-Entry
     // Failure"), else 0.
     vmx.rootLane = h.level;
-    vmx.hostNmiBlocked = cpu.nmiBlocked;
     vmExit(h, {
       reason: (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0,
       qualification: failure === linkFailure ? 4 : 0,
@@ -241,7 +240,6 @@ export function enterGuest(
   const pin = readField(vmcs, F.PIN_BASED_VM_EXEC_CONTROL);
   const proc = readField(vmcs, F.CPU_BASED_VM_EXEC_CONTROL);
   const intr = readField(vmcs, F.GUEST_INTERRUPTIBILITY_INFO);
-  vmx.hostNmiBlocked = cpu.nmiBlocked;
   vmx.pin = pin;
   vmx.proc = proc;
   vmx.proc2 =

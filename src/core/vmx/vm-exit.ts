@@ -129,11 +129,14 @@ export function vmExit(h: Hart, info: ExitInfo): void {
   cpu.shadow = 0;
   cpu.activity = Activity.ACTIVE;
   cpu.dbTrapPending = false;
-  // Blocking by NMI after the exit (SDM "Architectural State before a VM Exit", "Loading Host
-  // State"): an NMI that caused the exit blocks NMIs once the exit completes; with NMI exiting
-  // the guest's (non-virtual) NMI blocking ends with non-root operation; otherwise the host's
-  // blocking as it was at VM entry. Lab assumption, documented in docs/model.md.
-  cpu.nmiBlocked = exitForNmi || (!nmiExiting && cpu.nmiBlocked) || vmx.hostNmiBlocked;
+  // Blocking by NMI after the exit (SDM "Updating Non-Register State"): a VM exit caused by an
+  // NMI blocks NMIs once it completes ("Architectural State before a VM Exit"); other exits do
+  // not change blocking by NMI. With NMI exiting = 0 the processor's one blocking state goes
+  // with it from guest to host (and an IRET on either side ends it). With NMI exiting = 1 the
+  // guest's blocking lasted only "as long as the logical processor is in VMX non-root
+  // operation" ("Interruptibility State" under VM entry), and with virtual NMIs NMIs were not
+  // blocked in non-root operation at all: the host is not blocked after such an exit.
+  cpu.nmiBlocked = exitForNmi || (!nmiExiting && cpu.nmiBlocked);
   cpu.vnmiBlocked = false;
   vmx.nonRoot = false;
   vmx.mtfPending = false;
