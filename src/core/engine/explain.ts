@@ -169,6 +169,13 @@ export interface StepRecordView {
 
 const NO_RECORD: StepRecordView = { kind: 0, level: 0, rip: 0, d0: 0, d1: 0, d2: 0 };
 
+
+/** Whether the IRET about to retire leaves an NMI handler: the innermost frame is an NMI's. */
+function leavesNmiHandler(prev: SimState): boolean {
+  const f = prev.cpu.frames;
+  return f.length >= 3 && f[f.length - 1] === EventType.NMI;
+}
+
 export function explainStep(
   c: CompiledScenario,
   prev: SimState | null,
@@ -208,9 +215,12 @@ export function explainStep(
       if (prev.cpu.vnmiBlocked && !cur.cpu.vnmiBlocked)
         unblock = ' Virtual-NMI blocking ends here (the CPU tracks it for the VMM).';
       else if (prev.cpu.nmiBlocked && !cur.cpu.nmiBlocked) unblock = ' NMI blocking ends here.';
-      else if (prev.cpu.nmiBlocked && cur.vmx.nonRoot)
+      else if (cur.vmx.nonRoot && leavesNmiHandler(prev) && (cur.vmx.pin & 0x28) === 0x08)
+        // "Changes to Instruction Behavior in VMX Non-Root Operation" (IRET): said at every IRET
+        // out of a guest's NMI handler, whether or not blocking by NMI is still in effect (a VM
+        // exit in the handler may have ended it already).
         unblock =
-          ' With NMI exiting and no virtual NMIs, IRET in VMX non-root operation does not unblock NMIs, and the VMM is not told that the guest returned from its handler.';
+          ' With NMI exiting and no virtual NMIs, IRET in VMX non-root operation does not affect blocking by NMI, and nothing tells the VMM that the guest returned from its NMI handler.';
       const pending =
         cur.cpu.nmiPending && !cur.cpu.nmiBlocked ? ' The waiting NMI can now be delivered.' : '';
       return {

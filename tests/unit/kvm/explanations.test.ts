@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LabSession } from '../../../src/core/engine/session';
 import { kvmFunction } from '../../../src/core/hypervisors/kvm/functions';
+import { EventKind, rows } from '../helpers';
 import { Fn, Inject, decisions, kvmAt, runKvm, softVnmi } from './kvm-helpers';
 
 const explain = (s: LabSession, step: number) => s.view(step).explanation;
@@ -158,5 +159,36 @@ describe('explanations of other decisions', () => {
       }
       expect(seen.size).toBeGreaterThan(5);
     }
+  });
+});
+
+describe('the guest’s IRET under soft vNMI (SDM "Changes to Instruction Behavior in VMX Non-Root Operation")', () => {
+  const canonical = softVnmi();
+  const guestIrets = (s: LabSession): number[] =>
+    Array.from(s.sim.trace.kind.slice(0, s.totalSteps)).flatMap((k, i) =>
+      k === EventKind.IRET && s.sim.trace.level[i] === 1 ? [i + 1] : [],
+    );
+
+  it('the first IRET out of the NMI handler, before the interrupt-window exit, says IRET does not affect NMI blocking', () => {
+    const irets = guestIrets(canonical);
+    expect(irets.length).toBeGreaterThanOrEqual(2);
+    const firstWindowExit = Array.from(canonical.sim.trace.kind.slice(0, canonical.totalSteps)).findIndex(
+      (k, i) => k === EventKind.VMEXIT && canonical.sim.trace.d0[i] === 7,
+    );
+    expect(irets[0]).toBeLessThan(firstWindowExit + 1);
+    for (const step of irets.slice(0, 2))
+      expect(explain(canonical, step).text).toContain(
+        'IRET in VMX non-root operation does not affect blocking by NMI, and nothing tells the VMM',
+      );
+  });
+
+  it('KVM arms the interrupt window only once a second NMI waits, not when it injects the first (vmx_enable_nmi_window)', () => {
+    const inject = decisions(canonical, Fn.kvm_check_and_inject_events);
+    const firstNmi = inject.find((d) => d.d1 & Inject.NMI)!;
+    expect(firstNmi.d1 & (Inject.NMI_WINDOW | Inject.NMI_WINDOW_VIA_IRQ)).toBe(0);
+    const armed = inject.find((d) => d.d1 & Inject.NMI_WINDOW_VIA_IRQ)!;
+    const nmiRaises = rows(canonical).filter((r) => r.kind === EventKind.RAISE && r.d0 >>> 8 === 2);
+    expect(nmiRaises.length).toBe(2);
+    expect(armed.step).toBeGreaterThan(nmiRaises[1].step);
   });
 });
