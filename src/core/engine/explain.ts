@@ -169,7 +169,6 @@ export interface StepRecordView {
 
 const NO_RECORD: StepRecordView = { kind: 0, level: 0, rip: 0, d0: 0, d1: 0, d2: 0 };
 
-
 /** Whether the IRET about to retire leaves an NMI handler: the innermost frame is an NMI's. */
 function leavesNmiHandler(prev: SimState): boolean {
   const f = prev.cpu.frames;

@@ -16,6 +16,7 @@ import { currentVmcs } from './state';
 import { F, readField } from './vmcs';
 import { ExitReason, vmExit } from './vm-exit';
 import { shadowed } from './shadow';
+import { vmxInstructionExit } from './instruction-info';
 
 function vmcs(h: Hart) {
   return currentVmcs(h.vmx)!;
@@ -198,7 +199,6 @@ function msrExits(h: Hart, msr: number, write: boolean): boolean {
 export function instructionExit(h: Hart, ins: DInstr): boolean {
   const cpu = h.cpu;
   let reason: number | undefined;
-  const qualification = 0;
   const op = ins.op;
   if (op < Op.PAUSE) return false; // data movement, arithmetic, branches and NOP never exit
   reason = UNCONDITIONAL[op];
@@ -231,7 +231,10 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
   }
   if (reason === undefined) return false;
   cpu.rip = ins.addr;
-  vmExit(h, { reason, qualification, instructionLen: ins.len });
+  // "Exit Qualification for VM Exits" and "VM-Exit Instruction-Information Field": the VMX
+  // instructions with an operand describe it there (instruction-info.ts).
+  const { qualification, instructionInfo } = vmxInstructionExit(ins);
+  vmExit(h, { reason, qualification, instructionLen: ins.len, instructionInfo });
   return true;
 }
 

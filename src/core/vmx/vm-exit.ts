@@ -46,6 +46,8 @@ export interface ExitInfo {
   vectoringInfo?: number;
   vectoringError?: number;
   instructionLen?: number;
+  /** VMX_INSTRUCTION_INFO, for the exits whose instruction the SDM describes there. */
+  instructionInfo?: number;
 }
 
 /** The guest's interruptibility state as a VM exit saves it (SDM "Saving Non-Register State"). */
@@ -108,6 +110,7 @@ export function vmExit(h: Hart, info: ExitInfo): void {
     writeField(vmcs, F.IDT_VECTORING_INFO_FIELD, info.vectoringInfo ?? 0);
     writeField(vmcs, F.IDT_VECTORING_ERROR_CODE, info.vectoringError ?? 0);
     writeField(vmcs, F.VM_EXIT_INSTRUCTION_LEN, info.instructionLen ?? 0);
+    writeField(vmcs, F.VMX_INSTRUCTION_INFO, info.instructionInfo ?? 0);
     // "... and Updating VM-Entry Control Fields": the valid bit of the VM-entry
     // interruption-information field is cleared on a VM exit.
     writeField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD, readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD) & ~0x80000000);

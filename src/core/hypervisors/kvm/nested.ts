@@ -306,6 +306,7 @@ export function nestedVmxVmexit(
   writeField(vmcs12, F.VM_EXIT_INTR_INFO, intrInfo >>> 0);
   writeField(vmcs12, F.VM_EXIT_INTR_ERROR_CODE, intrInfo & 0x800 ? rd(c, F.VM_EXIT_INTR_ERROR_CODE) : 0);
   writeField(vmcs12, F.VM_EXIT_INSTRUCTION_LEN, rd(c, F.VM_EXIT_INSTRUCTION_LEN));
+  writeField(vmcs12, F.VMX_INSTRUCTION_INFO, rd(c, F.VMX_INSTRUCTION_INFO));
   writeField(vmcs12, F.IDT_VECTORING_ERROR_CODE, 0);
   // __nested_vmx_vmexit: the hrtimer is cancelled, a pending MTF dropped, vmcs01 loaded.
   n.preemptionTimerDeadline = -1;
