@@ -211,6 +211,26 @@ export function deliverEvent(
     const faultRip = instrRip;
     if (v === Vector.DF && t === EventType.HW_EXCEPTION) {
       // "Interrupt 8—Double Fault Exception": a fault while delivering #DF is a triple fault.
+      // In non-root operation the exception bitmap is consulted first: an intercepted #NP
+      // for the #DF gate exits with the #DF in the IDT-vectoring information (SDM
+      // "Information for VM Exits Due to Vectored Events": for exceptions during delivery of
+      // a double fault the EXT bit of the error code is 1).
+      if (exceptionExits(h, Vector.NP, EventType.HW_EXCEPTION)) {
+        cpu.rip = faultRip;
+        exitFromDelivery(
+          h,
+          {
+            reason: ExitReason.EXCEPTION_NMI,
+            intrInfo: intrInfo(Vector.NP, EventType.HW_EXCEPTION, true),
+            intrError: (Vector.DF << 3) | 2 | 1,
+            vectoringInfo: intrInfo(Vector.DF, EventType.HW_EXCEPTION, true),
+            vectoringError: 0,
+          },
+          opts.injected === true,
+          type === EventType.NMI,
+        );
+        return;
+      }
       if (h.vmx.nonRoot) {
         cpu.rip = faultRip;
         exitFromDelivery(

@@ -6,7 +6,7 @@
 // for VM Exits Due to Vectored Events", "... That Occur During Event Delivery"; facts §1.7,
 // §3.3, §3.7, §3.8).
 import { describe, expect, it } from 'vitest';
-import { EventKind, label, memQ, reg, rows } from '../helpers';
+import { EventKind, EventType, label, memQ, reg, rows } from '../helpers';
 import { entries, exits, field, info, runVmx, stepAt } from './vmx-helpers';
 
 const IF1 = 'vmwrite GUEST_RFLAGS, X86_EFLAGS_FIXED | X86_EFLAGS_IF';
@@ -384,5 +384,29 @@ describe('triple fault (exit 2)', () => {
     ]);
     expect(s.sim.endReason).toBe('halted'); // the host ran on; the processor did not shut down
     expect(entries(s)).toHaveLength(1);
+  });
+
+  it('with #NP intercepted, the #NP of the #DF gate exits before the triple fault, with the #DF as the event being delivered (EXT = 1)', () => {
+    // An injected #DF, whose delivery through the empty guest IDT faults with #NP(8·8+2+1).
+    const s = runVmx({
+      setup: [
+        'vmwrite EXCEPTION_BITMAP, 0x800',
+        'vmwrite VM_ENTRY_INTR_INFO_FIELD, INTR_INFO_VALID_MASK | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | 8',
+      ],
+    });
+    expect(exits(s).map((e) => [e.reason, e.intrInfo, e.vectoring])).toEqual([
+      [0, info(EventType.HW_EXCEPTION, 11, true), info(EventType.HW_EXCEPTION, 8, true)],
+    ]);
+    expect(field(s, 'VM_EXIT_INTR_ERROR_CODE')).toBe((8 << 3) | 2 | 1);
+    expect(field(s, 'IDT_VECTORING_ERROR_CODE')).toBe(0);
+  });
+
+  it('without the intercept, the same injected #DF is a triple fault (exit 2)', () => {
+    const s = runVmx({
+      setup: [
+        'vmwrite VM_ENTRY_INTR_INFO_FIELD, INTR_INFO_VALID_MASK | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE_MASK | 8',
+      ],
+    });
+    expect(exits(s).map((e) => [e.reason, e.vectoring])).toEqual([[2, 0]]);
   });
 });
