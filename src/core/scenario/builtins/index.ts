@@ -4,7 +4,9 @@ import immediateExit from './immediate-exit.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
 import kutIntrWindow from './kut-intr-window.json';
 import kutInvalidInjection from './kut-invalid-injection.json';
+import kutMtf from './kut-mtf.json';
 import kutNmiWindow from './kut-nmi-window.json';
+import kutPendingEvent from './kut-pending-event.json';
 import kutPreemptionTimer from './kut-preemption-timer.json';
 import nestedIntr from './nested-intr.json';
 import nestedPreemptionTimer from './nested-preemption-timer.json';
@@ -28,6 +30,8 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   kutPreemptionTimer,
   kutExternalInterrupt,
   kutInvalidInjection,
+  kutPendingEvent,
+  kutMtf,
 ];
 
 export function builtinNames(): string[] {
