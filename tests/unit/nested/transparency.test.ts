@@ -110,6 +110,8 @@ function bareExitReasons(s: LabSession): number[] {
 /** Number parameters to run at other values too. */
 const NUMBER_VARIANTS: Record<string, Record<string, ParamValue>[]> = {
   'kut-preemption-timer': [{ timer_value: 0 }, { timer_value: 7 }],
+  'kut-preemption-timer-tf': [{ iterations: 10 }],
+  'kut-preemption-timer-expiry': [{ cycles: 320 }, { cycles: 10000 }],
 };
 
 /**

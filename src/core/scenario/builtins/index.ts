@@ -8,6 +8,8 @@ import kutMtf from './kut-mtf.json';
 import kutNmiWindow from './kut-nmi-window.json';
 import kutPendingEvent from './kut-pending-event.json';
 import kutPreemptionTimer from './kut-preemption-timer.json';
+import kutPreemptionTimerExpiry from './kut-preemption-timer-expiry.json';
+import kutPreemptionTimerTf from './kut-preemption-timer-tf.json';
 import nestedIntr from './nested-intr.json';
 import nestedPreemptionTimer from './nested-preemption-timer.json';
 import nmiBlocking from './nmi-blocking.json';
@@ -28,6 +30,8 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   kutNmiWindow,
   kutIntrWindow,
   kutPreemptionTimer,
+  kutPreemptionTimerTf,
+  kutPreemptionTimerExpiry,
   kutExternalInterrupt,
   kutInvalidInjection,
   kutPendingEvent,
