@@ -99,3 +99,39 @@ describe('kut-mtf', () => {
     expect([s7.guestRip, mtf[5].step]).toEqual([label(s, 'guest_db'), s7.step + 1]);
   });
 });
+
+describe('kut-event-delivery', () => {
+  it('#NP exits with the INT, the external interrupt and the injected NMI in IDT-vectoring information; each re-injected once; #DF has none', () => {
+    const s = builtin('kut-event-delivery');
+    expectClean(s, 29);
+    const x = exits(s);
+    expect(x.map((r) => [r.reason, r.intrInfo, r.vectoring])).toEqual([
+      [0, 0x80000b0b, 0x80000440],
+      [18, 0, 0],
+      [0, 0x80000b0b, 0x80000050],
+      [18, 0, 0],
+      [0, 0x80000b0b, 0x80000202],
+      [18, 0, 0],
+      [0, 0x80000b08, 0],
+    ]);
+    expect([0, 2, 4].map((i) => at(s, i, 'VM_EXIT_INTR_ERROR_CODE'))).toEqual([0x202, 0x283, 0x13]);
+    expect(at(s, 0, 'VM_EXIT_INSTRUCTION_LEN')).toBe(2);
+    // the re-injections: each the IDT-vectoring word, delivered to the handler the gate names
+    const e = entries(s);
+    expect(e.map((r) => r.injected)).toEqual([0, 0x80000440, 0, 0x80000050, 0x80000202, 0x80000202, 0]);
+    expect([e[1].guestRip, e[3].guestRip, e[5].guestRip]).toEqual([
+      label(s, 'guest_int40'),
+      label(s, 'guest_irq50'),
+      label(s, 'guest_nmi'),
+    ]);
+    expect(field(s, 'VM_ENTRY_INSTRUCTION_LEN', e[1].step)).toBe(2);
+    // the injected NMI's delivery failed at the entry: the exit is the next step
+    expect(x[4].step).toBe(e[4].step + 1);
+    expect(x[4].rip).toBe(label(s, 'guest_nmi_at'));
+    // the external interrupt was accepted by the guest before its delivery faulted
+    expect(s.view(x[2].step).levels[0].apic).toMatchObject({ irr: [], isr: [0x50] });
+    expect(s.view(s.totalSteps).levels[0].apic).toMatchObject({ irr: [], isr: [] });
+    // #GP(0) of the RDMSR, no gate: #NP, contributory on contributory: #DF, exit without vectoring
+    expect(x[6].rip).toBe(label(s, 'guest_rdmsr'));
+  });
+});

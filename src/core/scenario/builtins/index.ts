@@ -1,6 +1,7 @@
 // The built-in scenarios: data files in the public scenario format (docs/scenario.md).
 import apicPriority from './apic-priority.json';
 import immediateExit from './immediate-exit.json';
+import kutEventDelivery from './kut-event-delivery.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
 import kutIntrWindow from './kut-intr-window.json';
 import kutInvalidInjection from './kut-invalid-injection.json';
@@ -36,6 +37,7 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   kutInvalidInjection,
   kutPendingEvent,
   kutMtf,
+  kutEventDelivery,
 ];
 
 export function builtinNames(): string[] {
