@@ -384,7 +384,7 @@ function l1WantsText(reason: number): string {
     case ExitReason.EXCEPTION_NMI:
       return "vmcs12's EXCEPTION_BITMAP has the vector";
     case ExitReason.MTF:
-      return 'vmcs12 CPU_BASED_MONITOR_TRAP_FLAG = 1';
+      return 'nested_vmx_exit_handled_mtf: vmcs12 CPU_BASED_MONITOR_TRAP_FLAG = 1, or L1 injected the pending MTF exit (type 7)';
     default:
       return 'an exit L1 always handles (VMCALL, the VMX instructions, CPUID, a triple fault, invalid guest state)';
   }

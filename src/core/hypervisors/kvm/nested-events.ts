@@ -199,7 +199,12 @@ export function nestedVmxL1WantsExit(c: KvmContext, reason: number, intrInfo: nu
     case ExitReason.PAUSE:
       return (proc & CPU_BASED.CPU_BASED_PAUSE_EXITING) !== 0;
     case ExitReason.MTF:
-      return (proc & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG) !== 0;
+      // nested_vmx_exit_handled_mtf: L1's MTF control, or an MTF exit L1 injected itself
+      // (interruption type 7, vector 0), which the hardware delivers whatever the control says.
+      return (
+        (proc & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG) !== 0 ||
+        readField(vmcs12, F.VM_ENTRY_INTR_INFO_FIELD) === 0x80000700
+      );
     case ExitReason.MSR_READ:
       return l1WantsMsr(c, vmcs12, false);
     case ExitReason.MSR_WRITE:

@@ -1,11 +1,16 @@
 // The built-in scenarios: data files in the public scenario format (docs/scenario.md).
 import apicPriority from './apic-priority.json';
 import immediateExit from './immediate-exit.json';
+import kutEventDelivery from './kut-event-delivery.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
 import kutIntrWindow from './kut-intr-window.json';
 import kutInvalidInjection from './kut-invalid-injection.json';
+import kutMtf from './kut-mtf.json';
 import kutNmiWindow from './kut-nmi-window.json';
+import kutPendingEvent from './kut-pending-event.json';
 import kutPreemptionTimer from './kut-preemption-timer.json';
+import kutPreemptionTimerExpiry from './kut-preemption-timer-expiry.json';
+import kutPreemptionTimerTf from './kut-preemption-timer-tf.json';
 import nestedIntr from './nested-intr.json';
 import nestedPreemptionTimer from './nested-preemption-timer.json';
 import nmiBlocking from './nmi-blocking.json';
@@ -26,8 +31,13 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   kutNmiWindow,
   kutIntrWindow,
   kutPreemptionTimer,
+  kutPreemptionTimerTf,
+  kutPreemptionTimerExpiry,
   kutExternalInterrupt,
   kutInvalidInjection,
+  kutPendingEvent,
+  kutMtf,
+  kutEventDelivery,
 ];
 
 export function builtinNames(): string[] {
