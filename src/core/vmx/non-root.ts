@@ -16,6 +16,7 @@ import { currentVmcs } from './state';
 import { F, readField } from './vmcs';
 import { ExitReason, vmExit } from './vm-exit';
 import { shadowed } from './shadow';
+import { systemInstructionExit } from './non-root-system';
 
 function vmcs(h: Hart) {
   return currentVmcs(h.vmx)!;
@@ -227,6 +228,14 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
       case Op.WRMSR:
         if (msrExits(h, cpu.regs[2], true)) reason = ExitReason.MSR_WRITE;
         break;
+      default: {
+        // The instructions of issue 10 item 6, with their qualifications (non-root-system.ts).
+        const info = systemInstructionExit(h, ins);
+        if (!info) return false;
+        cpu.rip = ins.addr;
+        vmExit(h, info);
+        return true;
+      }
     }
   }
   if (reason === undefined) return false;

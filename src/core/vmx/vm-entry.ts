@@ -2,6 +2,7 @@
 // event injection through the guest IDT. SDM Vol. 3C chapter "VM Entries": "Checks on VMX
 // Controls and Host-State Area", "Checking and Loading Guest State", "Event Injection",
 // "Special Features of VM Entry".
+import { loadGuestCrs } from './cr-state';
 import { EventKind, EventType } from '../engine/view';
 import type { Hart } from '../cpu/hart';
 import { switchLane } from '../cpu/hart';
@@ -263,6 +264,7 @@ export function enterGuest(
   cpu.rflags = (readField(vmcs, F.GUEST_RFLAGS) >>> 0) | RFLAGS.FIXED;
   cpu.ss = readField(vmcs, F.GUEST_SS_SELECTOR) & 0xffff;
   cpu.idtr = readField(vmcs, F.GUEST_IDTR_BASE);
+  loadGuestCrs(h, vmcs);
   cpu.shadow = intr & (Shadow.STI | Shadow.MOVSS);
   // Bit 3 is virtual-NMI blocking with "virtual NMIs", else blocking by NMI (SDM "Guest
   // Non-Register State").
