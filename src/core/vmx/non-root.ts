@@ -8,7 +8,7 @@ import { EventType } from '../engine/view';
 import { acknowledge, deliverableVector } from '../cpu/apic';
 import type { DInstr } from '../cpu/decoded';
 import { Vector, deliverEvent, intrInfo } from '../cpu/deliver';
-import { Boundary, singleStepDue } from '../cpu/boundary-events';
+import { Boundary, mwaitWake, singleStepDue } from '../cpu/boundary-events';
 import type { Hart } from '../cpu/hart';
 import { Activity, RFLAGS, Shadow } from '../cpu/state';
 import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
@@ -83,6 +83,8 @@ export function nonRootEvent(h: Hart): number {
   if (deliverableVector(h.apic) >= 0) {
     if (pin & PIN_BASED.PIN_BASED_EXT_INTR_MASK) return Boundary.EXTINT_EXIT;
     if (cpu.rflags & RFLAGS.IF && !cpu.shadow) return Boundary.EXTINT_DELIVERY;
+    if (cpu.activity === Activity.HLT && cpu.mwaitBreak && !(cpu.rflags & RFLAGS.IF))
+      return Boundary.MWAIT_WAKE;
   }
   return Boundary.NONE;
 }
@@ -153,6 +155,9 @@ export function nonRootBoundary(h: Hart): boolean {
       deliverInGuest(h, vector, EventType.EXTINT);
       return true;
     }
+    case Boundary.MWAIT_WAKE:
+      mwaitWake(cpu, h.out);
+      return true;
     default:
       return false;
   }
