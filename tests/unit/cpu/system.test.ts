@@ -297,6 +297,8 @@ describe('MOV to and from control registers', () => {
     expect(deliveries(ne)[0]).toMatchObject({ vector: 13, rip: label(ne, 'm') });
     const vmxe = withHandlers([...vmxon, 'mov rax, 0x20', 'm: mov cr4, rax'], data);
     expect(deliveries(vmxe)[0]).toMatchObject({ vector: 13, rip: label(vmxe, 'm') });
+    const ok = withHandlers([...vmxon, 'mov rax, 0x80000033', 'mov cr0, rax', 'mov rbx, cr0'], data);
+    expect([deliveries(ok).length, reg(ok, 'rbx')]).toEqual([0, 0x80000033n]);
     const off = withHandlers(['mov rax, 0x20', 'mov cr4, rax', 'v: vmxon [vp]'], data);
     expect(deliveries(off)[0]).toMatchObject({ vector: 6, rip: label(off, 'v') });
   });
