@@ -57,7 +57,7 @@ export function movToCrFaults(h: Hart, cr: number, lo: number, hi: number, vmxOn
       if (v & CR0.PG && !(v & CR0.PE)) return true;
       if (v & CR0.NW && !(v & CR0.CD)) return true;
       if (!(v & CR0.PG)) return true;
-      if (vmxOn && ((v & VMX_CR0_FIXED0) >>> 0) !== VMX_CR0_FIXED0) return true;
+      if (vmxOn && (v & VMX_CR0_FIXED0) >>> 0 !== VMX_CR0_FIXED0) return true;
       return false;
     }
     case 3:

@@ -7,24 +7,18 @@ import { RunError } from '../errors';
 import { EventKind, EventType } from '../engine/view';
 import { AluOp, alu, compareUnsigned, incdec, res, shift } from './alu';
 import { Vector, deliverEvent, iret, pop64, push64 } from './deliver';
-import type { DInstr, DOperand } from './decoded';
+import type { DOperand } from './decoded';
 import type { Hart } from './hart';
 import { readVmxMsr } from '../vmx/capabilities';
-import { VmxOutcome, executeVmx } from '../vmx/instructions';
 import { guestTsc, instructionExit } from '../vmx/non-root';
-import { shadowVmread, shadowVmwrite } from '../vmx/shadow';
 import { loaded, read, write } from './memory';
 import { msrValue, rdmsr, wrmsr } from './msr';
-import { ARITH_FLAGS, Activity, CR4, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
+import { ARITH_FLAGS, Activity, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
 import { Sys, executeSystem, sysFault } from './execute-system';
+import { executeVmxInstruction } from './execute-vmx';
+import { Exec, done, fault, retire } from './retire';
 
-/** Outcome of executing one instruction. */
-export const Exec = {
-  /** Retired (or faulted and delivered): the step is complete. */
-  DONE: 0,
-  /** A `work` was cut short by the time budget: the engine raises the due event. */
-  WORK_INTERRUPTED: 1,
-} as const;
+export { Exec };
 
 export { conditionHolds };
 
@@ -105,20 +99,6 @@ const ALU_MAP: Record<number, number> = {
   [Op.XOR]: AluOp.XOR,
 };
 for (const [op, alu] of Object.entries(ALU_MAP)) ALU_OF[Number(op)] = alu;
-
-function retire(h: Hart, ins: DInstr, index: number, kind: number = EventKind.INSTR): void {
-  h.out.kind = kind;
-  h.out.rip = ins.addr;
-  h.out.d0 = index;
-  h.out.d1 = 0;
-  h.out.d2 = 0;
-}
-
-/** A fault raised by the instruction: delivered with RIP pointing at the instruction. */
-function fault(h: Hart, ins: DInstr, vector: number, errorCode: number): void {
-  h.cpu.rip = ins.addr;
-  deliverEvent(h, vector, EventType.HW_EXCEPTION, errorCode, ins.addr);
-}
 
 /**
  * Execute the instruction at RIP. `budget` is the number of cycles until the next external
@@ -330,44 +310,9 @@ export function execute(h: Hart, budget: number): number {
     case Op.VMWRITE:
     case Op.VMCALL:
     case Op.VMLAUNCH:
-    case Op.VMRESUME: {
+    case Op.VMRESUME:
       numberAccess.h = h;
-      cpu.rip = ins.addr;
-      // VMLAUNCH/VMRESUME fail with VM-instruction error 26 when they execute in a MOV-SS
-      // shadow (SDM Vol. 3C "VMLAUNCH/VMRESUME—Launch/Resume Virtual Machine": "ELSIF events
-      // are being blocked by MOV SS THEN VMfailValid(VM entry with events blocked by MOV SS)"):
-      // the check needs the shadow this instruction executes in, which was cleared above.
-      cpu.shadow = prevShadow;
-      if (h.vmx.nonRoot) {
-        // A VMREAD/VMWRITE that did not exit: VMCS shadowing serves it (vmx/shadow.ts).
-        cpu.shadow = 0;
-        if (ins.op === Op.VMREAD) {
-          const v = shadowVmread(h, numberAccess.read(ins.b));
-          if (v !== null) numberAccess.write(ins.a, v);
-        } else shadowVmwrite(h, numberAccess.read(ins.a), numberAccess.read(ins.b));
-        cpu.rip = next;
-        retire(h, ins, index);
-        return done(h, singleStep);
-      }
-      // "VMXON": #UD when CR4.VMXE = 0 (checked before anything else of VMXON).
-      if (ins.op === Op.VMXON && !(cpu.cr4 & CR4.VMXE)) {
-        cpu.shadow = 0;
-        fault(h, ins, Vector.UD, 0);
-        return Exec.DONE;
-      }
-      const r = executeVmx(h, ins, numberAccess, h.level + 1);
-      if (!r.entered) cpu.shadow = 0;
-      if (r.outcome === VmxOutcome.UD) {
-        // Outside VMX operation the VMX instructions raise #UD (SDM "VMX Instruction Reference").
-        fault(h, ins, Vector.UD, 0);
-        return Exec.DONE;
-      }
-      if (r.entered) return Exec.DONE;
-      cpu.rip = next;
-      retire(h, ins, index);
-      h.out.d1 = r.outcome;
-      return done(h, singleStep);
-    }
+      return executeVmxInstruction(h, ins, index, prevShadow, singleStep, numberAccess);
     case Op.WRMSR:
       if (!wrmsr(h, cpu.regs[2], cpu.regs[0], cpu.regs[4])) {
         fault(h, ins, Vector.GP, 0);
@@ -422,10 +367,4 @@ export function execute(h: Hart, budget: number): number {
   cpu.rip = next;
   retire(h, ins, index);
   return done(h, singleStep);
-}
-
-/** "Single-step": TF set when an instruction began makes a #DB trap due after it retires. */
-function done(h: Hart, singleStep: boolean): number {
-  if (singleStep) h.cpu.dbTrapPending = true;
-  return Exec.DONE;
 }
