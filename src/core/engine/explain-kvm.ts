@@ -308,7 +308,10 @@ function explainKvmAtL0(
         cite: c,
       };
     case Fn.kvm_emulate_cpuid:
-      return { text: 'CPUID exit: kvm_emulate_cpuid answers from the guest CPUID table (the processor\'s, without MONITOR/MWAIT).', cite: c };
+      return {
+        text: "CPUID exit: kvm_emulate_cpuid answers from the guest CPUID table (the processor's, without MONITOR/MWAIT).",
+        cite: c,
+      };
     case Fn.unexpected_exit:
       return { text: `KVM stops: ${k.log[k.log.length - 1]?.text ?? 'unexpected exit'}.`, cite: c };
     default:

@@ -118,7 +118,11 @@ function setGuestReg(c: KvmContext, r: number, v: number): void {
  * shadow gets L2's value (handle_set_cr0/handle_set_cr4). A failed check injects #GP(0).
  * Returns null after queueing #GP (the caller records it), else the decision.
  */
-export function handleCr(c: KvmContext, skip: () => void, injectGp: () => KvmStepResult): KvmStepResult {
+export function handleCr(
+  c: KvmContext,
+  skip: () => void,
+  injectGp: (qualification: number) => KvmStepResult,
+): KvmStepResult {
   const q = rd(c, F.EXIT_QUALIFICATION);
   const cr = q & 0xf;
   const toCr = ((q >>> 4) & 3) === 0;
@@ -160,7 +164,7 @@ export function handleCr(c: KvmContext, skip: () => void, injectGp: () => KvmSte
         kvm.reqEvent = true; // apic_update_ppr: a lower TPR may let an interrupt in
       }
   }
-  if (!ok) return injectGp();
+  if (!ok) return injectGp(q);
   skip();
   return decide(c.h, Fn.handle_cr, q, lo);
 }

@@ -203,12 +203,7 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
     case ExitReason.VMRESUME:
       return nestedVmxRun(c, reason === ExitReason.VMLAUNCH);
     default: {
-      const r = handleSystemExit(
-        c,
-        reason,
-        () => skipInstruction(c),
-        () => injectGp(c, -1),
-      );
+      const r = handleSystemExit(c, reason, () => skipInstruction(c));
       if (r) return r;
       return stop(
         c,

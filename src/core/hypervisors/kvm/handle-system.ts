@@ -36,19 +36,15 @@ export function kvmCpuid(leaf: number): [number, number, number, number] {
 
 /**
  * The exits this module handles; null for any other reason. `skip` is
- * kvm_skip_emulated_instruction, `injectGp` kvm_inject_gp(vcpu, 0).
+ * kvm_skip_emulated_instruction. A handler that injects #GP(0) (kvm_inject_gp) records its
+ * decision with d2 = 13.
  */
-export function handleSystemExit(
-  c: KvmContext,
-  reason: number,
-  skip: () => void,
-  injectGp: () => KvmStepResult,
-): KvmStepResult | null {
+export function handleSystemExit(c: KvmContext, reason: number, skip: () => void): KvmStepResult | null {
   const { h, kvm } = c;
   const regs = kvm.guestRegs;
   switch (reason) {
     case ExitReason.CR_ACCESS:
-      return handleCr(c, skip, injectGp);
+      return handleCr(c, skip, (d1) => queueException(c, 13, Fn.handle_cr, d1));
     case ExitReason.IO_INSTRUCTION: {
       // handle_io → kvm_fast_pio / the emulator: no in-kernel device claims the port, so KVM
       // exits to userspace (KVM_EXIT_IO). The lab has no VMM: a read gives all ones, a write
@@ -80,7 +76,7 @@ export function handleSystemExit(
       const index = ecx & 0x3fffffff;
       const type = ecx >>> 30;
       if (!((type === 0 && index < PMU_GP_COUNTERS) || (type === 1 && index < PMU_FIXED_COUNTERS)))
-        return injectGp();
+        return queueException(c, 13, Fn.handle_rdpmc, ecx);
       regs[0] = regs[1] = regs[4] = regs[5] = 0;
       skip();
       return decide(h, Fn.handle_rdpmc, ecx);
