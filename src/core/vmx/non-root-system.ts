@@ -9,7 +9,7 @@ import type { Hart } from '../cpu/hart';
 import { CRF } from './fields-cr';
 import { CPU_BASED, SECONDARY_EXEC } from './bits';
 import { currentVmcs } from './state';
-import { readField } from './vmcs';
+import { type VmcsState, readField } from './vmcs';
 import { ExitReason, type ExitInfo } from './vm-exit';
 
 const TWO32 = 0x100000000;
@@ -213,4 +213,25 @@ export function systemInstructionExit(h: Hart, ins: DInstr): ExitInfo | null {
     default:
       return null;
   }
+}
+
+/**
+ * "Checks on VM-Execution Control Fields" for these controls: CR3_TARGET_COUNT at most 4;
+ * with "use I/O bitmaps", IO_BITMAP_A and IO_BITMAP_B 4-KByte aligned and within the
+ * physical-address width (36 bits). A message for VMfailValid(7), or null.
+ */
+export function checkSystemControls(vmcs: VmcsState, proc: number): string | null {
+  const count = readField(vmcs, CRF.CR3_TARGET_COUNT);
+  if (count > 4) return `CR3_TARGET_COUNT is ${count}: at most 4 CR3-target values`;
+  if (proc & CPU_BASED.CPU_BASED_USE_IO_BITMAPS) {
+    for (const [name, enc] of [
+      ['IO_BITMAP_A', CRF.IO_BITMAP_A],
+      ['IO_BITMAP_B', CRF.IO_BITMAP_B],
+    ] as const) {
+      const a = readField(vmcs, enc);
+      if (a % 4096 !== 0 || a >= 2 ** 36)
+        return `${name} 0x${a.toString(16)} is not a 4-KByte aligned address within the physical-address width`;
+    }
+  }
+  return null;
 }

@@ -3,6 +3,7 @@
 // Controls and Host-State Area", "Checking and Loading Guest State", "Event Injection",
 // "Special Features of VM Entry".
 import { loadGuestCrs } from './cr-state';
+import { checkSystemControls } from './non-root-system';
 import { EventKind, EventType } from '../engine/view';
 import type { Hart } from '../cpu/hart';
 import { switchLane } from '../cpu/hart';
@@ -69,6 +70,8 @@ export function checkControls(caps: VmxCaps, vmcs: VmcsState): string | null {
     return '"NMI-window exiting" is 1 but "virtual NMIs" is 0';
   if (exit & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER && !(pin & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER))
     return '"save VMX-preemption timer value" is 1 but "activate VMX-preemption timer" is 0';
+  const system = checkSystemControls(vmcs, proc);
+  if (system) return system;
   // "VM-Entry Control Fields": the VM-entry interruption-information field.
   const info = readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD);
   if (info & 0x80000000) {

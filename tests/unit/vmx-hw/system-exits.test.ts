@@ -241,3 +241,19 @@ describe('CR0, CR3 and CR4 across VM entry and VM exit', () => {
     expect([reg(s, 'rax', n), reg(s, 'rbx', n)]).toEqual([0x80000031n, 0x2000n]);
   });
 });
+
+describe('checks on these controls at VM entry', () => {
+  it('CR3_TARGET_COUNT above 4, or an unaligned I/O bitmap, fails VMLAUNCH with error 7', () => {
+    const cases = [
+      ['vmwrite CR3_TARGET_COUNT, 5'],
+      [`${PROC}, CPU_BASED_USE_IO_BITMAPS`, 'vmwrite IO_BITMAP_A, 0x10010', 'vmwrite IO_BITMAP_B, 0x11000'],
+    ];
+    for (const setup of cases) {
+      const s = runVmx({ setup });
+      expect(exits(s)).toEqual([]);
+      expect(field(s, 'VM_INSTRUCTION_ERROR')).toBe(7);
+    }
+    const ok = runVmx({ setup: ['vmwrite CR3_TARGET_COUNT, 4'] });
+    expect(exits(ok).map((e) => e.reason)).toEqual([18]);
+  });
+});
