@@ -199,6 +199,15 @@ describe('exceptions of the new instructions through the exception bitmap', () =
     const x = first(['int1'], ['vmwrite EXCEPTION_BITMAP, 2']);
     expect([x.reason, field(x.s, 'VM_EXIT_INTR_INFO'), x.atInsn, x.len]).toEqual([0, 0x80000501, true, 1]);
   });
+  it('INT1 whose gate is missing: the #NP exit records INT1 (type 5) as IDT-vectoring, with its length; EXT = 1', () => {
+    const x = first(['int1'], ['vmwrite EXCEPTION_BITMAP, 0x800']);
+    expect([x.reason, field(x.s, 'VM_EXIT_INTR_INFO'), field(x.s, 'VM_EXIT_INTR_ERROR_CODE')]).toEqual([
+      0,
+      0x80000b0b,
+      (1 << 3) | 2 | 1,
+    ]);
+    expect([field(x.s, 'IDT_VECTORING_INFO_FIELD'), x.len, x.atInsn]).toEqual([0x80000501, 1, true]);
+  });
   it('INTO is #UD in 64-bit mode: with bit 4 only it does not exit as #OF', () => {
     const x = first(['into'], ['vmwrite EXCEPTION_BITMAP, 0x50']);
     expect(field(x.s, 'VM_EXIT_INTR_INFO')).toBe(0x80000306);
