@@ -266,3 +266,19 @@ describe('checks on these controls at VM entry', () => {
     expect(exits(ok).map((e) => e.reason)).toEqual([18]);
   });
 });
+
+describe('the explanation of these exits decodes the qualification', () => {
+  it('I/O, CR access and RDRAND', () => {
+    const text = (guest: string[], setup: string[]) => {
+      const x = first(guest, setup);
+      return x.s.view(exits(x.s)[0].step).explanation.text;
+    };
+    expect(text(['in al, 0x80'], [`${PROC}, CPU_BASED_UNCOND_IO_EXITING`])).toMatch(
+      /Exit qualification 0x800048: IN from port 0x80, 1 byte, immediate port operand; instruction length 2/,
+    );
+    expect(text(['mov r10, cr8'], [`${PROC}, CPU_BASED_CR8_STORE_EXITING`])).toMatch(/MOV from CR8 to r10/);
+    expect(text(['rdrand r9'], SEC('SECONDARY_EXEC_RDRAND_EXITING'))).toMatch(
+      /destination register 9, 64-bit/,
+    );
+  });
+});
