@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { Op } from '../../../src/core/asm';
 import { errorList, one, program } from './helpers';
@@ -154,4 +155,15 @@ describe('new instructions: wrong forms are line:column errors naming the accept
       expect(errorList(src)).toEqual(expected);
     });
   }
+});
+
+describe('the example of docs/assembly.md', () => {
+  it('assembles, with the lengths of the table', () => {
+    const doc = readFileSync(new URL('../../../docs/assembly.md', import.meta.url), 'utf8');
+    const blocks = [...doc.matchAll(/```asm\n([\s\S]*?)```/g)].map((m) => m[1]);
+    const found = blocks.filter((b) => b.includes('rdrand r9'));
+    expect(found).toHaveLength(1);
+    const p = program(found[0]);
+    expect(p.instrs.map((i) => i.len)).toEqual([2, 1, 3, 4, 2, 1, 3, 4, 3, 4, 5]);
+  });
 });
