@@ -18,7 +18,7 @@ import { layOut, type Lookup } from './layout';
 import { looksLikeRegister } from './mnemonics';
 import { parseLine, type Expr } from './parser';
 import { collectStatements, MAX_IMAGE, type Item } from './statements';
-import { evaluate, littleEndian, rangeError, toImm, toNumber, type ValueRule } from './values';
+import { allTerms, evaluate, littleEndian, rangeError, toImm, toNumber, type ValueRule } from './values';
 
 export interface AssembleOptions {
   /** Load address of the first byte (default DEFAULT_ORIGIN = 0x1000). */
@@ -41,7 +41,7 @@ class Resolver {
   /** The value of `expr` checked against `rule`; null (with errors) when it has none. */
   value(expr: Expr, rule: ValueRule, line: number, column = expr.column): bigint | null {
     let undefinedName = false;
-    for (const t of expr.terms) {
+    for (const t of allTerms(expr)) {
       if (t.kind === 'label' && this.lookup(t.name) === undefined) {
         undefinedName = true;
         const message = looksLikeRegister(t.name)
@@ -73,8 +73,11 @@ class Resolver {
       }
       case 'mem': {
         // Without a base the operand is RIP-relative to an address; with one, a signed disp32.
-        const v = s.disp ? this.value(s.disp, s.base < 0 ? 'address' : 'disp', line, s.column) : 0n;
-        return { k: 2, base: s.base, disp: toNumber(v ?? 0n), size: s.size };
+        const absolute = s.base < 0 && s.index < 0;
+        const v = s.disp ? this.value(s.disp, absolute ? 'address' : 'disp', line, s.column) : 0n;
+        const m: Operand = { k: 2, base: s.base, disp: toNumber(v ?? 0n), size: s.size };
+        if (s.index >= 0) Object.assign(m, { index: s.index, scale: s.scale });
+        return m;
       }
     }
   }

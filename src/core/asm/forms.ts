@@ -7,6 +7,7 @@ import { Op, type AsmError, type AssertOp, type Cond } from './ir';
 import { jccCondition, looksLikeRegister, mnemonicOp } from './mnemonics';
 import type { Expr, InstrStmt, OperandAst } from './parser';
 import type { ValueRule } from './values';
+import { SYSTEM_FORMS, analyzeSystem, formsText, operandKind } from './forms-system';
 
 export type Size = 1 | 2 | 4 | 8;
 
@@ -15,10 +16,19 @@ export const PSEUDO_DESCRIPTOR = 10;
 
 /** An operand with its kind and size settled and its value still an expression. */
 export type Spec =
-  | { k: 'reg'; reg: number; size: 4 | 8 }
+  | { k: 'reg'; reg: number; size: Size }
   | { k: 'cl' }
   | { k: 'imm'; expr: Expr; rule: ValueRule; column: number }
-  | { k: 'mem'; base: number; disp: Expr | null; size: Size | typeof PSEUDO_DESCRIPTOR; column: number };
+  | {
+      k: 'mem';
+      base: number;
+      /** Index register (-1: none) and its scale. */
+      index: number;
+      scale: 1 | 2 | 4 | 8;
+      disp: Expr | null;
+      size: Size | typeof PSEUDO_DESCRIPTOR;
+      column: number;
+    };
 
 export interface Analyzed {
   op: Op;
@@ -42,7 +52,7 @@ const ALU = ['reg,reg', 'reg,imm', 'reg,mem', 'mem,reg', 'mem,imm'];
 const VALUE = ['reg', 'imm', 'mem'];
 
 const FORMS: Record<string, string[]> = {
-  mov: [...ALU, 'ss,reg'],
+  mov: [...ALU, 'ss,reg', 'cr,reg', 'reg,cr'],
   lea: ['reg,mem'],
   add: ALU,
   sub: ALU,
@@ -60,7 +70,8 @@ const FORMS: Record<string, string[]> = {
   push: ['reg', 'imm', 'mem'],
   pop: ['reg', 'mem'],
   int: ['imm'],
-  work: ['imm'],
+  work: ['imm', 'reg'],
+  ...SYSTEM_FORMS,
   lidt: ['mem'],
   vmxon: ['mem'],
   vmclear: ['mem'],
@@ -95,9 +106,9 @@ function fieldError(name: string): string {
   return unknownFieldMessage(name);
 }
 
-class FormChecker {
+export class FormChecker {
   constructor(
-    private readonly stmt: InstrStmt,
+    readonly stmt: InstrStmt,
     private readonly line: number,
     private readonly labels: LabelInfo,
     private readonly errors: AsmError[],
@@ -111,12 +122,15 @@ class FormChecker {
   /** Checks the operand kinds against the forms; reports at the first operand that fits none. */
   kindsFit(): boolean {
     const { stmt } = this;
-    const kinds = stmt.operands.map((o) => o.kind);
+    const kinds = stmt.operands.map((o) => operandKind(stmt.mnemonic, o));
     const forms = formsOf(stmt.mnemonic);
     if (forms.some((f) => f.length === kinds.length && f.every((k, i) => k === kinds[i]))) return true;
     if (kinds.length === 0) {
       const n = Math.min(...forms.map((f) => f.length));
-      this.error(stmt.column, `'${stmt.mnemonic}' needs ${n} operand${n === 1 ? '' : 's'}`);
+      this.error(
+        stmt.column,
+        `'${stmt.mnemonic}' needs ${n} operand${n === 1 ? '' : 's'}${formsText(stmt.mnemonic, stmt.operands)}`,
+      );
       return false;
     }
     let column = stmt.column;
@@ -128,7 +142,10 @@ class FormChecker {
         break;
       }
     }
-    this.error(column, `'${stmt.mnemonic}' does not take (${kinds.join(', ')})`);
+    this.error(
+      column,
+      `'${stmt.mnemonic}' does not take (${kinds.join(', ')})${formsText(stmt.mnemonic, stmt.operands)}`,
+    );
     return false;
   }
 
@@ -149,7 +166,7 @@ class FormChecker {
   }
 
   mem(m: OperandAst & { kind: 'mem' }, size: Size | typeof PSEUDO_DESCRIPTOR): Spec {
-    return { k: 'mem', base: m.base, disp: m.disp, size, column: m.column };
+    return { k: 'mem', base: m.base, index: m.index, scale: m.scale, disp: m.disp, size, column: m.column };
   }
 
   /** An operand given its kind, with `other` the register it pairs with, if any. */
@@ -228,7 +245,7 @@ class FormChecker {
     if (o.kind !== 'imm') return this.vmxOperand(o);
     const [t] = o.expr.terms;
     const mn = this.stmt.mnemonic;
-    if (o.expr.terms.length !== 1 || t.kind === 'num' || t.sign < 0)
+    if (o.expr.terms.length !== 1 || t.kind === 'num' || t.sign < 0 || t.factors)
       return this.error(
         o.column,
         `'${mn}' needs a VMCS field name or a 64-bit register holding its encoding, found '${o.text}'`,
@@ -248,7 +265,13 @@ class FormChecker {
   unknownRegister(): boolean {
     for (const o of this.stmt.operands) {
       const t = o.kind === 'imm' && o.expr.terms.length === 1 ? o.expr.terms[0] : null;
-      if (t?.kind === 'label' && t.sign > 0 && !this.labels.defined(t.name) && looksLikeRegister(t.name)) {
+      if (
+        t?.kind === 'label' &&
+        t.sign > 0 &&
+        !t.factors &&
+        !this.labels.defined(t.name) &&
+        looksLikeRegister(t.name)
+      ) {
         this.error(t.column, `unknown register '${t.name}'`);
         return true;
       }
@@ -270,6 +293,7 @@ class FormChecker {
       message: null,
     };
     const [x, y] = stmt.operands;
+    if (x?.kind === 'cr' || y?.kind === 'cr') return analyzeSystem(this, r);
     if (x?.kind === 'ss') {
       r.op = Op.MOV_SS; // MOV Sreg, r/m: only `mov ss, reg` is in the language
       r.a = this.spec(y, null, 'any');
@@ -313,6 +337,11 @@ class FormChecker {
       case Op.CALL:
       case Op.INT:
       case Op.WORK:
+        // `work reg`: the cycle count is the register's value when it executes.
+        if (r.op === Op.WORK && x.kind === 'reg') {
+          r.a = this.spec(x, null, 'any');
+          return r;
+        }
         if (x.kind !== 'imm') return null;
         r.n = {
           expr: x.expr,
@@ -350,7 +379,7 @@ class FormChecker {
         r.message = stmt.message;
         return r.a && r.b ? r : null;
       default:
-        return r;
+        return analyzeSystem(this, r);
     }
   }
 }

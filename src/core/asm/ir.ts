@@ -51,12 +51,31 @@ export const Op = {
   VMCALL: 46,
   /** The lab's `skip "why"`: a check that does not apply here (kvm-unit-tests' report_skip). */
   SKIP: 47,
+  // Issue 10 item 6: the instructions kvm-unit-tests' VMX tests use (numbers 48–79).
+  UD2: 48,
+  /** INT1 (ICEBP, F1): #DB as a privileged software exception. */
+  INT1: 49,
+  INTO: 50,
+  DIV: 51,
+  IDIV: 52,
+  IN: 53,
+  OUT: 54,
+  WBINVD: 55,
+  INVLPG: 56,
+  RDPMC: 57,
+  RDRAND: 58,
+  MONITOR: 59,
+  MWAIT: 60,
+  /** MOV CRn, r64 (`n` holds the control register's number). */
+  MOV_TO_CR: 61,
+  /** MOV r64, CRn (`n` holds the control register's number). */
+  MOV_FROM_CR: 62,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
 /** Mnemonic of each op, as written in the source (JCC uses its condition, see `Instr.text`). */
 export const OP_NAMES: Record<Op, string> = Object.fromEntries(
-  Object.entries(Op).map(([k, v]) => [v, k.toLowerCase().replace('_', ' ')]),
+  Object.entries(Op).map(([k, v]) => [v, k.toLowerCase().replace(/_/g, ' ')]),
 ) as Record<Op, string>;
 
 /** Condition codes of Jcc, Intel's order (the low nibble of the 0F 8x opcode). */
@@ -90,11 +109,14 @@ export const REG32 = [
 
 export const OperandKind = { REG: 0, IMM: 1, MEM: 2 } as const;
 
-/** A general register, 8 (64-bit) or 4 (32-bit: writes zero-extend, as in 64-bit mode). */
+/**
+ * A general register, 8 (64-bit) or 4 (32-bit: writes zero-extend, as in 64-bit mode). Sizes 1
+ * and 2 occur only as the accumulator (AL, AX) and port (DX) operands of IN and OUT.
+ */
 export interface RegOperand {
   k: 0;
   reg: number;
-  size: 4 | 8;
+  size: 1 | 2 | 4 | 8;
 }
 /** An immediate, held as two unsigned 32-bit halves so that 64-bit values are exact. */
 export interface ImmOperand {
@@ -103,8 +125,9 @@ export interface ImmOperand {
   hi: number;
 }
 /**
- * A memory operand: [base + disp] where disp already includes a resolved label address.
- * base is -1 when absent (a label-only operand, encoded RIP-relative).
+ * A memory operand: [base + index*scale + disp] where disp already includes a resolved label
+ * address. base is -1 when absent (a label-only operand, encoded RIP-relative; with an index,
+ * an absolute disp32). index and scale are present only when an index register is written.
  * size is 10 only for the operand of LIDT: a pseudo-descriptor (limit u16, base u64).
  */
 export interface MemOperand {
@@ -112,6 +135,8 @@ export interface MemOperand {
   base: number;
   disp: number;
   size: 1 | 2 | 4 | 8 | 10;
+  index?: number;
+  scale?: 1 | 2 | 4 | 8;
 }
 export type Operand = RegOperand | ImmOperand | MemOperand;
 
@@ -125,7 +150,10 @@ export interface Instr {
   b: Operand | null;
   /** Jcc condition. */
   cond: Cond | -1;
-  /** Absolute target address for JMP/JCC/CALL; vector for INT; cycle count for WORK. */
+  /**
+   * Absolute target address for JMP/JCC/CALL; vector for INT; cycle count for WORK (0 when
+   * `a` is a register holding it); control register number for MOV_TO_CR/MOV_FROM_CR.
+   */
   n: number;
   /** Address of the first byte. */
   addr: number;

@@ -25,7 +25,13 @@ function lenOperand(s: Spec | null, lookup: Lookup): LenOperand | null {
     case 'imm':
       return { k: 'imm', value: evaluate(s.expr, lookup) };
     case 'mem':
-      return { k: 'mem', base: s.base, size: s.size, disp: s.disp ? evaluate(s.disp, lookup) : 0n };
+      return {
+        k: 'mem',
+        base: s.base,
+        index: s.index,
+        size: s.size,
+        disp: s.disp ? evaluate(s.disp, lookup) : 0n,
+      };
     default:
       return s;
   }
@@ -40,7 +46,8 @@ function lengthOf(it: InstrItem, lookup: Lookup): number {
     const target = an.n ? evaluate(an.n.expr, lookup) : null;
     return branchLength(an.op, it.len, it.addr, target === null ? null : toNumber(target));
   }
-  return instrLength(an.op, lenOperand(an.a, lookup), lenOperand(an.b, lookup));
+  const cr = an.op === Op.MOV_TO_CR || an.op === Op.MOV_FROM_CR ? Number(an.n?.expr.terms[0].value ?? 0n) : 0;
+  return instrLength(an.op, lenOperand(an.a, lookup), lenOperand(an.b, lookup), cr);
 }
 
 /** Assigns addresses to items with their current lengths. */

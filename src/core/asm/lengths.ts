@@ -10,7 +10,7 @@ import { Op } from './ir';
 export type LenOperand =
   | { k: 'reg'; reg: number; size: number }
   | { k: 'imm'; value: bigint | null }
-  | { k: 'mem'; base: number; disp: bigint | null; size: number }
+  | { k: 'mem'; base: number; index?: number; disp: bigint | null; size: number }
   | { k: 'cl' };
 
 const RSP = 4;
@@ -26,7 +26,7 @@ function rex(size: number, ...ops: (LenOperand | null)[]): number {
   if (size === 8) return 1;
   for (const o of ops) {
     if (o?.k === 'reg' && o.reg >= 8) return 1;
-    if (o?.k === 'mem' && o.base >= 8) return 1;
+    if (o?.k === 'mem' && (o.base >= 8 || (o.index ?? -1) >= 8)) return 1;
   }
   return 0;
 }
@@ -45,11 +45,15 @@ function immFitsInt8(value: bigint | null, size: number): boolean {
   return value === null || fitsInt8(BigInt.asIntN(Math.min(size, 8) * 8, value));
 }
 
-/** ModR/M, plus SIB and displacement for a memory operand. */
+/**
+ * ModR/M, plus SIB and displacement for a memory operand. An index register needs a SIB byte;
+ * without a base it is SIB.base = 101b with mod = 00: a disp32 always follows.
+ */
 function modrm(o: LenOperand): number {
   if (o.k !== 'mem') return 1;
-  if (o.base < 0) return 1 + 4; // RIP-relative disp32
-  const sib = o.base === RSP || o.base === R12 ? 1 : 0;
+  const indexed = (o.index ?? -1) >= 0;
+  if (o.base < 0) return indexed ? 1 + 1 + 4 : 1 + 4; // [index*scale + disp32] / RIP-relative disp32
+  const sib = indexed || o.base === RSP || o.base === R12 ? 1 : 0;
   const needsDisp = o.base === RBP || o.base === R13; // mod=00 with these bases means "no base"
   let disp: number;
   if (o.disp === null) disp = needsDisp ? 1 : 0;
@@ -77,9 +81,36 @@ function movRegImm(a: { reg: number; size: number }, value: bigint | null): numb
   return 10;
 }
 
-/** Length of a non-branch instruction (for JMP/Jcc: the short form). */
-export function instrLength(op: Op, a: LenOperand | null, b: LenOperand | null): number {
+/**
+ * Length of a non-branch instruction (for JMP/Jcc: the short form). `cr` is the control
+ * register of MOV to or from CRn (CR8 needs REX.R).
+ */
+export function instrLength(op: Op, a: LenOperand | null, b: LenOperand | null, cr = 0): number {
   switch (op) {
+    case Op.UD2: // 0F 0B
+    case Op.WBINVD: // 0F 09
+    case Op.RDPMC: // 0F 33
+      return 2;
+    case Op.INT1: // F1
+    case Op.INTO: // CE
+      return 1;
+    case Op.MONITOR: // 0F 01 C8
+    case Op.MWAIT: // 0F 01 C9
+      return 3;
+    case Op.DIV: // F7 /6 (F6 /6 for a byte)
+    case Op.IDIV: // F7 /7 (F6 /7)
+      return a === null ? 0 : opsize(sizeOf(a)) + rex(sizeOf(a), a) + 1 + modrm(a);
+    case Op.IN: // E4/E5 ib, EC/ED; 66 for AX
+      return a === null || b === null ? 0 : opsize(sizeOf(a)) + (b.k === 'imm' ? 2 : 1);
+    case Op.OUT: // E6/E7 ib, EE/EF; 66 for AX
+      return a === null || b === null ? 0 : opsize(sizeOf(b)) + (a.k === 'imm' ? 2 : 1);
+    case Op.INVLPG: // 0F 01 /7
+      return a === null ? 0 : rex(4, a) + 2 + modrm(a);
+    case Op.RDRAND: // 0F C7 /6 (REX.W for r64)
+      return a === null ? 0 : rex(sizeOf(a), a) + 2 + 1;
+    case Op.MOV_TO_CR: // 0F 22 /r: 64-bit operand without REX.W; REX.R for CR8, REX.B for r8–r15
+    case Op.MOV_FROM_CR: // 0F 20 /r
+      return a === null ? 0 : (cr >= 8 || (a.k === 'reg' && a.reg >= 8) ? 1 : 0) + 3;
     case Op.MOV:
       if (a === null || b === null) return 0;
       if (a.k === 'reg' && b.k === 'imm') return movRegImm(a, b.value);

@@ -113,7 +113,16 @@ export function lexLine(text: string, line: number): LexedLine {
     } else if (c === '<' || c === '>') {
       tokens.push(token('cmp', c, column));
       i++;
-    } else if (c === ',' || c === '[' || c === ']' || c === '+' || c === '-' || c === ':' || c === '|') {
+    } else if (
+      c === ',' ||
+      c === '[' ||
+      c === ']' ||
+      c === '+' ||
+      c === '-' ||
+      c === ':' ||
+      c === '|' ||
+      c === '*'
+    ) {
       tokens.push(token('punct', c, column));
       i++;
     } else {

@@ -84,6 +84,20 @@ const MNEMONICS: Record<string, Op> = {
   vmread: Op.VMREAD,
   vmwrite: Op.VMWRITE,
   vmcall: Op.VMCALL,
+  ud2: Op.UD2,
+  int1: Op.INT1,
+  icebp: Op.INT1,
+  into: Op.INTO,
+  div: Op.DIV,
+  idiv: Op.IDIV,
+  in: Op.IN,
+  out: Op.OUT,
+  wbinvd: Op.WBINVD,
+  invlpg: Op.INVLPG,
+  rdpmc: Op.RDPMC,
+  rdrand: Op.RDRAND,
+  monitor: Op.MONITOR,
+  mwait: Op.MWAIT,
 };
 
 const DIRECTIVES = [
@@ -154,7 +168,8 @@ export function isMnemonic(lower: string): boolean {
 /** Why a name cannot be a label, or null when it can. */
 export function reservedReason(name: string): string | null {
   const lower = name.toLowerCase();
-  if (registerNamed(lower) || lower === 'cl' || lower === 'ss') return 'a register name';
+  if (registerNamed(lower) || ['cl', 'ss', 'al', 'ax', 'dx'].includes(lower) || /^cr\d+$/.test(lower))
+    return 'a register name';
   if (isMnemonic(lower)) return 'an instruction name';
   if (isDirective(lower)) return 'a directive name';
   if (sizeKeyword(lower) !== undefined || lower === 'ptr') return 'a keyword';

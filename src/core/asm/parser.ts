@@ -6,80 +6,9 @@ import { vmxConstant } from './constants';
 import { lexLine, type Token } from './lexer';
 import { isDirective, isMnemonic, registerNamed, reservedReason, sizeKeyword } from './mnemonics';
 
-/**
- * A number, a VMX constant (its value is known when parsed) or a label, with the sign in
- * front of it.
- */
-export interface Term {
-  sign: 1 | -1;
-  kind: 'num' | 'const' | 'label';
-  value: bigint;
-  /** The name of a constant or a label ('' for a number). */
-  name: string;
-  column: number;
-  /** The term follows a `|`: it starts a new sum that is or-ed with what comes before. */
-  or: boolean;
-}
+import type { DirectiveStmt, Expr, InstrStmt, LabelDef, OperandAst, ParsedLine, Term } from './ast';
 
-/** Sums of terms (joined by `+` and `-`) joined by `|`, which binds less tightly. */
-export interface Expr {
-  terms: Term[];
-  column: number;
-  text: string;
-}
-
-export type OperandAst =
-  | { kind: 'reg'; reg: number; size: 4 | 8; column: number; text: string }
-  | { kind: 'cl' | 'ss'; column: number; text: string }
-  | { kind: 'imm'; expr: Expr; column: number; text: string }
-  | {
-      kind: 'mem';
-      /** The size keyword, or null when none is written. */
-      size: 1 | 2 | 4 | 8 | null;
-      /** Base register number, -1 when there is none. */
-      base: number;
-      /** The displacement (signs included), null for a bare `[reg]`. */
-      disp: Expr | null;
-      column: number;
-      text: string;
-    };
-
-export interface InstrStmt {
-  kind: 'instr';
-  /** Lowercase mnemonic. */
-  mnemonic: string;
-  column: number;
-  operands: OperandAst[];
-  /** assert only. */
-  assertOp: AssertOp | null;
-  message: string | null;
-  /** Normalised text. */
-  text: string;
-}
-
-export interface DirectiveStmt {
-  kind: 'directive';
-  /** Lowercase, with its dot. */
-  name: string;
-  column: number;
-  args: Expr[];
-}
-
-export interface LabelDef {
-  name: string;
-  line: number;
-  column: number;
-}
-
-export interface ParsedLine {
-  line: number;
-  labels: LabelDef[];
-  stmt: InstrStmt | DirectiveStmt | null;
-  /** True when the line had an error; its statement (if any) is dropped. */
-  failed: boolean;
-  /** True when the line holds an instruction, even one with errors (anything but a directive). */
-  hasInstruction: boolean;
-}
+export type { DirectiveStmt, Expr, InstrStmt, LabelDef, OperandAst, ParsedLine, Term } from './ast';
 
 class ParseError extends Error {
   constructor(
@@ -126,8 +55,18 @@ class LineParser {
     return t === undefined ? 'end of line' : `'${t.text}'`;
   }
 
-  /** term := ['+'|'-'] (number | constant | label) */
+  /** term := factor ('*' factor)* */
   term(sign: 1 | -1, or = false): Term {
+    const t = this.factor(sign, or);
+    while (this.isPunct('*')) {
+      this.next();
+      (t.factors ??= []).push(this.factor(1));
+    }
+    return t;
+  }
+
+  /** factor := ['+'|'-'] (number | constant | label) */
+  factor(sign: 1 | -1, or = false): Term {
     while (this.isPunct('-') || this.isPunct('+')) {
       if (this.next().text === '-') sign = sign === 1 ? -1 : 1;
     }
@@ -171,40 +110,94 @@ class LineParser {
     return { terms, column, text: this.textFrom(start) };
   }
 
+  /** A 64-bit register at the cursor (consumed), or null when the next token is not a register. */
+  addressRegister(): { reg: number; text: string; column: number } | null {
+    const t = this.peek();
+    if (t?.kind !== 'ident') return null;
+    const r = registerNamed(t.text);
+    if (!r) return null;
+    if (r.size !== 8) this.fail(`a memory operand needs a 64-bit base register, not '${t.text}'`);
+    this.pos++;
+    return { reg: r.reg, text: t.text.toLowerCase(), column: t.column };
+  }
+
+  /** `*scale` after an index register: 1, 2, 4 or 8 (SIB.scale). */
+  scale(): 1 | 2 | 4 | 8 {
+    if (!this.isPunct('*')) return 1;
+    this.next();
+    const t = this.peek();
+    const v = t?.kind === 'number' ? t.value : -1n;
+    if (v !== 1n && v !== 2n && v !== 4n && v !== 8n)
+      this.fail(`expected a scale of 1, 2, 4 or 8 after '*', found ${this.describe(t)}`);
+    this.pos++;
+    return Number(v) as 1 | 2 | 4 | 8;
+  }
+
+  /** An index register: any 64-bit register but RSP (SIB.index 100b means "no index"). */
+  index(r: { reg: number; text: string; column: number }): number {
+    if (r.reg === 4) this.fail('rsp cannot be an index register', r.column);
+    return r.reg;
+  }
+
+  /** memory := '[' (base ['+' index ['*' scale]] | index '*' scale) [(+|-) disp] | disp ']' */
   memory(size: 1 | 2 | 4 | 8 | null, column: number, prefix: string): OperandAst {
     this.next(); // '['
     let base = -1;
-    let baseText = '';
+    let index = -1;
+    let scale: 1 | 2 | 4 | 8 = 1;
+    let regText = '';
     let disp: Expr | null = null;
-    const t = this.peek();
-    if (t?.kind === 'ident') {
-      const r = registerNamed(t.text);
-      if (r && r.size !== 8) this.fail(`a memory operand needs a 64-bit base register, not '${t.text}'`);
-      if (r) {
-        this.pos++;
-        base = r.reg;
-        baseText = t.text.toLowerCase();
-        if (this.isPunct('+') || this.isPunct('-')) {
-          const start = this.pos;
-          const terms: Term[] = [];
-          this.termsTail(terms);
-          disp = { terms, column: terms[0].column, text: this.textFrom(start) };
+    const first = this.addressRegister();
+    if (first) {
+      if (this.isPunct('*')) {
+        index = this.index(first);
+        scale = this.scale();
+        regText = `${first.text}*${scale}`;
+      } else {
+        base = first.reg;
+        regText = first.text;
+        if (this.isPunct('+') && this.peek(1)?.kind === 'ident' && registerNamed(this.peek(1)!.text)) {
+          this.next();
+          const second = this.addressRegister()!;
+          index = this.index(second);
+          scale = this.scale();
+          regText += `+${second.text}` + (scale === 1 ? '' : `*${scale}`);
         }
       }
+      if (this.isPunct('+') || this.isPunct('-')) {
+        const start = this.pos;
+        const terms: Term[] = [];
+        this.termsTail(terms);
+        disp = { terms, column: terms[0].column, text: this.textFrom(start) };
+      }
     }
-    if (base < 0) {
+    if (!first) {
       if (this.isPunct(']')) this.fail("expected an address inside '[ ]'");
       disp = this.expr();
     } else if (this.isPunct('|')) {
       this.fail("'|' cannot follow a base register: write the displacement as a sum");
+    } else if (this.peek()?.kind === 'ident' && registerNamed(this.peek()!.text)) {
+      this.fail('write the index register after the base register: [base + index*scale + disp]');
     }
     if (!this.isPunct(']')) this.fail(`expected ']', found ${this.describe(this.peek())}`);
     this.next();
-    const text = `${prefix}[${baseText}${disp?.text ?? ''}]`;
-    return { kind: 'mem', size, base, disp, column, text };
+    const text = `${prefix}[${regText}${disp?.text ?? ''}]`;
+    return { kind: 'mem', size, base, index, scale, disp, column, text };
   }
 
-  operand(): OperandAst {
+  /** A control register name (cr0–cr15): the lab has CR0, CR3, CR4 and CR8. */
+  controlRegister(lower: string, column: number): OperandAst | null {
+    const m = /^cr(\d+)$/.exec(lower);
+    if (!m) return null;
+    const cr = Number(m[1]);
+    if (![0, 3, 4, 8].includes(cr))
+      this.fail(`'${lower}' is not a control register of the lab (it has cr0, cr3, cr4 and cr8)`, column);
+    this.pos++;
+    return { kind: 'cr', cr, column, text: lower };
+  }
+
+  /** `ports`: the operands of IN/OUT, where AL, AX and DX are registers. */
+  operand(ports = false): OperandAst {
     const t = this.peek();
     if (t === undefined) return this.fail('expected an operand');
     const column = t.column;
@@ -230,6 +223,16 @@ class LineParser {
         this.pos++;
         return { kind: lower, column, text: lower };
       }
+      if (ports && (lower === 'al' || lower === 'ax')) {
+        this.pos++;
+        return { kind: 'acc', size: lower === 'al' ? 1 : 2, column, text: lower };
+      }
+      if (ports && lower === 'dx') {
+        this.pos++;
+        return { kind: 'dx', column, text: lower };
+      }
+      const cr = this.controlRegister(lower, column);
+      if (cr) return cr;
     }
     if (t.kind === 'punct' && t.text === '[') return this.memory(null, column, '');
     if (t.kind === 'string')
@@ -245,11 +248,11 @@ class LineParser {
     return this.fail(`expected an operand, found '${t.text}'`);
   }
 
-  operands(): OperandAst[] {
+  operands(ports: boolean): OperandAst[] {
     const list: OperandAst[] = [];
     if (this.atEnd()) return list;
     for (;;) {
-      list.push(this.operand());
+      list.push(this.operand(ports));
       if (this.atEnd()) return list;
       if (!this.isPunct(',')) this.fail("expected ',' between operands");
       this.next();
@@ -327,7 +330,7 @@ class LineParser {
     if (!isMnemonic(mnemonic)) this.fail(`unknown instruction '${t.text}'`, t.column);
     if (mnemonic === 'assert') return this.assertion(t.column);
     if (mnemonic === 'skip') return this.skip(t.column);
-    const operands = this.operands();
+    const operands = this.operands(mnemonic === 'in' || mnemonic === 'out');
     const text = mnemonic + (operands.length ? ' ' + operands.map((o) => o.text).join(', ') : '');
     return { kind: 'instr', mnemonic, column: t.column, operands, assertOp: null, message: null, text };
   }

@@ -6,7 +6,7 @@ import { DEFAULT_IDT, type AsmError } from './ir';
 import { analyzeInstruction, type Analyzed, type Size } from './forms';
 import { dataElementSize, reservedReason } from './mnemonics';
 import type { DirectiveStmt, Expr, InstrStmt, ParsedLine } from './parser';
-import { evaluate } from './values';
+import { allTerms, evaluate } from './values';
 
 /** The largest image the assembler builds (code, data and padding). */
 export const MAX_IMAGE = 16 * 1024 * 1024;
@@ -40,7 +40,7 @@ export interface Statements {
 function constant(e: Expr, what: string, line: number, errors: AsmError[]): bigint | null {
   const v = evaluate(e, () => undefined);
   if (v === null) {
-    const label = e.terms.find((t) => t.kind === 'label');
+    const label = allTerms(e).find((t) => t.kind === 'label');
     errors.push({
       line,
       column: label?.column ?? e.column,
@@ -62,7 +62,7 @@ function nameArg(
   }
   const [e] = d.args;
   const [t] = e.terms;
-  if (e.terms.length !== 1 || t.kind === 'num' || t.sign < 0) {
+  if (e.terms.length !== 1 || t.kind === 'num' || t.sign < 0 || t.factors) {
     errors.push({ line, column: e.column, message: `expected the name of an IDT, found '${e.text}'` });
     return null;
   }
@@ -107,7 +107,12 @@ function directive(
   if (d.name === '.intgate' || d.name === '.trapgate') {
     if (d.args.length !== 2) return err(d.column, `'${d.name}' needs a vector and a label`);
     const [vector, label] = d.args;
-    if (label.terms.length !== 1 || label.terms[0].kind !== 'label' || label.terms[0].sign < 0)
+    if (
+      label.terms.length !== 1 ||
+      label.terms[0].kind !== 'label' ||
+      label.terms[0].sign < 0 ||
+      label.terms[0].factors
+    )
       return err(label.column, `expected a label as the gate's handler, found '${label.text}'`);
     if (idt.current === null) return; // after an `.idt` with an error: no cascade
     if (idt.current === DEFAULT_IDT) idt.defaultUsed = true;

@@ -3,7 +3,7 @@
 
 import type { ImmOperand } from './ir';
 import { MAX_U64 } from './lexer';
-import type { Expr } from './parser';
+import type { Expr, Term } from './parser';
 
 export const MIN_I64 = -(1n << 63n);
 
@@ -19,33 +19,58 @@ export type ValueRule =
   | 'data4'
   | 'count' // shift count
   | 'vector' // int n
+  | 'port' // in/out imm8 port
   | 'idt' // .intgate / .trapgate vector
   | 'cycles' // work n
   | 'target' // branch target address
   | 'address' // absolute address: a base-less memory operand, an IDT gate's handler
   | 'disp'; // memory displacement
 
+/** The value of one term, its factors multiplied in; null when a label has no address (yet). */
+function termValue(t: Term, lookup: (name: string) => number | undefined): bigint | null {
+  let x = t.value;
+  if (t.kind === 'label') {
+    const addr = lookup(t.name);
+    if (addr === undefined) return null;
+    x = BigInt(addr);
+  }
+  if (t.sign < 0) x = -x;
+  for (const f of t.factors ?? []) {
+    const y = termValue(f, lookup);
+    if (y === null) return null;
+    x *= y;
+  }
+  return x;
+}
+
 /**
- * Value of `expr`, or null when one of its labels has no address (yet). `|` is the bitwise
- * or of the two's-complement values of the sums on either side.
+ * Value of `expr`, or null when one of its labels has no address (yet). `*` multiplies within
+ * a term; `|` is the bitwise or of the two's-complement values of the sums on either side.
  */
 export function evaluate(expr: Expr, lookup: (name: string) => number | undefined): bigint | null {
   let ored = 0n;
   let sum = 0n;
   for (const t of expr.terms) {
-    let x = t.value;
-    if (t.kind === 'label') {
-      const addr = lookup(t.name);
-      if (addr === undefined) return null;
-      x = BigInt(addr);
-    }
+    const x = termValue(t, lookup);
+    if (x === null) return null;
     if (t.or) {
       ored |= sum;
       sum = 0n;
     }
-    sum += t.sign < 0 ? -x : x;
+    sum += x;
   }
   return ored | sum;
+}
+
+/** Every term of an expression, the factors of products included. */
+export function allTerms(expr: Expr): Term[] {
+  const out: Term[] = [];
+  const walk = (t: Term) => {
+    out.push(t);
+    t.factors?.forEach(walk);
+  };
+  expr.terms.forEach(walk);
+  return out;
 }
 
 /** Error message when `value` does not fit where `rule` says, else null. */
@@ -77,6 +102,10 @@ export function rangeError(value: bigint, rule: ValueRule): string | null {
       return within(value, 0n, 255n) ? null : `shift count ${value} is out of range (0–255)`;
     case 'vector':
       return within(value, 0n, 255n) ? null : `interrupt vector ${value} is out of range (0–255)`;
+    case 'port':
+      return within(value, 0n, 255n)
+        ? null
+        : `port ${value} is out of range (0–255; use dx for a 16-bit port)`;
     case 'idt':
       return within(value, 0n, 255n) ? null : `IDT vector ${value} is out of range (0–255)`;
     case 'cycles':

@@ -1,7 +1,7 @@
 // The events an instruction boundary can bring, named once for the bare-metal checks
 // (cpu/boundary.ts) and the VMX non-root ones (vmx/non-root.ts): each decides which event
 // comes first without changing anything, then acts on it.
-import { type CpuState, Shadow } from './state';
+import { Activity, type CpuState, Shadow } from './state';
 
 export const Boundary = {
   NONE: 0,
@@ -15,7 +15,26 @@ export const Boundary = {
   INTR_WINDOW_EXIT: 8,
   EXTINT_EXIT: 9,
   EXTINT_DELIVERY: 10,
+  /** MWAIT with ECX[0] = 1 ends its wait for an interrupt that IF = 0 holds back. */
+  MWAIT_WAKE: 11,
 } as const;
+
+/**
+ * "MWAIT": with ECX[0] = 1, an interrupt ends the wait even when RFLAGS.IF = 0; it is not
+ * delivered, execution goes on after MWAIT. Ends the wait and fills the step record (WAKE).
+ */
+export function mwaitWake(
+  cpu: CpuState,
+  out: { kind: number; rip: number; d0: number; d1: number; d2: number },
+): void {
+  cpu.activity = Activity.ACTIVE;
+  cpu.mwaitBreak = false;
+  out.kind = 8; // EventKind.WAKE
+  out.rip = cpu.rip;
+  out.d0 = 0;
+  out.d1 = 0;
+  out.d2 = 0;
+}
 
 /**
  * A single-step #DB trap is due: TF was set when the last instruction began, and no MOV-SS

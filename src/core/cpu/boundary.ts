@@ -5,10 +5,10 @@
 import { EventType } from '../engine/view';
 import { nonRootBoundary, nonRootWakes } from '../vmx/non-root';
 import { acknowledge, deliverableVector } from './apic';
-import { Boundary, singleStepDue } from './boundary-events';
+import { Boundary, mwaitWake, singleStepDue } from './boundary-events';
 import { Vector, deliverEvent } from './deliver';
 import type { Hart } from './hart';
-import { RFLAGS } from './state';
+import { Activity, RFLAGS } from './state';
 
 /** The highest-priority event due and not blocked at this boundary (bare metal or root). Pure. */
 export function boundaryEvent(h: Hart): number {
@@ -25,7 +25,10 @@ export function boundaryEvent(h: Hart): number {
   if (cpu.nmiPending && !cpu.nmiBlocked) return Boundary.NMI_DELIVERY;
   // 6. Maskable hardware interrupt: IF=1 and the APIC has a vector whose priority class is
   //    above the PPR (SDM "Interrupt Acceptance for Fixed Interrupts").
-  if (cpu.rflags & RFLAGS.IF && deliverableVector(h.apic) >= 0) return Boundary.EXTINT_DELIVERY;
+  if (deliverableVector(h.apic) >= 0) {
+    if (cpu.rflags & RFLAGS.IF) return Boundary.EXTINT_DELIVERY;
+    if (cpu.activity === Activity.HLT && cpu.mwaitBreak) return Boundary.MWAIT_WAKE;
+  }
   return Boundary.NONE;
 }
 
@@ -52,6 +55,9 @@ export function checkBoundary(h: Hart): boolean {
       deliverEvent(h, v, EventType.EXTINT, 0, cpu.rip);
       return true;
     }
+    case Boundary.MWAIT_WAKE:
+      mwaitWake(cpu, h.out);
+      return true;
     default:
       return false;
   }

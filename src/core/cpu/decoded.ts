@@ -13,21 +13,24 @@ export class DOperand {
     readonly hi: number,
     readonly base: number,
     readonly disp: number,
+    /** Memory: index register (-1 none) and scale. */
+    readonly index: number,
+    readonly scale: number,
   ) {}
 
   static from(o: Operand): DOperand {
     switch (o.k) {
       case 0:
-        return new DOperand(0, o.reg, o.size, 0, 0, -1, 0);
+        return new DOperand(0, o.reg, o.size, 0, 0, -1, 0, -1, 1);
       case 1:
-        return new DOperand(1, -1, 8, o.lo >>> 0, o.hi >>> 0, -1, 0);
+        return new DOperand(1, -1, 8, o.lo >>> 0, o.hi >>> 0, -1, 0, -1, 1);
       default:
-        return new DOperand(2, -1, o.size, 0, 0, o.base, o.disp);
+        return new DOperand(2, -1, o.size, 0, 0, o.base, o.disp, o.index ?? -1, o.scale ?? 1);
     }
   }
 }
 
-const NONE = new DOperand(-1, -1, 8, 0, 0, -1, 0);
+const NONE = new DOperand(-1, -1, 8, 0, 0, -1, 0, -1, 1);
 
 export class DInstr {
   constructor(

@@ -203,7 +203,14 @@ export function deliverEvent(
     if (gate) break;
     // "IDT Descriptors": a gate that is not present raises #NP with the IDT bit (1) set in the
     // error code; EXT (bit 0) is set when the event was not caused by the program itself.
-    const ext = t === EventType.EXTINT || t === EventType.NMI || t === EventType.HW_EXCEPTION ? 1 : 0;
+    // INT1 counts as external here (SDM "INT n/INTO/INT3/INT1": EXT is 0 only for INT n, INT3, INTO).
+    const ext =
+      t === EventType.EXTINT ||
+      t === EventType.NMI ||
+      t === EventType.HW_EXCEPTION ||
+      t === EventType.PRIV_SW_EXCEPTION
+        ? 1
+        : 0;
     // A fault during the delivery of INT n / INT3 is reported at that instruction, which is
     // restarted after the handler (SDM Vol. 3A "Exception Classifications": the saved RIP of a
     // fault points to the faulting instruction; "INT n/INTO/INT3/INT1—Call to Interrupt

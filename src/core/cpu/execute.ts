@@ -1,37 +1,32 @@
 // The instruction interpreter: executes the instruction at RIP and fills the step record.
 // Each instruction's rule cites its SDM Vol. 2 entry where it matters for events.
-import { Cond, Op } from '../asm/ir';
+import { Op } from '../asm/ir';
+import { effectiveAddress } from './address';
+import { compareAssert, conditionHolds } from './conditions';
 import { RunError } from '../errors';
 import { EventKind, EventType } from '../engine/view';
 import { AluOp, alu, compareUnsigned, incdec, res, shift } from './alu';
 import { Vector, deliverEvent, iret, pop64, push64 } from './deliver';
-import type { DInstr, DOperand } from './decoded';
+import type { DOperand } from './decoded';
 import type { Hart } from './hart';
 import { readVmxMsr } from '../vmx/capabilities';
-import { VmxOutcome, executeVmx } from '../vmx/instructions';
 import { guestTsc, instructionExit } from '../vmx/non-root';
-import { shadowVmread, shadowVmwrite } from '../vmx/shadow';
 import { loaded, read, write } from './memory';
 import { msrValue, rdmsr, wrmsr } from './msr';
 import { ARITH_FLAGS, Activity, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
+import { Sys, executeSystem, sysFault } from './execute-system';
+import { executeVmxInstruction } from './execute-vmx';
+import { Exec, done, fault, retire } from './retire';
 
-/** Outcome of executing one instruction. */
-export const Exec = {
-  /** Retired (or faulted and delivered): the step is complete. */
-  DONE: 0,
-  /** A `work` was cut short by the time budget: the engine raises the due event. */
-  WORK_INTERRUPTED: 1,
-} as const;
+export { Exec };
+
+export { conditionHolds };
 
 // Operand values, read into scratch halves to avoid allocations.
 let alo = 0,
   ahi = 0,
   blo = 0,
   bhi = 0;
-
-function effectiveAddress(h: Hart, m: DOperand): number {
-  return (m.base < 0 ? 0 : regNumber(h.cpu, m.base)) + m.disp;
-}
 
 function readA(h: Hart, o: DOperand): void {
   switch (o.k) {
@@ -93,34 +88,6 @@ function operandBits(o: DOperand): number {
   return o.k === 1 ? 64 : o.size * 8;
 }
 
-/** Jcc conditions from RFLAGS (SDM Vol. 2A "Jcc—Jump if Condition Is Met"). */
-export function conditionHolds(cond: number, f: number): boolean {
-  let r: boolean;
-  switch (cond & ~1) {
-    case Cond.O:
-      r = (f & RFLAGS.OF) !== 0;
-      break;
-    case Cond.B:
-      r = (f & RFLAGS.CF) !== 0;
-      break;
-    case Cond.E:
-      r = (f & RFLAGS.ZF) !== 0;
-      break;
-    case Cond.BE:
-      r = (f & (RFLAGS.CF | RFLAGS.ZF)) !== 0;
-      break;
-    case Cond.S:
-      r = (f & RFLAGS.SF) !== 0;
-      break;
-    case Cond.L:
-      r = ((f & RFLAGS.SF) !== 0) !== ((f & RFLAGS.OF) !== 0);
-      break;
-    default: // Cond.LE
-      r = (f & RFLAGS.ZF) !== 0 || ((f & RFLAGS.SF) !== 0) !== ((f & RFLAGS.OF) !== 0);
-  }
-  return cond & 1 ? !r : r;
-}
-
 const ALU_OF: number[] = [];
 const ALU_MAP: Record<number, number> = {
   [Op.ADD]: AluOp.ADD,
@@ -132,37 +99,6 @@ const ALU_MAP: Record<number, number> = {
   [Op.XOR]: AluOp.XOR,
 };
 for (const [op, alu] of Object.entries(ALU_MAP)) ALU_OF[Number(op)] = alu;
-
-function retire(h: Hart, ins: DInstr, index: number, kind: number = EventKind.INSTR): void {
-  h.out.kind = kind;
-  h.out.rip = ins.addr;
-  h.out.d0 = index;
-  h.out.d1 = 0;
-  h.out.d2 = 0;
-}
-
-/** A fault raised by the instruction: delivered with RIP pointing at the instruction. */
-function fault(h: Hart, ins: DInstr, vector: number, errorCode: number): void {
-  h.cpu.rip = ins.addr;
-  deliverEvent(h, vector, EventType.HW_EXCEPTION, errorCode, ins.addr);
-}
-
-function compareAssert(op: string, c: number): boolean {
-  switch (op) {
-    case '==':
-      return c === 0;
-    case '!=':
-      return c !== 0;
-    case '<':
-      return c < 0;
-    case '<=':
-      return c <= 0;
-    case '>':
-      return c > 0;
-    default:
-      return c >= 0;
-  }
-}
 
 /**
  * Execute the instruction at RIP. `budget` is the number of cycles until the next external
@@ -280,6 +216,7 @@ export function execute(h: Hart, budget: number): number {
       // "HLT—Halt": RIP moves past HLT; an unmasked interrupt or an NMI resumes execution
       // with the return address after HLT.
       cpu.activity = Activity.HLT;
+      cpu.mwaitBreak = false;
       break;
     case Op.STI:
       // "STI—Set Interrupt Flag": if IF was 0, interrupts stay inhibited at the boundary after
@@ -350,18 +287,21 @@ export function execute(h: Hart, budget: number): number {
       cpu.idtr = loaded.hi * 0x100000000 + loaded.lo;
       break;
     }
-    case Op.CPUID:
-      // The lab's CPUID reports nothing: EAX, EBX, ECX and EDX are cleared.
-      cpu.regs[0] =
-        cpu.regs[1] =
-        cpu.regs[2] =
-        cpu.regs[3] =
-        cpu.regs[4] =
-        cpu.regs[5] =
-        cpu.regs[6] =
-        cpu.regs[7] =
-          0;
-      break;
+    case Op.UD2:
+    case Op.INTO:
+      // "UD2": #UD. "INTO" is invalid in 64-bit mode (opcode CE): #UD too.
+      fault(h, ins, Vector.UD, 0);
+      return Exec.DONE;
+    case Op.INT1:
+      // "INT1" (ICEBP, F1): #DB as a privileged software exception (type 5), a trap pushed
+      // with the address of the next instruction; DR6 is not changed.
+      retire(h, ins, index);
+      cpu.rip = next;
+      deliverEvent(h, Vector.DB, EventType.PRIV_SW_EXCEPTION, 0, next, {
+        instrRip: ins.addr,
+        instrLen: ins.len,
+      });
+      return Exec.DONE;
     case Op.VMXON:
     case Op.VMXOFF:
     case Op.VMCLEAR:
@@ -370,38 +310,9 @@ export function execute(h: Hart, budget: number): number {
     case Op.VMWRITE:
     case Op.VMCALL:
     case Op.VMLAUNCH:
-    case Op.VMRESUME: {
+    case Op.VMRESUME:
       numberAccess.h = h;
-      cpu.rip = ins.addr;
-      // VMLAUNCH/VMRESUME fail with VM-instruction error 26 when they execute in a MOV-SS
-      // shadow (SDM Vol. 3C "VMLAUNCH/VMRESUME—Launch/Resume Virtual Machine": "ELSIF events
-      // are being blocked by MOV SS THEN VMfailValid(VM entry with events blocked by MOV SS)"):
-      // the check needs the shadow this instruction executes in, which was cleared above.
-      cpu.shadow = prevShadow;
-      if (h.vmx.nonRoot) {
-        // A VMREAD/VMWRITE that did not exit: VMCS shadowing serves it (vmx/shadow.ts).
-        cpu.shadow = 0;
-        if (ins.op === Op.VMREAD) {
-          const v = shadowVmread(h, numberAccess.read(ins.b));
-          if (v !== null) numberAccess.write(ins.a, v);
-        } else shadowVmwrite(h, numberAccess.read(ins.a), numberAccess.read(ins.b));
-        cpu.rip = next;
-        retire(h, ins, index);
-        return done(h, singleStep);
-      }
-      const r = executeVmx(h, ins, numberAccess, h.level + 1);
-      if (!r.entered) cpu.shadow = 0;
-      if (r.outcome === VmxOutcome.UD) {
-        // Outside VMX operation the VMX instructions raise #UD (SDM "VMX Instruction Reference").
-        fault(h, ins, Vector.UD, 0);
-        return Exec.DONE;
-      }
-      if (r.entered) return Exec.DONE;
-      cpu.rip = next;
-      retire(h, ins, index);
-      h.out.d1 = r.outcome;
-      return done(h, singleStep);
-    }
+      return executeVmxInstruction(h, ins, index, prevShadow, singleStep, numberAccess);
     case Op.WRMSR:
       if (!wrmsr(h, cpu.regs[2], cpu.regs[0], cpu.regs[4])) {
         fault(h, ins, Vector.GP, 0);
@@ -411,7 +322,9 @@ export function execute(h: Hart, budget: number): number {
     case Op.WORK: {
       // Lab instruction: spends N cycles and can be interrupted, resuming like a REP string
       // instruction (RIP stays on it; the remaining count is kept with the interrupted frame).
-      const remaining = cpu.workRemaining > 0 ? cpu.workRemaining : ins.n;
+      // `work reg` takes its count from the register (at least 1 cycle).
+      const count = a.k === 0 ? Math.max(1, regNumber(cpu, a.reg)) : ins.n;
+      const remaining = cpu.workRemaining > 0 ? cpu.workRemaining : count;
       if (remaining > budget) {
         cpu.workRemaining = remaining - budget;
         cycles.spent = budget;
@@ -436,21 +349,22 @@ export function execute(h: Hart, budget: number): number {
       retire(h, ins, index, EventKind.ASSERT);
       h.out.d1 = 2;
       return done(h, singleStep);
-    default:
+    default: {
+      const r = executeSystem(h, ins);
+      if (r === Sys.NEXT) break;
+      if (r === Sys.FAULT) {
+        fault(h, ins, sysFault.vector, sysFault.errorCode);
+        return Exec.DONE;
+      }
       throw new RunError(
         'runtime',
         `instruction '${ins.text}' is not supported by the CPU model`,
         h.level,
         ins.line,
       );
+    }
   }
   cpu.rip = next;
   retire(h, ins, index);
   return done(h, singleStep);
-}
-
-/** "Single-step": TF set when an instruction began makes a #DB trap due after it retires. */
-function done(h: Hart, singleStep: boolean): number {
-  if (singleStep) h.cpu.dbTrapPending = true;
-  return Exec.DONE;
 }

@@ -31,6 +31,38 @@ export type Activity = (typeof Activity)[keyof typeof Activity];
 export const KERNEL_CS = 0x08;
 export const KERNEL_SS = 0x10;
 
+/** CR0 bits (SDM Vol. 3A "Control Registers"). */
+export const CR0 = {
+  PE: 1 << 0,
+  MP: 1 << 1,
+  EM: 1 << 2,
+  TS: 1 << 3,
+  ET: 1 << 4,
+  NE: 1 << 5,
+  WP: 1 << 16,
+  AM: 1 << 18,
+  NW: 1 << 29,
+  CD: 1 << 30,
+  PG: 2 ** 31,
+} as const;
+
+/** CR4 bits the lab names (SDM Vol. 3A "Control Registers"). */
+export const CR4 = {
+  PAE: 1 << 5,
+  PGE: 1 << 7,
+  PCE: 1 << 8,
+  VMXE: 1 << 13,
+  PCIDE: 1 << 17,
+} as const;
+
+/**
+ * The lab runs a 64-bit kernel, as kvm-unit-tests' x86_64 start-up leaves it: CR0 = PG | WP |
+ * NE | ET | MP | PE, CR4 = PAE | VMXE (VMX enabled, so that VMXON may run), CR3 = 0 (there
+ * are no page tables in the model). docs/model.md "Choices the lab makes".
+ */
+export const CR0_INITIAL = (CR0.PG + CR0.WP + CR0.NE + CR0.ET + CR0.MP + CR0.PE) >>> 0;
+export const CR4_INITIAL = CR4.PAE | CR4.VMXE;
+
 export interface CpuState {
   /** General registers as 32-bit halves: regs[2r] low, regs[2r+1] high (register r in REG64 order). */
   regs: Uint32Array;
@@ -62,6 +94,16 @@ export interface CpuState {
   frames: number[];
   /** Deepest NMI nesting seen (two NMI frames at once is a nested NMI). */
   maxNmiDepth: number;
+  /** Control registers CR0, CR3, CR4 (CR8 is the APIC's TPR[7:4]); see cpu/control-regs.ts. */
+  cr0: number;
+  cr3: number;
+  cr4: number;
+  /** MONITOR armed an address range; the next MWAIT waits only then (SDM "MWAIT"). */
+  monitorArmed: boolean;
+  /** The MWAIT the processor waits in was given ECX[0] = 1: interrupts break it even when IF = 0. */
+  mwaitBreak: boolean;
+  /** RDRAND values produced so far: the next value is a function of it, so runs replay exactly. */
+  rdrandCount: number;
 }
 
 export function createCpu(): CpuState {
@@ -81,6 +123,12 @@ export function createCpu(): CpuState {
     workStack: [],
     frames: [],
     maxNmiDepth: 0,
+    cr0: CR0_INITIAL,
+    cr3: 0,
+    cr4: CR4_INITIAL,
+    monitorArmed: false,
+    mwaitBreak: false,
+    rdrandCount: 0,
   };
 }
 

@@ -4,6 +4,7 @@ import { Inject } from '../hypervisors/kvm/run-loop';
 import { X2APIC, vectorsOf } from '../cpu/apic';
 import type { KvmState } from '../hypervisors/kvm/state';
 import { hex } from './describe';
+import { explainKvmSystem } from './explain-kvm-system';
 import { describeIntrInfo, exitName } from './explain-vmx';
 import type { Explanation } from './view';
 import { fieldByEncoding } from '../vmx/fields';
@@ -121,6 +122,13 @@ const L0_HANDLES_FOR_L2 = new Set<number>([
   Fn.inject_gp,
   Fn.handle_interrupt_window,
   Fn.handle_nmi_window,
+  Fn.handle_cr,
+  Fn.handle_io,
+  Fn.handle_invlpg,
+  Fn.handle_rdpmc,
+  Fn.handle_wbinvd,
+  Fn.handle_monitor,
+  Fn.handle_mwait,
 ]);
 
 /**
@@ -150,6 +158,8 @@ function explainKvmAtL0(
   const k = curK;
   const name = kvmFunction(fn).name;
   const c = cite(fn);
+  const system = explainKvmSystem(k, fn, d1, d2);
+  if (system) return { text: system, cite: c };
   switch (fn) {
     case Fn.hardware_enable:
       return {
@@ -158,7 +168,7 @@ function explainKvmAtL0(
       };
     case Fn.vmx_vcpu_create:
       return {
-        text: `vmx_vcpu_create → init_vmcs: VMCLEAR and VMPTRLD vmcs01 at ${hex(d1)}; external-interrupt and NMI exiting${k.enableVnmi ? ' with virtual NMIs' : ', no virtual NMIs (enable_vnmi = 0)'}, HLT exiting, acknowledge interrupt on exit; the vCPU starts at the guest's entry with IF=0.`,
+        text: `vmx_vcpu_create → init_vmcs: VMCLEAR and VMPTRLD vmcs01 at ${hex(d1)}; external-interrupt and NMI exiting${k.enableVnmi ? ' with virtual NMIs' : ', no virtual NMIs (enable_vnmi = 0)'}, HLT, CR3, CR8, INVLPG, I/O, MWAIT, MONITOR, RDPMC and WBINVD exiting (no EPT, no TPR shadow), CR0/CR4 owned by KVM but for TS and a few CR4 bits, acknowledge interrupt on exit; the vCPU starts at the guest's entry with IF=0.`,
         cite: c,
       };
     case Fn.process_nmi:
@@ -308,7 +318,10 @@ function explainKvmAtL0(
         cite: c,
       };
     case Fn.kvm_emulate_cpuid:
-      return { text: 'CPUID exit: kvm_emulate_cpuid (the lab reports no CPUID leaves).', cite: c };
+      return {
+        text: "CPUID exit: kvm_emulate_cpuid answers from the guest CPUID table (the processor's, without MONITOR/MWAIT).",
+        cite: c,
+      };
     case Fn.unexpected_exit:
       return { text: `KVM stops: ${k.log[k.log.length - 1]?.text ?? 'unexpected exit'}.`, cite: c };
     default:

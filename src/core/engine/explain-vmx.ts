@@ -11,6 +11,7 @@ import { currentVmcs } from '../vmx/state';
 import { F, readField } from '../vmx/vmcs';
 import { checkControls, checkGuestState, checkHostState } from '../vmx/vm-entry';
 import { vmxCaps } from '../vmx/capabilities';
+import { describeSystemExit } from './explain-vmx-system';
 
 const SDM3C = 'Intel SDM Vol. 3C';
 const CITE = {
@@ -109,7 +110,7 @@ export function explainVmx(
         ? ' The NMI is consumed; the host runs with NMIs blocked until its next IRET.'
         : '';
     return {
-      text: `VM exit, reason ${exitName(d0)}${r ? `: ${r.description}` : ''}. Guest state saved (GUEST_RIP ${hex(readGuestRip(cur))}); ${host} continues at HOST_RIP with RFLAGS 0x2.${info}${vect}${nmi}`,
+      text: `VM exit, reason ${exitName(d0)}${r ? `: ${r.description}` : ''}.${describeSystemExit(basic, currentVmcs(cur.vmx))} Guest state saved (GUEST_RIP ${hex(readGuestRip(cur))}); ${host} continues at HOST_RIP with RFLAGS 0x2.${info}${vect}${nmi}`,
       cite: vect ? CITE.vectoring : exitCite(basic),
     };
   }

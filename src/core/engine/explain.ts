@@ -330,6 +330,11 @@ export function explainStep(
         text: `Triple fault: delivering ${eventName(d0 & 0xff, (d0 >>> 8) & 7)} needed #DF, and #DF itself could not be delivered. The processor shuts down.`,
         cite: CITE.df,
       };
+    case EventKind.WAKE:
+      return {
+        text: `MWAIT's wait ends: an interrupt is pending, and MWAIT was given ECX[0] = 1, so interrupts are break events even with IF = 0. The interrupt is not delivered (it stays in the IRR); execution goes on at ${hex(rec.rip)}, after MWAIT.`,
+        cite: 'Intel SDM Vol. 2B "MWAIT—Monitor Wait" (ECX[0]: treat interrupts as break events)',
+      };
     default:
       return { text: 'Nothing happened.', cite: null };
   }

@@ -2,6 +2,7 @@
 // Capability Reporting Facility"). The lab reports the TRUE controls (IA32_VMX_BASIC bit 55),
 // so the default-1 bits of the old MSRs may be 0, as on current processors.
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_ENTRY, VM_EXIT } from './bits';
+import { VMX_CR0_FIXED0, VMX_CR0_FIXED1, VMX_CR4_FIXED0, VMX_CR4_FIXED1 } from '../cpu/control-regs';
 
 export interface VmxFeatures {
   /** The "virtual NMIs" pin-based control is supported. */
@@ -46,6 +47,10 @@ export const VMX_MSR = {
   EXIT_CTLS: 0x483,
   ENTRY_CTLS: 0x484,
   MISC: 0x485,
+  CR0_FIXED0: 0x486,
+  CR0_FIXED1: 0x487,
+  CR4_FIXED0: 0x488,
+  CR4_FIXED1: 0x489,
   PROCBASED_CTLS2: 0x48b,
   TRUE_PINBASED_CTLS: 0x48d,
   TRUE_PROCBASED_CTLS: 0x48e,
@@ -68,10 +73,14 @@ export function vmxCaps(f: VmxFeatures): VmxCaps {
   if (f.virtualNmis) pin |= PIN_BASED.PIN_BASED_VIRTUAL_NMIS;
   if (f.preemptionTimer) pin |= PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER;
   // Not modelled, so not offered: tertiary controls, the TPR shadow (no virtual-APIC page) and
-  // every secondary control but VMCS shadowing (no EPT, no APIC virtualization).
+  // every secondary control but VMCS shadowing, WBINVD exiting and RDRAND exiting (no EPT, no
+  // APIC virtualization).
   let proc = 0xffffffff & ~CPU_BASED.CPU_BASED_ACTIVATE_TERTIARY_CONTROLS & ~CPU_BASED.CPU_BASED_TPR_SHADOW;
   if (!f.virtualNmis) proc &= ~CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING;
-  const proc2 = f.vmcsShadowing ? SECONDARY_EXEC.SECONDARY_EXEC_SHADOW_VMCS : 0;
+  const proc2 =
+    (f.vmcsShadowing ? SECONDARY_EXEC.SECONDARY_EXEC_SHADOW_VMCS : 0) |
+    SECONDARY_EXEC.SECONDARY_EXEC_WBINVD_EXITING |
+    SECONDARY_EXEC.SECONDARY_EXEC_RDRAND_EXITING;
   let exit = 0x00036dff | VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE;
   if (f.preemptionTimer) exit |= VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER;
   const entry = 0x000011ff | VM_ENTRY.VM_ENTRY_IA32E_MODE;
@@ -102,6 +111,16 @@ export function readVmxMsr(c: VmxCaps, index: number): [number, number] | null {
       return [0, c.procAllowed];
     case VMX_MSR.PROCBASED_CTLS2:
       return [0, c.proc2Allowed];
+    // "VMX-Fixed Bits in CR0" / "...in CR4": bits that must be 1 (FIXED0) and may be 1 (FIXED1)
+    // in VMX operation (cpu/control-regs.ts).
+    case VMX_MSR.CR0_FIXED0:
+      return [VMX_CR0_FIXED0, 0];
+    case VMX_MSR.CR0_FIXED1:
+      return [VMX_CR0_FIXED1, 0];
+    case VMX_MSR.CR4_FIXED0:
+      return [VMX_CR4_FIXED0, 0];
+    case VMX_MSR.CR4_FIXED1:
+      return [VMX_CR4_FIXED1, 0];
     case VMX_MSR.EXIT_CTLS:
       return [0x00036dff, c.exitAllowed];
     case VMX_MSR.TRUE_EXIT_CTLS:

@@ -20,21 +20,14 @@ export interface VmxInstructionExit {
   instructionInfo: number;
 }
 
-/** The lab's memory operands may have an index register (scaled) besides base and displacement. */
-interface Indexed {
-  index?: number;
-  scale?: number;
-}
-
 /**
  * A memory operand's addressing fields: scaling (1:0), address size (9:7), segment (17:15),
  * index (21:18, invalid bit 22), base (26:23, invalid bit 27). The default segment is SS when
  * the base is RSP or RBP, else DS. A label alone is RIP-relative: no base and no index.
  */
 function memoryInfo(o: DOperand): number {
-  const x = o as DOperand & Indexed;
-  const index = x.index ?? -1;
-  const scale = x.scale ?? 1;
+  const index = o.index;
+  const scale = o.scale;
   const seg = o.base === RSP || o.base === RBP ? SEG_SS : SEG_DS;
   return (
     (index >= 0 ? Math.log2(scale) & 3 : 0) |

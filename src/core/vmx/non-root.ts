@@ -8,7 +8,7 @@ import { EventType } from '../engine/view';
 import { acknowledge, deliverableVector } from '../cpu/apic';
 import type { DInstr } from '../cpu/decoded';
 import { Vector, deliverEvent, intrInfo } from '../cpu/deliver';
-import { Boundary, singleStepDue } from '../cpu/boundary-events';
+import { Boundary, mwaitWake, singleStepDue } from '../cpu/boundary-events';
 import type { Hart } from '../cpu/hart';
 import { Activity, RFLAGS, Shadow } from '../cpu/state';
 import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
@@ -17,6 +17,7 @@ import { F, readField } from './vmcs';
 import { ExitReason, vmExit } from './vm-exit';
 import { shadowed } from './shadow';
 import { vmxInstructionExit } from './instruction-info';
+import { systemInstructionExit } from './non-root-system';
 
 function vmcs(h: Hart) {
   return currentVmcs(h.vmx)!;
@@ -83,6 +84,8 @@ export function nonRootEvent(h: Hart): number {
   if (deliverableVector(h.apic) >= 0) {
     if (pin & PIN_BASED.PIN_BASED_EXT_INTR_MASK) return Boundary.EXTINT_EXIT;
     if (cpu.rflags & RFLAGS.IF && !cpu.shadow) return Boundary.EXTINT_DELIVERY;
+    if (cpu.activity === Activity.HLT && cpu.mwaitBreak && !(cpu.rflags & RFLAGS.IF))
+      return Boundary.MWAIT_WAKE;
   }
   return Boundary.NONE;
 }
@@ -153,6 +156,9 @@ export function nonRootBoundary(h: Hart): boolean {
       deliverInGuest(h, vector, EventType.EXTINT);
       return true;
     }
+    case Boundary.MWAIT_WAKE:
+      mwaitWake(cpu, h.out);
+      return true;
     default:
       return false;
   }
@@ -227,6 +233,14 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
       case Op.WRMSR:
         if (msrExits(h, cpu.regs[2], true)) reason = ExitReason.MSR_WRITE;
         break;
+      default: {
+        // The instructions of issue 10 item 6, with their qualifications (non-root-system.ts).
+        const info = systemInstructionExit(h, ins);
+        if (!info) return false;
+        cpu.rip = ins.addr;
+        vmExit(h, info);
+        return true;
+      }
     }
   }
   if (reason === undefined) return false;

@@ -2,6 +2,8 @@
 // event injection through the guest IDT. SDM Vol. 3C chapter "VM Entries": "Checks on VMX
 // Controls and Host-State Area", "Checking and Loading Guest State", "Event Injection",
 // "Special Features of VM Entry".
+import { loadGuestCrs } from './cr-state';
+import { checkSystemControls } from './non-root-system';
 import { EventKind, EventType } from '../engine/view';
 import type { Hart } from '../cpu/hart';
 import { switchLane } from '../cpu/hart';
@@ -68,6 +70,8 @@ export function checkControls(caps: VmxCaps, vmcs: VmcsState): string | null {
     return '"NMI-window exiting" is 1 but "virtual NMIs" is 0';
   if (exit & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER && !(pin & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER))
     return '"save VMX-preemption timer value" is 1 but "activate VMX-preemption timer" is 0';
+  const system = checkSystemControls(vmcs, proc);
+  if (system) return system;
   // "VM-Entry Control Fields": the VM-entry interruption-information field.
   const info = readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD);
   if (info & 0x80000000) {
@@ -261,6 +265,7 @@ export function enterGuest(
   cpu.rflags = (readField(vmcs, F.GUEST_RFLAGS) >>> 0) | RFLAGS.FIXED;
   cpu.ss = readField(vmcs, F.GUEST_SS_SELECTOR) & 0xffff;
   cpu.idtr = readField(vmcs, F.GUEST_IDTR_BASE);
+  loadGuestCrs(h, vmcs);
   cpu.shadow = intr & (Shadow.STI | Shadow.MOVSS);
   // Bit 3 is virtual-NMI blocking with "virtual NMIs", else blocking by NMI (SDM "Guest
   // Non-Register State").

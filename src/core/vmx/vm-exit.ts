@@ -8,6 +8,7 @@ import { Activity, RFLAGS, RSP, Shadow, regNumber, setRegNumber, swapBook } from
 import { PIN_BASED, VM_EXIT } from './bits';
 import { F, readField, writeField } from './vmcs';
 import { currentVmcs, timerRemaining } from './state';
+import { loadHostCrs, saveGuestCrs } from './cr-state';
 
 export const ExitReason = {
   EXCEPTION_NMI: 0,
@@ -17,6 +18,8 @@ export const ExitReason = {
   NMI_WINDOW: 8,
   CPUID: 10,
   HLT: 12,
+  INVLPG: 14,
+  RDPMC: 15,
   RDTSC: 16,
   VMCALL: 18,
   VMCLEAR: 19,
@@ -27,12 +30,18 @@ export const ExitReason = {
   VMWRITE: 25,
   VMXOFF: 26,
   VMXON: 27,
+  CR_ACCESS: 28,
+  IO_INSTRUCTION: 30,
   MSR_READ: 31,
   MSR_WRITE: 32,
   INVALID_GUEST_STATE: 33,
+  MWAIT: 36,
   MTF: 37,
+  MONITOR: 39,
   PAUSE: 40,
   PREEMPTION_TIMER: 52,
+  WBINVD: 54,
+  RDRAND: 57,
 } as const;
 
 /** Exit-reason bit 31: the VM entry failed (SDM "Basic VM-Exit Information"). */
@@ -90,6 +99,7 @@ export function vmExit(h: Hart, info: ExitInfo): void {
       guestInterruptibility(h, virtualNmis, (pin & PIN_BASED.PIN_BASED_NMI_EXITING) !== 0),
     );
     writeField(vmcs, F.GUEST_ACTIVITY_STATE, cpu.activity);
+    saveGuestCrs(h, vmcs);
     // A single-step trap still pending (an MTF exit won over it) is saved as BS (bit 14) in
     // the pending debug exceptions (SDM "Saving Non-Register State"; facts §3.6).
     writeField(vmcs, F.GUEST_PENDING_DBG_EXCEPTIONS, cpu.dbTrapPending ? 0x4000 : 0);
@@ -128,6 +138,7 @@ export function vmExit(h: Hart, info: ExitInfo): void {
   setRegNumber(cpu, RSP, readField(vmcs, F.HOST_RSP));
   cpu.ss = readField(vmcs, F.HOST_SS_SELECTOR) || cpu.ss;
   cpu.idtr = readField(vmcs, F.HOST_IDTR_BASE);
+  loadHostCrs(h, vmcs);
   cpu.rflags = RFLAGS.FIXED;
   cpu.shadow = 0;
   cpu.activity = Activity.ACTIVE;

@@ -109,10 +109,10 @@ describe('vmread DST, FIELD', () => {
       len: 3,
     });
     expect(shape(one('vmread r9, GUEST_RIP'))).toEqual({ op: Op.VMREAD, a: reg(9), b: imm(0x681e), len: 4 });
-    const p = program('vmread [out], EXIT_QUALIFICATION\nout: .dq 0');
+    const p = program('vmread [result], EXIT_QUALIFICATION\nresult: .dq 0');
     expect(shape(p.instrs[0])).toEqual({
       op: Op.VMREAD,
-      a: mem(-1, p.labels.out),
+      a: mem(-1, p.labels.result),
       b: imm(0x6400),
       len: 7,
     });

@@ -84,17 +84,17 @@ describe('jmp', () => {
       'inc rax',
       'dec ecx',
       'back: jnz loop',
-      'fwd: jmp out',
+      'fwd: jmp done',
       'nop',
-      'out:',
+      'done:',
       ...STOP,
     ]);
     expect(reg(s, 'rax')).toBe(5n);
     expect(reg(s, 'rcx')).toBe(0n);
     const stepAt = (l: string) => rows(s).find((r) => r.rip === label(s, l))!.step;
     expect(cpu(s, stepAt('back')).rip).toBe(label(s, 'loop')); // backwards
-    expect(cpu(s, stepAt('fwd')).rip).toBe(label(s, 'out')); // forwards, over the nop
-    const nopAddr = label(s, 'out') - 1;
+    expect(cpu(s, stepAt('fwd')).rip).toBe(label(s, 'done')); // forwards, over the nop
+    const nopAddr = label(s, 'done') - 1;
     expect(rows(s).some((r) => r.rip === nopAddr)).toBe(false);
     // 1 mov + 5 × (inc, dec, jnz) + jmp + cli + hlt
     expect(s.totalSteps).toBe(1 + 15 + 1 + 2);

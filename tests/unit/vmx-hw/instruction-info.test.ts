@@ -27,6 +27,7 @@ const CASES: [string, string[], number, string, number][] = [
   ['VMCLEAR [rbx + 0x10]: base RBX, the qualification is the displacement', ['mov rbx, g_ptr - 0x10', 'vmclear [rbx + 0x10]'], 19, '0x10', mem(DS, 3)],
   ['VMXON [rsp + 8]: base RSP, segment SS', ['vmxon [rsp + 8]'], 27, '8', mem(SS, 4)],
   ['VMPTRLD [rbp]: base RBP, segment SS, no displacement', ['mov rbp, g_ptr', 'vmptrld [rbp]'], 21, '0', mem(SS, 5)],
+  ['VMPTRLD [rbx + rcx*4 + 8]: index RCX scaled by 4', ['mov rbx, g_ptr - 0x18', 'mov ecx, 4', 'vmptrld [rbx + rcx*4 + 8]'], 21, '8', (mem(DS, 3) & ~(1 << 22)) | (1 << 18) | 2],
   ['VMREAD rax, rbx: register form, reg1 = RAX, reg2 = RBX', ['mov ebx, 0x4402', 'vmread rax, rbx'], 23, '0', ((1 << 10) | (3 << 28)) >>> 0],
   ['VMREAD [rbx + 8], rcx: memory destination, reg2 = RCX', ['mov rbx, g_ptr', 'mov ecx, 0x4402', 'vmread [rbx + 8], rcx'], 23, '8', mem(DS, 3, 1)],
   ['VMWRITE rdx, rsi: reg2 = RDX (the field), reg1 = RSI', ['mov edx, 0x4402', 'vmwrite rdx, rsi'], 25, '0', ((1 << 10) | (6 << 3) | (2 << 28)) >>> 0],

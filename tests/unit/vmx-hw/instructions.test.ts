@@ -336,7 +336,7 @@ describe('the VMX capability MSRs', () => {
       expect((p.hi & bit) >>> 0).toBe(bit);
     expect(p.hi & 0x200000).toBe(0);
     expect(p.hi & 0x20000).toBe(0);
-    expect(rdmsr(0x48b).hi).toBe(0x4000); // of the secondary controls, only VMCS shadowing
+    expect(rdmsr(0x48b).hi).toBe(0x4840); // of the secondary controls: WBINVD exiting, RDRAND exiting, VMCS shadowing
   });
 
   it('exit controls offer acknowledge-interrupt-on-exit and save-preemption-timer; entry controls IA-32e mode', () => {

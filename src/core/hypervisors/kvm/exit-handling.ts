@@ -21,6 +21,7 @@ import { nestedVmxCaps, nestedVmxRun } from './nested';
 import { nestedVmxReflectVmexit } from './nested-events';
 import { currentVmcs12 } from './nested-state';
 import { KvmPhase } from './state';
+import { handleSystemExit } from './handle-system';
 import {
   handleInterruptWindow,
   handleNmiWindow,
@@ -186,11 +187,6 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
     }
     case ExitReason.PREEMPTION_TIMER:
       return decide(h, Fn.handle_preemption_timer);
-    case ExitReason.CPUID:
-      // kvm_emulate_cpuid: the lab's CPUID reports nothing (as the processor's does).
-      kvm.guestRegs.fill(0, 0, 8);
-      skipInstruction(c);
-      return decide(h, Fn.kvm_emulate_cpuid);
     case ExitReason.VMXON:
       return handleVmxon(c);
     case ExitReason.VMXOFF:
@@ -206,11 +202,14 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
     case ExitReason.VMLAUNCH:
     case ExitReason.VMRESUME:
       return nestedVmxRun(c, reason === ExitReason.VMLAUNCH);
-    default:
+    default: {
+      const r = handleSystemExit(c, reason, () => skipInstruction(c));
+      if (r) return r;
       return stop(
         c,
         `vmx_handle_exit: unexpected exit reason 0x${kvm.lastExitReason.toString(16)} (KVM_EXIT_INTERNAL_ERROR to userspace)`,
       );
+    }
   }
 }
 

@@ -50,6 +50,14 @@ export const KVM_FUNCTIONS = [
   { name: 'nested_vmx_enter_non_root_mode', file: 'vmx/nested.c' }, // 39: VM-entry failure
   { name: 'vmx_get_vmx_msr', file: 'vmx/nested.c' }, // 40: L1 reads a VMX capability MSR
   { name: 'kvm_emulate_cpuid', file: 'cpuid.c' }, // 41
+  { name: 'handle_cr', file: 'vmx/vmx.c' }, // 42: MOV to/from CR0, CR3, CR4, CR8
+  { name: 'handle_io', file: 'vmx/vmx.c' }, // 43: IN/OUT (no device: reads all ones)
+  { name: 'handle_invlpg', file: 'vmx/vmx.c' }, // 44
+  { name: 'handle_rdpmc', file: 'vmx/vmx.c' }, // 45: kvm_emulate_rdpmc
+  { name: 'handle_wbinvd', file: 'vmx/vmx.c' }, // 46: kvm_emulate_wbinvd
+  { name: 'handle_monitor', file: 'vmx/vmx.c' }, // 47: kvm_emulate_monitor, a NOP
+  { name: 'handle_mwait', file: 'vmx/vmx.c' }, // 48: kvm_emulate_mwait, a NOP
+  { name: 'kvm_handle_invalid_op', file: 'x86.c' }, // 49: #UD (RDRAND exit)
 ] as const satisfies readonly KvmFunction[];
 
 export const Fn = {
@@ -95,6 +103,14 @@ export const Fn = {
   nested_vmx_entry_failure: 39,
   vmx_get_vmx_msr: 40,
   kvm_emulate_cpuid: 41,
+  handle_cr: 42,
+  handle_io: 43,
+  handle_invlpg: 44,
+  handle_rdpmc: 45,
+  handle_wbinvd: 46,
+  handle_monitor: 47,
+  handle_mwait: 48,
+  kvm_handle_invalid_op: 49,
 } as const;
 
 export function kvmFunction(id: number): KvmFunction {

@@ -2,6 +2,7 @@
 // exits of L2 go up to L1 (nested_vmx_reflect_vmexit with nested_vmx_l0_wants_exit and
 // nested_vmx_l1_wants_exit), and which events for L1 become an emulated VM exit from L2
 // (vmx_check_nested_events, in the priority order of the SDM table as KVM documents it).
+import { l1WantsSystemExit } from './nested-exit-system';
 import { acknowledge, deliverableVector } from '../../cpu/apic';
 import { hwExceptionInfo } from '../../cpu/deliver';
 import { CPU_BASED, GUEST_INTR_STATE, PIN_BASED, VM_EXIT } from '../../vmx/bits';
@@ -212,8 +213,9 @@ export function nestedVmxL1WantsExit(c: KvmContext, reason: number, intrInfo: nu
     case ExitReason.PREEMPTION_TIMER:
       return false;
     default:
+      // CR access, I/O, INVLPG, RDPMC, MWAIT, MONITOR, WBINVD, RDRAND: by vmcs12's controls;
       // CPUID, triple fault, VMCALL and the VMX instructions, invalid guest state: always L1's.
-      return true;
+      return l1WantsSystemExit(c, vmcs12, reason & 0xffff) ?? true;
   }
 }
 

@@ -51,7 +51,8 @@ function l1Reg(c: KvmContext, r: number): number {
 }
 
 function l1Address(c: KvmContext, o: DOperand): number {
-  return (o.base < 0 ? 0 : l1Reg(c, o.base)) + o.disp;
+  const ea = (o.base < 0 ? 0 : l1Reg(c, o.base)) + o.disp;
+  return o.index < 0 ? ea : ea + l1Reg(c, o.index) * o.scale;
 }
 
 function readOperand(c: KvmContext, o: DOperand): number {

@@ -17,6 +17,8 @@ import { KvmPhase, type KvmState } from './state';
 import { rd, wr } from './vmx';
 import { emulated, fail, failInvalid, needVmxon } from './nested-instructions';
 import { copyShadowToVmcs12 } from './nested-shadow';
+import { loadVmcs12HostCrs, prepareVmcs02Crs, syncVmcs02CrsToVmcs12 } from './nested-cr';
+import { CRF } from '../../vmx/fields-cr';
 
 /** nested_vmx_run's decision record: d1 = RUN_FAILED when a check failed (d2 = outcome). */
 export const RUN_FAILED = 2;
@@ -73,13 +75,17 @@ export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: Record<n
       (v12(F.PIN_BASED_VM_EXEC_CONTROL) & ~PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER),
     'vmcs01 | vmcs12 (preemption timer emulated): prepare_vmcs02_early',
   );
+  // KVM never uses I/O bitmaps for L2: every I/O instruction exits (nested_vmx_exit_handled_io
+  // then asks vmcs12).
   const proc =
-    (v01(F.CPU_BASED_VM_EXEC_CONTROL) & ~L0_ONLY_PROC) |
-    (v12(F.CPU_BASED_VM_EXEC_CONTROL) & ~CPU_BASED.CPU_BASED_USE_MSR_BITMAPS);
+    (((v01(F.CPU_BASED_VM_EXEC_CONTROL) & ~L0_ONLY_PROC) |
+      (v12(F.CPU_BASED_VM_EXEC_CONTROL) & ~CPU_BASED.CPU_BASED_USE_MSR_BITMAPS)) &
+      ~CPU_BASED.CPU_BASED_USE_IO_BITMAPS) |
+    CPU_BASED.CPU_BASED_UNCOND_IO_EXITING;
   set(
     F.CPU_BASED_VM_EXEC_CONTROL,
     proc,
-    'vmcs01 without the window bits | vmcs12; MSR bitmaps off: prepare_vmcs02_early',
+    'vmcs01 without the window bits | vmcs12; MSR bitmaps off; I/O bitmaps off and unconditional I/O exiting: prepare_vmcs02_early',
   );
   // Secondary controls: vmcs01's without VMCS shadowing (the shadow VMCS is L1's: "VMCS
   // shadowing for L2 is emulated for now"), OR vmcs12's of those KVM offers L1.
@@ -96,7 +102,15 @@ export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: Record<n
   );
   set(F.VM_EXIT_CONTROLS, v01(F.VM_EXIT_CONTROLS), "L0's own: prepare_vmcs02_early");
   set(F.VM_ENTRY_CONTROLS, v01(F.VM_ENTRY_CONTROLS) | v12(F.VM_ENTRY_CONTROLS), 'vmcs01 | vmcs12');
-  for (const enc of [F.HOST_RIP, F.HOST_RSP, F.HOST_IDTR_BASE, F.HOST_SS_SELECTOR])
+  for (const enc of [
+    F.HOST_RIP,
+    F.HOST_RSP,
+    F.HOST_IDTR_BASE,
+    F.HOST_SS_SELECTOR,
+    CRF.HOST_CR0,
+    CRF.HOST_CR3,
+    CRF.HOST_CR4,
+  ])
     set(enc, v01(enc), "L0's host state: vmx_set_constant_host_state");
   for (const enc of [
     F.GUEST_RIP,
@@ -120,6 +134,7 @@ export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: Record<n
       set(enc, v12(enc), 'vmcs12 (nested_run_pending): prepare_vmcs02_early');
   } else set(F.VM_ENTRY_INTR_INFO_FIELD, 0, 'L0: prepare_vmcs02_early');
   set(F.VMX_PREEMPTION_TIMER_VALUE, 0, "L0's own (vmcs12's timer is an hrtimer)");
+  prepareVmcs02Crs(c, vmcs12);
 }
 
 /**
@@ -242,6 +257,7 @@ function loadVmcs12HostState(c: KvmContext, vmcs12: VmcsState): void {
   wr(c, F.GUEST_IDTR_BASE, readField(vmcs12, F.HOST_IDTR_BASE));
   wr(c, F.GUEST_INTERRUPTIBILITY_INFO, rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & ~3);
   wr(c, F.GUEST_ACTIVITY_STATE, 0);
+  loadVmcs12HostCrs(c, vmcs12);
 }
 
 /**
@@ -285,6 +301,7 @@ export function nestedVmxVmexit(
   ])
     writeField(vmcs12, enc, rd(c, enc));
   writeField(vmcs12, F.GUEST_ACTIVITY_STATE, kvm.halted ? 1 : 0);
+  syncVmcs02CrsToVmcs12(c, vmcs12);
   if (
     readField(vmcs12, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER &&
     readField(vmcs12, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER &&

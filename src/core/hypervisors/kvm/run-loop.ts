@@ -4,7 +4,8 @@
 // generator holds state: everything is in KvmState.
 import { acknowledge, deliverableVector } from '../../cpu/apic';
 import { hwExceptionInfo } from '../../cpu/deliver';
-import { CPU_BASED, PIN_BASED, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
+import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
+import { initVmcsCrs } from './cr';
 import { F } from '../../vmx/vmcs';
 import { Inject, KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
 import { afterExit, handleExit } from './exit-handling';
@@ -49,9 +50,29 @@ function setUp(c: KvmContext): KvmStepResult {
   kvm.vmcsAddr = KVM_HOST.VMCS01;
   kvm.loadedVmcs = KVM_HOST.VMCS01;
   wr(c, F.PIN_BASED_VM_EXEC_CONTROL, kvmPinControls(kvm));
-  // HLT exits so KVM can emulate it (kvm_hlt_in_guest is off); x2APIC MSR accesses exit
-  // (no MSR bitmaps, no APIC virtualization in this model).
-  wr(c, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_HLT_EXITING);
+  // vmx_exec_control without EPT and TPR shadow (the processor offers neither): HLT exits so
+  // KVM can emulate it (kvm_hlt_in_guest is off); CR3 loads and stores and INVLPG exit for
+  // shadow paging; CR8 accesses exit (no TPR shadow); every I/O instruction exits; MWAIT,
+  // MONITOR and RDPMC exit. x2APIC MSR accesses exit (no MSR bitmaps, no APIC virtualization
+  // in this model). Secondary controls: WBINVD exiting (RDRAND exits only for a guest whose
+  // CPUID lacks RDRAND).
+  wr(
+    c,
+    F.CPU_BASED_VM_EXEC_CONTROL,
+    CPU_BASED.CPU_BASED_HLT_EXITING |
+      CPU_BASED.CPU_BASED_CR3_LOAD_EXITING |
+      CPU_BASED.CPU_BASED_CR3_STORE_EXITING |
+      CPU_BASED.CPU_BASED_INVLPG_EXITING |
+      CPU_BASED.CPU_BASED_CR8_LOAD_EXITING |
+      CPU_BASED.CPU_BASED_CR8_STORE_EXITING |
+      CPU_BASED.CPU_BASED_UNCOND_IO_EXITING |
+      CPU_BASED.CPU_BASED_MWAIT_EXITING |
+      CPU_BASED.CPU_BASED_MONITOR_EXITING |
+      CPU_BASED.CPU_BASED_RDPMC_EXITING |
+      CPU_BASED.CPU_BASED_ACTIVATE_SECONDARY_CONTROLS,
+  );
+  wr(c, F.SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC.SECONDARY_EXEC_WBINVD_EXITING);
+  initVmcsCrs(c);
   wr(c, F.EXCEPTION_BITMAP, (1 << 18) | (1 << 17)); // #MC and #AC, as init_vmcs
   wr(c, F.VM_EXIT_CONTROLS, VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT);
   wr(c, F.VM_ENTRY_CONTROLS, VM_ENTRY.VM_ENTRY_IA32E_MODE);

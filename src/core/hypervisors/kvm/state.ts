@@ -1,6 +1,7 @@
 // The KVM model's software state for one vCPU, as plain data. Field names follow the
 // kernel's (struct kvm_vcpu_arch, struct vcpu_vmx, struct loaded_vmcs) so the panel and the
 // kernel can be read side by side.
+import { CR0_INITIAL, CR4_INITIAL } from '../../cpu/state';
 import { type ApicState, cloneApic, createApic } from '../../cpu/apic';
 import { type NestedVmxState, cloneNestedVmx, createNestedVmx } from './nested-state';
 
@@ -75,6 +76,13 @@ export interface KvmState {
   guestRegs: Uint32Array;
   /** The guest's registers have been saved since the last exit. */
   regsSaved: boolean;
+  /**
+   * vcpu->arch.cr0, cr3, cr4: the control registers as the guest (L2 in guest mode) sees them;
+   * CR8 is the emulated local APIC's TPR[7:4] (kvm/cr.ts).
+   */
+  cr0: number;
+  cr3: number;
+  cr4: number;
   /** struct nested_vmx: the VMX operation KVM emulates for L1. */
   nested: NestedVmxState;
   /** Log lines KVM printed (pr_info / pr_warn), with their step. */
@@ -112,6 +120,9 @@ export function createKvm(enableVnmi: boolean): KvmState {
     vmcsCache: {},
     guestRegs: new Uint32Array(32),
     regsSaved: false,
+    cr0: CR0_INITIAL,
+    cr3: 0,
+    cr4: CR4_INITIAL,
     nested: createNestedVmx(),
     log: [],
   };

@@ -1,0 +1,109 @@
+// nested_vmx_l1_wants_exit for the exits of issue 10 item 6 (arch/x86/kvm/vmx/nested.c):
+// nested_vmx_exit_handled_cr, nested_vmx_exit_handled_io and the vmcs12 controls of INVLPG,
+// RDPMC, MWAIT, MONITOR, WBINVD and RDRAND exiting. Whether L1 asked for the exit is decided
+// from vmcs12 as the processor would have decided it had vmcs12 been in force.
+import { RSP } from '../../cpu/state';
+import { CPU_BASED, SECONDARY_EXEC } from '../../vmx/bits';
+import { CRF } from '../../vmx/fields-cr';
+import { ExitReason } from '../../vmx/vm-exit';
+import { F, type VmcsState, readField } from '../../vmx/vmcs';
+import type { KvmContext } from './context';
+import { rd } from './vmx';
+
+/** The exiting guest's register `r` as [lo, hi]. */
+function reg(c: KvmContext, r: number): [number, number] {
+  if (r === RSP) {
+    const v = rd(c, F.GUEST_RSP);
+    return [v >>> 0, Math.floor(v / 0x100000000) >>> 0];
+  }
+  return [c.kvm.guestRegs[2 * r], c.kvm.guestRegs[2 * r + 1]];
+}
+
+/**
+ * nested_vmx_exit_handled_cr: MOV to CR0/CR4 when a bit vmcs12 owns would differ from vmcs12's
+ * read shadow; MOV to CR3 with vmcs12's CR3-load exiting unless the value is one of its CR3
+ * targets; MOV from CR3 with CR3-store exiting; CR8 with CR8-load/store exiting.
+ */
+function handledCr(c: KvmContext, vmcs12: VmcsState): boolean {
+  const q = rd(c, F.EXIT_QUALIFICATION);
+  const cr = q & 0xf;
+  const toCr = ((q >>> 4) & 3) === 0;
+  const [lo, hi] = reg(c, (q >>> 8) & 0xf);
+  const proc = readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL);
+  switch (cr) {
+    case 0:
+    case 4: {
+      if (!toCr) return false;
+      const mask = readField(vmcs12, cr === 0 ? CRF.CR0_GUEST_HOST_MASK : CRF.CR4_GUEST_HOST_MASK);
+      const shadow = readField(vmcs12, cr === 0 ? CRF.CR0_READ_SHADOW : CRF.CR4_READ_SHADOW);
+      const mh = Math.floor(mask / 0x100000000) >>> 0;
+      const sh = Math.floor(shadow / 0x100000000) >>> 0;
+      return ((lo ^ shadow) & mask) !== 0 || ((hi ^ sh) & mh) !== 0;
+    }
+    case 3: {
+      if (!toCr) return (proc & CPU_BASED.CPU_BASED_CR3_STORE_EXITING) !== 0;
+      if (!(proc & CPU_BASED.CPU_BASED_CR3_LOAD_EXITING)) return false;
+      const value = hi * 0x100000000 + lo;
+      const count = Math.min(readField(vmcs12, CRF.CR3_TARGET_COUNT), 4);
+      for (let i = 0; i < count; i++)
+        if (readField(vmcs12, CRF.CR3_TARGET_VALUE0 + 2 * i) === value) return false;
+      return true;
+    }
+    default:
+      return (
+        (proc & (toCr ? CPU_BASED.CPU_BASED_CR8_LOAD_EXITING : CPU_BASED.CPU_BASED_CR8_STORE_EXITING)) !== 0
+      );
+  }
+}
+
+/**
+ * nested_vmx_exit_handled_io: without vmcs12 I/O bitmaps, its unconditional I/O exiting;
+ * with them, the bits of the ports accessed in L1's bitmaps (nested_vmx_check_io_bitmaps), an
+ * access past FFFFh exiting.
+ */
+function handledIo(c: KvmContext, vmcs12: VmcsState): boolean {
+  const proc = readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL);
+  if (!(proc & CPU_BASED.CPU_BASED_USE_IO_BITMAPS))
+    return (proc & CPU_BASED.CPU_BASED_UNCOND_IO_EXITING) !== 0;
+  const q = rd(c, F.EXIT_QUALIFICATION);
+  const port = q >>> 16;
+  const size = (q & 7) + 1;
+  if (port + size - 1 > 0xffff) return true;
+  const bytes = c.h.lanes[c.guestLane]!.mem.bytes;
+  for (let p = port; p < port + size; p++) {
+    const base = readField(vmcs12, p < 0x8000 ? CRF.IO_BITMAP_A : CRF.IO_BITMAP_B);
+    const addr = base + ((p & 0x7fff) >>> 3);
+    if (addr < 0 || addr >= bytes.length) return true;
+    if ((bytes[addr] >>> (p & 7)) & 1) return true;
+  }
+  return false;
+}
+
+/** Whether vmcs12 asks for one of these exits; undefined for any other reason. */
+export function l1WantsSystemExit(c: KvmContext, vmcs12: VmcsState, reason: number): boolean | undefined {
+  const proc = readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL);
+  const proc2 =
+    proc & CPU_BASED.CPU_BASED_ACTIVATE_SECONDARY_CONTROLS
+      ? readField(vmcs12, F.SECONDARY_VM_EXEC_CONTROL)
+      : 0;
+  switch (reason) {
+    case ExitReason.CR_ACCESS:
+      return handledCr(c, vmcs12);
+    case ExitReason.IO_INSTRUCTION:
+      return handledIo(c, vmcs12);
+    case ExitReason.INVLPG:
+      return (proc & CPU_BASED.CPU_BASED_INVLPG_EXITING) !== 0;
+    case ExitReason.RDPMC:
+      return (proc & CPU_BASED.CPU_BASED_RDPMC_EXITING) !== 0;
+    case ExitReason.MWAIT:
+      return (proc & CPU_BASED.CPU_BASED_MWAIT_EXITING) !== 0;
+    case ExitReason.MONITOR:
+      return (proc & CPU_BASED.CPU_BASED_MONITOR_EXITING) !== 0;
+    case ExitReason.WBINVD:
+      return (proc2 & SECONDARY_EXEC.SECONDARY_EXEC_WBINVD_EXITING) !== 0;
+    case ExitReason.RDRAND:
+      return (proc2 & SECONDARY_EXEC.SECONDARY_EXEC_RDRAND_EXITING) !== 0;
+    default:
+      return undefined;
+  }
+}
