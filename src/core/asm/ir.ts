@@ -51,6 +51,10 @@ export const Op = {
   VMCALL: 46,
   /** The lab's `skip "why"`: a check that does not apply here (kvm-unit-tests' report_skip). */
   SKIP: 47,
+  /** `mov drN, r64` (0F 23 /r): n is the debug register. */
+  MOV_TO_DR: 80,
+  /** `mov r64, drN` (0F 21 /r): n is the debug register. */
+  MOV_FROM_DR: 81,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -125,7 +129,8 @@ export interface Instr {
   b: Operand | null;
   /** Jcc condition. */
   cond: Cond | -1;
-  /** Absolute target address for JMP/JCC/CALL; vector for INT; cycle count for WORK. */
+  /** Absolute target address for JMP/JCC/CALL; vector for INT; cycle count for WORK; the
+   *  debug register of MOV_TO_DR/MOV_FROM_DR. */
   n: number;
   /** Address of the first byte. */
   addr: number;

@@ -4,7 +4,14 @@
 import type { AsmError, AssertOp } from './ir';
 import { vmxConstant } from './constants';
 import { lexLine, type Token } from './lexer';
-import { isDirective, isMnemonic, registerNamed, reservedReason, sizeKeyword } from './mnemonics';
+import {
+  debugRegister,
+  isDirective,
+  isMnemonic,
+  registerNamed,
+  reservedReason,
+  sizeKeyword,
+} from './mnemonics';
 
 /**
  * A number, a VMX constant (its value is known when parsed) or a label, with the sign in
@@ -31,6 +38,8 @@ export interface Expr {
 export type OperandAst =
   | { kind: 'reg'; reg: number; size: 4 | 8; column: number; text: string }
   | { kind: 'cl' | 'ss'; column: number; text: string }
+  /** A debug register DR0–DR7 (MOV to/from debug registers only). */
+  | { kind: 'dr'; n: number; column: number; text: string }
   | { kind: 'imm'; expr: Expr; column: number; text: string }
   | {
       kind: 'mem';
@@ -138,7 +147,7 @@ class LineParser {
     }
     if (t?.kind === 'ident') {
       const lower = t.text.toLowerCase();
-      if (registerNamed(lower) || lower === 'cl' || lower === 'ss')
+      if (registerNamed(lower) || lower === 'cl' || lower === 'ss' || debugRegister(lower) >= 0)
         this.fail(`register '${lower}' cannot be used in an expression`);
       this.pos++;
       const c = vmxConstant(t.text);
@@ -229,6 +238,11 @@ class LineParser {
       if (lower === 'cl' || lower === 'ss') {
         this.pos++;
         return { kind: lower, column, text: lower };
+      }
+      const dr = debugRegister(lower);
+      if (dr >= 0) {
+        this.pos++;
+        return { kind: 'dr', n: dr, column, text: lower };
       }
     }
     if (t.kind === 'punct' && t.text === '[') return this.memory(null, column, '');

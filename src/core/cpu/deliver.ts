@@ -6,6 +6,7 @@ import type { Hart } from './hart';
 import { checkStack, loaded, read, write } from './memory';
 import { EXCEPTION_VECTORS } from '../vmx/exceptions';
 import { type ExitInfo, ExitReason, vmExit } from '../vmx/vm-exit';
+import { debugDelivered } from './debug';
 import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
 
 export const Vector = {
@@ -83,6 +84,11 @@ export interface DeliveryOptions {
   instrLen?: number;
   /** For an injected event: its "deliver error code" bit (VM_ENTRY_INTR_INFO_FIELD bit 11). */
   deliverErrorCode?: boolean;
+  /**
+   * For a #DB the processor raises: its causes as DR6 bits (B3–B0, BD, BS). Delivered through
+   * the IDT they go into DR6; a VM exit reports them as its exit qualification.
+   */
+  debugCause?: number;
 }
 
 /**
@@ -181,8 +187,11 @@ export function deliverEvent(
     const soft = t === EventType.SW_EXCEPTION || t === EventType.PRIV_SW_EXCEPTION;
     cpu.rip = soft ? instrRip : fromRip;
     const withErr = hasErrorCode(v, t);
+    // "Exit Qualification for VM Exits" due to a debug exception: B3–B0, BD, BS as DR6 would
+    // have them; DR6 itself is not changed (SDM "Debug Exceptions" in "VM Exits").
     vmExit(h, {
       reason: ExitReason.EXCEPTION_NMI,
+      qualification: v === Vector.DB && t === EventType.HW_EXCEPTION ? (opts.debugCause ?? 0) : 0,
       intrInfo: intrInfo(v, t, withErr),
       intrError: withErr ? err : 0,
       instructionLen: soft ? (opts.instrLen ?? 0) : 0,
@@ -293,6 +302,8 @@ export function deliverEvent(
   cpu.shadow = 0;
   cpu.activity = Activity.ACTIVE;
   cpu.dbTrapPending = false;
+  cpu.dbPending = 0;
+  if (first < 0 && opts.debugCause !== undefined) debugDelivered(cpu, opts.debugCause);
   if (cpu.workRemaining > 0) {
     cpu.workStack.push(ripSlot, cpu.workRemaining);
     cpu.workRemaining = 0;

@@ -13,6 +13,7 @@ import { guestTsc, instructionExit } from '../vmx/non-root';
 import { shadowVmread, shadowVmwrite } from '../vmx/shadow';
 import { loaded, read, write } from './memory';
 import { msrValue, rdmsr, wrmsr } from './msr';
+import { DEBUGCTL, DR6, DR7, codeBreakpoints, dr7, readDr, writeDr } from './debug';
 import { ARITH_FLAGS, Activity, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
 
 /** Outcome of executing one instruction. */
@@ -186,15 +187,33 @@ export function execute(h: Hart, budget: number): number {
   const ins = h.code[index];
   const next = ins.addr + ins.len;
   const prevShadow = cpu.shadow;
-  const singleStep = (cpu.rflags & RFLAGS.TF) !== 0;
+  // "Single-step" with TF; with IA32_DEBUGCTL.BTF = 1 TF single-steps on branches only (SDM
+  // "Single-Stepping on Branches"): `branchStep` applies to taken branches.
+  const tf = (cpu.rflags & RFLAGS.TF) !== 0;
+  const branchStep = tf && (cpu.debugctl & DEBUGCTL.BTF) !== 0;
+  const singleStep = tf && !branchStep;
   cycles.spent = 1;
+  // An instruction breakpoint (DR7 Ln/Gn with R/W = 00 at this address) is a fault-like #DB
+  // before the instruction executes, unless RFLAGS.RF is 1 (SDM "Instruction-Breakpoint
+  // Exception Condition"); its priority is below interrupts, above instruction VM exits.
+  if (!(cpu.rflags & RFLAGS.RF)) {
+    const hit = codeBreakpoints(cpu, ins.addr);
+    if (hit) {
+      cpu.rip = ins.addr;
+      deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, ins.addr, { debugCause: hit });
+      return Exec.DONE;
+    }
+  }
   // "Instructions That Cause VM Exits": checked before the instruction executes. The exit
   // saves the blocking by STI or MOV SS the instruction executes in (SDM Vol. 3C "Saving
   // Non-Register State"), so the shadow is still in place here; the exit then loads the
   // host's state, which has none.
   if (h.vmx.nonRoot && instructionExit(h, ins)) return Exec.DONE;
-  // The interrupt shadow covers only the boundary before this instruction.
+  // The interrupt shadow covers only the boundary before this instruction. RF lets only this
+  // instruction past its breakpoint (the lab clears it as the instruction begins; IRETQ may
+  // set it again from the frame).
   cpu.shadow = 0;
+  cpu.rflags &= ~RFLAGS.RF;
   const a = ins.a;
   switch (ins.op) {
     case Op.MOV:
@@ -241,21 +260,23 @@ export function execute(h: Hart, budget: number): number {
     case Op.JMP:
       cpu.rip = ins.n;
       retire(h, ins, index);
-      return done(h, singleStep);
-    case Op.JCC:
-      cpu.rip = conditionHolds(ins.cond, cpu.rflags) ? ins.n : next;
+      return done(h, tf);
+    case Op.JCC: {
+      const taken = conditionHolds(ins.cond, cpu.rflags);
+      cpu.rip = taken ? ins.n : next;
       retire(h, ins, index);
-      return done(h, singleStep);
+      return done(h, singleStep || (branchStep && taken));
+    }
     case Op.CALL:
       push64(h, next >>> 0, 0);
       cpu.rip = ins.n;
       retire(h, ins, index);
-      return done(h, singleStep);
+      return done(h, tf);
     case Op.RET:
       pop64(h);
       cpu.rip = loaded.hi * 0x100000000 + loaded.lo;
       retire(h, ins, index);
-      return done(h, singleStep);
+      return done(h, tf);
     case Op.PUSH:
       readA(h, a);
       push64(h, alo, ahi);
@@ -302,7 +323,7 @@ export function execute(h: Hart, budget: number): number {
       iret(h);
       retire(h, ins, index, EventKind.IRET);
       h.out.d2 = cpu.rip;
-      return done(h, singleStep);
+      return done(h, tf);
     case Op.INT:
       // "INT n": a software interrupt, delivered with the return address after the instruction.
       retire(h, ins, index);
@@ -401,6 +422,27 @@ export function execute(h: Hart, budget: number): number {
       retire(h, ins, index);
       h.out.d1 = r.outcome;
       return done(h, singleStep);
+    }
+    case Op.MOV_TO_DR:
+    case Op.MOV_FROM_DR: {
+      // "MOV—Move to/from Debug Registers": with DR7.GD = 1 any access is a fault-like #DB
+      // with DR6.BD (general detect). Writing a 1 to bits 63:32 of DR6 or DR7 raises #GP(0).
+      // CPL is 0 and CR4.DE 0 here: DR4/DR5 alias DR6/DR7 and there is no #UD.
+      if (dr7(cpu) & DR7.GD) {
+        cpu.rip = ins.addr;
+        deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, ins.addr, { debugCause: DR6.BD });
+        return Exec.DONE;
+      }
+      const r = 2 * a.reg;
+      if (ins.op === Op.MOV_FROM_DR) {
+        const [lo, hi] = readDr(cpu, ins.n);
+        cpu.regs[r] = lo;
+        cpu.regs[r + 1] = hi;
+      } else if (!writeDr(cpu, ins.n, cpu.regs[r], cpu.regs[r + 1])) {
+        fault(h, ins, Vector.GP, 0);
+        return Exec.DONE;
+      }
+      break;
     }
     case Op.WRMSR:
       if (!wrmsr(h, cpu.regs[2], cpu.regs[0], cpu.regs[4])) {

@@ -9,6 +9,7 @@ import { acknowledge, deliverableVector } from '../cpu/apic';
 import type { DInstr } from '../cpu/decoded';
 import { Vector, deliverEvent, intrInfo } from '../cpu/deliver';
 import { Boundary, singleStepDue } from '../cpu/boundary-events';
+import { takeDebugTrap } from '../cpu/debug';
 import type { Hart } from '../cpu/hart';
 import { Activity, RFLAGS, Shadow } from '../cpu/state';
 import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
@@ -26,8 +27,8 @@ function vmcs(h: Hart) {
  * §3.6): when a pending event is delivered before an instruction can execute, an MTF VM exit
  * is pending on the boundary after its delivery (unless the delivery itself exited).
  */
-function deliverInGuest(h: Hart, vector: number, type: number): void {
-  deliverEvent(h, vector, type, 0, h.cpu.rip);
+function deliverInGuest(h: Hart, vector: number, type: number, debugCause?: number): void {
+  deliverEvent(h, vector, type, 0, h.cpu.rip, debugCause === undefined ? {} : { debugCause });
   if (
     h.vmx.nonRoot &&
     readField(vmcs(h), F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG
@@ -110,8 +111,9 @@ export function nonRootBoundary(h: Hart): boolean {
       vmExit(h, { reason: ExitReason.MTF });
       return true;
     case Boundary.DEBUG_TRAP:
-      cpu.dbTrapPending = false;
-      deliverInGuest(h, Vector.DB, EventType.HW_EXCEPTION);
+      // Single-step or pending debug exceptions from VM entry: DR6 gets the causes, or with #DB
+      // in the exception bitmap the exit qualification does.
+      deliverInGuest(h, Vector.DB, EventType.HW_EXCEPTION, takeDebugTrap(cpu));
       return true;
     case Boundary.TIMER_EXIT:
       vmx.timerDeadline = -1;
