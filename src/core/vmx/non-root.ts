@@ -200,7 +200,7 @@ function msrExits(h: Hart, msr: number, write: boolean): boolean {
 export function instructionExit(h: Hart, ins: DInstr): boolean {
   const cpu = h.cpu;
   let reason: number | undefined;
-  const qualification = 0;
+  let qualification = 0;
   const op = ins.op;
   if (op < Op.PAUSE) return false; // data movement, arithmetic, branches and NOP never exit
   reason = UNCONDITIONAL[op];
@@ -228,6 +228,16 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
         break;
       case Op.WRMSR:
         if (msrExits(h, cpu.regs[2], true)) reason = ExitReason.MSR_WRITE;
+        break;
+      case Op.MOV_TO_DR:
+      case Op.MOV_FROM_DR:
+        // "MOV-DR exiting": the exit comes before the general-detect #DB and the #GP/#UD
+        // checks. "Exit Qualification for MOV DR": bits 2:0 the debug register, bit 4 the
+        // direction (1 = MOV from DR), bits 11:8 the general register.
+        if (proc & CPU_BASED.CPU_BASED_MOV_DR_EXITING) {
+          reason = ExitReason.DR_ACCESS;
+          qualification = ins.n | (op === Op.MOV_FROM_DR ? 0x10 : 0) | (ins.a.reg << 8);
+        }
         break;
     }
   }

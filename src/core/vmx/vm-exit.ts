@@ -8,6 +8,7 @@ import { Activity, RFLAGS, RSP, Shadow, regNumber, setRegNumber, swapBook } from
 import { PIN_BASED, VM_EXIT } from './bits';
 import { F, readField, writeField } from './vmcs';
 import { currentVmcs, timerRemaining } from './state';
+import { saveGuestDebugState } from './debug-state';
 
 export const ExitReason = {
   EXCEPTION_NMI: 0,
@@ -29,6 +30,7 @@ export const ExitReason = {
   VMXON: 27,
   MSR_READ: 31,
   MSR_WRITE: 32,
+  DR_ACCESS: 29,
   INVALID_GUEST_STATE: 33,
   MTF: 37,
   PAUSE: 40,
@@ -88,9 +90,6 @@ export function vmExit(h: Hart, info: ExitInfo): void {
       guestInterruptibility(h, virtualNmis, (pin & PIN_BASED.PIN_BASED_NMI_EXITING) !== 0),
     );
     writeField(vmcs, F.GUEST_ACTIVITY_STATE, cpu.activity);
-    // A single-step trap still pending (an MTF exit won over it) is saved as BS (bit 14) in
-    // the pending debug exceptions (SDM "Saving Non-Register State"; facts §3.6).
-    writeField(vmcs, F.GUEST_PENDING_DBG_EXCEPTIONS, cpu.dbTrapPending ? 0x4000 : 0);
     if (readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER) {
       writeField(
         vmcs,
@@ -128,7 +127,9 @@ export function vmExit(h: Hart, info: ExitInfo): void {
   cpu.rflags = RFLAGS.FIXED;
   cpu.shadow = 0;
   cpu.activity = Activity.ACTIVE;
-  cpu.dbTrapPending = false;
+  // Pending debug exceptions (a trap an MTF exit won over is saved with all its bits, facts
+  // §3.6), DR7/IA32_DEBUGCTL with "save debug controls", then the host's DR7 and DEBUGCTL.
+  saveGuestDebugState(cpu, vmcs, !failedEntry);
   // Blocking by NMI after the exit (SDM "Architectural State before a VM Exit", "Loading Host
   // State"): an NMI that caused the exit blocks NMIs once the exit completes; with NMI exiting
   // the guest's (non-virtual) NMI blocking ends with non-root operation; otherwise the host's

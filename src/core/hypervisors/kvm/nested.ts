@@ -5,7 +5,7 @@
 // writes vmcs01/vmcs02 with VMREAD/VMWRITE through its port.
 import { RFLAGS } from '../../cpu/state';
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_EXIT } from '../../vmx/bits';
-import { type VmxCaps, vmxCaps } from '../../vmx/capabilities';
+import { ACTIVITY_MISC, type VmxCaps, vmxCaps } from '../../vmx/capabilities';
 import { VmxError, checkControls, checkGuestState, checkHostState } from '../../vmx/vm-entry';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason } from '../../vmx/vm-exit';
 import { F, type VmcsState, readField, writeField } from '../../vmx/vmcs';
@@ -39,6 +39,11 @@ export function nestedVmxCaps(kvm: KvmState, hw: VmxCaps): VmxCaps {
     vmcsShadowing: false,
     // nested_vmx_setup_misc_data: VMX_MISC_VMWRITE_SHADOW_RO_FIELDS, always.
     vmwriteAnyField: true,
+    // nested_vmx_setup_misc_data offers HLT and wait-for-SIPI, not shutdown
+    // (nested_check_guest_non_reg_state fails any other state). The lab has no SIPI: HLT only.
+    activityStates: ACTIVITY_MISC.HLT,
+    // What the processor does with an NMI injected into STI blocking holds for vmcs02 too.
+    stiBlocksNmiInjection: hw.features.stiBlocksNmiInjection,
   });
 }
 

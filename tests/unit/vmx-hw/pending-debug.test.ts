@@ -1,0 +1,230 @@
+// "Delivery of Pending Debug Exceptions after VM Entry" (SDM Vol. 3C "Special Features of VM
+// Entry"), the exit qualification of #DB exits ("Exit Qualification for VM Exits"), the pending
+// debug exceptions a VM exit saves ("Saving Non-Register State"; facts §3.6) and MOV-DR exiting
+// (exit 29, "Exit Qualification for MOV DR").
+import { describe, expect, it } from 'vitest';
+import { deliveries, label, memQ } from '../helpers';
+import { entries, exits, field, info, runVmx } from './vmx-helpers';
+
+/** The guest's #DB handler saves DR6 and makes a hypercall; every other gate goes to `gh`. */
+const GUEST_IDT = ['        .intgate 1, gdb', '        .intgate 2, gh', '        .intgate 0x80, gh'];
+const EXTRA = [
+  'gdb:    mov rax, dr6',
+  '        mov [dr6_seen], rax',
+  '        vmcall',
+  'gh:     vmcall',
+  'dr6_seen: .dq 0',
+];
+
+const pend = (v: number) => `vmwrite GUEST_PENDING_DBG_EXCEPTIONS, 0x${v.toString(16)}`;
+const DB_EXITS = 'vmwrite EXCEPTION_BITMAP, 2';
+const TF = 'vmwrite GUEST_RFLAGS, X86_EFLAGS_FIXED | X86_EFLAGS_TF';
+const TIMER0 = [
+  'vmwrite PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_VMX_PREEMPTION_TIMER',
+  'vmwrite VMX_PREEMPTION_TIMER_VALUE, 0',
+];
+const MTF = 'vmwrite CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_MONITOR_TRAP_FLAG';
+
+function enter(setup: string[], guest = ['        nop', '        vmcall']) {
+  return runVmx({ guestIdt: GUEST_IDT, setup, guest, extra: EXTRA });
+}
+
+/** The #DBs delivered in the guest: return RIPs. */
+function dbRips(s: ReturnType<typeof enter>): number[] {
+  return deliveries(s)
+    .filter((d) => d.vector === 1)
+    .map((d) => d.rip);
+}
+
+describe('delivered through the guest IDT before the first guest instruction', () => {
+  it.each([
+    ['BS', 0x4000, 0x4000],
+    ['enabled breakpoint with B0', 0x1001, 0x1],
+    ['enabled breakpoint with B3 and B1', 0x100a, 0xa],
+    ['enabled breakpoint alone', 0x1000, 0],
+    ['BS with B2', 0x4004, 0x4004],
+  ])('%s: a #DB at GUEST_RIP, DR6 gets the bits', (_, bits, dr6) => {
+    const s = enter([pend(bits)]);
+    expect(dbRips(s)).toEqual([label(s, 'guest')]);
+    expect(memQ(s, label(s, 'dr6_seen'))).toBe(BigInt((0xffff0ff0 | dr6) >>> 0));
+    expect(exits(s).map((e) => e.reason)).toEqual([18]);
+    expect(field(s, 'GUEST_RIP')).toBe(label(s, 'gdb') + 10); // its VMCALL
+  });
+
+  it('B0–B3 without BS or the enabled-breakpoint bit are no valid pending debug exception', () => {
+    const s = enter([pend(0xf)]);
+    expect(dbRips(s)).toEqual([]);
+    expect(exits(s).map((e) => e.rip)).toEqual([label(s, 'guest') + 1]);
+  });
+});
+
+describe('with #DB in the exception bitmap: exit reason 0, the bits in the exit qualification', () => {
+  it.each([
+    ['BS', 0x4000, 0x4000],
+    ['enabled breakpoint with B1', 0x1002, 0x2],
+    ['BS, enabled breakpoint, B0 and B3', 0x5009, 0x4009],
+  ])('%s', (_, bits, qual) => {
+    const s = enter([DB_EXITS, pend(bits)]);
+    const x = exits(s);
+    expect(x.map((e) => [e.reason, e.intrInfo])).toEqual([[0, info(3, 1)]]);
+    expect(x[0].rip).toBe(label(s, 'guest'));
+    expect(field(s, 'EXIT_QUALIFICATION')).toBe(qual);
+    // the #DB was consumed by the exit: nothing is saved as pending, DR6 is unchanged
+    expect(field(s, 'GUEST_PENDING_DBG_EXCEPTIONS')).toBe(0);
+    expect(dbRips(s)).toEqual([]);
+  });
+});
+
+describe('priority against a VMX-preemption timer of 0 and MTF', () => {
+  it('the pending #DB is delivered first, the timer exit comes at the #DB handler', () => {
+    const s = enter([...TIMER0, pend(0x4000)]);
+    expect(dbRips(s)).toEqual([label(s, 'guest')]);
+    const x = exits(s);
+    expect(x.map((e) => e.reason)).toEqual([52]);
+    expect(x[0].rip).toBe(label(s, 'gdb'));
+  });
+
+  it('with #DB in the exception bitmap the #DB exit wins over the timer exit', () => {
+    const s = enter([...TIMER0, DB_EXITS, pend(0x1001)]);
+    expect(exits(s).map((e) => e.reason)).toEqual([0]);
+    expect(field(s, 'EXIT_QUALIFICATION')).toBe(1);
+  });
+
+  it('MTF without injection: the #DB is delivered first, then the MTF exit at its handler', () => {
+    const s = enter([MTF, pend(0x4000)]);
+    expect(dbRips(s)).toEqual([label(s, 'guest')]);
+    const x = exits(s);
+    expect(x.map((e) => [e.reason, e.rip])).toEqual([[37, label(s, 'gdb')]]);
+    expect(field(s, 'GUEST_PENDING_DBG_EXCEPTIONS')).toBe(0);
+  });
+
+  it('a pending MTF exit (type 7) comes before the #DB, which is saved with all its bits', () => {
+    const s = enter([`vmwrite VM_ENTRY_INTR_INFO_FIELD, 0x${info(7, 0).toString(16)}`, pend(0x500f)]);
+    const x = exits(s);
+    expect(x.map((e) => [e.reason, e.rip])).toEqual([[37, label(s, 'guest')]]);
+    expect(dbRips(s)).toEqual([]);
+    expect(field(s, 'GUEST_PENDING_DBG_EXCEPTIONS')).toBe(0x500f);
+  });
+});
+
+describe('ignored or held', () => {
+  it.each([
+    ['an injected NMI', info(2, 2), []],
+    ['an injected #UD', info(3, 6), []],
+    [
+      'an injected software interrupt without MOV-SS blocking',
+      info(4, 0x80),
+      ['vmwrite VM_ENTRY_INSTRUCTION_LEN, 2'],
+    ],
+  ])('the entry injects %s: no #DB', (_, event, more) => {
+    const s = enter([`vmwrite VM_ENTRY_INTR_INFO_FIELD, 0x${event.toString(16)}`, ...more, pend(0x4000)]);
+    expect(dbRips(s)).toEqual([]);
+    expect(exits(s)).toHaveLength(1);
+  });
+
+  it('a software interrupt injected with MOV-SS blocking: the #DB follows its delivery, at the handler', () => {
+    const s = enter([
+      `vmwrite VM_ENTRY_INTR_INFO_FIELD, 0x${info(4, 0x80).toString(16)}`,
+      'vmwrite VM_ENTRY_INSTRUCTION_LEN, 2',
+      'vmwrite GUEST_INTERRUPTIBILITY_INFO, 2',
+      TF,
+      pend(0x4000),
+    ]);
+    // the entry delivered INT 0x80 (its handler is where the guest starts), then the #DB
+    expect(entries(s)[0].guestRip).toBe(label(s, 'gh'));
+    expect(dbRips(s)).toEqual([label(s, 'gh')]);
+  });
+
+  it('with MOV-SS blocking and no injection the #DB waits for the next instruction', () => {
+    const s = enter([TF, 'vmwrite GUEST_INTERRUPTIBILITY_INFO, 2', pend(0x4000)]);
+    expect(dbRips(s)).toEqual([label(s, 'guest') + 1]);
+  });
+
+  it('in HLT the #DB is delivered and wakes the guest', () => {
+    const s = enter([TF, 'vmwrite GUEST_ACTIVITY_STATE, 1', pend(0x4000)]);
+    expect(dbRips(s)).toEqual([label(s, 'guest')]);
+    expect(deliveries(s)[0].wokeFromHlt).toBe(true);
+  });
+
+  it('an NMI injected into shutdown leaves it; a non-vectoring entry into shutdown ignores the field', () => {
+    const s = enter([
+      `vmwrite VM_ENTRY_INTR_INFO_FIELD, 0x${info(2, 2).toString(16)}`,
+      'vmwrite GUEST_ACTIVITY_STATE, 2',
+      pend(0x4000),
+    ]);
+    expect(dbRips(s)).toEqual([]);
+    expect(entries(s)).toHaveLength(1);
+  });
+});
+
+describe('#DB exits from guest execution', () => {
+  it('single-step: exit qualification BS', () => {
+    const s = enter([DB_EXITS, TF]);
+    const x = exits(s);
+    expect(x.map((e) => [e.reason, e.rip])).toEqual([[0, label(s, 'guest') + 1]]);
+    expect(field(s, 'EXIT_QUALIFICATION')).toBe(0x4000);
+  });
+
+  it('an instruction breakpoint in the guest: a fault-like exit, qualification B2', () => {
+    const s = enter(
+      [DB_EXITS],
+      [
+        '        lea rax, [bp]',
+        '        mov dr2, rax',
+        '        mov eax, 0x410',
+        '        mov dr7, rax',
+        'bp:     nop',
+        '        vmcall',
+      ],
+    );
+    const x = exits(s);
+    expect(x.map((e) => [e.reason, e.rip])).toEqual([[0, label(s, 'bp')]]);
+    expect(field(s, 'EXIT_QUALIFICATION')).toBe(4);
+  });
+
+  it('a #DB delivered in the guest with TF is not saved as pending at the next exit', () => {
+    const s = enter([TF]);
+    expect(dbRips(s)).toEqual([label(s, 'guest') + 1]);
+    expect(field(s, 'GUEST_PENDING_DBG_EXCEPTIONS')).toBe(0);
+  });
+});
+
+describe('MOV-DR exiting (primary control bit 23): exit 29', () => {
+  it.each([
+    ['mov rbx, dr6', 6 | 0x10 | (3 << 8), 3],
+    ['mov dr7, r9', 7 | (9 << 8), 4],
+    ['mov dr0, rax', 0, 3],
+    ['mov r15, dr3', 3 | 0x10 | (15 << 8), 4],
+  ])('%s: qualification 0x%s', (ins, qual, len) => {
+    const s = enter(
+      ['vmwrite CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_MOV_DR_EXITING'],
+      [`        ${ins}`, '        vmcall'],
+    );
+    const x = exits(s);
+    expect(x.map((e) => [e.reason, e.rip])).toEqual([[29, label(s, 'guest')]]);
+    expect(field(s, 'EXIT_QUALIFICATION')).toBe(qual);
+    expect(field(s, 'VM_EXIT_INSTRUCTION_LEN')).toBe(len);
+  });
+
+  it('takes priority over general detect', () => {
+    const s = enter(
+      [
+        'vmwrite VM_ENTRY_CONTROLS, VM_ENTRY_LOAD_DEBUG_CONTROLS',
+        'vmwrite GUEST_DR7, 0x2400',
+        'vmwrite CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_MOV_DR_EXITING',
+      ],
+      ['        mov rax, dr7', '        vmcall'],
+    );
+    expect(exits(s).map((e) => e.reason)).toEqual([29]);
+    expect(dbRips(s)).toEqual([]);
+  });
+
+  it('without the control the guest reads DR7 as loaded', () => {
+    const s = enter(
+      ['vmwrite VM_ENTRY_CONTROLS, VM_ENTRY_LOAD_DEBUG_CONTROLS', 'vmwrite GUEST_DR7, 0x403'],
+      ['        mov rax, dr7', '        mov [dr6_seen], rax', '        vmcall'],
+    );
+    expect(exits(s).map((e) => e.reason)).toEqual([18]);
+    expect(memQ(s, label(s, 'dr6_seen'))).toBe(0x403n);
+  });
+});
