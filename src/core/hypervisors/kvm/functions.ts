@@ -50,6 +50,10 @@ export const KVM_FUNCTIONS = [
   { name: 'nested_vmx_enter_non_root_mode', file: 'vmx/nested.c' }, // 39: VM-entry failure
   { name: 'vmx_get_vmx_msr', file: 'vmx/nested.c' }, // 40: L1 reads a VMX capability MSR
   { name: 'kvm_emulate_cpuid', file: 'cpuid.c' }, // 41
+  { name: 'handle_dr', file: 'vmx/vmx.c' }, // 42: MOV DR exit
+  { name: 'vmx_sync_dirty_debug_regs', file: 'vmx/vmx.c' }, // 43: MOV-DR exiting set again
+  { name: 'vmx_set_msr (IA32_DEBUGCTL)', file: 'vmx/vmx.c' }, // 44
+  { name: 'vmx_get_msr (IA32_DEBUGCTL)', file: 'vmx/vmx.c' }, // 45
 ] as const satisfies readonly KvmFunction[];
 
 export const Fn = {
@@ -95,6 +99,10 @@ export const Fn = {
   nested_vmx_entry_failure: 39,
   vmx_get_vmx_msr: 40,
   kvm_emulate_cpuid: 41,
+  handle_dr: 42,
+  vmx_sync_dirty_debug_regs: 43,
+  vmx_set_debugctl: 44,
+  vmx_get_debugctl: 45,
 } as const;
 
 export function kvmFunction(id: number): KvmFunction {

@@ -51,10 +51,21 @@ function setUp(c: KvmContext): KvmStepResult {
   wr(c, F.PIN_BASED_VM_EXEC_CONTROL, kvmPinControls(kvm));
   // HLT exits so KVM can emulate it (kvm_hlt_in_guest is off); x2APIC MSR accesses exit
   // (no MSR bitmaps, no APIC virtualization in this model).
-  wr(c, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_HLT_EXITING);
+  // MOV-DR exiting too (setup_vmcs_config requires it; handle_dr drops it lazily, debug.ts).
+  wr(c, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_HLT_EXITING | CPU_BASED.CPU_BASED_MOV_DR_EXITING);
   wr(c, F.EXCEPTION_BITMAP, (1 << 18) | (1 << 17)); // #MC and #AC, as init_vmcs
-  wr(c, F.VM_EXIT_CONTROLS, VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT);
-  wr(c, F.VM_ENTRY_CONTROLS, VM_ENTRY.VM_ENTRY_IA32E_MODE);
+  // DR7 and IA32_DEBUGCTL travel in the VMCS: "save debug controls" and "load debug controls"
+  // are required controls of setup_vmcs_config.
+  wr(
+    c,
+    F.VM_EXIT_CONTROLS,
+    VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE |
+      VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT |
+      VM_EXIT.VM_EXIT_SAVE_DEBUG_CONTROLS,
+  );
+  wr(c, F.VM_ENTRY_CONTROLS, VM_ENTRY.VM_ENTRY_IA32E_MODE | VM_ENTRY.VM_ENTRY_LOAD_DEBUG_CONTROLS);
+  wr(c, F.GUEST_DR7, 0x400);
+  wr(c, F.GUEST_IA32_DEBUGCTL, 0);
   wr(c, F.HOST_RIP, KVM_HOST.VMX_VMEXIT);
   wr(c, F.HOST_RSP, KVM_HOST.STACK);
   wr(c, F.HOST_IDTR_BASE, c.hostIdt);

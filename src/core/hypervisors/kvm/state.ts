@@ -77,6 +77,8 @@ export interface KvmState {
   regsSaved: boolean;
   /** struct nested_vmx: the VMX operation KVM emulates for L1. */
   nested: NestedVmxState;
+  /** switch_db_regs & KVM_DEBUGREG_WONT_EXIT: handle_dr dropped MOV-DR exiting until the next exit. */
+  dbregsWontExit: boolean;
   /** Log lines KVM printed (pr_info / pr_warn), with their step. */
   log: { step: number; text: string }[];
 }
@@ -113,6 +115,7 @@ export function createKvm(enableVnmi: boolean): KvmState {
     guestRegs: new Uint32Array(32),
     regsSaved: false,
     nested: createNestedVmx(),
+    dbregsWontExit: false,
     log: [],
   };
 }
