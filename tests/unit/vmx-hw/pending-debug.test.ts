@@ -163,6 +163,7 @@ describe('#DB exits from guest execution', () => {
     const x = exits(s);
     expect(x.map((e) => [e.reason, e.rip])).toEqual([[0, label(s, 'guest') + 1]]);
     expect(field(s, 'EXIT_QUALIFICATION')).toBe(0x4000);
+    expect(s.view(x[0].step).explanation.text).toMatch(/Exit qualification 0x4000: BS/);
   });
 
   it('an instruction breakpoint in the guest: a fault-like exit, qualification B2', () => {
@@ -204,6 +205,10 @@ describe('MOV-DR exiting (primary control bit 23): exit 29', () => {
     expect(x.map((e) => [e.reason, e.rip])).toEqual([[29, label(s, 'guest')]]);
     expect(field(s, 'EXIT_QUALIFICATION')).toBe(qual);
     expect(field(s, 'VM_EXIT_INSTRUCTION_LEN')).toBe(len);
+    const [a, b] = ins.slice(4).split(', ');
+    expect(s.view(x[0].step).explanation.text).toContain(
+      `MOV ${a.replace('dr', 'DR')}, ${b.replace('dr', 'DR')}`,
+    );
   });
 
   it('takes priority over general detect', () => {
