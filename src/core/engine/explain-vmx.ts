@@ -76,8 +76,12 @@ export function explainVmx(
     const mtf = cur.vmx.mtfPending
       ? ' An MTF VM exit is now pending before the first guest instruction.'
       : '';
+    const bits = (cur.cpu.dbTrapPending ? 0x4000 : 0) | cur.cpu.dbPending;
+    const dbg = bits
+      ? ` GUEST_PENDING_DBG_EXCEPTIONS makes a #DB pending (${hex(bits)}): it comes at the first boundary with the priority of a debug trap, or exits if #DB is in the exception bitmap.`
+      : '';
     return {
-      text: `VM entry (${launch}) into ${guest}: guest state loaded from the VMCS.${inj}${timer}${mtf}`,
+      text: `VM entry (${launch}) into ${guest}: guest state loaded from the VMCS.${inj}${timer}${mtf}${dbg}`,
       cite: CITE.entry,
     };
   }

@@ -49,6 +49,9 @@ describe('delivered through the guest IDT before the first guest instruction', (
     expect(memQ(s, label(s, 'dr6_seen'))).toBe(BigInt((0xffff0ff0 | dr6) >>> 0));
     expect(exits(s).map((e) => e.reason)).toEqual([18]);
     expect(field(s, 'GUEST_RIP')).toBe(label(s, 'gdb') + 10); // its VMCALL
+    expect(s.view(entries(s)[0].step).explanation.text).toMatch(
+      /GUEST_PENDING_DBG_EXCEPTIONS makes a #DB pending/,
+    );
   });
 
   it('B0–B3 without BS or the enabled-breakpoint bit are no valid pending debug exception', () => {
