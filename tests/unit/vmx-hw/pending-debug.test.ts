@@ -193,6 +193,28 @@ describe('#DB exits from guest execution', () => {
   });
 });
 
+describe('pending debug exceptions saved at a VM exit', () => {
+  it('an exit in a MOV-SS shadow that holds a single-step trap saves BS with the MOV-SS blocking', () => {
+    const s = enter(
+      [],
+      [
+        '        mov eax, 0x10',
+        '        pushf',
+        '        or qword [rsp], 0x100',
+        '        popf', // TF = 1 from the next instruction on
+        '        mov ss, rax', // its trap is held by the MOV-SS shadow
+        'l_cpuid: cpuid', // exits before it executes
+        '        vmcall',
+      ],
+    );
+    const x = exits(s);
+    expect(x.map((e) => [e.reason, e.rip])).toEqual([[10, label(s, 'l_cpuid')]]);
+    expect(field(s, 'GUEST_INTERRUPTIBILITY_INFO')).toBe(2);
+    expect(field(s, 'GUEST_PENDING_DBG_EXCEPTIONS')).toBe(0x4000);
+    expect(dbRips(s)).toEqual([]);
+  });
+});
+
 describe('MOV-DR exiting (primary control bit 23): exit 29', () => {
   it.each([
     ['mov rbx, dr6', 6 | 0x10 | (3 << 8), 3],
