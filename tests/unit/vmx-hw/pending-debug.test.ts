@@ -3,7 +3,9 @@
 // debug exceptions a VM exit saves ("Saving Non-Register State"; facts §3.6) and MOV-DR exiting
 // (exit 29, "Exit Qualification for MOV DR").
 import { describe, expect, it } from 'vitest';
-import { deliveries, label, memQ } from '../helpers';
+import { nestUnderKvm } from '../../../src/core/scenario/nest';
+import { F, readField } from '../../../src/core/vmx/vmcs';
+import { deliveries, label, memQ, open, qword, scenarioDoc } from '../helpers';
 import { entries, exits, field, info, runVmx } from './vmx-helpers';
 
 /** The guest's #DB handler saves DR6 and makes a hypercall; every other gate goes to `gh`. */
@@ -256,5 +258,129 @@ describe('MOV-DR exiting (primary control bit 23): exit 29', () => {
     );
     expect(exits(s).map((e) => e.reason)).toEqual([18]);
     expect(memQ(s, label(s, 'dr6_seen'))).toBe(0x403n);
+  });
+});
+
+describe('"load debug controls" and "save debug controls" (like kvm-unit-tests dbgctls)', () => {
+  const guest = [
+    '        mov rax, dr7',
+    '        mov [g_dr7], rax',
+    '        mov ecx, 0x1d9',
+    '        rdmsr',
+    '        mov [g_ctl], rax',
+    '        mov eax, 0x408',
+    '        mov dr7, rax',
+    '        mov eax, 3',
+    '        xor edx, edx',
+    '        wrmsr',
+    '        vmcall',
+  ];
+  const host = [
+    '        mov rax, dr7',
+    '        mov [h_dr7], rax',
+    '        mov ecx, 0x1d9',
+    '        rdmsr',
+    '        mov [h_ctl], rax',
+  ];
+  const data = ['g_dr7: .dq 0', 'g_ctl: .dq 0', 'h_dr7: .dq 0', 'h_ctl: .dq 0'];
+  function run(controls: string[]) {
+    return runVmx({
+      setup: [
+        '        mov eax, 0x402',
+        '        mov dr7, rax',
+        '        mov ecx, 0x1d9',
+        '        mov eax, 1',
+        '        xor edx, edx',
+        '        wrmsr',
+        '        vmwrite GUEST_DR7, 0x404',
+        '        vmwrite GUEST_IA32_DEBUGCTL, 2',
+        '        vmwrite CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_USE_MSR_BITMAPS',
+        '        vmwrite MSR_BITMAP, msr_bitmap',
+        ...controls.map((l) => `        ${l}`),
+      ],
+      guest,
+      host,
+      extra: data,
+    });
+  }
+  const mem = (s: ReturnType<typeof run>, name: string) => memQ(s, label(s, name));
+  /** The same program as L1 under KVM: a qword of L1's memory at the end. */
+  function underKvm(controls: string[]) {
+    const bare = run(controls);
+    const s = open(
+      nestUnderKvm(scenarioDoc(bare.compiled.programs[0].source, [], { limits: { steps: 40000 } })),
+    );
+    const st = s.sim.stateAt(s.totalSteps);
+    const prog = s.compiled.lanes[1].program;
+    const at = (name: string) =>
+      qword({ ...st, mems: [st.mems[prog]] }, s.compiled.programs[prog].labels[name]);
+    return { s, at };
+  }
+
+  it('with both: the guest runs with GUEST_DR7/DEBUGCTL, the exit saves its values and loads 400H and 0', () => {
+    const s = run([
+      'vmwrite VM_ENTRY_CONTROLS, VM_ENTRY_LOAD_DEBUG_CONTROLS',
+      'vmwrite VM_EXIT_CONTROLS, VM_EXIT_SAVE_DEBUG_CONTROLS',
+    ]);
+    expect(exits(s).map((e) => e.reason)).toEqual([18]);
+    expect([mem(s, 'g_dr7'), mem(s, 'g_ctl')]).toEqual([0x404n, 2n]);
+    expect([mem(s, 'h_dr7'), mem(s, 'h_ctl')]).toEqual([0x400n, 0n]);
+    expect(field(s, 'GUEST_DR7')).toBe(0x408);
+    expect(field(s, 'GUEST_IA32_DEBUGCTL')).toBe(3);
+  });
+
+  it('under KVM L2 and L1 see the same DR7 values (prepare_vmcs02, sync_vmcs02_to_vmcs12, handle_dr)', () => {
+    const both = underKvm([
+      'vmwrite VM_ENTRY_CONTROLS, VM_ENTRY_LOAD_DEBUG_CONTROLS',
+      'vmwrite VM_EXIT_CONTROLS, VM_EXIT_SAVE_DEBUG_CONTROLS',
+    ]);
+    expect([both.at('g_dr7'), both.at('h_dr7')]).toEqual([0x404n, 0x400n]);
+    expect(both.at('g_ctl')).toBe(2n);
+    const neither = underKvm([]);
+    expect([neither.at('g_dr7'), neither.at('h_dr7')]).toEqual([0x402n, 0x400n]);
+  });
+
+  it("with neither: the guest runs with the host's DR7/DEBUGCTL and the fields keep their values", () => {
+    const s = run([]);
+    expect([mem(s, 'g_dr7'), mem(s, 'g_ctl')]).toEqual([0x402n, 1n]);
+    expect([mem(s, 'h_dr7'), mem(s, 'h_ctl')]).toEqual([0x400n, 0n]);
+    expect(field(s, 'GUEST_DR7')).toBe(0x404);
+    expect(field(s, 'GUEST_IA32_DEBUGCTL')).toBe(2);
+  });
+});
+
+describe('single-step in a MOV-SS shadow with pending debug exceptions (like kvm-unit-tests vmx_db_test)', () => {
+  it('the pending bits and the NOP single-step accumulate in the exit qualification; DR6 and the pending field end clear of them', () => {
+    const s = runVmx({
+      guestIdt: GUEST_IDT,
+      setup: [
+        '        mov eax, 0x400a', // starting DR6: BS, B3, B1
+        '        mov dr6, rax',
+        `        ${DB_EXITS}`,
+        `        ${TF}`,
+        '        vmwrite GUEST_INTERRUPTIBILITY_INFO, 2',
+        `        ${pend(0x5001)}`,
+      ],
+      guest: ['        nop', 'post_nop: vmcall'],
+      host: ['        mov rax, dr6', '        mov [h_dr6], rax'],
+      extra: [...EXTRA, 'h_dr6: .dq 0'],
+    });
+    const x = exits(s);
+    expect(x.map((e) => [e.reason, e.intrInfo, e.rip])).toEqual([[0, info(3, 1), label(s, 'post_nop')]]);
+    expect(field(s, 'EXIT_QUALIFICATION')).toBe(0x4001);
+    expect(field(s, 'GUEST_PENDING_DBG_EXCEPTIONS')).toBe(0);
+    expect(memQ(s, label(s, 'h_dr6'))).toBe(0xffff4ffan);
+    // The same under KVM: vmcs12's pending debug exceptions go through vmcs02, the #DB exit is
+    // reflected with its qualification.
+    const k = open(
+      nestUnderKvm(scenarioDoc(s.compiled.programs[0].source, [], { limits: { steps: 40000 } })),
+    );
+    const st = k.sim.stateAt(k.totalSteps);
+    const prog = k.compiled.lanes[1].program;
+    expect(qword({ ...st, mems: [st.mems[prog]] }, k.compiled.programs[prog].labels.h_dr6)).toBe(0xffff4ffan);
+    const vmcs12 = st.kvm!.nested.vmcs12;
+    const v = Object.values(vmcs12)[0];
+    expect(readField(v, F.EXIT_QUALIFICATION)).toBe(0x4001);
+    expect(readField(v, F.VM_EXIT_REASON)).toBe(0);
   });
 });
