@@ -27,8 +27,8 @@ const TIMER0 = [
 ];
 const MTF = 'vmwrite CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_MONITOR_TRAP_FLAG';
 
-function enter(setup: string[], guest = ['        nop', '        vmcall']) {
-  return runVmx({ guestIdt: GUEST_IDT, setup, guest, extra: EXTRA });
+function enter(setup: string[], guest = ['        nop', '        vmcall'], guestIdt = GUEST_IDT) {
+  return runVmx({ guestIdt, setup, guest, extra: EXTRA });
 }
 
 /** The #DBs delivered in the guest: return RIPs. */
@@ -101,6 +101,31 @@ describe('priority against a VMX-preemption timer of 0 and MTF', () => {
     const x = exits(s);
     expect(x.map((e) => [e.reason, e.rip])).toEqual([[37, label(s, 'gdb')]]);
     expect(field(s, 'GUEST_PENDING_DBG_EXCEPTIONS')).toBe(0);
+  });
+
+  it.each([
+    [
+      'NMI-window exiting',
+      [
+        'vmwrite PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS',
+        'vmwrite CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_NMI_WINDOW_EXITING',
+      ],
+      8,
+    ],
+    [
+      'interrupt-window exiting',
+      [
+        'vmwrite GUEST_RFLAGS, X86_EFLAGS_FIXED | X86_EFLAGS_IF',
+        'vmwrite CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_INTR_WINDOW_EXITING',
+      ],
+      7,
+    ],
+  ])('the #DB comes before an open %s, whose exit follows at the #DB handler', (_, setup, reason) => {
+    // A trap gate for #DB: IF stays 1 in its handler, so the interrupt window is still open.
+    const idt = GUEST_IDT.map((l) => l.replace('.intgate 1,', '.trapgate 1,'));
+    const s = enter([...setup, pend(0x4000)], undefined, idt);
+    expect(dbRips(s)).toEqual([label(s, 'guest')]);
+    expect(exits(s).map((e) => [e.reason, e.rip])).toEqual([[reason, label(s, 'gdb')]]);
   });
 
   it('a pending MTF exit (type 7) comes before the #DB, which is saved with all its bits', () => {
