@@ -134,6 +134,10 @@ describe('priority against a VMX-preemption timer of 0 and MTF', () => {
     expect(x.map((e) => [e.reason, e.rip])).toEqual([[37, label(s, 'guest')]]);
     expect(dbRips(s)).toEqual([]);
     expect(field(s, 'GUEST_PENDING_DBG_EXCEPTIONS')).toBe(0x500f);
+    // The views: pending in the guest's CPU after the entry, in its VMCS field after the exit.
+    expect(s.view(entries(s)[0].step).levels[1].cpu.pendingDebug).toBe(0x500f);
+    expect(s.view(x[0].step).levels[1].cpu.pendingDebug).toBe(0x500f);
+    expect(s.view(x[0].step).levels[0].cpu.pendingDebug).toBe(0);
   });
 });
 
