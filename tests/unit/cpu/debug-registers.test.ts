@@ -154,6 +154,7 @@ describe('instruction breakpoints', () => {
     expect(d.map((x) => [x.vector, x.rip])).toEqual([[1, label(s, 'bp')]]);
     expect(memQ(s, label(s, 'db_dr6'))).toBe(0xffff0ff2n);
     expect(memQ(s, label(s, 'db_count'))).toBe(1n);
+    expect(s.view(d[0].step).explanation.text).toMatch(/DR6 is 0xffff0ff2: B1 \(breakpoint 1\)/);
     expect(reg(s, 'rbx')).toBe(2n);
   });
 
