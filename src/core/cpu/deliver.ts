@@ -34,6 +34,26 @@ export function hwExceptionInfo(vector: number): number {
   return (0x80000300 | (hasErrorCode(vector, EventType.HW_EXCEPTION) ? 0x800 : 0) | vector) >>> 0;
 }
 
+/**
+ * Fault-class exceptions (SDM "Exception and Interrupt Reference"): #DE, #BR, #UD, #NM, #TS,
+ * #NP, #SS, #GP, #PF, #MF, #AC, #XM, #VE, #CP. #DB is left out: its fault-like forms
+ * (instruction breakpoint, general detect) push RF as it is.
+ */
+const FAULT_VECTORS = new Set([0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21]);
+
+/**
+ * The RF the processor pushes (SDM "Instruction-Breakpoint Exception Condition"): 1 for a
+ * fault-class exception it raises and for an interrupt that arrives between iterations of a
+ * repeated instruction (the lab's interrupted `work`); otherwise RFLAGS.RF as it is. An
+ * injected event pushes RFLAGS as the guest-state area had it.
+ */
+function pushedRf(h: Hart, vector: number, type: number, injected: boolean): number {
+  if (injected) return 0;
+  if (type === EventType.HW_EXCEPTION && FAULT_VECTORS.has(vector)) return RFLAGS.RF;
+  if ((type === EventType.EXTINT || type === EventType.NMI) && h.cpu.workRemaining > 0) return RFLAGS.RF;
+  return 0;
+}
+
 /** SDM "Interrupt 8—Double Fault Exception": contributory exceptions. */
 function isContributory(vector: number, type: number): boolean {
   return type === EventType.HW_EXCEPTION && [0, 10, 11, 12, 13].includes(vector);
@@ -187,6 +207,8 @@ export function deliverEvent(
     const soft = t === EventType.SW_EXCEPTION || t === EventType.PRIV_SW_EXCEPTION;
     cpu.rip = soft ? instrRip : fromRip;
     const withErr = hasErrorCode(v, t);
+    // "Saving RIP, RSP, RFLAGS": RF is saved as the delivery would have pushed it.
+    cpu.rflags |= pushedRf(h, v, t, false);
     // "Exit Qualification for VM Exits" due to a debug exception: B3–B0, BD, BS as DR6 would
     // have them; DR6 itself is not changed (SDM "Debug Exceptions" in "VM Exits").
     vmExit(h, {
@@ -283,7 +305,7 @@ export function deliverEvent(
   push64(h, cpu.ss, 0);
   const [rlo, rhi] = split(oldRsp);
   push64(h, rlo, rhi);
-  push64(h, cpu.rflags >>> 0, 0);
+  push64(h, (cpu.rflags | pushedRf(h, v, t, opts.injected === true && first < 0)) >>> 0, 0);
   push64(h, KERNEL_CS, 0);
   const [ilo, ihi] = split(fromRip);
   push64(h, ilo, ihi);

@@ -87,6 +87,15 @@ export function nonRootEvent(h: Hart): number {
   return Boundary.NONE;
 }
 
+/**
+ * "Saving RIP, RSP, RFLAGS": a VM exit caused by an event that would be delivered through the
+ * IDT saves RF as the delivery would push it — 1 for an interrupt or NMI between iterations of
+ * a repeated instruction (the lab's interrupted `work`).
+ */
+function interruptedRf(h: Hart): void {
+  if (h.cpu.workRemaining > 0) h.cpu.rflags |= RFLAGS.RF;
+}
+
 /** Whether something at this boundary ends a guest's HLT or shutdown (a VM exit or a delivery). */
 export function nonRootWakes(h: Hart): boolean {
   return nonRootEvent(h) !== Boundary.NONE;
@@ -125,6 +134,7 @@ export function nonRootBoundary(h: Hart): boolean {
     case Boundary.NMI_EXIT:
       // The NMI is consumed by the exit (facts §3.8).
       cpu.nmiPending = false;
+      interruptedRf(h);
       vmExit(h, { reason: ExitReason.EXCEPTION_NMI, intrInfo: intrInfo(2, EventType.NMI, false) });
       return true;
     case Boundary.NMI_DELIVERY:
@@ -135,6 +145,7 @@ export function nonRootBoundary(h: Hart): boolean {
       vmExit(h, { reason: ExitReason.INTERRUPT_WINDOW });
       return true;
     case Boundary.EXTINT_EXIT: {
+      interruptedRf(h);
       // With "acknowledge interrupt on exit" the APIC moves the vector to ISR and
       // VM_EXIT_INTR_INFO reports it; without it the interrupt stays pending in IRR (SDM
       // "Architectural State before a VM Exit", facts §3.8).

@@ -165,3 +165,42 @@ describe('instruction breakpoints', () => {
     expect(deliveries(t)).toEqual([]);
   });
 });
+
+describe('RF in the pushed RFLAGS (SDM "Instruction-Breakpoint Exception Condition")', () => {
+  /** Handlers that save the pushed RFLAGS (without an error code for 3 and 0x40, with one for 13). */
+  const SAVE = [
+    '.intgate 13, gp',
+    '.intgate 3, bp',
+    '.intgate 0x40, irq',
+    'gp:     mov rax, [rsp+24]',
+    '        mov [pushed], rax',
+    '        hlt',
+    'bp:     mov rax, [rsp+16]',
+    '        mov [pushed], rax',
+    '        hlt',
+    'irq:    mov rax, [rsp+16]',
+    '        mov [pushed], rax',
+    '        hlt',
+    'pushed: .dq 0',
+  ];
+  const pushed = (s: ReturnType<typeof run>) => memQ(s, label(s, 'pushed')) & 0x10000n;
+
+  it('a fault-class exception (#GP) pushes RF = 1', () => {
+    const s = run(['start:', 'mov ecx, 0x12345', 'rdmsr', ...STOP, ...SAVE]);
+    expect(deliveries(s).map((d) => d.vector)).toEqual([13]);
+    expect(pushed(s)).toBe(0x10000n);
+  });
+
+  it('a trap-class software exception (INT3) pushes RF = 0', () => {
+    const s = run(['start:', 'int3', ...STOP, ...SAVE]);
+    expect(pushed(s)).toBe(0n);
+  });
+
+  it('an interrupt in the middle of a `work` (like a REP iteration) pushes RF = 1; between instructions 0', () => {
+    const mid = run(['start:', 'sti', 'work 100', ...STOP, ...SAVE], [{ at: { time: 20 }, irq: 0x40 }]);
+    expect(pushed(mid)).toBe(0x10000n);
+    const between = run(['start:', 'sti', 'nop', 'nop', ...STOP, ...SAVE], [{ at: { time: 2 }, irq: 0x40 }]);
+    expect(deliveries(between).map((d) => d.vector)).toEqual([0x40]);
+    expect(pushed(between)).toBe(0n);
+  });
+});

@@ -413,3 +413,41 @@ describe('single-step in a MOV-SS shadow with pending debug exceptions (like kvm
     expect(readField(v, F.VM_EXIT_REASON)).toBe(0);
   });
 });
+
+describe('RF saved at a VM exit ("Saving RIP, RSP, RFLAGS")', () => {
+  it('a fault-class exception the exception bitmap intercepts saves RF = 1', () => {
+    const s = runVmx({
+      setup: ['        vmwrite EXCEPTION_BITMAP, 0x2000'],
+      guest: ['        mov rax, 0x100000000', 'l_mov: mov dr7, rax', '        vmcall'],
+    });
+    const x = exits(s);
+    expect(x.map((e) => [e.reason, e.intrInfo, e.rip])).toEqual([[0, 0x80000b0d, label(s, 'l_mov')]]);
+    expect(field(s, 'GUEST_RFLAGS') & 0x10000).toBe(0x10000);
+  });
+
+  it('an external-interrupt exit in the middle of a `work` saves RF = 1; the resumed work clears it', () => {
+    const s = runVmx(
+      {
+        setup: [
+          '        vmwrite PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_EXT_INTR_MASK',
+          '        vmwrite VM_EXIT_CONTROLS, VM_EXIT_ACK_INTR_ON_EXIT',
+        ],
+        host: [
+          '        vmread rax, VM_EXIT_REASON',
+          '        cmp rax, 1',
+          '        jne done',
+          '        vmread rax, GUEST_RFLAGS',
+          '        mov [saved_rf], rax',
+          '        vmresume',
+          'done:',
+        ],
+        guest: ['l_work: work 1000', '        pushf', '        pop qword [after_rf]', '        vmcall'],
+        extra: ['saved_rf: .dq 0', 'after_rf: .dq 0'],
+      },
+      [{ at: { time: 200 }, irq: 0x40 }],
+    );
+    expect(exits(s).map((e) => e.reason)).toEqual([1, 18]);
+    expect(memQ(s, label(s, 'saved_rf')) & 0x10000n).toBe(0x10000n);
+    expect(memQ(s, label(s, 'after_rf')) & 0x10000n).toBe(0n);
+  });
+});
