@@ -117,6 +117,29 @@ describe("KVM's own guest (L1) and MOV DR", () => {
   });
 });
 
+describe('RF for an exception KVM injects', () => {
+  it('the #GP KVM injects for an MSR it does not emulate pushes RF = 1, as on bare metal', () => {
+    const s = runNested(
+      l1Program({
+        raw: true,
+        hostGates: ['        .intgate 13, l1_gp'],
+        setup: [
+          '        lidt [host_idtr]',
+          '        mov ecx, 0x12345',
+          '        rdmsr',
+          '        jmp l1_end',
+          'l1_gp:  mov rax, [rsp+24]',
+          '        mov [gp_rflags], rax',
+          '        jmp l1_end',
+        ],
+        data: ['gp_rflags: .dq 0'],
+      }),
+    );
+    expect(decisions(s, Fn.inject_gp)).toHaveLength(1);
+    expect(q(s, 'gp_rflags') & 0x10000).toBe(0x10000);
+  });
+});
+
 describe('nested: MOV-DR exits of L2', () => {
   const l2 = ['        mov rax, 0x55', 'l2_dr: mov dr2, rax', '        mov [l2_seen], rax', '        vmcall'];
 

@@ -6,6 +6,7 @@ import { acknowledge, deliverableVector } from '../../cpu/apic';
 import { hwExceptionInfo } from '../../cpu/deliver';
 import { CPU_BASED, PIN_BASED, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
 import { F } from '../../vmx/vmcs';
+import { RFLAGS } from '../../cpu/state';
 import { Inject, KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
 import { afterExit, handleExit } from './exit-handling';
 import { Fn, RESCHEDULE_VECTOR } from './functions';
@@ -137,6 +138,10 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
       kvm.exceptionPending = false;
       const v = kvm.exceptionVector;
       const info = hwExceptionInfo(v);
+      // "Intel SDM 17.3.1.1": a fault-class exception is delivered with RF set in the
+      // pushed RFLAGS; hardware injection pushes RFLAGS as it is, so KVM sets RF itself
+      // (exception_type: not #DB, #BP, #OF, #DF, #MC).
+      if (![1, 3, 4, 8, 18].includes(v)) wr(c, F.GUEST_RFLAGS, rd(c, F.GUEST_RFLAGS) | RFLAGS.RF);
       wr(c, F.VM_ENTRY_INTR_INFO_FIELD, info);
       if (info & 0x800) wr(c, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
       did |= Inject.EXCEPTION;
