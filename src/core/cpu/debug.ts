@@ -58,8 +58,22 @@ export function writeDr(cpu: CpuState, n: number, lo: number, hi: number): boole
   return true;
 }
 
-export function dr7(cpu: CpuState): number {
-  return cpu.dr[14];
+/** Outcome of a MOV to or from a debug register. */
+export const MovDr = { DONE: 0, GENERAL_DETECT: 1, GP: 2 } as const;
+
+/**
+ * "MOV—Move to/from Debug Registers" between DRn and general register `reg`: with DR7.GD = 1
+ * any access is a fault-like #DB with DR6.BD (general detect); writing a 1 to bits 63:32 of
+ * DR6 or DR7 raises #GP(0). CPL is 0 and CR4.DE 0 here: no #GP for privilege, no #UD.
+ */
+export function movDebugRegister(cpu: CpuState, toDr: boolean, n: number, reg: number): number {
+  if (cpu.dr[14] & DR7.GD) return MovDr.GENERAL_DETECT;
+  const r = 2 * reg;
+  if (toDr) return writeDr(cpu, n, cpu.regs[r], cpu.regs[r + 1]) ? MovDr.DONE : MovDr.GP;
+  const [lo, hi] = readDr(cpu, n);
+  cpu.regs[r] = lo;
+  cpu.regs[r + 1] = hi;
+  return MovDr.DONE;
 }
 
 /** Load DR7 as VM entry does with "load debug controls", or as VM exit sets it (400H). */

@@ -13,7 +13,7 @@ import { guestTsc, instructionExit } from '../vmx/non-root';
 import { shadowVmread, shadowVmwrite } from '../vmx/shadow';
 import { loaded, read, write } from './memory';
 import { msrValue, rdmsr, wrmsr } from './msr';
-import { DEBUGCTL, DR6, DR7, codeBreakpoints, dr7, readDr, writeDr } from './debug';
+import { DEBUGCTL, DR6, MovDr, codeBreakpoints, movDebugRegister } from './debug';
 import { ARITH_FLAGS, Activity, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
 
 /** Outcome of executing one instruction. */
@@ -148,6 +148,13 @@ function fault(h: Hart, ins: DInstr, vector: number, errorCode: number): void {
   deliverEvent(h, vector, EventType.HW_EXCEPTION, errorCode, ins.addr);
 }
 
+/** A fault-like #DB at the instruction (breakpoint or general detect), its causes for DR6. */
+function debugFault(h: Hart, ins: DInstr, cause: number): number {
+  h.cpu.rip = ins.addr;
+  deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, ins.addr, { debugCause: cause });
+  return Exec.DONE;
+}
+
 function compareAssert(op: string, c: number): boolean {
   switch (op) {
     case '==':
@@ -193,17 +200,10 @@ export function execute(h: Hart, budget: number): number {
   const branchStep = tf && (cpu.debugctl & DEBUGCTL.BTF) !== 0;
   const singleStep = tf && !branchStep;
   cycles.spent = 1;
-  // An instruction breakpoint (DR7 Ln/Gn with R/W = 00 at this address) is a fault-like #DB
-  // before the instruction executes, unless RFLAGS.RF is 1 (SDM "Instruction-Breakpoint
-  // Exception Condition"); its priority is below interrupts, above instruction VM exits.
-  if (!(cpu.rflags & RFLAGS.RF)) {
-    const hit = codeBreakpoints(cpu, ins.addr);
-    if (hit) {
-      cpu.rip = ins.addr;
-      deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, ins.addr, { debugCause: hit });
-      return Exec.DONE;
-    }
-  }
+  // An instruction breakpoint: a fault-like #DB before the instruction, below interrupts and
+  // above instruction VM exits (cpu/debug.ts).
+  const hit = cpu.rflags & RFLAGS.RF ? 0 : codeBreakpoints(cpu, ins.addr);
+  if (hit) return debugFault(h, ins, hit);
   // "Instructions That Cause VM Exits": checked before the instruction executes. The exit
   // saves the blocking by STI or MOV SS the instruction executes in (SDM Vol. 3C "Saving
   // Non-Register State"), so the shadow is still in place here; the exit then loads the
@@ -425,20 +425,10 @@ export function execute(h: Hart, budget: number): number {
     }
     case Op.MOV_TO_DR:
     case Op.MOV_FROM_DR: {
-      // "MOV—Move to/from Debug Registers": with DR7.GD = 1 any access is a fault-like #DB
-      // with DR6.BD (general detect). Writing a 1 to bits 63:32 of DR6 or DR7 raises #GP(0).
-      // CPL is 0 and CR4.DE 0 here: DR4/DR5 alias DR6/DR7 and there is no #UD.
-      if (dr7(cpu) & DR7.GD) {
-        cpu.rip = ins.addr;
-        deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, ins.addr, { debugCause: DR6.BD });
-        return Exec.DONE;
-      }
-      const r = 2 * a.reg;
-      if (ins.op === Op.MOV_FROM_DR) {
-        const [lo, hi] = readDr(cpu, ins.n);
-        cpu.regs[r] = lo;
-        cpu.regs[r + 1] = hi;
-      } else if (!writeDr(cpu, ins.n, cpu.regs[r], cpu.regs[r + 1])) {
+      // "MOV—Move to/from Debug Registers" (cpu/debug.ts): general detect, #GP, or done.
+      const r = movDebugRegister(cpu, ins.op === Op.MOV_TO_DR, ins.n, a.reg);
+      if (r === MovDr.GENERAL_DETECT) return debugFault(h, ins, DR6.BD);
+      if (r === MovDr.GP) {
         fault(h, ins, Vector.GP, 0);
         return Exec.DONE;
       }
