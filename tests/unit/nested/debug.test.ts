@@ -209,6 +209,24 @@ describe('nested: DR7, IA32_DEBUGCTL and pending debug exceptions through vmcs02
     expect(vmcs12(s, e.step, F.GUEST_PENDING_DBG_EXCEPTIONS)).toBe(0);
   });
 
+  it("a pending #DB reaches L2 before vmcs12's preemption timer of 0, whose exit comes at the #DB handler", () => {
+    const s = runNested(
+      l1Program({
+        guestGates: ['        .intgate 1, l2_db'],
+        setup: [
+          '        vmwrite PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_VMX_PREEMPTION_TIMER',
+          '        vmwrite VMX_PREEMPTION_TIMER_VALUE, 0',
+          '        vmwrite GUEST_PENDING_DBG_EXCEPTIONS, 0x4000',
+        ],
+        l2: ['        nop', '        vmcall', 'l2_db:  nop', '        vmcall'],
+      }),
+    );
+    const [e] = l1Exits(s);
+    expect(e.reason).toBe(ExitReason.PREEMPTION_TIMER);
+    expect(vmcs12(s, e.step, F.GUEST_RIP)).toBe(lbl(s, 'l2_db'));
+    expect(vmcs12(s, e.step, F.GUEST_PENDING_DBG_EXCEPTIONS)).toBe(0);
+  });
+
   it.each([
     ['blocking by SMI', ['        vmwrite GUEST_INTERRUPTIBILITY_INFO, 4'], 0],
     ['a reserved pending-debug bit', ['        vmwrite GUEST_PENDING_DBG_EXCEPTIONS, 0x8000'], 0],
