@@ -2,6 +2,9 @@
 // Registers, Debug Registers, and MSRs" (SDM Vol. 3C): each check failing (a VM-entry failure,
 // exit reason 0x80000021, with its exit qualification) and the same state passing.
 import { describe, expect, it } from 'vitest';
+import { ACTIVITY_MISC, DEFAULT_VMX_FEATURES, vmxCaps } from '../../../src/core/vmx/capabilities';
+import { guestStateFailure, supportedActivityStates } from '../../../src/core/vmx/guest-state-checks';
+import { F, createVmcs, writeField } from '../../../src/core/vmx/vmcs';
 import { open, scenarioDoc } from '../helpers';
 import { entries, exits, field, info, vmxProgram } from './vmx-helpers';
 
@@ -142,5 +145,48 @@ describe('"load debug controls": GUEST_DR7 and GUEST_IA32_DEBUGCTL', () => {
     expectEntered(s);
     expect(field(s, 'GUEST_DR7')).toBe(0x401);
     expect(field(s, 'GUEST_IA32_DEBUGCTL')).toBe(1);
+  });
+});
+
+describe('guestStateFailure with other capabilities (the function KVM also uses for vmcs12)', () => {
+  function vmcs(fields: Record<number, number>) {
+    const v = createVmcs(0x3000);
+    writeField(v, F.GUEST_RFLAGS, 2);
+    for (const [enc, value] of Object.entries(fields)) writeField(v, Number(enc), value);
+    return v;
+  }
+  const withRtm = vmxCaps({ ...DEFAULT_VMX_FEATURES, rtm: true });
+
+  it('RTM (bit 16) with bit 12 passes on a processor with RTM, but not with MOV-SS blocking or another bit', () => {
+    expect(guestStateFailure(vmcs({ [F.GUEST_PENDING_DBG_EXCEPTIONS]: 0x11000 }), withRtm)).toBeNull();
+    expect(
+      guestStateFailure(
+        vmcs({ [F.GUEST_PENDING_DBG_EXCEPTIONS]: 0x11000, [F.GUEST_INTERRUPTIBILITY_INFO]: 2 }),
+        withRtm,
+      )?.reason,
+    ).toMatch(/RTM \(bit 16\) needs no blocking by MOV SS/);
+    expect(guestStateFailure(vmcs({ [F.GUEST_PENDING_DBG_EXCEPTIONS]: 0x11001 }), withRtm)?.reason).toMatch(
+      /bit 12 must be 1 and bits 11:0, 15:13 0/,
+    );
+    expect(guestStateFailure(vmcs({ [F.GUEST_PENDING_DBG_EXCEPTIONS]: 0x11000 }))?.reason).toMatch(
+      /needs RTM, not supported/,
+    );
+  });
+
+  it('the activity states follow IA32_VMX_MISC bits 8:6', () => {
+    const hltOnly = vmxCaps({ ...DEFAULT_VMX_FEATURES, activityStates: ACTIVITY_MISC.HLT });
+    const withSipi = vmxCaps({ ...DEFAULT_VMX_FEATURES, activityStates: 7 });
+    expect(guestStateFailure(vmcs({ [F.GUEST_ACTIVITY_STATE]: 2 }), hltOnly)?.reason).toMatch(
+      /not supported/,
+    );
+    expect(guestStateFailure(vmcs({ [F.GUEST_ACTIVITY_STATE]: 2 }))).toBeNull();
+    expect(guestStateFailure(vmcs({ [F.GUEST_ACTIVITY_STATE]: 3 }), withSipi)).toBeNull();
+    expect(
+      guestStateFailure(
+        vmcs({ [F.GUEST_ACTIVITY_STATE]: 3, [F.VM_ENTRY_INTR_INFO_FIELD]: 0x80000202 }),
+        withSipi,
+      )?.reason,
+    ).toMatch(/wait-for-SIPI activity state nothing can be injected/);
+    expect(supportedActivityStates(hltOnly)).toBe(3);
   });
 });
