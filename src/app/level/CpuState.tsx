@@ -116,6 +116,16 @@ export function CpuState({
         >
           {cpu.pending.intr === null ? 'none' : hexVector(cpu.pending.intr)}
         </Field>
+        {(cpu.pendingDebug ?? 0) !== 0 && (
+          <Field
+            label="Pending #DB"
+            testId="pending-db"
+            changed={changed.has('pending-db')}
+            hint="Debug exceptions pending as a trap (BS 0x4000 single-step, B3–B0 breakpoints, 0x1000 enabled breakpoint), as the VMCS pending-debug-exceptions field holds them"
+          >
+            {hexShort(cpu.pendingDebug ?? 0)}
+          </Field>
+        )}
         <Field label="TSC" testId="tsc" changed={changed.has('tsc')}>
           {cycles(cpu.tsc)}
         </Field>

@@ -27,6 +27,7 @@ export function levelChanges(prev: LevelView | undefined, cur: LevelView): Chang
   mark('activity', p.activity, c.activity);
   mark('pending-nmi', p.pending.nmi, c.pending.nmi);
   mark('pending-intr', p.pending.intr, c.pending.intr);
+  mark('pending-db', p.pendingDebug, c.pendingDebug);
   mark('tsc', p.tsc, c.tsc);
   mark('work', p.workRemaining, c.workRemaining);
   mark('handler-depth', p.handlerDepth, c.handlerDepth);

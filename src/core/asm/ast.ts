@@ -36,6 +36,8 @@ export interface Expr {
 export type OperandAst =
   | { kind: 'reg'; reg: number; size: 4 | 8; column: number; text: string }
   | { kind: 'cl' | 'ss'; column: number; text: string }
+  /** A debug register DR0–DR7 (MOV to/from debug registers only). */
+  | { kind: 'dr'; n: number; column: number; text: string }
   /** IN/OUT only: the accumulator AL (size 1) or AX (size 2), and the port register DX. */
   | { kind: 'acc'; size: 1 | 2; column: number; text: string }
   | { kind: 'dx'; column: number; text: string }

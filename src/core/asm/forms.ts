@@ -52,7 +52,7 @@ const ALU = ['reg,reg', 'reg,imm', 'reg,mem', 'mem,reg', 'mem,imm'];
 const VALUE = ['reg', 'imm', 'mem'];
 
 const FORMS: Record<string, string[]> = {
-  mov: [...ALU, 'ss,reg', 'cr,reg', 'reg,cr'],
+  mov: [...ALU, 'ss,reg', 'cr,reg', 'reg,cr', 'dr,reg', 'reg,dr'],
   lea: ['reg,mem'],
   add: ALU,
   sub: ALU,
@@ -261,6 +261,33 @@ export class FormChecker {
     return { k: 'imm', expr, rule: 'any', column: o.column };
   }
 
+  /**
+   * `mov drN, r64` and `mov r64, drN` (SDM "MOV—Move to/from Debug Registers"): in 64-bit
+   * mode the operand size is always 64 bits, so a 32-bit register is an error. The register
+   * is `a`, the debug register number `n`.
+   */
+  movDebug(r: Analyzed): Analyzed | null {
+    const [x, y] = this.stmt.operands;
+    const toDr = x.kind === 'dr';
+    const dr = toDr ? x : y;
+    const gpr = toDr ? y : x;
+    if (dr.kind !== 'dr' || gpr.kind !== 'reg') return null;
+    if (gpr.size !== 8)
+      return this.error(
+        gpr.column,
+        `'mov' with a debug register needs a 64-bit register, not '${gpr.text}' (forms: mov drN, r64 / mov r64, drN)`,
+      );
+    r.op = toDr ? Op.MOV_TO_DR : Op.MOV_FROM_DR;
+    r.a = { k: 'reg', reg: gpr.reg, size: 8 };
+    const expr: Expr = {
+      terms: [{ sign: 1, kind: 'num', value: BigInt(dr.n), name: '', column: dr.column, or: false }],
+      column: dr.column,
+      text: dr.text,
+    };
+    r.n = { expr, rule: 'any', column: dr.column };
+    return r;
+  }
+
   /** An operand written as an undefined register-like name (`al`, `rxx`) is a register typo. */
   unknownRegister(): boolean {
     for (const o of this.stmt.operands) {
@@ -299,6 +326,7 @@ export class FormChecker {
       r.a = this.spec(y, null, 'any');
       return r;
     }
+    if (x?.kind === 'dr' || y?.kind === 'dr') return this.movDebug(r);
     switch (r.op) {
       case Op.MOV:
       case Op.ADD:

@@ -70,6 +70,10 @@ export const Op = {
   MOV_TO_CR: 61,
   /** MOV r64, CRn (`n` holds the control register's number). */
   MOV_FROM_CR: 62,
+  /** `mov drN, r64` (0F 23 /r): n is the debug register. */
+  MOV_TO_DR: 80,
+  /** `mov r64, drN` (0F 21 /r): n is the debug register. */
+  MOV_FROM_DR: 81,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -152,7 +156,8 @@ export interface Instr {
   cond: Cond | -1;
   /**
    * Absolute target address for JMP/JCC/CALL; vector for INT; cycle count for WORK (0 when
-   * `a` is a register holding it); control register number for MOV_TO_CR/MOV_FROM_CR.
+   * `a` is a register holding it); control register number for MOV_TO_CR/MOV_FROM_CR; debug
+   * register number for MOV_TO_DR/MOV_FROM_DR.
    */
   n: number;
   /** Address of the first byte. */

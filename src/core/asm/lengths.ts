@@ -159,6 +159,9 @@ export function instrLength(op: Op, a: LenOperand | null, b: LenOperand | null, 
       return rex(4, a) + 1 + modrm(a); // FF /6, 8F /0: 64-bit by default
     case Op.MOV_SS:
       return a?.k === 'reg' && a.reg >= 8 ? 3 : 2; // 8E /r
+    case Op.MOV_TO_DR: // 0F 23 /r
+    case Op.MOV_FROM_DR: // 0F 21 /r: REX.B for r8–r15 (the register is in r/m)
+      return a?.k === 'reg' && a.reg >= 8 ? 4 : 3;
     case Op.JMP:
     case Op.JCC:
       return 2;

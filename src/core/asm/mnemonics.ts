@@ -132,6 +132,11 @@ export function registerNamed(name: string): RegName | undefined {
   return REGISTERS.get(name.toLowerCase());
 }
 
+/** The number of a debug register name `dr0`–`dr7` (lowercase), or -1. */
+export function debugRegister(lower: string): number {
+  return /^dr[0-7]$/.test(lower) ? lower.charCodeAt(2) - 48 : -1;
+}
+
 /** An own entry of a table: names such as `constructor` or `__proto__` are not in any. */
 function own<T>(table: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(table, key) ? table[key] : undefined;
@@ -168,7 +173,12 @@ export function isMnemonic(lower: string): boolean {
 /** Why a name cannot be a label, or null when it can. */
 export function reservedReason(name: string): string | null {
   const lower = name.toLowerCase();
-  if (registerNamed(lower) || ['cl', 'ss', 'al', 'ax', 'dx'].includes(lower) || /^cr\d+$/.test(lower))
+  if (
+    registerNamed(lower) ||
+    ['cl', 'ss', 'al', 'ax', 'dx'].includes(lower) ||
+    /^cr\d+$/.test(lower) ||
+    debugRegister(lower) >= 0
+  )
     return 'a register name';
   if (isMnemonic(lower)) return 'an instruction name';
   if (isDirective(lower)) return 'a directive name';

@@ -4,7 +4,14 @@
 import type { AsmError, AssertOp } from './ir';
 import { vmxConstant } from './constants';
 import { lexLine, type Token } from './lexer';
-import { isDirective, isMnemonic, registerNamed, reservedReason, sizeKeyword } from './mnemonics';
+import {
+  debugRegister,
+  isDirective,
+  isMnemonic,
+  registerNamed,
+  reservedReason,
+  sizeKeyword,
+} from './mnemonics';
 
 import type { DirectiveStmt, Expr, InstrStmt, LabelDef, OperandAst, ParsedLine, Term } from './ast';
 
@@ -77,7 +84,7 @@ class LineParser {
     }
     if (t?.kind === 'ident') {
       const lower = t.text.toLowerCase();
-      if (registerNamed(lower) || lower === 'cl' || lower === 'ss')
+      if (registerNamed(lower) || lower === 'cl' || lower === 'ss' || debugRegister(lower) >= 0)
         this.fail(`register '${lower}' cannot be used in an expression`);
       this.pos++;
       const c = vmxConstant(t.text);
@@ -233,6 +240,11 @@ class LineParser {
       }
       const cr = this.controlRegister(lower, column);
       if (cr) return cr;
+      const dr = debugRegister(lower);
+      if (dr >= 0) {
+        this.pos++;
+        return { kind: 'dr', n: dr, column, text: lower };
+      }
     }
     if (t.kind === 'punct' && t.text === '[') return this.memory(null, column, '');
     if (t.kind === 'string')

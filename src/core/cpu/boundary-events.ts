@@ -37,11 +37,12 @@ export function mwaitWake(
 }
 
 /**
- * A single-step #DB trap is due: TF was set when the last instruction began, and no MOV-SS
+ * A debug trap is due: single-step (TF was set when the last instruction began) or breakpoints
+ * a VM entry made pending (cpu.dbPending), and no MOV-SS
  * shadow holds it — after MOV SS the processor "inhibits interrupts, debug exceptions, and
  * single-step trap exceptions ... until the instruction boundary following the next
  * instruction" (SDM "Masking Exceptions and Interrupts When Switching Stacks").
  */
 export function singleStepDue(cpu: CpuState): boolean {
-  return cpu.dbTrapPending && !(cpu.shadow & Shadow.MOVSS);
+  return (cpu.dbTrapPending || cpu.dbPending !== 0) && !(cpu.shadow & Shadow.MOVSS);
 }

@@ -6,6 +6,7 @@ import { EventType } from '../engine/view';
 import { nonRootBoundary, nonRootWakes } from '../vmx/non-root';
 import { acknowledge, deliverableVector } from './apic';
 import { Boundary, mwaitWake, singleStepDue } from './boundary-events';
+import { takeDebugTrap } from './debug';
 import { Vector, deliverEvent } from './deliver';
 import type { Hart } from './hart';
 import { Activity, RFLAGS } from './state';
@@ -41,8 +42,7 @@ export function checkBoundary(h: Hart): boolean {
   const cpu = h.cpu;
   switch (boundaryEvent(h)) {
     case Boundary.DEBUG_TRAP:
-      cpu.dbTrapPending = false;
-      deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, cpu.rip);
+      deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, cpu.rip, { debugCause: takeDebugTrap(cpu) });
       return true;
     case Boundary.NMI_DELIVERY:
       cpu.nmiPending = false;

@@ -6,6 +6,7 @@ import type { Hart } from './hart';
 import { checkStack, loaded, read, write } from './memory';
 import { EXCEPTION_VECTORS } from '../vmx/exceptions';
 import { type ExitInfo, ExitReason, vmExit } from '../vmx/vm-exit';
+import { debugDelivered } from './debug';
 import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
 
 export const Vector = {
@@ -31,6 +32,26 @@ export function hasErrorCode(vector: number, type: number): boolean {
  *  Interruption-Information Field"): valid, type 3, and bit 11 when the vector pushes an error code. */
 export function hwExceptionInfo(vector: number): number {
   return (0x80000300 | (hasErrorCode(vector, EventType.HW_EXCEPTION) ? 0x800 : 0) | vector) >>> 0;
+}
+
+/**
+ * Fault-class exceptions (SDM "Exception and Interrupt Reference"): #DE, #BR, #UD, #NM, #TS,
+ * #NP, #SS, #GP, #PF, #MF, #AC, #XM, #VE, #CP. #DB is left out: its fault-like forms
+ * (instruction breakpoint, general detect) push RF as it is.
+ */
+const FAULT_VECTORS = new Set([0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21]);
+
+/**
+ * The RF the processor pushes (SDM "Instruction-Breakpoint Exception Condition"): 1 for a
+ * fault-class exception it raises and for an interrupt that arrives between iterations of a
+ * repeated instruction (the lab's interrupted `work`); otherwise RFLAGS.RF as it is. An
+ * injected event pushes RFLAGS as the guest-state area had it.
+ */
+function pushedRf(h: Hart, vector: number, type: number, injected: boolean): number {
+  if (injected) return 0;
+  if (type === EventType.HW_EXCEPTION && FAULT_VECTORS.has(vector)) return RFLAGS.RF;
+  if ((type === EventType.EXTINT || type === EventType.NMI) && h.cpu.workRemaining > 0) return RFLAGS.RF;
+  return 0;
 }
 
 /** SDM "Interrupt 8—Double Fault Exception": contributory exceptions. */
@@ -83,6 +104,11 @@ export interface DeliveryOptions {
   instrLen?: number;
   /** For an injected event: its "deliver error code" bit (VM_ENTRY_INTR_INFO_FIELD bit 11). */
   deliverErrorCode?: boolean;
+  /**
+   * For a #DB the processor raises: its causes as DR6 bits (B3–B0, BD, BS). Delivered through
+   * the IDT they go into DR6; a VM exit reports them as its exit qualification.
+   */
+  debugCause?: number;
 }
 
 /**
@@ -189,8 +215,13 @@ export function deliverEvent(
     const soft = t === EventType.SW_EXCEPTION || t === EventType.PRIV_SW_EXCEPTION;
     cpu.rip = soft ? instrRip : fromRip;
     const withErr = hasErrorCode(v, t);
+    // "Saving RIP, RSP, RFLAGS": RF is saved as the delivery would have pushed it.
+    cpu.rflags |= pushedRf(h, v, t, false);
+    // "Exit Qualification for VM Exits" due to a debug exception: B3–B0, BD, BS as DR6 would
+    // have them; DR6 itself is not changed (SDM "Debug Exceptions" in "VM Exits").
     vmExit(h, {
       reason: ExitReason.EXCEPTION_NMI,
+      qualification: v === Vector.DB && t === EventType.HW_EXCEPTION ? (opts.debugCause ?? 0) : 0,
       intrInfo: intrInfo(v, t, withErr),
       intrError: withErr ? err : 0,
       instructionLen: soft ? (opts.instrLen ?? 0) : 0,
@@ -315,7 +346,7 @@ export function deliverEvent(
   push64(h, cpu.ss, 0);
   const [rlo, rhi] = split(oldRsp);
   push64(h, rlo, rhi);
-  push64(h, cpu.rflags >>> 0, 0);
+  push64(h, (cpu.rflags | pushedRf(h, v, t, opts.injected === true && first < 0)) >>> 0, 0);
   push64(h, KERNEL_CS, 0);
   const [ilo, ihi] = split(fromRip);
   push64(h, ilo, ihi);
@@ -334,6 +365,8 @@ export function deliverEvent(
   cpu.shadow = 0;
   cpu.activity = Activity.ACTIVE;
   cpu.dbTrapPending = false;
+  cpu.dbPending = 0;
+  if (first < 0 && opts.debugCause !== undefined) debugDelivered(cpu, opts.debugCause);
   if (cpu.workRemaining > 0) {
     cpu.workStack.push(ripSlot, cpu.workRemaining);
     cpu.workRemaining = 0;

@@ -13,10 +13,11 @@ import { readVmxMsr } from '../vmx/capabilities';
 import { guestTsc, instructionExit } from '../vmx/non-root';
 import { loaded, read, write } from './memory';
 import { msrValue, rdmsr, wrmsr } from './msr';
+import { DEBUGCTL, DR6, MovDr, codeBreakpoints, movDebugRegister } from './debug';
 import { ARITH_FLAGS, Activity, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
 import { Sys, executeSystem, sysFault } from './execute-system';
 import { executeVmxInstruction } from './execute-vmx';
-import { Exec, done, fault, retire } from './retire';
+import { Exec, debugFault, done, fault, retire } from './retire';
 
 export { Exec };
 
@@ -122,15 +123,26 @@ export function execute(h: Hart, budget: number): number {
   const ins = h.code[index];
   const next = ins.addr + ins.len;
   const prevShadow = cpu.shadow;
-  const singleStep = (cpu.rflags & RFLAGS.TF) !== 0;
+  // "Single-step" with TF; with IA32_DEBUGCTL.BTF = 1 TF single-steps on branches only (SDM
+  // "Single-Stepping on Branches"): `branchStep` applies to taken branches.
+  const tf = (cpu.rflags & RFLAGS.TF) !== 0;
+  const branchStep = tf && (cpu.debugctl & DEBUGCTL.BTF) !== 0;
+  const singleStep = tf && !branchStep;
   cycles.spent = 1;
+  // An instruction breakpoint: a fault-like #DB before the instruction, below interrupts and
+  // above instruction VM exits (cpu/debug.ts).
+  const hit = cpu.rflags & RFLAGS.RF ? 0 : codeBreakpoints(cpu, ins.addr);
+  if (hit) return debugFault(h, ins, hit);
   // "Instructions That Cause VM Exits": checked before the instruction executes. The exit
   // saves the blocking by STI or MOV SS the instruction executes in (SDM Vol. 3C "Saving
   // Non-Register State"), so the shadow is still in place here; the exit then loads the
   // host's state, which has none.
   if (h.vmx.nonRoot && instructionExit(h, ins)) return Exec.DONE;
-  // The interrupt shadow covers only the boundary before this instruction.
+  // The interrupt shadow covers only the boundary before this instruction. RF lets only this
+  // instruction past its breakpoint (the lab clears it as the instruction begins; IRETQ may
+  // set it again from the frame).
   cpu.shadow = 0;
+  cpu.rflags &= ~RFLAGS.RF;
   const a = ins.a;
   switch (ins.op) {
     case Op.MOV:
@@ -177,21 +189,23 @@ export function execute(h: Hart, budget: number): number {
     case Op.JMP:
       cpu.rip = ins.n;
       retire(h, ins, index);
-      return done(h, singleStep);
-    case Op.JCC:
-      cpu.rip = conditionHolds(ins.cond, cpu.rflags) ? ins.n : next;
+      return done(h, tf);
+    case Op.JCC: {
+      const taken = conditionHolds(ins.cond, cpu.rflags);
+      cpu.rip = taken ? ins.n : next;
       retire(h, ins, index);
-      return done(h, singleStep);
+      return done(h, singleStep || (branchStep && taken));
+    }
     case Op.CALL:
       push64(h, next >>> 0, 0);
       cpu.rip = ins.n;
       retire(h, ins, index);
-      return done(h, singleStep);
+      return done(h, tf);
     case Op.RET:
       pop64(h);
       cpu.rip = loaded.hi * 0x100000000 + loaded.lo;
       retire(h, ins, index);
-      return done(h, singleStep);
+      return done(h, tf);
     case Op.PUSH:
       readA(h, a);
       push64(h, alo, ahi);
@@ -239,7 +253,7 @@ export function execute(h: Hart, budget: number): number {
       iret(h);
       retire(h, ins, index, EventKind.IRET);
       h.out.d2 = cpu.rip;
-      return done(h, singleStep);
+      return done(h, tf);
     case Op.INT:
       // "INT n": a software interrupt, delivered with the return address after the instruction.
       retire(h, ins, index);
@@ -313,6 +327,21 @@ export function execute(h: Hart, budget: number): number {
     case Op.VMRESUME:
       numberAccess.h = h;
       return executeVmxInstruction(h, ins, index, prevShadow, singleStep, numberAccess);
+    case Op.MOV_TO_DR:
+    case Op.MOV_FROM_DR: {
+      // "MOV—Move to/from Debug Registers" (cpu/debug.ts): general detect, #GP, or done.
+      const r = movDebugRegister(cpu, ins.op === Op.MOV_TO_DR, ins.n, a.reg);
+      if (r === MovDr.GENERAL_DETECT) return debugFault(h, ins, DR6.BD);
+      if (r === MovDr.UD) {
+        fault(h, ins, Vector.UD, 0);
+        return Exec.DONE;
+      }
+      if (r === MovDr.GP) {
+        fault(h, ins, Vector.GP, 0);
+        return Exec.DONE;
+      }
+      break;
+    }
     case Op.WRMSR:
       if (!wrmsr(h, cpu.regs[2], cpu.regs[0], cpu.regs[4])) {
         fault(h, ins, Vector.GP, 0);

@@ -1,7 +1,7 @@
 // How an instruction step ends: its record, a fault it raises, the single-step trap after it.
 import { EventKind, EventType } from '../engine/view';
 import type { DInstr } from './decoded';
-import { deliverEvent } from './deliver';
+import { Vector, deliverEvent } from './deliver';
 import type { Hart } from './hart';
 
 /** Outcome of executing one instruction. */
@@ -25,6 +25,13 @@ export function retire(h: Hart, ins: DInstr, index: number, kind: number = Event
 export function fault(h: Hart, ins: DInstr, vector: number, errorCode: number): void {
   h.cpu.rip = ins.addr;
   deliverEvent(h, vector, EventType.HW_EXCEPTION, errorCode, ins.addr);
+}
+
+/** A fault-like #DB at the instruction (breakpoint or general detect), its causes for DR6. */
+export function debugFault(h: Hart, ins: DInstr, cause: number): number {
+  h.cpu.rip = ins.addr;
+  deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, ins.addr, { debugCause: cause });
+  return Exec.DONE;
 }
 
 /** "Single-step": TF set when an instruction began makes a #DB trap due after it retires. */

@@ -48,6 +48,8 @@ export const CR0 = {
 
 /** CR4 bits the lab names (SDM Vol. 3A "Control Registers"). */
 export const CR4 = {
+  /** Debugging extensions: DR4/DR5 do not alias DR6/DR7 (MOV DR4/DR5 raises #UD). */
+  DE: 1 << 3,
   PAE: 1 << 5,
   PGE: 1 << 7,
   PCE: 1 << 8,
@@ -86,6 +88,20 @@ export interface CpuState {
   nmiPending: boolean;
   /** A single-step #DB trap is due at the next boundary (TF was 1 when the last instruction began). */
   dbTrapPending: boolean;
+  /**
+   * Other debug exceptions pending as traps, in the bits of the VMCS pending-debug-exceptions
+   * field: B3–B0 (bits 3:0) and "enabled breakpoint" (bit 12), as a VM entry loads them from
+   * GUEST_PENDING_DBG_EXCEPTIONS (SDM "Delivery of Pending Debug Exceptions after VM Entry").
+   * Single-step (BS) stays in dbTrapPending.
+   */
+  dbPending: number;
+  /**
+   * Debug registers DR0–DR7 as 32-bit halves: dr[2n] low, dr[2n+1] high (DR4/DR5 slots unused:
+   * they alias DR6/DR7, CR4.DE being 0). SDM Vol. 3B "Debug Registers".
+   */
+  dr: Uint32Array;
+  /** IA32_DEBUGCTL (MSR 1D9H), low half: bit 0 LBR (kept, no effect), bit 1 BTF. */
+  debugctl: number;
   /** Cycles left of an interrupted `work` (it resumes like a REP string instruction). */
   workRemaining: number;
   /** Saved `workRemaining` of interrupted works, as [frame RSP, remaining] pairs. */
@@ -106,6 +122,17 @@ export interface CpuState {
   rdrandCount: number;
 }
 
+/** DR6 and DR7 at reset (SDM "Debug Registers"): DR6 FFFF0FF0H, DR7 400H. */
+export const DR6_INIT = 0xffff0ff0;
+export const DR7_INIT = 0x400;
+
+function initialDr(): Uint32Array {
+  const dr = new Uint32Array(16);
+  dr[12] = DR6_INIT;
+  dr[14] = DR7_INIT;
+  return dr;
+}
+
 export function createCpu(): CpuState {
   return {
     regs: new Uint32Array(32),
@@ -119,6 +146,9 @@ export function createCpu(): CpuState {
     activity: Activity.ACTIVE,
     nmiPending: false,
     dbTrapPending: false,
+    dbPending: 0,
+    dr: initialDr(),
+    debugctl: 0,
     workRemaining: 0,
     workStack: [],
     frames: [],
@@ -133,7 +163,13 @@ export function createCpu(): CpuState {
 }
 
 export function cloneCpu(c: CpuState): CpuState {
-  return { ...c, regs: c.regs.slice(), workStack: c.workStack.slice(), frames: c.frames.slice() };
+  return {
+    ...c,
+    regs: c.regs.slice(),
+    dr: c.dr.slice(),
+    workStack: c.workStack.slice(),
+    frames: c.frames.slice(),
+  };
 }
 
 export const RSP = 4;

@@ -1,6 +1,7 @@
 // Turning state and trace records into the views the faces show (see view.ts).
 import { REG64 } from '../asm/ir';
 import { deliverableVector, ppr, vectorsOf } from '../cpu/apic';
+import { pendingDebugBits } from '../cpu/debug';
 import { Activity, RFLAGS, RSP, Shadow } from '../cpu/state';
 import { fieldByEncoding } from '../vmx/fields';
 import { currentVmcs, timerRemaining } from '../vmx/state';
@@ -104,6 +105,7 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
   let nmiBlocked = cpu.nmiBlocked;
   let vnmiBlocked = cpu.vnmiBlocked;
   let activity: number = cpu.activity;
+  let pendingDebug = pendingDebugBits(cpu);
   let rsp: string | null = null;
   const rest = running ? null : restingArea(c, s, lane);
   if (rest && rest.area === 'host') {
@@ -118,6 +120,7 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
     nmiBlocked = lane === 0 && !nmiExiting && cpu.nmiBlocked;
     vnmiBlocked = false;
     activity = Activity.ACTIVE;
+    pendingDebug = 0;
     rsp = hex64(readField(v, F.HOST_RSP) >>> 0, Math.floor(readField(v, F.HOST_RSP) / 0x100000000));
   } else if (rest) {
     // A guest that is not running is its VMCS guest-state area.
@@ -130,11 +133,13 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
     nmiBlocked = !virtualNmis && (intr & 8) !== 0;
     vnmiBlocked = virtualNmis && (intr & 8) !== 0;
     activity = readField(v, F.GUEST_ACTIVITY_STATE);
+    pendingDebug = readField(v, F.GUEST_PENDING_DBG_EXCEPTIONS);
     rsp = hex64(readField(v, F.GUEST_RSP) >>> 0, Math.floor(readField(v, F.GUEST_RSP) / 0x100000000));
   } else if (!running && info.kind === 'guest') {
     rip = 0;
     rflags = RFLAGS.FIXED;
-  }
+    pendingDebug = 0;
+  } else if (!running) pendingDebug = 0;
   const off = rip - prog.origin;
   const idx = off >= 0 && off < prog.indexAt.length ? prog.indexAt[off] : -1;
   const ins = idx >= 0 ? prog.instrs[idx] : null;
@@ -170,6 +175,7 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
       running,
       mode: !s.vmx.on && !s.vmx.nonRoot ? 'bare' : info.kind === 'guest' ? 'non-root' : 'root',
       vnmiBlocked,
+      pendingDebug,
       pending: {
         nmi: host ? host.nmiPending + host.nmiQueued > 0 : cpu.nmiPending,
         intr: pendingVector >= 0 ? pendingVector : irr.length ? irr[irr.length - 1] : null,

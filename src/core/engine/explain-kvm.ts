@@ -129,6 +129,9 @@ const L0_HANDLES_FOR_L2 = new Set<number>([
   Fn.handle_wbinvd,
   Fn.handle_monitor,
   Fn.handle_mwait,
+  Fn.handle_dr,
+  Fn.vmx_set_debugctl,
+  Fn.vmx_get_debugctl,
 ]);
 
 /**
@@ -261,6 +264,36 @@ function explainKvmAtL0(
     case Fn.handle_preemption_timer:
       return {
         text: 'handle_preemption_timer: the forced immediate exit came (VMX-preemption timer at 0); nothing else to do.',
+        cite: c,
+      };
+    case Fn.handle_dr:
+      if (d2 === 6)
+        return {
+          text: `MOV DR exit (qualification ${hex(d1)}) for DR${d1 & 7} with the guest's CR4.DE = 1: kvm_require_dr finds no such register and queues #UD.`,
+          cite: c,
+        };
+      return d2
+        ? {
+            text: `MOV DR exit (qualification ${hex(d1)}) with DR7.GD = 1: the exit came before the general-detect #DB, so handle_dr queues it (DR6.BD set, DR7.GD cleared) and the MOV runs again after the #DB handler.`,
+            cite: c,
+          }
+        : {
+            text: `MOV DR exit (qualification ${hex(d1)}): handle_dr clears MOV-DR exiting (KVM_DEBUGREG_WONT_EXIT) and re-enters at the same MOV, which now runs on the processor's debug registers without an exit.`,
+            cite: c,
+          };
+    case Fn.vmx_sync_dirty_debug_regs:
+      return {
+        text: `After the exit, vmx_sync_dirty_debug_regs reads the guest's debug registers back (DR7 ${hex(d1)}) and sets MOV-DR exiting again.`,
+        cite: c,
+      };
+    case Fn.vmx_set_debugctl:
+      return {
+        text: `WRMSR IA32_DEBUGCTL exit: vmx_set_msr keeps the bits KVM supports (BTF) in GUEST_IA32_DEBUGCTL (${hex(d1)} written), then skips the instruction.`,
+        cite: c,
+      };
+    case Fn.vmx_get_debugctl:
+      return {
+        text: `RDMSR IA32_DEBUGCTL exit: vmx_get_msr returns GUEST_IA32_DEBUGCTL (${hex(d1)}), then skips the instruction.`,
         cite: c,
       };
     case Fn.inject_gp:
@@ -398,6 +431,8 @@ function l1WantsText(reason: number): string {
       return "vmcs12's EXCEPTION_BITMAP has the vector";
     case ExitReason.MTF:
       return 'nested_vmx_exit_handled_mtf: vmcs12 CPU_BASED_MONITOR_TRAP_FLAG = 1, or L1 injected the pending MTF exit (type 7)';
+    case ExitReason.DR_ACCESS:
+      return 'vmcs12 CPU_BASED_MOV_DR_EXITING = 1';
     default:
       return 'an exit L1 always handles (VMCALL, the VMX instructions, CPUID, a triple fault, invalid guest state)';
   }

@@ -1,6 +1,6 @@
 // Explanations of the VMX steps: VM entries, VM exits and the VMX instructions' outcomes,
 // each with the SDM section it follows.
-import { Op } from '../asm/ir';
+import { Op, REG64 } from '../asm/ir';
 import { EVENT_TYPE_NAMES, EventKind, type Explanation } from './view';
 import type { CompiledScenario } from '../scenario/load';
 import type { SimState } from './machine';
@@ -77,8 +77,12 @@ export function explainVmx(
     const mtf = cur.vmx.mtfPending
       ? ' An MTF VM exit is now pending before the first guest instruction.'
       : '';
+    const bits = (cur.cpu.dbTrapPending ? 0x4000 : 0) | cur.cpu.dbPending;
+    const dbg = bits
+      ? ` GUEST_PENDING_DBG_EXCEPTIONS makes a #DB pending (${hex(bits)}): it comes at the first boundary with the priority of a debug trap, or exits if #DB is in the exception bitmap.`
+      : '';
     return {
-      text: `VM entry (${launch}) into ${guest}: guest state loaded from the VMCS.${inj}${timer}${mtf}`,
+      text: `VM entry (${launch}) into ${guest}: guest state loaded from the VMCS.${inj}${timer}${mtf}${dbg}`,
       cite: CITE.entry,
     };
   }
@@ -87,7 +91,7 @@ export function explainVmx(
     const host = lanes[cur.lane]?.name ?? `L${cur.lane}`;
     if (failed) {
       const pv = currentVmcs(prev.vmx);
-      const why = pv ? checkGuestState(pv) : null;
+      const why = pv ? checkGuestState(pv, vmxCaps(c.scenario.features.vmx)) : null;
       return {
         text: `VM entry failed: exit reason ${hex(d0)} (invalid guest state${why ? `: ${why}` : ''}). No guest instruction ran; ${host} continues at HOST_RIP with the failure recorded in VM_EXIT_REASON and EXIT_QUALIFICATION only: the other exit-information fields, the guest state and a pending injection (its valid bit stays set) are as they were.`,
         cite: CITE.entryFail,
@@ -109,8 +113,9 @@ export function explainVmx(
       basic === 0 && (d1 & 0x7ff) === 0x202
         ? ' The NMI is consumed; the host runs with NMIs blocked until its next IRET.'
         : '';
+    const dbg = debugQualificationText(cur, basic, d1);
     return {
-      text: `VM exit, reason ${exitName(d0)}${r ? `: ${r.description}` : ''}.${describeSystemExit(basic, currentVmcs(cur.vmx))} Guest state saved (GUEST_RIP ${hex(readGuestRip(cur))}); ${host} continues at HOST_RIP with RFLAGS 0x2.${info}${vect}${nmi}`,
+      text: `VM exit, reason ${exitName(d0)}${r ? `: ${r.description}` : ''}.${describeSystemExit(basic, currentVmcs(cur.vmx))} Guest state saved (GUEST_RIP ${hex(readGuestRip(cur))}); ${host} continues at HOST_RIP with RFLAGS 0x2.${info}${vect}${nmi}${dbg}`,
       cite: vect ? CITE.vectoring : exitCite(basic),
     };
   }
@@ -152,4 +157,26 @@ export function explainVmx(
 function readGuestRip(s: SimState): number {
   const v = currentVmcs(s.vmx);
   return v ? readField(v, F.GUEST_RIP) : 0;
+}
+
+/**
+ * The exit qualification of a #DB exit (SDM "Exit Qualification for VM Exits Due to Debug
+ * Exceptions": B3–B0, BD, BS) or a MOV-DR exit ("... Due to MOV DR": register, direction, GPR).
+ */
+function debugQualificationText(cur: SimState, basic: number, intrInfo: number): string {
+  const vmcs = currentVmcs(cur.vmx);
+  if (!vmcs) return '';
+  const q = readField(vmcs, F.EXIT_QUALIFICATION);
+  if (basic === 0 && (intrInfo & 0x7ff) === 0x301) {
+    const causes = [0, 1, 2, 3].filter((n) => (q >>> n) & 1).map((n) => `B${n}`);
+    if (q & 0x2000) causes.push('BD');
+    if (q & 0x4000) causes.push('BS');
+    return ` Exit qualification ${hex(q)}: ${causes.length ? causes.join(', ') : 'no cause bits'} (as DR6 would have them; DR6 is unchanged).`;
+  }
+  if (basic === 29) {
+    const gpr = REG64[(q >>> 8) & 0xf];
+    const dr = `DR${q & 7}`;
+    return ` Exit qualification ${hex(q)}: ${q & 0x10 ? `MOV ${gpr}, ${dr}` : `MOV ${dr}, ${gpr}`}.`;
+  }
+  return '';
 }

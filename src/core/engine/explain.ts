@@ -315,7 +315,15 @@ export function explainStep(
       if (vector === 8) cite = CITE.df;
       else if (vector === 11 && type === EventType.HW_EXCEPTION) cite = CITE.np;
       else if (vector === 13 && type === EventType.HW_EXCEPTION) cite = CITE.gp;
-      else if (vector === 1 && type === EventType.HW_EXCEPTION) cite = CITE.singleStep;
+      else if (vector === 1 && type === EventType.HW_EXCEPTION) {
+        cite = CITE.singleStep;
+        // DR6 reports the causes (SDM "Debug Status Register (DR6)"); an injected #DB leaves it.
+        const dr6 = cur.cpu.dr[12];
+        const bits = [0, 1, 2, 3].filter((n) => (dr6 >>> n) & 1).map((n) => `B${n} (breakpoint ${n})`);
+        if (dr6 & 0x2000) bits.push('BD (general detect)');
+        if (dr6 & 0x4000) bits.push('BS (single-step)');
+        extra = ` DR6 is ${hex(dr6)}${bits.length ? `: ${bits.join(', ')}` : ''}.`;
+      }
       const both =
         type === EventType.NMI && deliverableVector(prev.apic) >= 0 && prev.cpu.rflags & RFLAGS.IF
           ? ' An IRQ was also pending: NMIs come first.'

@@ -107,6 +107,11 @@ export interface CpuView {
   mode: 'bare' | 'root' | 'non-root';
   /** Virtual-NMI blocking (a guest with "virtual NMIs" = 1). */
   vnmiBlocked: boolean;
+  /**
+   * Debug exceptions pending as a trap, in the bits of the VMCS pending-debug-exceptions field
+   * (BS 0x4000, B3–B0, enabled breakpoint 0x1000); for a resting guest its VMCS field. 0: none.
+   */
+  pendingDebug?: number;
   /** Events waiting at this CPU: an NMI latched, the APIC's highest pending vector. */
   pending: { nmi: boolean; intr: number | null };
   /** Cycles of a `work` left to run (resumes after an interrupt, like a REP string). */

@@ -154,6 +154,8 @@ export const ScenarioSchema = z
             vmcsShadowing: z.boolean().default(true),
             /** IA32_VMX_MISC[29]: VMWRITE may write the VM-exit information fields. */
             vmwriteAnyField: z.boolean().default(true),
+            /** Implementation-specific: VM entry refuses an NMI injected into blocking by STI (exit qualification 3). */
+            stiBlocksNmiInjection: z.boolean().default(false),
           })
           .strict()
           .default({
@@ -162,6 +164,7 @@ export const ScenarioSchema = z
             preemptionTimerRate: 5,
             vmcsShadowing: true,
             vmwriteAnyField: true,
+            stiBlocksNmiInjection: false,
           }),
       })
       .strict()
@@ -173,6 +176,7 @@ export const ScenarioSchema = z
           preemptionTimerRate: 5,
           vmcsShadowing: true,
           vmwriteAnyField: true,
+          stiBlocksNmiInjection: false,
         },
       }),
     params: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/), ParamSchema).default({}),

@@ -15,7 +15,23 @@ export interface VmxFeatures {
   vmcsShadowing?: boolean;
   /** IA32_VMX_MISC[29]: VMWRITE may write the VM-exit information fields. */
   vmwriteAnyField?: boolean;
+  /**
+   * IA32_VMX_MISC bits 8:6 as bits 2:0: the inactive activity states supported (1 HLT, 2
+   * shutdown, 4 wait-for-SIPI). Default HLT and shutdown.
+   */
+  activityStates?: number;
+  /**
+   * Implementation-specific (SDM "VM-Entry Failures During or After Loading Guest State",
+   * exit qualification 3): VM entry fails when it injects an NMI into blocking by STI. Default
+   * false: the entry delivers the NMI (docs/model.md).
+   */
+  stiBlocksNmiInjection?: boolean;
+  /** RTM (CPUID.07H:EBX[11]); the lab has no transactional memory, so false. */
+  rtm?: boolean;
 }
+
+/** IA32_VMX_MISC activity-state bits 8:6, as VmxFeatures.activityStates holds them. */
+export const ACTIVITY_MISC = { HLT: 1, SHUTDOWN: 2, WAIT_SIPI: 4 } as const;
 
 export const DEFAULT_VMX_FEATURES: VmxFeatures = {
   virtualNmis: true,
@@ -23,6 +39,7 @@ export const DEFAULT_VMX_FEATURES: VmxFeatures = {
   preemptionTimerRate: 5,
   vmcsShadowing: true,
   vmwriteAnyField: true,
+  activityStates: ACTIVITY_MISC.HLT | ACTIVITY_MISC.SHUTDOWN,
 };
 
 export const VMX_REVISION = 1;
@@ -130,13 +147,12 @@ export function readVmxMsr(c: VmxCaps, index: number): [number, number] | null {
     case VMX_MSR.TRUE_ENTRY_CTLS:
       return [0, c.entryAllowed];
     case VMX_MSR.MISC:
-      // Timer rate (4:0), activity states HLT and shutdown (bits 6, 7), injection with
-      // instruction length 0 allowed (bit 30).
+      // Timer rate (4:0), the activity states supported (bits 8:6: HLT, shutdown, wait-for-
+      // SIPI), injection with instruction length 0 allowed (bit 30).
       // VMWRITE to any supported field, the VM-exit information fields included (bit 29).
       return [
         ((c.features.preemptionTimerRate & 0x1f) |
-          (1 << 6) |
-          (1 << 7) |
+          (((c.features.activityStates ?? ACTIVITY_MISC.HLT | ACTIVITY_MISC.SHUTDOWN) & 7) << 6) |
           (c.features.vmwriteAnyField ? 1 << 29 : 0) |
           (1 << 30)) >>>
           0,

@@ -9,6 +9,7 @@ import { acknowledge, deliverableVector } from '../cpu/apic';
 import type { DInstr } from '../cpu/decoded';
 import { Vector, deliverEvent, intrInfo } from '../cpu/deliver';
 import { Boundary, mwaitWake, singleStepDue } from '../cpu/boundary-events';
+import { takeDebugTrap } from '../cpu/debug';
 import type { Hart } from '../cpu/hart';
 import { Activity, RFLAGS, Shadow } from '../cpu/state';
 import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
@@ -28,8 +29,8 @@ function vmcs(h: Hart) {
  * §3.6): when a pending event is delivered before an instruction can execute, an MTF VM exit
  * is pending on the boundary after its delivery (unless the delivery itself exited).
  */
-function deliverInGuest(h: Hart, vector: number, type: number): void {
-  deliverEvent(h, vector, type, 0, h.cpu.rip);
+function deliverInGuest(h: Hart, vector: number, type: number, debugCause?: number): void {
+  deliverEvent(h, vector, type, 0, h.cpu.rip, debugCause === undefined ? {} : { debugCause });
   if (
     h.vmx.nonRoot &&
     readField(vmcs(h), F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG
@@ -90,6 +91,15 @@ export function nonRootEvent(h: Hart): number {
   return Boundary.NONE;
 }
 
+/**
+ * "Saving RIP, RSP, RFLAGS": a VM exit caused by an event that would be delivered through the
+ * IDT saves RF as the delivery would push it — 1 for an interrupt or NMI between iterations of
+ * a repeated instruction (the lab's interrupted `work`).
+ */
+function interruptedRf(h: Hart): void {
+  if (h.cpu.workRemaining > 0) h.cpu.rflags |= RFLAGS.RF;
+}
+
 /** Whether something at this boundary ends a guest's HLT or shutdown (a VM exit or a delivery). */
 export function nonRootWakes(h: Hart): boolean {
   return nonRootEvent(h) !== Boundary.NONE;
@@ -114,8 +124,9 @@ export function nonRootBoundary(h: Hart): boolean {
       vmExit(h, { reason: ExitReason.MTF });
       return true;
     case Boundary.DEBUG_TRAP:
-      cpu.dbTrapPending = false;
-      deliverInGuest(h, Vector.DB, EventType.HW_EXCEPTION);
+      // Single-step or pending debug exceptions from VM entry: DR6 gets the causes, or with #DB
+      // in the exception bitmap the exit qualification does.
+      deliverInGuest(h, Vector.DB, EventType.HW_EXCEPTION, takeDebugTrap(cpu));
       return true;
     case Boundary.TIMER_EXIT:
       vmx.timerDeadline = -1;
@@ -127,6 +138,7 @@ export function nonRootBoundary(h: Hart): boolean {
     case Boundary.NMI_EXIT:
       // The NMI is consumed by the exit (facts §3.8).
       cpu.nmiPending = false;
+      interruptedRf(h);
       vmExit(h, { reason: ExitReason.EXCEPTION_NMI, intrInfo: intrInfo(2, EventType.NMI, false) });
       return true;
     case Boundary.NMI_DELIVERY:
@@ -137,6 +149,7 @@ export function nonRootBoundary(h: Hart): boolean {
       vmExit(h, { reason: ExitReason.INTERRUPT_WINDOW });
       return true;
     case Boundary.EXTINT_EXIT: {
+      interruptedRf(h);
       // With "acknowledge interrupt on exit" the APIC moves the vector to ISR and
       // VM_EXIT_INTR_INFO reports it; without it the interrupt stays pending in IRR (SDM
       // "Architectural State before a VM Exit", facts §3.8).
@@ -233,6 +246,19 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
       case Op.WRMSR:
         if (msrExits(h, cpu.regs[2], true)) reason = ExitReason.MSR_WRITE;
         break;
+      case Op.MOV_TO_DR:
+      case Op.MOV_FROM_DR:
+        // "MOV-DR exiting": the exit comes before the general-detect #DB and the #GP/#UD
+        // checks. "Exit Qualification for MOV DR": bits 2:0 the debug register, bit 4 the
+        // direction (1 = MOV from DR), bits 11:8 the general register.
+        if (!(proc & CPU_BASED.CPU_BASED_MOV_DR_EXITING)) return false;
+        cpu.rip = ins.addr;
+        vmExit(h, {
+          reason: ExitReason.DR_ACCESS,
+          qualification: ins.n | (op === Op.MOV_FROM_DR ? 0x10 : 0) | (ins.a.reg << 8),
+          instructionLen: ins.len,
+        });
+        return true;
       default: {
         // The instructions of issue 10 item 6, with their qualifications (non-root-system.ts).
         const info = systemInstructionExit(h, ins);

@@ -15,6 +15,8 @@ import { F, readField, type VmcsState } from './vmcs';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason, vmExit } from './vm-exit';
 import type { VmxState } from './state';
 import type { VmxCaps } from './capabilities';
+import { guestStateFailure } from './guest-state-checks';
+import { loadGuestDebugControls, loadPendingDebugExceptions } from './debug-state';
 
 /** VM-instruction error numbers (SDM "VM-Instruction Error Numbers"). */
 export const VmxError = {
@@ -124,52 +126,7 @@ export function checkHostState(vmcs: VmcsState): string | null {
   return null;
 }
 
-/**
- * "Checks on Guest Non-Register State" and RFLAGS: returns a reason text when VM entry must
- * fail with exit reason 33 (invalid guest state), or null.
- */
-export function checkGuestState(vmcs: VmcsState): string | null {
-  const rflags = readField(vmcs, F.GUEST_RFLAGS);
-  const intr = readField(vmcs, F.GUEST_INTERRUPTIBILITY_INFO);
-  const activity = readField(vmcs, F.GUEST_ACTIVITY_STATE);
-  const info = readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD);
-  const injecting = (info & 0x80000000) !== 0;
-  const type = (info >>> 8) & 7;
-  const vector = info & 0xff;
-  const virtualNmis = (readField(vmcs, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VIRTUAL_NMIS) !== 0;
-  if (!canonical(readField(vmcs, F.GUEST_RIP))) return 'GUEST_RIP is not canonical';
-  if (!(rflags & RFLAGS.FIXED) || rflags & 0xffc08028)
-    return 'GUEST_RFLAGS: bit 1 must be 1 and reserved bits 63:22, 15, 5, 3 must be 0';
-  if (injecting && type === EventType.EXTINT && !(rflags & RFLAGS.IF))
-    return 'injecting an external interrupt needs GUEST_RFLAGS.IF = 1';
-  if (intr & 0xffffffe0) return 'GUEST_INTERRUPTIBILITY_INFO: reserved bits 31:5 must be 0';
-  if ((intr & 3) === 3) return 'GUEST_INTERRUPTIBILITY_INFO: blocking by STI and by MOV SS cannot both be 1';
-  if (intr & Shadow.STI && !(rflags & RFLAGS.IF))
-    return 'GUEST_INTERRUPTIBILITY_INFO: blocking by STI needs RFLAGS.IF = 1';
-  if (injecting && type === EventType.EXTINT && intr & 3)
-    return 'injecting an external interrupt needs no blocking by STI or MOV SS';
-  if (injecting && type === EventType.NMI && intr & Shadow.MOVSS)
-    return 'injecting an NMI needs no blocking by MOV SS';
-  if (injecting && type === EventType.NMI && virtualNmis && intr & 8)
-    return 'injecting an NMI with "virtual NMIs" = 1 needs virtual-NMI blocking (interruptibility bit 3) = 0';
-  if (activity > 2) return `GUEST_ACTIVITY_STATE ${activity} is not supported (0 active, 1 HLT, 2 shutdown)`;
-  if (activity !== Activity.ACTIVE && intr & 3)
-    return 'blocking by STI or MOV SS needs GUEST_ACTIVITY_STATE = active';
-  if (injecting && activity === Activity.HLT) {
-    const allowed =
-      type === EventType.EXTINT ||
-      type === EventType.NMI ||
-      (type === EventType.HW_EXCEPTION && (vector === 1 || vector === 18)) ||
-      (type === 7 && vector === 0);
-    if (!allowed)
-      return 'in the HLT activity state only an external interrupt, NMI, #DB, #MC or pending MTF can be injected';
-  }
-  if (injecting && activity === Activity.SHUTDOWN) {
-    const allowed = type === EventType.NMI || (type === EventType.HW_EXCEPTION && vector === 18);
-    if (!allowed) return 'in the shutdown activity state only an NMI or #MC can be injected';
-  }
-  return null;
-}
+export { checkGuestState } from './guest-state-checks';
 
 /**
  * "Checks on Guest Non-Register State", the VMCS link pointer, with "VMCS shadowing" = 1: it
@@ -225,19 +182,20 @@ export function enterGuest(
   const vmx = h.vmx;
   const cpu = h.cpu;
   const linkFailure = checkVmcsLinkPointer(h, vmcs);
-  const failure = checkGuestState(vmcs) ?? linkFailure;
-  if (failure) {
+  const failed =
+    guestStateFailure(vmcs, h.caps) ?? (linkFailure ? { reason: linkFailure, qualification: 4 } : null);
+  if (failed) {
     cpu.rip = hostRip;
     // "VM-Entry Failures During or After Loading Guest State": a VM exit with reason 33 and
     // bit 31 set, which saves no guest state; the host continues at HOST_RIP. The exit
-    // qualification is 4 for a bad VMCS link pointer (SDM "Exit Qualification for VM-Entry
-    // Failure"), else 0.
+    // qualification is 4 for a bad VMCS link pointer, 3 for an NMI refused in STI blocking
+    // (SDM "Exit Qualification for VM-Entry Failure"), else 0.
     vmx.rootLane = h.level;
     vmExit(h, {
       reason: (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0,
-      qualification: failure === linkFailure ? 4 : 0,
+      qualification: failed.qualification,
     });
-    return { outcome: 'failed', reason: failure };
+    return { outcome: 'failed', reason: failed.reason };
   }
   const info = readField(vmcs, F.VM_ENTRY_INTR_INFO_FIELD);
   const injecting = (info & 0x80000000) !== 0;
@@ -272,9 +230,7 @@ export function enterGuest(
   if (pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS) cpu.vnmiBlocked = (intr & 8) !== 0;
   else cpu.nmiBlocked = (intr & 8) !== 0;
   cpu.activity = readField(vmcs, F.GUEST_ACTIVITY_STATE) as Activity;
-  // Pending debug exceptions: BS makes a single-step #DB due after VM entry (SDM "Loading
-  // Guest State": delivered before the first guest instruction, after injection).
-  cpu.dbTrapPending = (readField(vmcs, F.GUEST_PENDING_DBG_EXCEPTIONS) & 0x4000) !== 0;
+  loadGuestDebugControls(cpu, vmcs);
   if (pin & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER) startPreemptionTimer(h, vmx, vmcs);
   else vmx.timerDeadline = -1;
   vmx.mtfPending = false;
@@ -312,6 +268,10 @@ export function enterGuest(
       if (proc & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG) vmx.mtfPending = true;
     }
   }
+  // "Delivery of Pending Debug Exceptions after VM Entry": after the injection, a #DB trap
+  // pending from GUEST_PENDING_DBG_EXCEPTIONS (the boundary delivers it, or exits with #DB in
+  // the exception bitmap, before a timer of 0 and the windows).
+  loadPendingDebugExceptions(cpu, vmcs);
   h.out.kind = EventKind.VMENTRY;
   h.out.rip = hostRip;
   h.out.d0 = injecting ? info >>> 0 : 0;

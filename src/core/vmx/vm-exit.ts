@@ -9,6 +9,7 @@ import { PIN_BASED, VM_EXIT } from './bits';
 import { F, readField, writeField } from './vmcs';
 import { currentVmcs, timerRemaining } from './state';
 import { loadHostCrs, saveGuestCrs } from './cr-state';
+import { saveGuestDebugState } from './debug-state';
 
 export const ExitReason = {
   EXCEPTION_NMI: 0,
@@ -34,6 +35,7 @@ export const ExitReason = {
   IO_INSTRUCTION: 30,
   MSR_READ: 31,
   MSR_WRITE: 32,
+  DR_ACCESS: 29,
   INVALID_GUEST_STATE: 33,
   MWAIT: 36,
   MTF: 37,
@@ -100,9 +102,6 @@ export function vmExit(h: Hart, info: ExitInfo): void {
     );
     writeField(vmcs, F.GUEST_ACTIVITY_STATE, cpu.activity);
     saveGuestCrs(h, vmcs);
-    // A single-step trap still pending (an MTF exit won over it) is saved as BS (bit 14) in
-    // the pending debug exceptions (SDM "Saving Non-Register State"; facts §3.6).
-    writeField(vmcs, F.GUEST_PENDING_DBG_EXCEPTIONS, cpu.dbTrapPending ? 0x4000 : 0);
     if (readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER) {
       writeField(
         vmcs,
@@ -142,7 +141,9 @@ export function vmExit(h: Hart, info: ExitInfo): void {
   cpu.rflags = RFLAGS.FIXED;
   cpu.shadow = 0;
   cpu.activity = Activity.ACTIVE;
-  cpu.dbTrapPending = false;
+  // Pending debug exceptions (a trap an MTF exit won over is saved with all its bits, facts
+  // §3.6), DR7/IA32_DEBUGCTL with "save debug controls", then the host's DR7 and DEBUGCTL.
+  saveGuestDebugState(cpu, vmcs, !failedEntry);
   // Blocking by NMI after the exit (SDM "Updating Non-Register State"): a VM exit caused by an
   // NMI blocks NMIs once it completes ("Architectural State before a VM Exit"); other exits do
   // not change blocking by NMI. With NMI exiting = 0 the processor's one blocking state goes

@@ -19,6 +19,8 @@ import {
 } from './nested-instructions';
 import { nestedVmxCaps, nestedVmxRun } from './nested';
 import { nestedVmxReflectVmexit } from './nested-events';
+import { getDebugctl, handleDr, setDebugctl, syncDirtyDebugRegs } from './debug';
+import { IA32_DEBUGCTL } from '../../cpu/debug';
 import { currentVmcs12 } from './nested-state';
 import { KvmPhase } from './state';
 import { handleSystemExit } from './handle-system';
@@ -52,6 +54,10 @@ export function afterExit(c: KvmContext): KvmStepResult | null {
       const info = vmxCompleteInterrupts(c, kvm);
       if (info) return decide(h, Fn.vmx_complete_interrupts, info);
     } else if (stage === 2) {
+      // vcpu_enter_guest after vmx_vcpu_run: KVM_DEBUGREG_WONT_EXIT → sync_dirty_debug_regs.
+      const r = syncDirtyDebugRegs(c);
+      if (r) return r;
+    } else if (stage === 3) {
       const intr = rd(c, F.VM_EXIT_INTR_INFO);
       if ((reason & 0xffff) === ExitReason.EXTERNAL_INTERRUPT && !(intr & 0x80000000)) {
         // KVM runs with "acknowledge interrupt on exit": an external-interrupt exit without a
@@ -158,8 +164,17 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
       skipInstruction(c);
       kvm.guestRegs[0] = kvm.guestRegs[1] = 0;
       return decide(h, Fn.kvm_emulate_hypercall);
+    case ExitReason.DR_ACCESS:
+      // The MOV DR is re-executed (a fault-like exit: GUEST_RIP is not advanced).
+      return handleDr(c);
     case ExitReason.MSR_WRITE: {
       const msr = kvm.guestRegs[2];
+      if (msr === IA32_DEBUGCTL) {
+        const vmcs12 = kvm.nested.guestMode ? currentVmcs12(kvm.nested) : null;
+        if (!setDebugctl(c, kvm.guestRegs[0], kvm.guestRegs[4], vmcs12)) return injectGp(c, msr);
+        skipInstruction(c);
+        return decide(h, Fn.vmx_set_debugctl, kvm.guestRegs[0]);
+      }
       if (!x2apicMsrWrite(kvm, msr, kvm.guestRegs[0], kvm.guestRegs[4])) return injectGp(c, msr);
       skipInstruction(c);
       return decide(h, Fn.x2apic_msr_write, msr, kvm.guestRegs[0]);
@@ -175,6 +190,12 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
         kvm.guestRegs[5] = 0;
         skipInstruction(c);
         return decide(h, Fn.vmx_get_vmx_msr, msr, vmxMsr[0]);
+      }
+      if (msr === IA32_DEBUGCTL) {
+        kvm.guestRegs[0] = getDebugctl(c);
+        kvm.guestRegs[1] = kvm.guestRegs[4] = kvm.guestRegs[5] = 0;
+        skipInstruction(c);
+        return decide(h, Fn.vmx_get_debugctl, kvm.guestRegs[0]);
       }
       const v = x2apicMsrRead(kvm, msr, c.port.tsc());
       if (!v) return injectGp(c, msr);

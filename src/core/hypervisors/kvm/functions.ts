@@ -58,6 +58,10 @@ export const KVM_FUNCTIONS = [
   { name: 'handle_monitor', file: 'vmx/vmx.c' }, // 47: kvm_emulate_monitor, a NOP
   { name: 'handle_mwait', file: 'vmx/vmx.c' }, // 48: kvm_emulate_mwait, a NOP
   { name: 'kvm_handle_invalid_op', file: 'x86.c' }, // 49: #UD (RDRAND exit)
+  { name: 'handle_dr', file: 'vmx/vmx.c' }, // 50: MOV DR exit
+  { name: 'vmx_sync_dirty_debug_regs', file: 'vmx/vmx.c' }, // 51: MOV-DR exiting set again
+  { name: 'vmx_set_msr (IA32_DEBUGCTL)', file: 'vmx/vmx.c' }, // 52
+  { name: 'vmx_get_msr (IA32_DEBUGCTL)', file: 'vmx/vmx.c' }, // 53
 ] as const satisfies readonly KvmFunction[];
 
 export const Fn = {
@@ -111,6 +115,10 @@ export const Fn = {
   handle_monitor: 47,
   handle_mwait: 48,
   kvm_handle_invalid_op: 49,
+  handle_dr: 50,
+  vmx_sync_dirty_debug_regs: 51,
+  vmx_set_debugctl: 52,
+  vmx_get_debugctl: 53,
 } as const;
 
 export function kvmFunction(id: number): KvmFunction {

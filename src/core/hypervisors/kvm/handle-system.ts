@@ -12,7 +12,7 @@ import { Fn } from './functions';
 import { rd } from './vmx';
 
 /** kvm_queue_exception: the exception is injected at the next VM entry. */
-function queueException(c: KvmContext, vector: number, fn: number, d1: number): KvmStepResult {
+export function queueException(c: KvmContext, vector: number, fn: number, d1: number): KvmStepResult {
   const kvm = c.kvm;
   kvm.exceptionPending = true;
   kvm.exceptionVector = vector;

@@ -210,6 +210,8 @@ export function nestedVmxL1WantsExit(c: KvmContext, reason: number, intrInfo: nu
       return l1WantsMsr(c, vmcs12, false);
     case ExitReason.MSR_WRITE:
       return l1WantsMsr(c, vmcs12, true);
+    case ExitReason.DR_ACCESS:
+      return (proc & CPU_BASED.CPU_BASED_MOV_DR_EXITING) !== 0;
     case ExitReason.PREEMPTION_TIMER:
       return false;
     default:

@@ -5,8 +5,10 @@
 // writes vmcs01/vmcs02 with VMREAD/VMWRITE through its port.
 import { RFLAGS } from '../../cpu/state';
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_EXIT } from '../../vmx/bits';
-import { type VmxCaps, vmxCaps } from '../../vmx/capabilities';
-import { VmxError, checkControls, checkGuestState, checkHostState } from '../../vmx/vm-entry';
+import { ACTIVITY_MISC, type VmxCaps, vmxCaps } from '../../vmx/capabilities';
+import { VmxError, checkControls, checkHostState } from '../../vmx/vm-entry';
+import { guestStateFailure } from '../../vmx/guest-state-checks';
+import { l1DebugState, loadVmcs12HostDebug, prepareVmcs02Debug, syncVmcs02DebugToVmcs12 } from './debug';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason } from '../../vmx/vm-exit';
 import { F, type VmcsState, readField, writeField } from '../../vmx/vmcs';
 import { KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
@@ -41,6 +43,11 @@ export function nestedVmxCaps(kvm: KvmState, hw: VmxCaps): VmxCaps {
     vmcsShadowing: false,
     // nested_vmx_setup_misc_data: VMX_MISC_VMWRITE_SHADOW_RO_FIELDS, always.
     vmwriteAnyField: true,
+    // nested_vmx_setup_misc_data offers HLT and wait-for-SIPI, not shutdown
+    // (nested_check_guest_non_reg_state fails any other state). The lab has no SIPI: HLT only.
+    activityStates: ACTIVITY_MISC.HLT,
+    // What the processor does with an NMI injected into STI blocking holds for vmcs02 too.
+    stiBlocksNmiInjection: hw.features.stiBlocksNmiInjection,
   });
 }
 
@@ -61,7 +68,12 @@ const L0_ONLY_PROC =
  * exception bitmap is both; exit controls are L0's; guest state and, while nested_run_pending,
  * the event L1 injects come from vmcs12. Returns where each field came from, for the view.
  */
-export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: Record<number, number>): void {
+export function prepareVmcs02(
+  c: KvmContext,
+  vmcs12: VmcsState,
+  vmcs01: Record<number, number>,
+  l1Debug = { dr7: 0x400, debugctl: 0 },
+): void {
   const v01 = (enc: number) => vmcs01[enc] ?? 0;
   const v12 = (enc: number) => readField(vmcs12, enc);
   const prov = c.kvm.nested.provenance;
@@ -135,6 +147,7 @@ export function prepareVmcs02(c: KvmContext, vmcs12: VmcsState, vmcs01: Record<n
   } else set(F.VM_ENTRY_INTR_INFO_FIELD, 0, 'L0: prepare_vmcs02_early');
   set(F.VMX_PREEMPTION_TIMER_VALUE, 0, "L0's own (vmcs12's timer is an hrtimer)");
   prepareVmcs02Crs(c, vmcs12);
+  prepareVmcs02Debug(c, vmcs12, l1Debug, set);
 }
 
 /**
@@ -185,14 +198,18 @@ export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
     kvm.log.push({ step: c.step, text: `nested_vmx_run: VMfailValid(8): ${host}` });
     return emulated(c, fn, fail(c, VmxError.ENTRY_INVALID_HOST_STATE), RUN_FAILED);
   }
-  const guest = checkGuestState(vmcs12);
+  // nested_vmx_check_guest_state: the hardware model's checks, with what KVM offers L1.
+  const guest = guestStateFailure(vmcs12, caps);
   if (guest) {
     // nested_vmx_enter_non_root_mode → vmentry_fail_vmexit: load_vmcs12_host_state and only
     // the exit reason and qualification are written (SDM "VM-Entry Failures During or After
     // Loading Guest State").
-    kvm.log.push({ step: c.step, text: `nested_vmx_run: VM-entry failure, invalid guest state: ${guest}` });
+    kvm.log.push({
+      step: c.step,
+      text: `nested_vmx_run: VM-entry failure, invalid guest state: ${guest.reason}`,
+    });
     writeField(vmcs12, F.VM_EXIT_REASON, (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0);
-    writeField(vmcs12, F.EXIT_QUALIFICATION, 0);
+    writeField(vmcs12, F.EXIT_QUALIFICATION, guest.qualification);
     loadVmcs12HostState(c, vmcs12);
     n.needShadowSync = true;
     return decide(h, Fn.nested_vmx_entry_failure, ExitReason.INVALID_GUEST_STATE);
@@ -214,11 +231,12 @@ export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
     c.port.writeRevision(KVM_HOST.VMCS02);
     c.port.vmclear(KVM_HOST.VMCS02);
   }
+  const l1Debug = l1DebugState(c);
   c.port.vmptrld(KVM_HOST.VMCS02);
   kvm.loadedVmcs = KVM_HOST.VMCS02;
   kvm.vmcsCache[KVM_HOST.VMCS02] ??= {};
   n.provenance = {};
-  prepareVmcs02(c, vmcs12, vmcs01);
+  prepareVmcs02(c, vmcs12, vmcs01, l1Debug);
   n.guestMode = true;
   // The lane vmcs12 runs: L1's guest, or, when L1 is KVM running its own nested guest, that
   // guest's (lab bookkeeping of whose code runs; the processor does not care).
@@ -258,6 +276,7 @@ function loadVmcs12HostState(c: KvmContext, vmcs12: VmcsState): void {
   wr(c, F.GUEST_INTERRUPTIBILITY_INFO, rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & ~3);
   wr(c, F.GUEST_ACTIVITY_STATE, 0);
   loadVmcs12HostCrs(c, vmcs12);
+  loadVmcs12HostDebug(c);
 }
 
 /**
@@ -302,6 +321,7 @@ export function nestedVmxVmexit(
     writeField(vmcs12, enc, rd(c, enc));
   writeField(vmcs12, F.GUEST_ACTIVITY_STATE, kvm.halted ? 1 : 0);
   syncVmcs02CrsToVmcs12(c, vmcs12);
+  syncVmcs02DebugToVmcs12(c, vmcs12);
   if (
     readField(vmcs12, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER &&
     readField(vmcs12, F.PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED.PIN_BASED_VMX_PREEMPTION_TIMER &&

@@ -7,6 +7,7 @@ import { hwExceptionInfo } from '../../cpu/deliver';
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
 import { initVmcsCrs } from './cr';
 import { F } from '../../vmx/vmcs';
+import { RFLAGS } from '../../cpu/state';
 import { Inject, KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
 import { afterExit, handleExit } from './exit-handling';
 import { Fn, RESCHEDULE_VECTOR } from './functions';
@@ -55,7 +56,8 @@ function setUp(c: KvmContext): KvmStepResult {
   // shadow paging; CR8 accesses exit (no TPR shadow); every I/O instruction exits; MWAIT,
   // MONITOR and RDPMC exit. x2APIC MSR accesses exit (no MSR bitmaps, no APIC virtualization
   // in this model). Secondary controls: WBINVD exiting (RDRAND exits only for a guest whose
-  // CPUID lacks RDRAND).
+  // CPUID lacks RDRAND). MOV-DR exiting too (setup_vmcs_config requires it; handle_dr drops it
+  // lazily, debug.ts).
   wr(
     c,
     F.CPU_BASED_VM_EXEC_CONTROL,
@@ -69,13 +71,24 @@ function setUp(c: KvmContext): KvmStepResult {
       CPU_BASED.CPU_BASED_MWAIT_EXITING |
       CPU_BASED.CPU_BASED_MONITOR_EXITING |
       CPU_BASED.CPU_BASED_RDPMC_EXITING |
+      CPU_BASED.CPU_BASED_MOV_DR_EXITING |
       CPU_BASED.CPU_BASED_ACTIVATE_SECONDARY_CONTROLS,
   );
   wr(c, F.SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC.SECONDARY_EXEC_WBINVD_EXITING);
   initVmcsCrs(c);
   wr(c, F.EXCEPTION_BITMAP, (1 << 18) | (1 << 17)); // #MC and #AC, as init_vmcs
-  wr(c, F.VM_EXIT_CONTROLS, VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT);
-  wr(c, F.VM_ENTRY_CONTROLS, VM_ENTRY.VM_ENTRY_IA32E_MODE);
+  // DR7 and IA32_DEBUGCTL travel in the VMCS: "save debug controls" and "load debug controls"
+  // are required controls of setup_vmcs_config.
+  wr(
+    c,
+    F.VM_EXIT_CONTROLS,
+    VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE |
+      VM_EXIT.VM_EXIT_ACK_INTR_ON_EXIT |
+      VM_EXIT.VM_EXIT_SAVE_DEBUG_CONTROLS,
+  );
+  wr(c, F.VM_ENTRY_CONTROLS, VM_ENTRY.VM_ENTRY_IA32E_MODE | VM_ENTRY.VM_ENTRY_LOAD_DEBUG_CONTROLS);
+  wr(c, F.GUEST_DR7, 0x400);
+  wr(c, F.GUEST_IA32_DEBUGCTL, 0);
   wr(c, F.HOST_RIP, KVM_HOST.VMX_VMEXIT);
   wr(c, F.HOST_RSP, KVM_HOST.STACK);
   wr(c, F.HOST_IDTR_BASE, c.hostIdt);
@@ -147,6 +160,10 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
       kvm.exceptionPending = false;
       const v = kvm.exceptionVector;
       const info = hwExceptionInfo(v);
+      // "Intel SDM 17.3.1.1": a fault-class exception is delivered with RF set in the
+      // pushed RFLAGS; hardware injection pushes RFLAGS as it is, so KVM sets RF itself
+      // (exception_type: not #DB, #BP, #OF, #DF, #MC).
+      if (![1, 3, 4, 8, 18].includes(v)) wr(c, F.GUEST_RFLAGS, rd(c, F.GUEST_RFLAGS) | RFLAGS.RF);
       wr(c, F.VM_ENTRY_INTR_INFO_FIELD, info);
       if (info & 0x800) wr(c, F.VM_ENTRY_EXCEPTION_ERROR_CODE, kvm.exceptionErrorCode);
       did |= Inject.EXCEPTION;

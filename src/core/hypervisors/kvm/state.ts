@@ -85,6 +85,8 @@ export interface KvmState {
   cr4: number;
   /** struct nested_vmx: the VMX operation KVM emulates for L1. */
   nested: NestedVmxState;
+  /** switch_db_regs & KVM_DEBUGREG_WONT_EXIT: handle_dr dropped MOV-DR exiting until the next exit. */
+  dbregsWontExit: boolean;
   /** Log lines KVM printed (pr_info / pr_warn), with their step. */
   log: { step: number; text: string }[];
 }
@@ -124,6 +126,7 @@ export function createKvm(enableVnmi: boolean): KvmState {
     cr3: 0,
     cr4: CR4_INITIAL,
     nested: createNestedVmx(),
+    dbregsWontExit: false,
     log: [],
   };
 }
