@@ -49,6 +49,7 @@ function DraftRow({ draft, current, only }: { draft: Draft; current: boolean; on
           onKeyDown={(e) => {
             if (e.key === 'Enter') commit();
             if (e.key === 'Escape') {
+              e.preventDefault();
               e.stopPropagation();
               setName(draft.name);
               setMode('show');
