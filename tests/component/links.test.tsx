@@ -19,10 +19,11 @@ function savedList(): DraftList {
   return JSON.parse(localStorage.getItem(DRAFTS_KEY)!) as DraftList;
 }
 
-/** Sets the address as a user pasting a link would (a new entry, then hashchange). */
+/** Sets the address as a user pasting a link would (a new entry; popstate, as Chromium fires, then hashchange). */
 function pasteLink(hash: string) {
   act(() => {
     window.history.pushState(null, '', hash);
+    window.dispatchEvent(new PopStateEvent('popstate', { state: null }));
     window.dispatchEvent(new HashChangeEvent('hashchange'));
   });
 }
@@ -162,20 +163,21 @@ describe('drafts', () => {
     const { user, store } = await renderApp({ waitFor: null });
     await waitFor(() => expect(store.getState().info?.title).toBe('My edited scenario'));
 
-    pasteLink('#v=1&builtin=nmi-nesting&step=2');
+    pasteLink('#v=1&builtin=nmi-nesting&step=2&bm=1~from%20the%20link');
     await waitFor(() => expect(store.getState().info?.name).toBe('nmi-nesting'));
     await untilStep(store, 2);
+    expect(store.getState().bookmarks).toEqual([{ step: 1, name: 'from the link', note: '' }]);
     expect(screen.getByTestId('notice')).toHaveTextContent('your draft “My work” is kept');
     const list = savedList();
     expect(list.drafts.map((d) => d.name)).toEqual(['My work', 'Draft 2']);
     expect(list.drafts[0]).toMatchObject({ edited: true, bookmarks: [{ step: 2, name: 'here' }] });
     expect(list.current).toBe(list.drafts[1].id);
-    expect(store.getState().bookmarks).toEqual([]);
+    expect(list.drafts[1].bookmarks).toEqual([{ step: 1, name: 'from the link', note: '' }]);
 
     await user.click(screen.getByTestId('drafts-button'));
     const rows = screen.getAllByTestId('draft-row');
     expect(rows[0]).toHaveTextContent('edited: My edited scenario · 1 bookmark');
-    expect(rows[1]).toHaveTextContent('Two NMIs, nested');
+    expect(rows[1]).toHaveTextContent('Two NMIs, nested · 1 bookmark');
     await user.click(within(rows[0]).getByTestId('draft-open'));
     await waitFor(() => expect(store.getState().info?.title).toBe('My edited scenario'));
     expect(store.getState().editorEdited).toBe(true);

@@ -62,15 +62,17 @@ export function connectUrl(store: LabStore, win: Window = window): () => void {
   };
   const unsubscribe = store.subscribe(onState);
 
-  // Back/Forward fire popstate (then hashchange, when the hash differs); a pasted link fires
-  // hashchange alone. Either way: open the address, once.
+  // Back/Forward fire popstate (then hashchange, when the hash differs). A link pasted or
+  // typed into the address bar fires hashchange, and in Chromium popstate first as well: its
+  // new entry has no state of ours, which is how it is told from a move through history.
+  // Either way the address is opened once.
   const navigate = (fromHistory: boolean) => {
     const hash = win.location.hash;
     if (hash === known) return;
     drop(); // a rewrite waiting for the entry just left must not land on this one
     known = hash;
     const draft = fromHistory ? draftOfEntry(history.state) : null;
-    void store.getState().openLink(hash, { history: fromHistory, draft });
+    void store.getState().openLink(hash, { history: draft !== null, draft });
   };
   const onPopState = () => navigate(true);
   const onHashChange = () => navigate(false);
