@@ -269,6 +269,13 @@ describe('bookmarks', () => {
     await user.click(screen.getByTestId('bookmarks-button'));
     await user.click(screen.getByTestId('bookmark-go'));
     await untilStep(store, 3);
+    // Its flag on the timeline goes there too.
+    await user.click(screen.getByTestId('btn-end'));
+    await untilStep(store, 9);
+    const flag = screen.getByTestId('timeline-bookmark');
+    expect(flag).toHaveAttribute('data-step', '3');
+    await user.click(flag);
+    await untilStep(store, 3);
     unmount();
 
     // A fresh browser: nothing stored, only the link.

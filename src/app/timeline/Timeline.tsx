@@ -26,6 +26,7 @@ import {
 } from '../store/selectors';
 import { kvmLanesOf, nestingOf } from './nesting';
 import { nestingMarks } from './nesting-marks';
+import { TimelineBookmarks } from './TimelineBookmarks';
 import { TimelineMarks } from './TimelineMarks';
 import {
   axisScale,
@@ -258,6 +259,7 @@ export function Timeline() {
               {axis === 'step' ? 'step' : 'cycles'}
             </text>
           </g>
+          <TimelineBookmarks scale={scale} data={data} y={axisY} x0={x0} x1={x1} />
           {info && (
             <g
               ref={playheadRef}
