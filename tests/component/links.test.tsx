@@ -98,6 +98,16 @@ describe('step links', () => {
     await untilStep(store, 9);
   });
 
+  it('a step past the end of the run shows the last step, and says so', async () => {
+    window.history.replaceState(null, '', '/#v=1&builtin=irq-basics&step=50');
+    const { store } = await renderApp({ waitFor: null });
+    await untilStep(store, 9);
+    expect(screen.getByTestId('notice')).toHaveTextContent(
+      'The link’s step 50 is past the end of the run (9 steps): showing the last step.',
+    );
+    await waitFor(() => expect(window.location.hash).toBe('#v=1&builtin=irq-basics&step=9'));
+  });
+
   it('an old #s= link opens its scenario and is rewritten in the current format', async () => {
     const doc = JSON.stringify({ name: 'old', title: 'An old link', levels: [{ program: ['    nop'] }] });
     const b64 = btoa(doc).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
