@@ -3,7 +3,7 @@
 // step and zoom; the address follows the user (rewritten as they step, a new history entry
 // for each jump) and Back returns; a link that cannot be read says which field and leaves the
 // drafts as they were; a link that would replace a draft holding work opens beside it.
-import { act, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { TimelineData } from '../../src/core/engine/view';
 import { encodeLink } from '../../src/app/links/link-format';
@@ -218,6 +218,25 @@ describe('drafts', () => {
     expect(list.drafts[1]).toMatchObject({ edited: false, origin: { builtin: 'nmi-nesting' } });
   });
 
+  it('picking another built-in over bookmarks asks; replacing drops them, a new draft keeps them', async () => {
+    const { user, store } = await renderApp();
+    store.getState().addBookmark(4, 'delivery', '');
+    await user.selectOptions(screen.getByTestId('scenario-picker'), 'nmi-nesting');
+    expect(screen.getByTestId('switch-dialog')).toHaveTextContent('Replace this draft’s bookmarks?');
+    expect(screen.getByTestId('switch-dialog')).toHaveTextContent('drops the bookmarks');
+    await user.click(screen.getByTestId('switch-beside'));
+    await waitFor(() => expect(store.getState().info?.name).toBe('nmi-nesting'));
+    expect(savedList().drafts.map((d) => d.bookmarks.length)).toEqual([1, 0]);
+
+    await act(() => store.getState().switchDraft(savedList().drafts[0].id));
+    await waitFor(() => expect(store.getState().info?.name).toBe('irq-basics'));
+    await user.selectOptions(screen.getByTestId('scenario-picker'), 'kvm-nmi');
+    await user.click(screen.getByTestId('switch-confirm'));
+    await waitFor(() => expect(store.getState().info?.name).toBe('kvm-nmi'));
+    expect(store.getState().bookmarks).toEqual([]);
+    expect(savedList().drafts.map((d) => d.bookmarks.length)).toEqual([0, 0]);
+  });
+
   it('renames and deletes drafts (never the last one), and migrates the old single slot', async () => {
     localStorage.setItem(
       'nestlab.editor.v1',
@@ -284,7 +303,7 @@ describe('bookmarks', () => {
     await untilStep(store, 9);
     const flag = screen.getByTestId('timeline-bookmark');
     expect(flag).toHaveAttribute('data-step', '3');
-    await user.click(flag);
+    fireEvent.click(flag); // a plain click: d3-zoom's mousedown needs a real window
     await untilStep(store, 3);
     unmount();
 

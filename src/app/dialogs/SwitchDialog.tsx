@@ -40,8 +40,9 @@ export function SwitchDialog() {
           {edited
             ? 'The scenario editor holds your edits (kept as a draft in this browser).'
             : `This draft holds ${marks} bookmark${marks === 1 ? '' : 's'}.`}{' '}
-          Loading {target} replaces {edited ? 'them with the built-in’s document' : 'the scenario they mark'}.
-          To keep this draft as it is, open the built-in as a new draft.
+          Loading {target} replaces {edited ? 'them with the built-in’s document' : 'the scenario they mark'}
+          {pending.kind === 'builtin' && marks > 0 ? ' and drops the bookmarks' : ''}. To keep this draft as
+          it is, open the built-in as a new draft.
         </p>
         <div className="dialog-buttons">
           <button ref={keep} type="button" className="btn" data-testid="switch-cancel" onClick={cancel}>

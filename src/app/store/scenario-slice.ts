@@ -144,7 +144,12 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
         set({ pendingSwitch: { kind: 'builtin', name } });
         return;
       }
-      await get().load({ builtin: name }, { origin: 'builtin', beside: opts.beside });
+      const res = await get().load({ builtin: name }, { origin: 'builtin', beside: opts.beside });
+      // Another scenario in this draft: the bookmarks marked steps of the one it replaced.
+      if (res.ok && !opts.beside && get().bookmarks.length > 0) {
+        set({ bookmarks: [] });
+        get().saveDraft();
+      }
     },
 
     async setParam(key, value, opts = {}) {
