@@ -8,7 +8,7 @@ import { Banners } from './banners/Banners';
 import { SwitchDialog } from './dialogs/SwitchDialog';
 import { ExplanationBar } from './explanation/ExplanationBar';
 import { HelpOverlay } from './help/HelpOverlay';
-import { scenarioFromHash } from './share';
+import { connectUrl } from './links/url-sync';
 import { useLab, useLabStoreApi } from './sim-client-context';
 import { MachineState } from './state/MachineState';
 import { selectInfo, selectLeftTab } from './store/selectors';
@@ -30,21 +30,11 @@ export function App() {
   const leftTab = useLab(selectLeftTab);
   useKeyboardShortcuts();
 
+  // The address bar follows the place on screen; Back, Forward and pasted links open theirs.
+  useEffect(() => connectUrl(store), [store]);
+
   useEffect(() => {
     void store.getState().start();
-  }, [store]);
-
-  // A shared link pasted into this tab loads its scenario.
-  useEffect(() => {
-    const onHashChange = () => {
-      const json = scenarioFromHash(window.location.hash);
-      if (json !== null && json !== store.getState().scenarioJson) {
-        store.setState({ editorText: json, editorEdited: true });
-        void store.getState().load({ json }, { origin: 'share' });
-      }
-    };
-    window.addEventListener('hashchange', onHashChange);
-    return () => window.removeEventListener('hashchange', onHashChange);
   }, [store]);
 
   const longest = useMemo(

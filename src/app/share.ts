@@ -1,5 +1,6 @@
-// Sharing a scenario through the URL: `#s=` followed by the document as base64url of UTF-8.
-// The scenario is the source of truth; computed states are never shared.
+// A scenario document in a URL: base64url of its UTF-8 text, the `s=` field of a link
+// (links/link-format.ts, docs/links.md). `#s=` alone is the format of before link versions,
+// still read. The scenario is the source of truth; computed states are never shared.
 
 const PREFIX = '#s=';
 

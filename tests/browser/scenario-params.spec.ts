@@ -12,7 +12,18 @@ import {
   test,
   waitForStep,
 } from './helpers/lab';
-import { cliTrace, cliView, stepsOf } from './helpers/oracle';
+import { cliTrace, cliView, stepsOf, type Trace } from './helpers/oracle';
+
+/**
+ * Where toggling a variant lands (docs/links.md "Toggling a variant"): the event of the same
+ * kind and order in the other run, or the last of that kind when it has fewer.
+ */
+function sameEventStep(from: Trace, step: number, to: Trace): number {
+  const kind = from.events[step - 1].kind;
+  const ordinal = stepsOf(from, kind).indexOf(step);
+  const there = stepsOf(to, kind);
+  return there[Math.min(ordinal, there.length - 1)];
+}
 
 test('sti-hlt-shadow: turning `gap` on lets the IRQ in before HLT, and the assertion fails', async ({
   page,
@@ -48,7 +59,8 @@ test('sti-hlt-shadow: turning `gap` on lets the IRQ in before HLT, and the asser
   await toggle.click();
   await blur(page);
   await expect(toggle).toHaveAttribute('aria-checked', 'true');
-  // The new run: longer, the step kept, the delivery now taken while active, before HLT.
+  // The new run: longer, on the same event (the first delivery, at the same step), now taken
+  // while active, before HLT.
   await expect(page.getByTestId('step-counter')).toHaveText(`step ${d} / ${gap.totalSteps}`);
   await waitForStep(page, d);
   await expectPanelToShow(page, atDgap);
@@ -68,10 +80,14 @@ test('sti-hlt-shadow: turning `gap` on lets the IRQ in before HLT, and the asser
   await waitForStep(page, gap.totalSteps);
   await expectPanelToShow(page, endGap);
 
-  // And back off: the first run again.
+  // And back off: the first run again, on the same event (the final HLT, an instruction
+  // earlier in this run), not the same step number.
+  const back = sameEventStep(gap, gap.totalSteps, plain);
+  expect(gap.events[gap.totalSteps - 1].kind).toBe('instruction');
+  expect(back).toBeLessThan(plain.totalSteps);
   await toggle.click();
   await blur(page);
-  await expect(page.getByTestId('step-counter')).toHaveText(`step ${plain.totalSteps} / ${plain.totalSteps}`);
+  await expect(page.getByTestId('step-counter')).toHaveText(`step ${back} / ${plain.totalSteps}`);
   await expect(page.getByTestId('assertion')).toHaveAttribute('data-passed', 'true');
 });
 

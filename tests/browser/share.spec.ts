@@ -1,5 +1,6 @@
-// Sharing: Share puts the scenario (with the user's edit) in the URL as `#s=`; that URL,
-// opened in a fresh browser (nothing saved), loads the same scenario and the same run.
+// Sharing: the address holds the scenario (with the user's edit) as `s=` (docs/links.md);
+// "Copy link" copies it; that URL, opened in a fresh browser (nothing saved), loads the same
+// scenario and the same run.
 import { writeFileSync } from 'node:fs';
 import {
   blur,
@@ -42,10 +43,9 @@ test('Share puts the edited scenario in the URL, and the URL opens it elsewhere'
   await editor.fill(edited);
   await page.getByTestId('run-button').click();
   await expect(page.getByTestId('scenario-picker').locator('option:checked')).toHaveText(/^Custom: /);
-  expect(page.url()).not.toContain('#s=');
   await page.getByTestId('share-button').click();
   await expect(page.getByTestId('notice')).toContainText('address bar');
-  await expect.poll(() => page.url()).toContain('#s=');
+  await expect.poll(() => page.url()).toMatch(/#v=1&s=[\w-]+&step=0$/);
   const url = page.url();
 
   // A fresh browser: no draft in its storage, so only the URL can bring the edit.
@@ -70,16 +70,16 @@ test('Share puts the edited scenario in the URL, and the URL opens it elsewhere'
   }
 });
 
-// After Share, moving on to another built-in drops the `#s=` from the address bar (it no
-// longer describes what is on screen), so a reload shows that built-in, not the old link.
-test('after Share, picking another built-in and reloading shows that built-in', async ({ page }) => {
+// The address follows the scenario on screen: after a copied link, moving on to another
+// built-in names that one, so a reload shows it, not the old link.
+test('after Copy link, picking another built-in and reloading shows that built-in', async ({ page }) => {
   const [nmi, apic] = await Promise.all([cliTrace('nmi-blocking'), cliTrace('apic-priority')]);
   await openLab(page);
   await pickScenario(page, 'nmi-blocking', nmi.totalSteps);
   await page.getByTestId('share-button').click();
-  await expect.poll(() => page.url()).toContain('#s=');
+  await expect.poll(() => page.url()).toContain('#v=1&builtin=nmi-blocking&step=0');
   await pickScenario(page, 'apic-priority', apic.totalSteps);
-  expect(page.url()).not.toContain('#s=');
+  await expect.poll(() => page.url()).toContain('#v=1&builtin=apic-priority&step=0');
 
   await page.reload();
   await expect(page.getByTestId('step-counter')).toHaveText(/^step 0 \/ \d+$/);

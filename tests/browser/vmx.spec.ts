@@ -233,14 +233,16 @@ test('a soft-vnmi link pasted into the tab (hashchange) loads it', async ({ page
   await page.getByTestId('param-virtual_nmis').click();
   await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${vnmi.totalSteps}`);
   await page.getByTestId('share-button').click();
-  await expect.poll(() => page.url()).toContain('#s=');
+  // The built-in by name, with the parameter that differs from its default (docs/links.md).
+  await expect.poll(() => page.url()).toContain(`#v=1&builtin=${NAME}&virtual_nmis=1&step=0`);
   const link = page.url();
   await pickScenario(page, 'nmi-blocking', nmi.totalSteps);
-  expect(page.url()).not.toContain('#s=');
+  await expect.poll(() => page.url()).toContain('#v=1&builtin=nmi-blocking&step=0');
 
   await page.goto(link); // only the fragment differs: the same document, a hashchange
   await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${vnmi.totalSteps}`);
-  await expect(page.getByTestId('scenario-picker').locator('option:checked')).toHaveText(/^Custom: /);
+  await expect(page.getByTestId('scenario-picker')).toHaveValue(NAME);
+  await expect(page.getByTestId('param-virtual_nmis')).toHaveAttribute('aria-checked', 'true');
 });
 
 for (const size of [

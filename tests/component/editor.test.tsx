@@ -2,12 +2,18 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import type { UserEvent } from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { decodeScenario, hashForScenario } from '../../src/app/share';
-import { DRAFT_KEY } from '../../src/app/store/draft-storage';
+import { hashForScenario } from '../../src/app/share';
+import { DRAFTS_KEY, DRAFT_KEY, type DraftList } from '../../src/app/store/draft-storage';
 import { FakeSimClient } from './fake-client';
 import { renderApp, resetDomBetweenTests, untilStep } from './render-app';
 
 resetDomBetweenTests();
+
+/** The draft on screen, as the storage holds it. */
+function savedDraft() {
+  const list = JSON.parse(localStorage.getItem(DRAFTS_KEY)!) as DraftList;
+  return list.drafts.find((d) => d.id === list.current);
+}
 
 async function openEditor(user: UserEvent): Promise<HTMLTextAreaElement> {
   await user.click(screen.getByTestId('tab-editor'));
@@ -87,7 +93,7 @@ describe('scenario editor', () => {
     const textarea = await openEditor(first.user);
     const edited = textarea.value.replace('"irq-basics"', '"kept-after-reload"');
     await replaceText(first.user, textarea, edited);
-    expect(JSON.parse(localStorage.getItem(DRAFT_KEY)!)).toMatchObject({ text: edited, edited: true });
+    expect(savedDraft()).toMatchObject({ text: edited, edited: true });
     first.unmount();
 
     const second = await renderApp({ client: new FakeSimClient() });
@@ -101,7 +107,7 @@ describe('scenario editor', () => {
       expect((screen.getByTestId('editor-textarea') as HTMLTextAreaElement).value).toContain('"irq-basics"'),
     );
     expect(second.client.callsOf('load').at(-1)?.args[0]).toEqual({ builtin: 'irq-basics' });
-    expect(JSON.parse(localStorage.getItem(DRAFT_KEY)!)).toMatchObject({ edited: false });
+    expect(savedDraft()).toMatchObject({ edited: false });
   });
 
   it('starts again on the built-in and parameters last chosen', async () => {
@@ -120,7 +126,7 @@ describe('scenario editor', () => {
     expect(screen.getByTestId('param-eoi')).toHaveAttribute('aria-checked', 'false');
   });
 
-  it('falls back to the built-in when the saved draft does not load, and shows why', async () => {
+  it('falls back to the built-in when the saved draft (of the old single slot) does not load, and shows why', async () => {
     const draft = JSON.stringify({ version: 1, text: '{ broken', edited: true, origin: null });
     localStorage.setItem(DRAFT_KEY, draft);
     const { user } = await renderApp();
@@ -130,12 +136,10 @@ describe('scenario editor', () => {
     expect(screen.getByTestId('source-view')).toHaveTextContent('sti');
   });
 
-  it('shares the scenario in the URL hash, and a shared link loads it', async () => {
+  it('puts the place in the URL hash, and an old #s= link still loads its scenario', async () => {
     const first = await renderApp();
     await first.user.click(screen.getByTestId('share-button'));
-    expect(window.location.hash.startsWith('#s=')).toBe(true);
-    const shared = decodeScenario(window.location.hash.slice(3));
-    expect(shared).toBe(first.store.getState().scenarioJson);
+    expect(window.location.hash).toBe('#v=1&builtin=irq-basics&step=0');
     first.unmount();
     localStorage.clear();
 

@@ -62,13 +62,13 @@ describe('switching scenario with edits in the editor', () => {
 });
 
 describe('sharing and the address bar', () => {
-  it('drops the #s= of an earlier Share when another built-in is picked', async () => {
+  it('the address names the built-in on screen, before and after another is picked', async () => {
     const { user, store } = await renderApp();
     await user.click(screen.getByTestId('share-button'));
-    expect(window.location.hash).toMatch(/^#s=/);
+    expect(window.location.hash).toBe('#v=1&builtin=irq-basics&step=0');
     await user.selectOptions(screen.getByTestId('scenario-picker'), 'nmi-nesting');
     await waitFor(() => expect(store.getState().info?.name).toBe('nmi-nesting'));
-    expect(window.location.hash).toBe('');
+    expect(window.location.hash).toBe('#v=1&builtin=nmi-nesting&step=0');
   });
 
   it('loads a link pasted into the same tab (hashchange)', async () => {
@@ -77,7 +77,8 @@ describe('sharing and the address bar', () => {
     window.history.replaceState(null, '', hashForScenario(json));
     window.dispatchEvent(new HashChangeEvent('hashchange'));
     await waitFor(() => expect(store.getState().info?.title).toBe('Pasted link'));
-    expect(window.location.hash).toMatch(/^#s=/);
+    // Rewritten in the current format, the document kept.
+    await waitFor(() => expect(window.location.hash).toMatch(/^#v=1&s=[\w-]+&step=0$/));
     expect(screen.getByTestId('scenario-picker')).toHaveValue('__custom__');
   });
 });

@@ -1,8 +1,9 @@
 // Messages above the work area: a worker crash (dismissible), a run stopped by a limit (its
-// steps stay navigable), and short notices such as "link copied".
+// steps stay navigable), a link that could not be opened, and short notices such as "link
+// copied".
 import { useEffect } from 'react';
 import { useLab, useLabStoreApi } from '../sim-client-context';
-import { selectCrash, selectNotice, selectRunError } from '../store/selectors';
+import { selectCrash, selectLinkError, selectNotice, selectRunError } from '../store/selectors';
 
 /** A message without its final full stop, to sit inside our own sentence. */
 function sentence(message: string): string {
@@ -14,6 +15,7 @@ export function Banners() {
   const crash = useLab(selectCrash);
   const runError = useLab(selectRunError);
   const notice = useLab(selectNotice);
+  const linkError = useLab(selectLinkError);
 
   useEffect(() => {
     if (!notice) return;
@@ -52,6 +54,19 @@ export function Banners() {
             className="banner-close"
             aria-label="Dismiss"
             onClick={() => store.getState().dismissRunError()}
+          >
+            ×
+          </button>
+        </div>
+      )}
+      {linkError && (
+        <div className="banner banner-warn" role="alert" data-testid="link-error">
+          <span className="banner-text">{linkError}</span>
+          <button
+            type="button"
+            className="banner-close"
+            aria-label="Dismiss"
+            onClick={() => store.getState().dismissLinkError()}
           >
             ×
           </button>

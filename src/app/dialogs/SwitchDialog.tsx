@@ -1,14 +1,17 @@
-// Asks before a scenario switch replaces the editor's edits: picking another built-in, or
-// changing a parameter of the built-in on screen, loads that built-in's document into the
-// editor. "Keep editing" (or Escape) leaves everything as it was.
+// Asks before a scenario switch replaces the draft's work (edits, or bookmarks): picking
+// another built-in, or changing a parameter of the built-in on screen, loads that built-in's
+// document into the editor. "Keep editing" (or Escape) leaves everything as it was; "Open as
+// a new draft" keeps the draft as it is and opens the built-in beside it.
 import { useEffect, useRef } from 'react';
 import { useLab, useLabStoreApi } from '../sim-client-context';
-import { selectBuiltins, selectPendingSwitch } from '../store/selectors';
+import { selectBookmarks, selectBuiltins, selectEditorEdited, selectPendingSwitch } from '../store/selectors';
 
 export function SwitchDialog() {
   const store = useLabStoreApi();
   const pending = useLab(selectPendingSwitch);
   const builtins = useLab(selectBuiltins);
+  const edited = useLab(selectEditorEdited);
+  const marks = useLab(selectBookmarks).length;
   const keep = useRef<HTMLButtonElement>(null);
 
   useEffect(() => {
@@ -32,10 +35,14 @@ export function SwitchDialog() {
         data-testid="switch-dialog"
         onClick={(e) => e.stopPropagation()}
       >
-        <h2 id="switch-title">Discard your edits?</h2>
+        <h2 id="switch-title">{edited ? 'Discard your edits?' : 'Replace this draft’s bookmarks?'}</h2>
         <p id="switch-text">
-          The scenario editor holds your edits (kept as a draft in this browser). Loading {target} replaces
-          them with the built-in’s document.
+          {edited
+            ? 'The scenario editor holds your edits (kept as a draft in this browser).'
+            : `This draft holds ${marks} bookmark${marks === 1 ? '' : 's'}.`}{' '}
+          Loading {target} replaces {edited ? 'them with the built-in’s document' : 'the scenario they mark'}
+          {pending.kind === 'builtin' && marks > 0 ? ' and drops the bookmarks' : ''}. To keep this draft as
+          it is, open the built-in as a new draft.
         </p>
         <div className="dialog-buttons">
           <button ref={keep} type="button" className="btn" data-testid="switch-cancel" onClick={cancel}>
@@ -43,11 +50,19 @@ export function SwitchDialog() {
           </button>
           <button
             type="button"
+            className="btn"
+            data-testid="switch-beside"
+            onClick={() => void store.getState().confirmSwitch({ beside: true })}
+          >
+            Open as a new draft
+          </button>
+          <button
+            type="button"
             className="btn btn-danger"
             data-testid="switch-confirm"
             onClick={() => void store.getState().confirmSwitch()}
           >
-            Discard edits and load
+            {edited ? 'Discard edits and load' : 'Replace'}
           </button>
         </div>
       </div>

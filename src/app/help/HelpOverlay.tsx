@@ -77,6 +77,12 @@ export function HelpOverlay() {
           ringed diamond when the entry injects an event. A level that waits shows the state it will resume
           with: a host its HOST_RIP, a guest its VMCS guest area.
         </p>
+        <p>
+          The address bar always holds a link to the place on screen (scenario, parameters, step, zoom,
+          bookmarks): paste it anywhere to land on the same step. Back and Forward move between the places you
+          jumped to. Your edits live in named drafts (Draft menu); a link never overwrites one that holds
+          work, it opens beside it. Bookmarks name a step, with a note.
+        </p>
         <ul className="help-legend">
           {LEGEND.map((c) => (
             <li key={c}>

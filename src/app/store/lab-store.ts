@@ -4,7 +4,9 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { SimClient } from '../../worker/protocol';
 import { localDraftStorage, type DraftStorage } from './draft-storage';
 import { createDetailsSlice } from './details-slice';
+import { createDraftsSlice } from './drafts-slice';
 import { createEditorSlice } from './editor-slice';
+import { createLinksSlice } from './links-slice';
 import { createPlaybackSlice } from './playback-slice';
 import { createScenarioSlice } from './scenario-slice';
 import { createStepSlice, pumpViews } from './step-slice';
@@ -36,6 +38,8 @@ export function createLabStore(client: SimClient, drafts: DraftStorage = localDr
     ...createPlaybackSlice(deps)(...a),
     ...createEditorSlice(deps)(...a),
     ...createUiSlice(deps)(...a),
+    ...createDraftsSlice(deps)(...a),
+    ...createLinksSlice(deps)(...a),
   }));
 
   return {

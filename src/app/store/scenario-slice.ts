@@ -1,32 +1,25 @@
-// The scenario on screen: the built-ins, loading (from a built-in, the editor or a shared
+// The scenario on screen: the built-ins, loading (from a built-in, the editor, a draft or a
 // link), the timeline columns and the run's assertions. A rejected load keeps the previous
-// run on screen and shows the error in the editor.
+// run on screen and shows the error in the editor (a link's error goes to a banner instead).
 import type { LoadRequest, LoadResponse } from '../../worker/protocol';
-import { documentWithParamValues, hashForScenario, scenarioFromHash } from '../share';
+import { hashOfState } from '../links/place';
+import { draftOfEntry } from '../links/url-sync';
+import { draftBeside, holdsWork } from './drafts-slice';
+import { landingStep, eventAt } from './event-match';
 import { pumpViews } from './step-slice';
 import type {
   BuiltinRequest,
   LabState,
-  LoadOrigin,
+  LoadOptions,
   ScenarioActions,
   ScenarioValues,
   SliceCreator,
 } from './types';
 
-function builtinOf(req: LoadRequest | null): BuiltinRequest | null {
+export function builtinOf(req: LoadRequest | null): BuiltinRequest | null {
   return req && 'builtin' in req
     ? { builtin: req.builtin, ...(req.params ? { params: req.params } : {}) }
     : null;
-}
-
-/**
- * A `#s=` link describes the scenario it was made from. Once something else is on screen it
- * no longer does: drop it (without a history entry), so that a reload shows what the user was
- * on, not the old link.
- */
-function clearSharedHash() {
-  if (typeof window === 'undefined' || scenarioFromHash(window.location.hash) === null) return;
-  window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
 }
 
 function failure(message: string): LoadResponse {
@@ -34,7 +27,7 @@ function failure(message: string): LoadResponse {
 }
 
 export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions> = (deps) => (set, get) => {
-  const { client, runtime, drafts } = deps;
+  const { client, runtime } = deps;
 
   /** After a successful load: fetch what the page draws besides the current step. */
   async function fetchRunExtras(generation: number, totalSteps: number) {
@@ -51,26 +44,21 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
     }
   }
 
-  function afterLoad(
-    req: LoadRequest,
-    res: Extract<LoadResponse, { ok: true }>,
-    origin: LoadOrigin,
-    keepStep: boolean,
-  ) {
+  function afterLoad(req: LoadRequest, res: Extract<LoadResponse, { ok: true }>, opts: LoadOptions) {
+    const origin = opts.origin ?? ('json' in req ? 'editor' : 'builtin');
     runtime.generation += 1;
     runtime.detailsAsked.clear();
     runtime.detailsQueue = [];
     get().pause();
-    if (origin !== 'share') clearSharedHash();
-    const step = keepStep ? Math.min(get().step, res.info.totalSteps) : 0;
+    const step = opts.keepStep ? Math.min(get().step, res.info.totalSteps) : 0;
     // Another scenario starts from its own default fold; a variant of the same one keeps it.
     const sameScenario = get().info?.name === res.info.name;
     const editor: Partial<LabState> = {};
     if (origin !== 'editor') {
-      const fromBuiltin = builtinOf(req);
       editor.editorText = res.scenarioJson;
-      editor.editorEdited = origin === 'share';
-      editor.editorOrigin = fromBuiltin ?? get().editorOrigin;
+      // A custom scenario from a link is the user's to edit, as an edited text is.
+      editor.editorEdited = origin === 'link' && 'json' in req;
+      editor.editorOrigin = builtinOf(req) ?? get().editorOrigin;
     }
     set({
       info: res.info,
@@ -89,25 +77,13 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
       prevView: null,
       step,
       timelineZoom: { k: 1, x: 0 },
+      ...(opts.beside ? draftBeside(get()) : {}),
       ...editor,
+      ...(opts.jump === false ? {} : { jumps: get().jumps + 1 }),
     });
-    const s = get();
-    drafts.write({ version: 1, text: s.editorText, edited: s.editorEdited, origin: s.editorOrigin });
+    get().saveDraft();
     void pumpViews(deps, get, set);
     void fetchRunExtras(runtime.generation, res.info.totalSteps);
-  }
-
-  /** Loads `req`; if it is rejected, loads `fallback` and keeps the error (and the text) shown. */
-  async function loadOrFallBack(req: LoadRequest, origin: LoadOrigin, fallback: BuiltinRequest | null) {
-    const res = await get().load(req, { origin });
-    if (res.ok || !fallback) return;
-    const text = get().editorText;
-    const edited = get().editorEdited;
-    const fell = await get().load(fallback, { origin: 'builtin' });
-    if (fell.ok) {
-      set({ editorText: text, editorEdited: edited, loadError: res.error, leftTab: 'editor' });
-      drafts.write({ version: 1, text, edited, origin: get().editorOrigin });
-    }
   }
 
   return {
@@ -132,22 +108,13 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
         return;
       }
       set({ builtins });
-      const draft = drafts.read();
-      const known = (r: BuiltinRequest | null | undefined) =>
-        r && builtins.some((b) => b.name === r.builtin) ? r : null;
-      const first = builtins[0] ? { builtin: builtins[0].name } : null;
-      const fallback = known(draft?.origin) ?? first;
-
-      const shared = typeof window === 'undefined' ? null : scenarioFromHash(window.location.hash);
-      if (shared !== null) {
-        set({ editorText: shared, editorEdited: true, editorOrigin: fallback });
-        return loadOrFallBack({ json: shared }, 'share', fallback);
-      }
-      if (draft?.edited) {
-        set({ editorText: draft.text, editorEdited: true, editorOrigin: fallback });
-        return loadOrFallBack({ json: draft.text }, 'editor', fallback);
-      }
-      if (fallback) await get().load(fallback, { origin: 'builtin' });
+      get().restoreDrafts();
+      // A link in the address opens (beside the draft if that holds work); one that cannot
+      // be opened says why, and the drafts start as they were.
+      const hash = typeof window === 'undefined' ? '' : window.location.hash;
+      const draft = typeof window === 'undefined' ? null : draftOfEntry(window.history.state);
+      if (hash && (await get().openLink(hash, { initial: true, draft }))) return;
+      await get().openDraft({ jump: false });
     },
 
     async load(req, opts = {}) {
@@ -161,7 +128,9 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
       }
       if (ticket !== runtime.loadTicket) return res; // a newer load was asked for meanwhile
       if (res.ok) {
-        afterLoad(req, res, opts.origin ?? ('json' in req ? 'editor' : 'builtin'), opts.keepStep ?? false);
+        afterLoad(req, res, opts);
+      } else if (opts.origin === 'link') {
+        set({ loading: false }); // the link's caller reports it; the editor is not the link's
       } else {
         set({ loading: false, loadError: res.error });
         if (res.error.kind !== 'crash') set({ leftTab: 'editor' });
@@ -170,34 +139,57 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
     },
 
     async pickBuiltin(name, opts = {}) {
-      // The editor's edits would be replaced by the built-in's document: ask first.
-      if (!opts.force && get().editorEdited) {
+      // The draft's edits or bookmarks would be replaced by the built-in: ask first.
+      if (!opts.force && !opts.beside && holdsWork(get())) {
         set({ pendingSwitch: { kind: 'builtin', name } });
         return;
       }
-      await get().load({ builtin: name }, { origin: 'builtin' });
+      const res = await get().load({ builtin: name }, { origin: 'builtin', beside: opts.beside });
+      // Another scenario in this draft: the bookmarks marked steps of the one it replaced.
+      if (res.ok && !opts.beside && get().bookmarks.length > 0) {
+        set({ bookmarks: [] });
+        get().saveDraft();
+      }
     },
 
     async setParam(key, value, opts = {}) {
       const req = get().request;
       if (!req) return;
       // A built-in reloaded with a new parameter replaces the editor's text too.
-      if (!opts.force && 'builtin' in req && get().editorEdited) {
+      if (!opts.force && !opts.beside && 'builtin' in req && get().editorEdited) {
         set({ pendingSwitch: { kind: 'param', key, value } });
         return;
       }
+      // The variant lands on the same event (its kind, and how many of that kind came
+      // before it), not on the same step number.
+      const before = eventAt(get().timeline, get().step);
       const params = { ...(req.params ?? {}), [key]: value };
       const next: LoadRequest =
         'builtin' in req ? { builtin: req.builtin, params } : { json: req.json, params };
-      await get().load(next, { origin: 'builtin' in req ? 'builtin' : 'editor', keepStep: true });
+      const res = await get().load(next, {
+        origin: 'builtin' in req ? 'builtin' : 'editor',
+        keepStep: true,
+        beside: opts.beside,
+      });
+      if (!res.ok || !before) return;
+      const generation = runtime.generation;
+      try {
+        const timeline = await client.timeline();
+        const step = landingStep(timeline, before);
+        if (generation === runtime.generation && step !== null) set({ step, timeline });
+        void pumpViews(deps, get, set);
+      } catch {
+        // A crash: the page keeps the clamped step.
+      }
     },
 
-    async confirmSwitch() {
+    async confirmSwitch(opts = {}) {
       const pending = get().pendingSwitch;
       if (!pending) return;
       set({ pendingSwitch: null });
-      if (pending.kind === 'builtin') await get().pickBuiltin(pending.name, { force: true });
-      else await get().setParam(pending.key, pending.value, { force: true });
+      const how = opts.beside ? { beside: true } : { force: true };
+      if (pending.kind === 'builtin') await get().pickBuiltin(pending.name, how);
+      else await get().setParam(pending.key, pending.value, how);
     },
 
     cancelSwitch() {
@@ -205,19 +197,18 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
     },
 
     share() {
-      const json = documentWithParamValues(get().scenarioJson, get().info?.params ?? []);
-      if (!json || typeof window === 'undefined') return null;
-      const hash = hashForScenario(json);
-      window.history.replaceState(null, '', hash);
+      const hash = hashOfState(get());
+      if (!hash || typeof window === 'undefined') return null;
+      window.history.replaceState(window.history.state, '', hash);
       const url = window.location.href;
       const clipboard = typeof navigator !== 'undefined' ? navigator.clipboard : undefined;
       if (clipboard?.writeText) {
         clipboard.writeText(url).then(
-          () => get().setNotice('Link copied to the clipboard (and put in the address bar).'),
-          () => get().setNotice('Link put in the address bar.'),
+          () => get().setNotice('Link copied to the clipboard (it is also in the address bar).'),
+          () => get().setNotice('The address bar holds the link to this place.'),
         );
       } else {
-        get().setNotice('Link put in the address bar.');
+        get().setNotice('The address bar holds the link to this place.');
       }
       return url;
     },

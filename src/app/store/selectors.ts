@@ -60,3 +60,8 @@ export const selectShownSourceLevel = (s: LabState): number => {
   if (acting !== undefined && hasSource(s, acting)) return acting;
   return s.info?.levels.find((l) => l.source !== '')?.index ?? 0;
 };
+
+export const selectDrafts = (s: LabState) => s.drafts;
+export const selectDraftId = (s: LabState) => s.draftId;
+export const selectBookmarks = (s: LabState) => s.bookmarks;
+export const selectLinkError = (s: LabState) => s.linkError;

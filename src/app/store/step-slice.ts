@@ -71,8 +71,11 @@ export const createStepSlice: SliceCreator<StepValues & StepActions> = (deps) =>
   step: 0,
   view: null,
   prevView: null,
-  seek(step) {
-    set({ step: clampStep(step, get) });
+  seek(step, opts = {}) {
+    const target = clampStep(step, get);
+    // A jump is a new place in the browser's history, unless it goes nowhere.
+    const jump = opts.jump && target !== get().step ? { jumps: get().jumps + 1 } : {};
+    set({ step: target, ...jump });
     void pumpViews(deps, get, set);
   },
   stepForward() {
@@ -82,10 +85,10 @@ export const createStepSlice: SliceCreator<StepValues & StepActions> = (deps) =>
     get().seek(get().step - 1);
   },
   jumpToStart() {
-    get().seek(0);
+    get().seek(0, { jump: true });
   },
   jumpToEnd() {
-    get().seek(get().info?.totalSteps ?? 0);
+    get().seek(get().info?.totalSteps ?? 0, { jump: true });
   },
   seekKind(direction, kinds) {
     // Queued, so that pressing n three times goes three deliveries on, each search starting
@@ -98,7 +101,7 @@ export const createStepSlice: SliceCreator<StepValues & StepActions> = (deps) =>
       } catch {
         return;
       }
-      if (found !== null && generation === deps.runtime.generation) get().seek(found);
+      if (found !== null && generation === deps.runtime.generation) get().seek(found, { jump: true });
     };
     deps.runtime.kindSeek = deps.runtime.kindSeek.then(run);
     return deps.runtime.kindSeek;

@@ -9,7 +9,8 @@ import type {
   SimClient,
   TransitionColumns,
 } from '../../worker/protocol';
-import type { DraftStorage } from './draft-storage';
+import type { Bookmark, ZoomRange } from '../links/link-format';
+import type { Draft, DraftStorage } from './draft-storage';
 
 export type ParamValue = string | number | boolean;
 export type BuiltinRequest = { builtin: string; params?: Record<string, ParamValue> };
@@ -27,7 +28,17 @@ export interface EventDetail {
 }
 
 /** Where a load came from: it decides what happens to the editor text. */
-export type LoadOrigin = 'builtin' | 'editor' | 'share';
+export type LoadOrigin = 'builtin' | 'editor' | 'link';
+
+export interface LoadOptions {
+  origin?: LoadOrigin;
+  /** Keep the step on screen (clamped): a variant of the same scenario. */
+  keepStep?: boolean;
+  /** Make this load a new place in the browser's history (default true; links and history moves are not). */
+  jump?: boolean;
+  /** Open the run as a new draft beside the one on screen, which is kept as it is. */
+  beside?: boolean;
+}
 
 export interface ScenarioValues {
   builtins: BuiltinScenarioInfo[];
@@ -47,17 +58,71 @@ export interface ScenarioValues {
   pendingSwitch: PendingSwitch | null;
 }
 export interface ScenarioActions {
-  /** First load: a shared `#s=` scenario, else the saved draft, else the first built-in. */
+  /** First load: the link in the address, else the draft on screen, else the first built-in. */
   start(): Promise<void>;
-  load(req: LoadRequest, opts?: { origin?: LoadOrigin; keepStep?: boolean }): Promise<LoadResponse>;
+  load(req: LoadRequest, opts?: LoadOptions): Promise<LoadResponse>;
   /** Loads a built-in; asks first (pendingSwitch) when the editor holds edits, unless `force`. */
-  pickBuiltin(name: string, opts?: { force?: boolean }): Promise<void>;
-  setParam(key: string, value: ParamValue, opts?: { force?: boolean }): Promise<void>;
-  /** The user agreed to discard the edits: perform the pending switch. */
-  confirmSwitch(): Promise<void>;
+  pickBuiltin(name: string, opts?: { force?: boolean; beside?: boolean }): Promise<void>;
+  setParam(key: string, value: ParamValue, opts?: { force?: boolean; beside?: boolean }): Promise<void>;
+  /** The user agreed to discard the edits (or, `beside`, to keep them in their draft): perform the pending switch. */
+  confirmSwitch(opts?: { beside?: boolean }): Promise<void>;
   cancelSwitch(): void;
-  /** Puts the scenario of the run into the URL hash; returns the URL. */
+  /** Puts the place on screen into the URL hash and copies the URL; returns it. */
   share(): string | null;
+}
+
+export interface DraftValues {
+  /** The user's drafts; the one on screen is brought up to date whenever it is saved. */
+  drafts: Draft[];
+  draftId: string;
+  /** The bookmarks of the draft on screen. */
+  bookmarks: Bookmark[];
+}
+export interface DraftActions {
+  /** Reads the drafts from the storage (or starts a list of one). */
+  restoreDrafts(): void;
+  /** Loads the draft on screen: its edited text, else its built-in (or the first one). */
+  openDraft(opts?: { jump?: boolean }): Promise<void>;
+  /** Writes the draft on screen (editor text, origin, bookmarks) into the list and the storage. */
+  saveDraft(): void;
+  /** Makes another draft the one on screen, without loading it. */
+  selectDraft(id: string): void;
+  /** Makes another draft the one on screen and loads it. */
+  switchDraft(id: string, opts?: { jump?: boolean }): Promise<void>;
+  renameDraft(id: string, name: string): void;
+  /** Deletes a draft (never the last one); deleting the draft on screen switches to another. */
+  deleteDraft(id: string): Promise<void>;
+  addBookmark(step: number, name: string, note: string): void;
+  updateBookmark(index: number, patch: Partial<Bookmark>): void;
+  removeBookmark(index: number): void;
+}
+
+/** Where the timeline's axis lies on screen, in px: what converts its zoom to a range. */
+export interface TimelineGeometry {
+  x0: number;
+  x1: number;
+}
+export interface LinkValues {
+  /** A link that could not be opened: the message (nothing was changed). */
+  linkError: string | null;
+  /** Counts the jumps (a new place: go to a step, open a scenario); each one is a history entry. */
+  jumps: number;
+  timelineGeometry: TimelineGeometry | null;
+}
+export interface LinkActions {
+  /**
+   * Opens a link (a location hash). `history`: a move through the browser's history, to the
+   * draft its entry names (`draft`) if that still exists; `initial`: the page's first load
+   * (with `draft`: a reload). Resolves to false when the link changed nothing.
+   */
+  openLink(
+    hash: string,
+    opts?: { initial?: boolean; history?: boolean; draft?: string | null },
+  ): Promise<boolean>;
+  dismissLinkError(): void;
+  setTimelineGeometry(geometry: TimelineGeometry): void;
+  /** Zooms the timeline to show this range of its axis (null: the whole run). */
+  setZoomRange(range: ZoomRange | null): void;
 }
 
 export interface DetailValues {
@@ -77,7 +142,8 @@ export interface StepValues {
   prevView: StepView | null;
 }
 export interface StepActions {
-  seek(step: number): void;
+  /** Goes to a step; `jump`: a new place in the browser's history (a click, not a step or a drag). */
+  seek(step: number, opts?: { jump?: boolean }): void;
   stepForward(): void;
   stepBack(): void;
   jumpToStart(): void;
@@ -183,7 +249,11 @@ export type LabState = ScenarioValues &
   EditorValues &
   EditorActions &
   UiValues &
-  UiActions;
+  UiActions &
+  DraftValues &
+  DraftActions &
+  LinkValues &
+  LinkActions;
 
 /** Mutable bookkeeping that never renders: requests in flight, timers. */
 export interface Runtime {

@@ -26,6 +26,7 @@ import {
 } from '../store/selectors';
 import { kvmLanesOf, nestingOf } from './nesting';
 import { nestingMarks } from './nesting-marks';
+import { TimelineBookmarks } from './TimelineBookmarks';
 import { TimelineMarks } from './TimelineMarks';
 import {
   axisScale,
@@ -144,11 +145,14 @@ export function Timeline() {
     store.getState().fetchEventDetails(wanted.map((m) => m.step));
   }, [drawn, store]);
 
+  // Where the axis lies: what turns the zoom into the range a link keeps.
+  useEffect(() => store.getState().setTimelineGeometry({ x0, x1 }), [store, x0, x1]);
+
   const setZoom = useCallback((z: { k: number; x: number }) => store.getState().setTimelineZoom(z), [store]);
   useTimelineZoom(svgRef, { x0, x1, height, maxK: maxZoom(domainMax), zoom: zoomState, onZoom: setZoom });
 
   const seekX = useCallback(
-    (x: number) => store.getState().seek(stepAtX(axis, scale, data, x, total)),
+    (x: number, jump = false) => store.getState().seek(stepAtX(axis, scale, data, x, total), { jump }),
     [store, axis, scale, data, total],
   );
   usePlayheadDrag(playheadRef, svgRef, seekX, setDragging, info !== null);
@@ -175,7 +179,7 @@ export function Timeline() {
     const rect = event.currentTarget.getBoundingClientRect();
     const x = event.clientX - rect.left;
     if (x < x0 - 4 || !info) return;
-    seekX(x);
+    seekX(x, true); // a click goes to a place (a history entry); a drag only scrubs
   };
 
   const half = layout.laneHeight / 2;
@@ -255,6 +259,7 @@ export function Timeline() {
               {axis === 'step' ? 'step' : 'cycles'}
             </text>
           </g>
+          <TimelineBookmarks scale={scale} data={data} y={axisY} x0={x0} x1={x1} />
           {info && (
             <g
               ref={playheadRef}

@@ -1,7 +1,10 @@
-// The top bar: the product, the scenario picker with its parameters, share and help.
+// The top bar: the product, the scenario picker with its parameters, the drafts, the
+// bookmarks, share (copy the link to this place) and help.
 import { actionTitle } from '../actions';
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectBuiltins, selectInfo, selectLoading, selectRequest } from '../store/selectors';
+import { BookmarksMenu } from './BookmarksMenu';
+import { DraftsMenu } from './DraftsMenu';
 import { ScenarioParams } from './ScenarioParams';
 
 const CUSTOM = '__custom__';
@@ -74,15 +77,17 @@ export function TopBar() {
             running…
           </span>
         )}
+        <DraftsMenu />
+        <BookmarksMenu />
         <button
           type="button"
           className="btn"
           data-testid="share-button"
-          title="Put this scenario in the page address, to share it"
+          title="Copy the link to this place (scenario, step, zoom, bookmarks); the address bar always holds it"
           disabled={!info}
           onClick={() => store.getState().share()}
         >
-          Share
+          Copy link
         </button>
         <button
           type="button"
