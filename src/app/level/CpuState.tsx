@@ -1,9 +1,11 @@
 // A level's CPU: RIP and the next instruction, RFLAGS with IF and TF called out, the
-// interruptibility state, activity, pending events, time and handler nesting.
+// interruptibility state, activity, pending events, time and handler nesting, then the
+// control and debug registers.
 import type { CpuView } from '../../core/engine/view';
 import { cycles, hex64, hexShort, hexVector } from '../format';
 import { Chip, Field, Hex } from './fields';
 import type { ChangedFields } from './level-diff';
+import { SystemRegs } from './SystemRegs';
 
 const ACTIVITY_HINT: Record<CpuView['activity'], string> = {
   active: 'Executing instructions',
@@ -162,6 +164,7 @@ export function CpuState({
           </Field>
         )}
       </div>
+      <SystemRegs cpu={cpu} changed={changed} />
     </div>
   );
 }

@@ -28,6 +28,7 @@ export function levelChanges(prev: LevelView | undefined, cur: LevelView): Chang
   mark('pending-nmi', p.pending.nmi, c.pending.nmi);
   mark('pending-intr', p.pending.intr, c.pending.intr);
   mark('pending-db', p.pendingDebug, c.pendingDebug);
+  for (const k of ['cr0', 'cr3', 'cr4', 'cr8', 'dr7', 'dr6'] as const) mark(k, p.system?.[k], c.system?.[k]);
   mark('tsc', p.tsc, c.tsc);
   mark('work', p.workRemaining, c.workRemaining);
   mark('handler-depth', p.handlerDepth, c.handlerDepth);

@@ -2,6 +2,7 @@
 import { REG64 } from '../asm/ir';
 import { deliverableVector, ppr, vectorsOf } from '../cpu/apic';
 import { pendingDebugBits } from '../cpu/debug';
+import { systemRegs } from './describe-regs';
 import { Activity, RFLAGS, RSP, Shadow } from '../cpu/state';
 import { fieldByEncoding } from '../vmx/fields';
 import { currentVmcs, timerRemaining } from '../vmx/state';
@@ -180,6 +181,7 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
         nmi: host ? host.nmiPending + host.nmiQueued > 0 : cpu.nmiPending,
         intr: pendingVector >= 0 ? pendingVector : irr.length ? irr[irr.length - 1] : null,
       },
+      system: systemRegs(cpu, rest, running, apic.tpr),
       workRemaining: book.workRemaining,
       tsc: s.time,
       handlerDepth: book.frames.length / 3,

@@ -1,5 +1,6 @@
 // What a face of the core (the app, the command line) is shown of a step: plain data,
 // derived from the simulation state and the trace. Nothing here is needed to simulate.
+import type { SystemRegsView } from './describe-regs';
 
 /** Kinds of trace event. Numeric in the trace columns; named in views and JSON. */
 export const EventKind = {
@@ -114,6 +115,8 @@ export interface CpuView {
   pendingDebug?: number;
   /** Events waiting at this CPU: an NMI latched, the APIC's highest pending vector. */
   pending: { nmi: boolean; intr: number | null };
+  /** CR0, CR3, CR4, CR8, DR7 and DR6 (engine/describe-regs.ts). */
+  system?: SystemRegsView;
   /** Cycles of a `work` left to run (resumes after an interrupt, like a REP string). */
   workRemaining: number;
   tsc: number;
