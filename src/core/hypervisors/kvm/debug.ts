@@ -9,6 +9,7 @@
 // registers DR0–DR3 and DR6 are not switched between host and guest (nothing in the lab uses
 // them on the host side), so KVM's save and restore of them is not modelled; DR7 and
 // IA32_DEBUGCTL travel in the VMCS ("load/save debug controls", always on in vmcs01).
+import { queueKvmException } from './state';
 import { DEBUGCTL, DR6, DR7 } from '../../cpu/debug';
 import { CR4 } from '../../cpu/state';
 import { queueException } from './handle-system';
@@ -40,10 +41,7 @@ export function handleDr(c: KvmContext): KvmStepResult {
     // it clears DR7.GD as the processor's delivery would (kvm_check_and_inject_events).
     c.h.cpu.dr[12] = (c.h.cpu.dr[12] | DR6.BD) >>> 0;
     wr(c, F.GUEST_DR7, (dr7 & ~DR7.GD) >>> 0);
-    kvm.exceptionPending = true;
-    kvm.exceptionVector = 1;
-    kvm.exceptionErrorCode = 0;
-    kvm.reqEvent = true;
+    queueKvmException(kvm, 1);
     return decide(c.h, Fn.handle_dr, qual, 1);
   }
   const proc = rd(c, F.CPU_BASED_VM_EXEC_CONTROL);

@@ -22,7 +22,7 @@ import { nestedVmxReflectVmexit } from './nested-events';
 import { getDebugctl, handleDr, setDebugctl, syncDirtyDebugRegs } from './debug';
 import { IA32_DEBUGCTL } from '../../cpu/debug';
 import { currentVmcs12 } from './nested-state';
-import { KvmPhase } from './state';
+import { KvmPhase, queueKvmException } from './state';
 import { handleSystemExit } from './handle-system';
 import {
   handleInterruptWindow,
@@ -236,11 +236,7 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
 
 /** kvm_queue_exception(#GP): KVM injects #GP(0) for an MSR it does not emulate. */
 function injectGp(c: KvmContext, msr: number): KvmStepResult {
-  const kvm = c.kvm;
-  kvm.exceptionPending = true;
-  kvm.exceptionVector = 13;
-  kvm.exceptionErrorCode = 0;
-  kvm.reqEvent = true;
+  queueKvmException(c.kvm, 13);
   return decide(c.h, Fn.inject_gp, msr);
 }
 

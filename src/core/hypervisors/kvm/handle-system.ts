@@ -2,6 +2,7 @@
 // and the x86.c emulation they call): handle_cr, handle_io, handle_invlpg, handle_rdpmc,
 // handle_wbinvd, handle_monitor, handle_mwait, kvm_handle_invalid_op (RDRAND) and
 // kvm_emulate_cpuid. The lab has no userspace VMM and no devices: see docs/kvm.md.
+import { queueKvmException } from './state';
 import { cpuidLeaf, PMU_FIXED_COUNTERS, PMU_GP_COUNTERS } from '../../cpu/cpuid';
 import { ioRead } from '../../cpu/io-space';
 import { F } from '../../vmx/vmcs';
@@ -13,11 +14,7 @@ import { rd } from './vmx';
 
 /** kvm_queue_exception: the exception is injected at the next VM entry. */
 export function queueException(c: KvmContext, vector: number, fn: number, d1: number): KvmStepResult {
-  const kvm = c.kvm;
-  kvm.exceptionPending = true;
-  kvm.exceptionVector = vector;
-  kvm.exceptionErrorCode = 0;
-  kvm.reqEvent = true;
+  queueKvmException(c.kvm, vector);
   return decide(c.h, fn, d1, vector);
 }
 

@@ -20,7 +20,7 @@ import {
   shadowVmcsEnabled,
   writeShadowReadOnly,
 } from './nested-shadow';
-import type { KvmState } from './state';
+import { queueKvmException } from './state';
 import { rd, wr } from './vmx';
 
 /** VM-instruction outcome reported in the decision (d2): as VmxOutcome. */
@@ -117,15 +117,8 @@ export function emulated(c: KvmContext, fn: number, outcome: number, d1 = 0): Kv
 /** nested_vmx_check_permission: outside emulated VMX operation the instruction is #UD. */
 export function needVmxon(c: KvmContext, fn: number): KvmStepResult | null {
   if (c.kvm.nested.vmxon) return null;
-  queueException(c.kvm, 6, 0);
+  queueKvmException(c.kvm, 6);
   return decide(c.h, fn, 0, 3);
-}
-
-function queueException(kvm: KvmState, vector: number, errorCode: number): void {
-  kvm.exceptionPending = true;
-  kvm.exceptionVector = vector;
-  kvm.exceptionErrorCode = errorCode;
-  kvm.reqEvent = true;
 }
 
 function l1Revision(c: KvmContext, addr: number): number {

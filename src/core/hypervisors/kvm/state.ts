@@ -91,6 +91,17 @@ export interface KvmState {
   log: { step: number; text: string }[];
 }
 
+/**
+ * kvm_queue_exception(_e): an exception for the guest, injected at the next
+ * kvm_check_and_inject_events (KVM_REQ_EVENT).
+ */
+export function queueKvmException(kvm: KvmState, vector: number, errorCode = 0): void {
+  kvm.exceptionPending = true;
+  kvm.exceptionVector = vector;
+  kvm.exceptionErrorCode = errorCode;
+  kvm.reqEvent = true;
+}
+
 export function createKvm(enableVnmi: boolean): KvmState {
   return {
     phase: KvmPhase.SETUP,
