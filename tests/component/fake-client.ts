@@ -145,6 +145,7 @@ export class FakeSimClient implements SimClient {
       title,
       description: builtin?.description ?? 'custom',
       arch: 'vmx',
+      virtualization: run.views[0].levels.length > 1,
       levels: run.views[0].levels.map((l) => ({
         index: l.index,
         name: l.name,

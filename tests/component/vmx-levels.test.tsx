@@ -25,6 +25,8 @@ describe('KVM panel', () => {
     const { store } = await openKvmRun();
     const lane = screen.getByTestId('level-0');
     expect(within(lane).getByTestId('kvm-panel')).toBeInTheDocument();
+    // A scenario with a guest is labelled with its architecture.
+    expect(screen.getByTitle('Architecture of the scenario')).toHaveTextContent('VMX');
     expect(within(lane).queryByTestId('reg-rax')).toBeNull();
     expect(within(lane).getByTestId('kvm-enable-vnmi')).toHaveTextContent('0');
     expect(within(lane).getByTestId('kvm-last-exit')).toHaveTextContent('none yet');

@@ -66,8 +66,15 @@ export function TopBar() {
       </div>
       <ScenarioPicker />
       {info && (
-        <span className="arch-chip" title="Architecture of the scenario">
-          {info.arch.toUpperCase()}
+        <span
+          className="arch-chip"
+          title={
+            info.virtualization
+              ? 'Architecture of the scenario'
+              : 'The scenario uses no virtualization: it runs on bare metal'
+          }
+        >
+          {info.virtualization ? info.arch.toUpperCase() : 'bare metal'}
         </span>
       )}
       <ScenarioParams />

@@ -104,6 +104,9 @@ export class LabSession {
       title: sc.title,
       description: sc.description,
       arch: sc.arch,
+      virtualization:
+        c.lanes.length > 1 ||
+        c.programs.some((p) => p.instrs.some((ins) => ins.op >= Op.VMXON && ins.op <= Op.VMCALL)),
       levels: c.lanes.map((lane, i) => {
         const p = c.programs[lane.program];
         const src = c.sources[lane.program];

@@ -302,6 +302,9 @@ export interface ScenarioInfo {
   title: string;
   description: string;
   arch: 'vmx' | 'svm';
+  /** Whether anything in the scenario uses the virtualization extensions (a VMX instruction, a
+   *  KVM level): a scenario that does not runs on bare metal only. */
+  virtualization: boolean;
   levels: LevelInfo[];
   params: ParamInfo[];
   totalSteps: number;

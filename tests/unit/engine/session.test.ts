@@ -152,3 +152,10 @@ describe('info and view', () => {
     expect(s.view(deliveries(s)[0].step).levels[0]).toMatchObject({ nextInstruction: 'iretq', line: 9 });
   });
 });
+
+describe('info.virtualization', () => {
+  it('is false for a program without VMX instructions, true once one executes VMXON or enters a guest', () => {
+    expect(run(['nop', ...STOP]).info().virtualization).toBe(false);
+    expect(run(['vmxon [p]', ...STOP, 'p: .dq 0']).info().virtualization).toBe(true);
+  });
+});
