@@ -5,6 +5,7 @@ import kutEventDelivery from './kut-event-delivery.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
 import kutIntrWindow from './kut-intr-window.json';
 import kutInvalidInjection from './kut-invalid-injection.json';
+import kutInsnIntercept from './kut-insn-intercept.json';
 import kutMtf from './kut-mtf.json';
 import kutNmiWindow from './kut-nmi-window.json';
 import kutPendingEvent from './kut-pending-event.json';
@@ -38,6 +39,7 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   kutPendingEvent,
   kutMtf,
   kutEventDelivery,
+  kutInsnIntercept,
 ];
 
 export function builtinNames(): string[] {
