@@ -4,8 +4,8 @@
 // saved guest RIPs, lengths and qualifications, VM-entry failures.
 import { describe, expect, it } from 'vitest';
 import { findBuiltin } from '../../../src/core/scenario/builtins';
-import { label, open } from '../helpers';
-import { exits, field } from './vmx-helpers';
+import { EventType, deliveries, label, open } from '../helpers';
+import { entries, exits, field } from './vmx-helpers';
 
 function builtin(name: string) {
   const doc = findBuiltin(name);
@@ -63,5 +63,39 @@ describe('kut-insn-intercept', () => {
     expect(byLabel('i_rdrand')).toEqual([57, 4, 0]);
     expect(byLabel('i_cpuid')).toEqual([10, 2, 0]);
     expect(byLabel('i_invd')).toEqual([13, 2, 0]);
+  });
+});
+
+describe('kut-guest-state', () => {
+  const s = builtin('kut-guest-state');
+  const FAILED = 0x80000021;
+
+  it('passes every case; the load-PAT/EFER/PERF_GLOBAL_CTRL/BNDCFGS and segment tests are skips', () => {
+    expectClean(s, 228, 6);
+  });
+
+  it('every failed entry is exit 0x80000021 with qualification 0 and enters nothing', () => {
+    const x = exits(s);
+    const failed = x.filter((e) => e.reason === FAILED);
+    expect(failed).toHaveLength(92);
+    for (const f of failed) expect(field(s, 'EXIT_QUALIFICATION', f.step)).toBe(0);
+    expect(x.filter((e) => e.reason === 18)).toHaveLength(43);
+    expect(x.every((e) => e.reason === FAILED || e.reason === 18)).toBe(true);
+    // only the successful entries enter the guest
+    expect(entries(s)).toHaveLength(43);
+  });
+
+  it("test_guest_dr7 with 'load debug controls': bits 0-31 enter, bits 32-63 fail", () => {
+    const x = exits(s);
+    const sysenter = 4; // stage 1: ok, fail, ok, fail
+    const dr7 = x.slice(sysenter, sysenter + 64).map((e) => e.reason);
+    expect(dr7).toEqual([...Array(32).fill(18), ...Array(32).fill(FAILED)]);
+  });
+
+  it('TF = 1 with BS = 1 in blocking by STI: the entry succeeds and #DB is delivered at once', () => {
+    const d = deliveries(s);
+    expect(d.map((r) => [r.vector, r.type])).toEqual([[1, EventType.HW_EXCEPTION]]);
+    const last = exits(s).at(-1)!;
+    expect([last.reason, last.rip]).toEqual([18, label(s, 'guest_db')]);
   });
 });
