@@ -1,5 +1,5 @@
 // Operand forms of the instructions kvm-unit-tests' VMX tests use beside the lab's first set
-// (issue 10, item 6): UD2, INT1, INTO, DIV/IDIV, IN/OUT, WBINVD, INVLPG, RDPMC, RDRAND,
+// (issue 10, item 6): UD2, INT1, INTO, DIV/IDIV, IN/OUT, WBINVD, INVD, INVLPG, RDPMC, RDRAND,
 // MONITOR/MWAIT and MOV to and from CR0/CR3/CR4/CR8. Each mnemonic's accepted forms are
 // spelled out in its errors.
 
@@ -23,6 +23,7 @@ const FORM_TEXT: Record<string, string> = {
   int1: 'no operands',
   into: 'no operands',
   wbinvd: 'no operands',
+  invd: 'no operands',
   rdpmc: 'no operands',
   monitor: 'no operands (RAX, ECX and EDX are implicit)',
   mwait: 'no operands (EAX and ECX are implicit)',

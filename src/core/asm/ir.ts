@@ -70,6 +70,8 @@ export const Op = {
   MOV_TO_CR: 61,
   /** MOV r64, CRn (`n` holds the control register's number). */
   MOV_FROM_CR: 62,
+  /** INVD (0F 08): always exits in VMX non-root operation (exit reason 13). */
+  INVD: 63,
   /** `mov drN, r64` (0F 23 /r): n is the debug register. */
   MOV_TO_DR: 80,
   /** `mov r64, drN` (0F 21 /r): n is the debug register. */

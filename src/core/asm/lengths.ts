@@ -89,6 +89,7 @@ export function instrLength(op: Op, a: LenOperand | null, b: LenOperand | null, 
   switch (op) {
     case Op.UD2: // 0F 0B
     case Op.WBINVD: // 0F 09
+    case Op.INVD: // 0F 08
     case Op.RDPMC: // 0F 33
       return 2;
     case Op.INT1: // F1

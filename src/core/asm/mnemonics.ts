@@ -93,6 +93,7 @@ const MNEMONICS: Record<string, Op> = {
   in: Op.IN,
   out: Op.OUT,
   wbinvd: Op.WBINVD,
+  invd: Op.INVD,
   invlpg: Op.INVLPG,
   rdpmc: Op.RDPMC,
   rdrand: Op.RDRAND,

@@ -152,8 +152,10 @@ export function executeSystem(h: Hart, ins: DInstr): number {
       return Sys.NEXT;
     }
     case Op.WBINVD:
+    case Op.INVD:
     case Op.INVLPG:
       // No caches and no TLB in the model: nothing visible happens (the VM exits still do).
+      // "INVD": privileged (#GP(0) above CPL 0), and the lab's code always runs at CPL 0.
       return Sys.NEXT;
     case Op.RDPMC: {
       // "RDPMC": ECX[31:30] = 00b selects a general-purpose counter, 01b a fixed one; any other

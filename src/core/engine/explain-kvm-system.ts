@@ -35,6 +35,8 @@ export function explainKvmSystem(k: KvmState, fn: number, d1: number, d2: number
         : `handle_rdpmc: kvm_emulate_rdpmc reads counter ${hex(d1)} of the vPMU: 0 in EDX:EAX; the instruction is skipped.`;
     case Fn.handle_wbinvd:
       return 'handle_wbinvd: kvm_emulate_wbinvd (no non-coherent DMA: nothing to flush); the instruction is skipped.';
+    case Fn.handle_invd:
+      return "handle_invd: kvm_emulate_invd treats INVD as a NOP (the guest must not drop the host's dirty cache lines); the instruction is skipped.";
     case Fn.handle_monitor:
     case Fn.handle_mwait:
       return `${fn === Fn.handle_mwait ? 'handle_mwait' : 'handle_monitor'}: kvm_emulate_monitor_mwait emulates it as a NOP (KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS): the vCPU does not wait.`;

@@ -37,6 +37,7 @@ export function describeSystemExit(basic: number, v: VmcsState | null): string {
     case ExitReason.RDPMC:
     case ExitReason.MONITOR:
     case ExitReason.WBINVD:
+    case ExitReason.INVD:
       return ` Instruction length ${len}.`;
     default:
       return '';

@@ -180,6 +180,7 @@ export function nonRootBoundary(h: Hart): boolean {
 /** Exit reasons of the instructions that always exit in non-root operation. */
 const UNCONDITIONAL: Partial<Record<number, number>> = {
   [Op.CPUID]: ExitReason.CPUID,
+  [Op.INVD]: ExitReason.INVD,
   [Op.VMCALL]: ExitReason.VMCALL,
   [Op.VMCLEAR]: ExitReason.VMCLEAR,
   [Op.VMLAUNCH]: ExitReason.VMLAUNCH,

@@ -19,6 +19,7 @@ export const ExitReason = {
   NMI_WINDOW: 8,
   CPUID: 10,
   HLT: 12,
+  INVD: 13,
   INVLPG: 14,
   RDPMC: 15,
   RDTSC: 16,

@@ -11,6 +11,7 @@ const LENGTHS: [string, number][] = [
   ['icebp', 1],
   ['into', 1],
   ['wbinvd', 2],
+  ['invd', 2],
   ['rdpmc', 2],
   ['monitor', 3],
   ['mwait', 3],
@@ -121,6 +122,7 @@ describe('new instructions: wrong forms are line:column errors naming the accept
   const CASES: [string, string[]][] = [
     ['ud2 rax', ["1:5 'ud2' does not take (reg); 'ud2' takes no operands"]],
     ['int1 3', ["1:6 'int1' does not take (imm); 'int1' takes no operands"]],
+    ['invd rax', ["1:6 'invd' does not take (reg); 'invd' takes no operands"]],
     ['div 5', ["1:5 'div' does not take (imm); 'div' takes r32, r64, byte/word/dword/qword [mem]"]],
     ['idiv', ["1:1 'idiv' needs 1 operand; 'idiv' takes r32, r64, byte/word/dword/qword [mem]"]],
     ['in rax, dx', ["1:4 'in' does not take (reg, dx); 'in' takes al|ax|eax, imm8 and al|ax|eax, dx"]],

@@ -50,6 +50,7 @@ const s = runKvm([
   'pmc_bad: rdpmc',
   'after_pmc:',
   '        wbinvd',
+  '        invd',
   '        invlpg [rbx+8]',
   '        xor ecx, ecx',
   '        monitor',
@@ -152,8 +153,9 @@ describe('handle_io, handle_rdpmc and the rest', () => {
       [9, 13],
     ]);
   });
-  it('WBINVD, INVLPG (its linear address), MONITOR and MWAIT are handled and skipped', () => {
+  it('WBINVD, INVD, INVLPG (its linear address), MONITOR and MWAIT are handled and skipped', () => {
     expect(decisions(s, Fn.handle_wbinvd)).toHaveLength(1);
+    expect(decisions(s, Fn.handle_invd)).toHaveLength(1); // INVD always exits: treated as a NOP
     const inv = decisions(s, Fn.handle_invlpg);
     expect(inv.map((d) => d.d1)).toEqual([0x5008]);
     expect(decisions(s, Fn.handle_monitor)).toHaveLength(1);

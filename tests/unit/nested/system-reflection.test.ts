@@ -106,6 +106,12 @@ describe("vmcs12's other controls", () => {
     expect(off.e.reason).toBe(ExitReason.VMCALL);
     expect(decisions(off.s, Fn.handle_wbinvd)).toHaveLength(1);
   });
+  it('INVD: always reflected to L1 (nested_vmx_l1_wants_exit), with its length; L0 never emulates it', () => {
+    const { s, e, at } = nest(['invd']);
+    expect(e).toMatchObject({ reason: ExitReason.INVD, how: 'reflect' });
+    expect([at(F.VM_EXIT_INSTRUCTION_LEN), at(F.GUEST_RIP)]).toEqual([2, lbl(s, 'l2_insn')]);
+    expect(decisions(s, Fn.handle_invd)).toHaveLength(0);
+  });
   it('INVLPG, RDPMC, MONITOR, MWAIT exiting: reflected when vmcs12 asks, else L0 handles them', () => {
     const CASES: [string, string, number, number][] = [
       ['invlpg [rbx]', 'CPU_BASED_INVLPG_EXITING', ExitReason.INVLPG, Fn.handle_invlpg],

@@ -190,3 +190,26 @@ describe('guestStateFailure with other capabilities (the function KVM also uses 
     expect(supportedActivityStates(hltOnly)).toBe(3);
   });
 });
+
+describe('SYSENTER MSR fields and descriptor-table registers', () => {
+  it.each([
+    ['GUEST_SYSENTER_ESP not canonical', ['mov rax, 0xaaaaaaaaaaaaaaaa', 'vmwrite GUEST_SYSENTER_ESP, rax']],
+    ['GUEST_SYSENTER_EIP not canonical', ['mov rax, 0x800000000000', 'vmwrite GUEST_SYSENTER_EIP, rax']],
+    ['GUEST_GDTR_BASE not canonical', ['mov rax, 0xaaaaaaaaaaaaaaaa', 'vmwrite GUEST_GDTR_BASE, rax']],
+    ['GUEST_IDTR_BASE not canonical', ['mov rax, 0x800000000000', 'vmwrite GUEST_IDTR_BASE, rax']],
+    ['GUEST_GDTR_LIMIT above 0xffff', ['vmwrite GUEST_GDTR_LIMIT, 0x10000']],
+    ['GUEST_IDTR_LIMIT above 0xffff', ['vmwrite GUEST_IDTR_LIMIT, 0x80000fff']],
+  ])('fails: %s', (_, setup) => expectFailed(launch(setup)));
+
+  it('passes: canonical SYSENTER and descriptor-table bases, 16-bit limits', () =>
+    expectEntered(
+      launch([
+        'mov rax, 0x7fffffffffff',
+        'vmwrite GUEST_SYSENTER_ESP, rax',
+        'vmwrite GUEST_SYSENTER_EIP, rax',
+        'vmwrite GUEST_GDTR_BASE, rax',
+        'vmwrite GUEST_GDTR_LIMIT, 0xffff',
+        'vmwrite GUEST_IDTR_LIMIT, 0xffff',
+      ]),
+    ));
+});

@@ -62,6 +62,7 @@ export const KVM_FUNCTIONS = [
   { name: 'vmx_sync_dirty_debug_regs', file: 'vmx/vmx.c' }, // 51: MOV-DR exiting set again
   { name: 'vmx_set_msr (IA32_DEBUGCTL)', file: 'vmx/vmx.c' }, // 52
   { name: 'vmx_get_msr (IA32_DEBUGCTL)', file: 'vmx/vmx.c' }, // 53
+  { name: 'handle_invd', file: 'vmx/vmx.c' }, // 54: kvm_emulate_invd, a NOP
 ] as const satisfies readonly KvmFunction[];
 
 export const Fn = {
@@ -119,6 +120,7 @@ export const Fn = {
   vmx_sync_dirty_debug_regs: 51,
   vmx_set_debugctl: 52,
   vmx_get_debugctl: 53,
+  handle_invd: 54,
 } as const;
 
 export function kvmFunction(id: number): KvmFunction {

@@ -1,6 +1,6 @@
 // KVM's handlers of the exits of issue 10 item 6 (arch/x86/kvm/vmx/vmx.c kvm_vmx_exit_handlers
 // and the x86.c emulation they call): handle_cr, handle_io, handle_invlpg, handle_rdpmc,
-// handle_wbinvd, handle_monitor, handle_mwait, kvm_handle_invalid_op (RDRAND) and
+// handle_wbinvd, handle_invd, handle_monitor, handle_mwait, kvm_handle_invalid_op (RDRAND) and
 // kvm_emulate_cpuid. The lab has no userspace VMM and no devices: see docs/kvm.md.
 import { queueKvmException } from './state';
 import { cpuidLeaf, PMU_FIXED_COUNTERS, PMU_GP_COUNTERS } from '../../cpu/cpuid';
@@ -82,6 +82,10 @@ export function handleSystemExit(c: KvmContext, reason: number, skip: () => void
       // kvm_emulate_wbinvd: only with non-coherent DMA would the caches be flushed.
       skip();
       return decide(h, Fn.handle_wbinvd);
+    case ExitReason.INVD:
+      // handle_invd → kvm_emulate_invd: "treat an INVD instruction as a NOP and just skip it".
+      skip();
+      return decide(h, Fn.handle_invd);
     case ExitReason.MONITOR:
     case ExitReason.MWAIT:
       // kvm_emulate_monitor_mwait: with KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS (on by default) the

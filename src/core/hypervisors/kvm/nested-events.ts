@@ -216,7 +216,7 @@ export function nestedVmxL1WantsExit(c: KvmContext, reason: number, intrInfo: nu
       return false;
     default:
       // CR access, I/O, INVLPG, RDPMC, MWAIT, MONITOR, WBINVD, RDRAND: by vmcs12's controls;
-      // CPUID, triple fault, VMCALL and the VMX instructions, invalid guest state: always L1's.
+      // CPUID, INVD, triple fault, VMCALL and the VMX instructions, invalid guest state: always L1's.
       return l1WantsSystemExit(c, vmcs12, reason & 0xffff) ?? true;
   }
 }

@@ -5,6 +5,8 @@ import kutEventDelivery from './kut-event-delivery.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
 import kutIntrWindow from './kut-intr-window.json';
 import kutInvalidInjection from './kut-invalid-injection.json';
+import kutInsnIntercept from './kut-insn-intercept.json';
+import kutGuestState from './kut-guest-state.json';
 import kutMtf from './kut-mtf.json';
 import kutNmiWindow from './kut-nmi-window.json';
 import kutPendingEvent from './kut-pending-event.json';
@@ -38,6 +40,8 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   kutPendingEvent,
   kutMtf,
   kutEventDelivery,
+  kutInsnIntercept,
+  kutGuestState,
 ];
 
 export function builtinNames(): string[] {
