@@ -96,7 +96,10 @@ export function vmxCheckNestedEvents(c: KvmContext): NestedCheck {
     if ((readField(vmcs12, F.EXCEPTION_BITMAP) >>> vector) & 1) {
       if (blockExceptions) return busy();
       kvm.exceptionPending = false;
-      return exit(c, ExitReason.EXCEPTION_NMI, hwExceptionInfo(vector));
+      // nested_vmx_inject_exception_vmexit: a #DB's payload is the exit qualification.
+      const qual = kvm.exceptionPayload;
+      kvm.exceptionPayload = 0;
+      return exit(c, ExitReason.EXCEPTION_NMI, hwExceptionInfo(vector), qual);
     }
     if (blockExceptions) return busy();
     return { r: 'none' };
@@ -128,8 +131,8 @@ export function vmxCheckNestedEvents(c: KvmContext): NestedCheck {
   return { r: 'none' };
 }
 
-function exit(c: KvmContext, reason: number, intrInfo: number): NestedCheck {
-  nestedVmxVmexit(c, reason, intrInfo, 0);
+function exit(c: KvmContext, reason: number, intrInfo: number, qualification = 0): NestedCheck {
+  nestedVmxVmexit(c, reason, intrInfo, qualification);
   return { r: 'exit', reason, intrInfo };
 }
 

@@ -7,7 +7,7 @@ import { hwExceptionInfo } from '../../cpu/deliver';
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
 import { initVmcsCrs } from './cr';
 import { F } from '../../vmx/vmcs';
-import { RFLAGS } from '../../cpu/state';
+import { DR6_INIT, RFLAGS } from '../../cpu/state';
 import { Inject, KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
 import { afterExit, handleExit } from './exit-handling';
 import { Fn, RESCHEDULE_VECTOR } from './functions';
@@ -160,6 +160,13 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
       kvm.exceptionPending = false;
       const v = kvm.exceptionVector;
       const info = hwExceptionInfo(v);
+      // kvm_deliver_exception_payload: a #DB's payload replaces DR6's B3–B0, and its other
+      // bits are set (bit 12, "enabled breakpoint", is not a DR6 bit).
+      if (v === 1 && kvm.exceptionPayload) {
+        const dr6 = c.h.cpu.dr[12];
+        c.h.cpu.dr[12] = ((dr6 & ~0xf) | DR6_INIT | (kvm.exceptionPayload & ~0x1000)) >>> 0;
+      }
+      kvm.exceptionPayload = 0;
       // "Intel SDM 17.3.1.1": a fault-class exception is delivered with RF set in the
       // pushed RFLAGS; hardware injection pushes RFLAGS as it is, so KVM sets RF itself
       // (exception_type: not #DB, #BP, #OF, #DF, #MC).
