@@ -143,7 +143,13 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
   let canInject = true;
   // "New events, other than exceptions, cannot be injected if KVM needs to re-inject a
   // previous event."
-  if (kvm.nmiInjected) {
+  if (kvm.exceptionInjected) {
+    // kvm_inject_exception again: the entry that was to deliver it has not happened yet.
+    wr(c, F.VM_ENTRY_INTR_INFO_FIELD, hwExceptionInfo(kvm.exceptionVector));
+    did |= Inject.EXCEPTION;
+    vector = kvm.exceptionVector;
+    canInject = false;
+  } else if (kvm.nmiInjected) {
     vmxInjectNmi(c, kvm);
     did |= Inject.REINJECT_NMI;
     canInject = false;
@@ -158,6 +164,7 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
     // "Pending exception injected" before SMI, NMI and IRQ; it takes the injection slot.
     if (kvm.exceptionPending && canInject) {
       kvm.exceptionPending = false;
+      kvm.exceptionInjected = true;
       const v = kvm.exceptionVector;
       const info = hwExceptionInfo(v);
       // kvm_deliver_exception_payload: a #DB's payload replaces DR6's B3–B0, and its other
@@ -289,6 +296,9 @@ function vcpuRun(c: KvmContext): KvmStepResult {
     kvm.log.push({ step: c.step, text: `vmx_vcpu_run: VM entry failed (${r.reason})` });
     return decide(h, Fn.unexpected_exit, 0xffffffff);
   }
+  // The entry delivered the injected exception (a delivery that itself exits comes back
+  // through the IDT-vectoring information).
+  kvm.exceptionInjected = false;
   if (nested.guestMode) {
     nested.vmcs02Launched = true;
     // vmx_vcpu_run: the nested entry has happened (whether or not L2 then exits at once).
