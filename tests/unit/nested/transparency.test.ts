@@ -75,6 +75,13 @@ const KNOWN: KnownDifference[] = [
     nested: 'skipped',
     skip: /^Feature required for MONITOR is not supported$/,
   },
+  // vmx_db_test's "software synthesized single-step in MOVSS shadow" (kvm-unit-tests expects
+  // these two checks to fail under KVM: report_xfail): L0 emulates L2's WBINVD, and
+  // kvm_skip_emulated_instruction → kvm_vcpu_do_singlestep queues a #DB with payload DR6_BS
+  // only; nested_vmx_inject_exception_vmexit makes that payload the exit qualification (not
+  // BS | B0), and the pending debug exceptions of the MOV-SS shadow stay in vmcs12.
+  { scenario: 'kut-db', message: /^stage 4: Expected pending debug exceptions 0$/, nested: 'fails' },
+  { scenario: 'kut-db', message: /^stage 4: Expected exit qualification BS \| B0$/, nested: 'fails' },
 ];
 
 /**

@@ -61,9 +61,9 @@ describe('kut-pending-event', () => {
 });
 
 describe('kut-mtf', () => {
-  it('MTF after one instruction, over a TF trap (BS saved), a pending BS exiting as #DB, after #GP and INT3 delivery, injected type 7, after an injected #DB', () => {
+  it('MTF after one instruction, over a TF trap (BS saved), a pending BS exiting as #DB with BS, after #GP (MOV CR3) and INT1 delivery, injected type 7, after an injected #DB', () => {
     const s = builtin('kut-mtf');
-    expectClean(s, 28, 2);
+    expectClean(s, 28);
     const x = exits(s);
     const e = entries(s);
     const mtf = x.filter((r) => r.reason === 37);
@@ -71,7 +71,7 @@ describe('kut-mtf', () => {
       label(s, 'test_mtf1'),
       label(s, 'test_mtf2'),
       label(s, 'guest_gp'),
-      label(s, 'guest_bp'),
+      label(s, 'guest_db'),
       label(s, 'test_mtf4'),
       label(s, 'guest_db'),
     ]);
@@ -82,15 +82,17 @@ describe('kut-mtf', () => {
     // stage 3: the pending trap is raised before any instruction and the #DB exit consumes it
     const s3 = x[s2 + 1];
     expect([s3.reason, s3.intrInfo, s3.rip]).toEqual([0, 0x80000301, label(s, 'test_mtf2')]);
+    expect(at(s, s2 + 1, 'EXIT_QUALIFICATION')).toBe(0x4000);
     expect(at(s, s2 + 1, 'GUEST_PENDING_DBG_EXCEPTIONS')).toBe(0);
     expect(s3.step).toBe(e[s2 + 1].step + 1);
-    // stages 4 and 5: the #GP(0) of the RDMSR and the INT3 are delivered, then the MTF exit
+    // stages 4 and 5: the #GP(0) of the MOV CR3 and INT1's #DB are delivered, then the MTF exit
     const guestDeliveries = deliveries(s).filter((d) => s.sim.trace.level[d.step - 1] === 1);
     expect(guestDeliveries.map((d) => [d.vector, d.type, d.errorCode])).toEqual([
       [13, EventType.HW_EXCEPTION, 0],
-      [3, EventType.SW_EXCEPTION, 0],
+      [1, EventType.PRIV_SW_EXCEPTION, 0],
     ]); // stage 7's #DB is delivered by the VM entry itself (its record's guest RIP)
-    expect(guestDeliveries[0].rip).toBe(label(s, 'test_mtf3') - 2); // the RDMSR
+    expect(guestDeliveries[0].rip).toBe(label(s, 'mtf_movcr3')); // a fault: the MOV CR3
+    expect(guestDeliveries[1].rip).toBe(label(s, 'test_mtf3') + 4); // a trap: after the INT1
     // stage 6: type 7 vector 0 injected with the MTF control 0: the exit is the next step
     const s6 = e.find((r) => r.injected === 0x80000700)!;
     expect(mtf[4].step).toBe(s6.step + 1);

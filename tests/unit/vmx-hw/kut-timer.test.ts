@@ -48,7 +48,7 @@ describe('kut-preemption-timer-tf', () => {
       );
       expect(traps.every((d) => d.type === EventType.HW_EXCEPTION)).toBe(true);
       for (let i = 1; i < traps.length; i++) expect(traps[i].rip).not.toBe(traps[i - 1].rip);
-      expect(new Set(traps.map((d) => d.rip))).toEqual(new Set([loop0 + 1, loop0]));
+      expect(new Set(traps.map((d) => d.rip))).toEqual(new Set([loop0 + 2, loop0])); // after WBINVD, JMP
       const all = deliveries(s).filter((d) => s.sim.trace.level[d.step - 1] === 1 && d.vector === 1);
       expect(memQ(s, label(s, 'db_count'))).toBe(BigInt(all.length));
       // stage 2 ends at the end of the loop, with TF cleared by the handler

@@ -20,7 +20,8 @@ import {
 import { nestedVmxCaps, nestedVmxRun } from './nested';
 import { nestedVmxReflectVmexit } from './nested-events';
 import { getDebugctl, handleDr, setDebugctl, syncDirtyDebugRegs } from './debug';
-import { IA32_DEBUGCTL } from '../../cpu/debug';
+import { DR6, IA32_DEBUGCTL } from '../../cpu/debug';
+import { RFLAGS } from '../../cpu/state';
 import { currentVmcs12 } from './nested-state';
 import { KvmPhase, queueKvmException } from './state';
 import { handleSystemExit } from './handle-system';
@@ -96,7 +97,18 @@ export function afterExit(c: KvmContext): KvmStepResult | null {
  * at once.
  */
 function skipInstruction(c: KvmContext): void {
+  const tf = rd(c, F.GUEST_RFLAGS) & RFLAGS.TF;
   skipEmulatedInstruction(c);
+  // kvm_skip_emulated_instruction → kvm_vcpu_do_singlestep: with RFLAGS.TF the emulated
+  // instruction ends with the single-step trap the processor would have raised:
+  // kvm_queue_exception_p(vcpu, DB_VECTOR, DR6_BS).
+  if (tf) {
+    c.kvm.exceptionPending = true;
+    c.kvm.exceptionVector = 1;
+    c.kvm.exceptionErrorCode = 0;
+    c.kvm.exceptionPayload = DR6.BS;
+    c.kvm.reqEvent = true;
+  }
   // vmx_update_emulated_instruction: an instruction L0 emulated for L2 counts for vmcs12's
   // monitor trap flag: an MTF exit to L1 is pending.
   const n = c.kvm.nested;

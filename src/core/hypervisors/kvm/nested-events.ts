@@ -4,6 +4,7 @@
 // (vmx_check_nested_events, in the priority order of the SDM table as KVM documents it).
 import { l1WantsSystemExit } from './nested-exit-system';
 import { acknowledge, deliverableVector } from '../../cpu/apic';
+import { DR6 } from '../../cpu/debug';
 import { hwExceptionInfo } from '../../cpu/deliver';
 import { CPU_BASED, GUEST_INTR_STATE, PIN_BASED, VM_EXIT } from '../../vmx/bits';
 import { ExitReason } from '../../vmx/vm-exit';
@@ -64,7 +65,7 @@ export function vmxNmiBlockedNested(c: KvmContext): boolean {
 
 /** kvm_event_needs_reinjection: an event is being re-injected, so new ones must wait. */
 function needsReinjection(kvm: KvmState): boolean {
-  return kvm.nmiInjected || kvm.irqInjected;
+  return kvm.exceptionInjected || kvm.nmiInjected || kvm.irqInjected;
 }
 
 export type NestedCheck =
@@ -87,8 +88,15 @@ export function vmxCheckNestedEvents(c: KvmContext): NestedCheck {
   const blockEvents = blockExceptions || needsReinjection(kvm);
   const busy = (): NestedCheck => ({ r: 'busy', why: blockExceptions ? 'run-pending' : 'reinjection' });
   const vmcs12 = vmcs12Of(kvm);
-  if (n.mtfPending) {
+  // "Process exceptions that are higher priority than Monitor Trap Flag": a fault-like
+  // exception queued for L2 comes before the MTF exit; a #DB trap (vmx_is_low_priority_db_trap:
+  // a payload other than BD, e.g. the single-step trap of an emulated instruction) after it.
+  const dbTrap = kvm.exceptionPending && kvm.exceptionVector === 1 ? kvm.exceptionPayload & ~DR6.BD : 0;
+  if (n.mtfPending && (!kvm.exceptionPending || dbTrap)) {
     if (blockEvents) return busy();
+    // nested_vmx_update_pending_dbg: the trap becomes L2's pending debug exceptions, which
+    // prepare_vmcs12 saves in vmcs12 (and nested_vmx_vmexit drops the queued #DB).
+    if (dbTrap) wr(c, F.GUEST_PENDING_DBG_EXCEPTIONS, dbTrap);
     return exit(c, ExitReason.MTF, 0);
   }
   if (kvm.exceptionPending) {
@@ -96,7 +104,10 @@ export function vmxCheckNestedEvents(c: KvmContext): NestedCheck {
     if ((readField(vmcs12, F.EXCEPTION_BITMAP) >>> vector) & 1) {
       if (blockExceptions) return busy();
       kvm.exceptionPending = false;
-      return exit(c, ExitReason.EXCEPTION_NMI, hwExceptionInfo(vector));
+      // nested_vmx_inject_exception_vmexit: a #DB's payload is the exit qualification.
+      const qual = kvm.exceptionPayload;
+      kvm.exceptionPayload = 0;
+      return exit(c, ExitReason.EXCEPTION_NMI, hwExceptionInfo(vector), qual);
     }
     if (blockExceptions) return busy();
     return { r: 'none' };
@@ -128,8 +139,8 @@ export function vmxCheckNestedEvents(c: KvmContext): NestedCheck {
   return { r: 'none' };
 }
 
-function exit(c: KvmContext, reason: number, intrInfo: number): NestedCheck {
-  nestedVmxVmexit(c, reason, intrInfo, 0);
+function exit(c: KvmContext, reason: number, intrInfo: number, qualification = 0): NestedCheck {
+  nestedVmxVmexit(c, reason, intrInfo, qualification);
   return { r: 'exit', reason, intrInfo };
 }
 

@@ -361,5 +361,9 @@ export function nestedVmxVmexit(
   // Drop what was picked up for L2 by __vmx_complete_interrupts: it is in vmcs12 now.
   kvm.nmiInjected = false;
   kvm.irqInjected = false;
+  // kvm_clear_exception_queue: an exception still queued for L2 is dropped too.
+  kvm.exceptionPending = false;
+  kvm.exceptionPayload = 0;
+  kvm.exceptionInjected = false;
   if (hasInjectableIntr(kvm) || kvm.nmiPending > 0) kvm.reqEvent = true;
 }

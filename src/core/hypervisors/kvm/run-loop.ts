@@ -7,7 +7,7 @@ import { hwExceptionInfo } from '../../cpu/deliver';
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_ENTRY, VM_EXIT } from '../../vmx/bits';
 import { initVmcsCrs } from './cr';
 import { F } from '../../vmx/vmcs';
-import { RFLAGS } from '../../cpu/state';
+import { DR6_INIT, RFLAGS } from '../../cpu/state';
 import { Inject, KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
 import { afterExit, handleExit } from './exit-handling';
 import { Fn, RESCHEDULE_VECTOR } from './functions';
@@ -143,7 +143,13 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
   let canInject = true;
   // "New events, other than exceptions, cannot be injected if KVM needs to re-inject a
   // previous event."
-  if (kvm.nmiInjected) {
+  if (kvm.exceptionInjected) {
+    // kvm_inject_exception again: the entry that was to deliver it has not happened yet.
+    wr(c, F.VM_ENTRY_INTR_INFO_FIELD, hwExceptionInfo(kvm.exceptionVector));
+    did |= Inject.EXCEPTION;
+    vector = kvm.exceptionVector;
+    canInject = false;
+  } else if (kvm.nmiInjected) {
     vmxInjectNmi(c, kvm);
     did |= Inject.REINJECT_NMI;
     canInject = false;
@@ -158,8 +164,16 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
     // "Pending exception injected" before SMI, NMI and IRQ; it takes the injection slot.
     if (kvm.exceptionPending && canInject) {
       kvm.exceptionPending = false;
+      kvm.exceptionInjected = true;
       const v = kvm.exceptionVector;
       const info = hwExceptionInfo(v);
+      // kvm_deliver_exception_payload: a #DB's payload replaces DR6's B3–B0, and its other
+      // bits are set (bit 12, "enabled breakpoint", is not a DR6 bit).
+      if (v === 1 && kvm.exceptionPayload) {
+        const dr6 = c.h.cpu.dr[12];
+        c.h.cpu.dr[12] = ((dr6 & ~0xf) | DR6_INIT | (kvm.exceptionPayload & ~0x1000)) >>> 0;
+      }
+      kvm.exceptionPayload = 0;
       // "Intel SDM 17.3.1.1": a fault-class exception is delivered with RF set in the
       // pushed RFLAGS; hardware injection pushes RFLAGS as it is, so KVM sets RF itself
       // (exception_type: not #DB, #BP, #OF, #DF, #MC).
@@ -282,6 +296,9 @@ function vcpuRun(c: KvmContext): KvmStepResult {
     kvm.log.push({ step: c.step, text: `vmx_vcpu_run: VM entry failed (${r.reason})` });
     return decide(h, Fn.unexpected_exit, 0xffffffff);
   }
+  // The entry delivered the injected exception (a delivery that itself exits comes back
+  // through the IDT-vectoring information).
+  kvm.exceptionInjected = false;
   if (nested.guestMode) {
     nested.vmcs02Launched = true;
     // vmx_vcpu_run: the nested entry has happened (whether or not L2 then exits at once).

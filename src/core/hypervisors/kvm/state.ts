@@ -46,6 +46,18 @@ export interface KvmState {
   exceptionPending: boolean;
   exceptionVector: number;
   exceptionErrorCode: number;
+  /**
+   * kvm_queue_exception_p: the payload of a queued #DB (the DR6 bits it reports), 0 for none.
+   * It goes to DR6 when the #DB is injected (kvm_deliver_exception_payload) and to the exit
+   * qualification when it becomes a VM exit to L1 (nested_vmx_inject_exception_vmexit).
+   */
+  exceptionPayload: number;
+  /**
+   * vcpu->arch.exception.injected: the queued exception is in VM_ENTRY_INTR_INFO_FIELD for the
+   * coming VM entry. Until that entry happens it blocks nested events like a re-injection
+   * (kvm_event_needs_reinjection; a cancelled entry keeps it, vmx_cancel_injection).
+   */
+  exceptionInjected: boolean;
   /** Events were evaluated for the coming VM entry (for era 2008's once-per-entry evaluation). */
   eventsChecked: boolean;
   /** Pending requests: KVM_REQ_EVENT, KVM_REQ_NMI. */
@@ -117,6 +129,8 @@ export function createKvm(enableVnmi: boolean): KvmState {
     exceptionPending: false,
     exceptionVector: 0,
     exceptionErrorCode: 0,
+    exceptionPayload: 0,
+    exceptionInjected: false,
     eventsChecked: false,
     reqEvent: true,
     reqNmi: false,

@@ -1,7 +1,9 @@
 // The built-in scenarios: data files in the public scenario format (docs/scenario.md).
 import apicPriority from './apic-priority.json';
 import immediateExit from './immediate-exit.json';
+import kutDb from './kut-db.json';
 import kutEventDelivery from './kut-event-delivery.json';
+import kutException from './kut-exception.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
 import kutIntrWindow from './kut-intr-window.json';
 import kutInvalidInjection from './kut-invalid-injection.json';
@@ -42,6 +44,8 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   kutEventDelivery,
   kutInsnIntercept,
   kutGuestState,
+  kutDb,
+  kutException,
 ];
 
 export function builtinNames(): string[] {
