@@ -103,11 +103,8 @@ function skipInstruction(c: KvmContext): void {
   // instruction ends with the single-step trap the processor would have raised:
   // kvm_queue_exception_p(vcpu, DB_VECTOR, DR6_BS).
   if (tf) {
-    c.kvm.exceptionPending = true;
-    c.kvm.exceptionVector = 1;
-    c.kvm.exceptionErrorCode = 0;
+    queueKvmException(c.kvm, 1);
     c.kvm.exceptionPayload = DR6.BS;
-    c.kvm.reqEvent = true;
   }
   // vmx_update_emulated_instruction: an instruction L0 emulated for L2 counts for vmcs12's
   // monitor trap flag: an MTF exit to L1 is pending.
