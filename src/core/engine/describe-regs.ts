@@ -1,10 +1,11 @@
 // The control and debug registers of a level as the CPU panel shows them: the processor's for
-// the running level; for a resting host the values its VM exit will load (HOST_CR0/CR3/CR4,
-// DR7 400H); for a resting guest its VMCS guest-state area (GUEST_CR0/CR3/CR4, GUEST_DR7). CR8
+// the running level; for a resting host the values its VM exit will load (from HOST_CR0/CR3/
+// CR4, DR7 400H); for a resting guest what the next VM entry loads (GUEST_CR0/CR3/CR4,
+// GUEST_DR7), fixed bits included. CR8
 // is TPR[7:4] of the APIC the level sees.
 import type { CpuState } from '../cpu/state';
 import { DR6_INIT, DR7_INIT } from '../cpu/state';
-import { CRF } from '../vmx/fields-cr';
+import { guestCrsAfterEntry, hostCrsAfterExit } from '../vmx/cr-state';
 import { F, type VmcsState, readField } from '../vmx/vmcs';
 
 export interface SystemRegsView {
@@ -24,20 +25,12 @@ export function systemRegs(
   tpr: number,
 ): SystemRegsView {
   const cr8 = (tpr >>> 4) & 0xf;
+  // What the next VM exit or entry loads (vmx/cr-state.ts), with the fixed bits it keeps.
   if (rest?.area === 'host')
-    return {
-      cr0: readField(rest.vmcs, CRF.HOST_CR0) >>> 0,
-      cr3: readField(rest.vmcs, CRF.HOST_CR3),
-      cr4: readField(rest.vmcs, CRF.HOST_CR4) >>> 0,
-      cr8,
-      dr7: DR7_INIT,
-      dr6: cpu.dr[12] >>> 0,
-    };
+    return { ...hostCrsAfterExit(cpu.cr0, rest.vmcs), cr8, dr7: DR7_INIT, dr6: cpu.dr[12] >>> 0 };
   if (rest)
     return {
-      cr0: readField(rest.vmcs, CRF.GUEST_CR0) >>> 0,
-      cr3: readField(rest.vmcs, CRF.GUEST_CR3),
-      cr4: readField(rest.vmcs, CRF.GUEST_CR4) >>> 0,
+      ...guestCrsAfterEntry(cpu.cr0, rest.vmcs),
       cr8,
       dr7: readField(rest.vmcs, F.GUEST_DR7) >>> 0,
       dr6: cpu.dr[12] >>> 0,

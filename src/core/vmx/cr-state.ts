@@ -25,12 +25,22 @@ function cr3Value(v: number): number {
  */
 export function loadGuestCrs(h: Hart, vmcs: VmcsState): void {
   const c = h.cpu;
-  const cr0 = readField(vmcs, CRF.GUEST_CR0) >>> 0;
-  c.cr0 = ((c.cr0 & CR0_KEPT) | (cr0 & ~CR0_KEPT) | VMX_CR0_FIXED0) >>> 0;
-  c.cr3 = cr3Value(readField(vmcs, CRF.GUEST_CR3));
-  c.cr4 = ((readField(vmcs, CRF.GUEST_CR4) >>> 0) | VMX_CR4_FIXED0) >>> 0;
+  const v = guestCrsAfterEntry(c.cr0, vmcs);
+  c.cr0 = v.cr0;
+  c.cr3 = v.cr3;
+  c.cr4 = v.cr4;
   c.monitorArmed = false;
   c.mwaitBreak = false;
+}
+
+/** The CR0, CR3 and CR4 a VM entry loads from `vmcs` on a processor whose CR0 is `cr0`. */
+export function guestCrsAfterEntry(cr0: number, vmcs: VmcsState): { cr0: number; cr3: number; cr4: number } {
+  const g = readField(vmcs, CRF.GUEST_CR0) >>> 0;
+  return {
+    cr0: ((cr0 & CR0_KEPT) | (g & ~CR0_KEPT) | VMX_CR0_FIXED0) >>> 0,
+    cr3: cr3Value(readField(vmcs, CRF.GUEST_CR3)),
+    cr4: ((readField(vmcs, CRF.GUEST_CR4) >>> 0) | VMX_CR4_FIXED0) >>> 0,
+  };
 }
 
 /** "Saving Control Registers...": CR0, CR3 and CR4 into the guest-state area. */
@@ -48,12 +58,22 @@ export function saveGuestCrs(h: Hart, vmcs: VmcsState): void {
  */
 export function loadHostCrs(h: Hart, vmcs: VmcsState): void {
   const c = h.cpu;
-  const cr0 = readField(vmcs, CRF.HOST_CR0) >>> 0;
-  c.cr0 = ((c.cr0 & CR0_KEPT) | (cr0 & ~CR0_KEPT) | VMX_CR0_FIXED0) >>> 0;
-  c.cr3 = cr3Value(readField(vmcs, CRF.HOST_CR3));
-  let cr4 = ((readField(vmcs, CRF.HOST_CR4) >>> 0) | VMX_CR4_FIXED0) >>> 0;
-  if (readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE) cr4 |= CR4.PAE;
-  c.cr4 = cr4 >>> 0;
+  const v = hostCrsAfterExit(c.cr0, vmcs);
+  c.cr0 = v.cr0;
+  c.cr3 = v.cr3;
+  c.cr4 = v.cr4;
   c.monitorArmed = false;
   c.mwaitBreak = false;
+}
+
+/** The CR0, CR3 and CR4 a VM exit loads from `vmcs` on a processor whose CR0 is `cr0`. */
+export function hostCrsAfterExit(cr0: number, vmcs: VmcsState): { cr0: number; cr3: number; cr4: number } {
+  const h = readField(vmcs, CRF.HOST_CR0) >>> 0;
+  let cr4 = ((readField(vmcs, CRF.HOST_CR4) >>> 0) | VMX_CR4_FIXED0) >>> 0;
+  if (readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE) cr4 |= CR4.PAE;
+  return {
+    cr0: ((cr0 & CR0_KEPT) | (h & ~CR0_KEPT) | VMX_CR0_FIXED0) >>> 0,
+    cr3: cr3Value(readField(vmcs, CRF.HOST_CR3)),
+    cr4: cr4 >>> 0,
+  };
 }
