@@ -189,6 +189,7 @@ export function executeSystem(h: Hart, ins: DInstr): number {
       if (!cpu.monitorArmed) return Sys.NEXT;
       cpu.monitorArmed = false;
       cpu.activity = Activity.HLT;
+      cpu.inMwait = true;
       cpu.mwaitBreak = (regs[2] & 1) === 1;
       return Sys.NEXT;
     case Op.CPUID: {

@@ -231,6 +231,7 @@ export function execute(h: Hart, budget: number): number {
       // with the return address after HLT.
       cpu.activity = Activity.HLT;
       cpu.mwaitBreak = false;
+      cpu.inMwait = false;
       break;
     case Op.STI:
       // "STI—Set Interrupt Flag": if IF was 0, interrupts stay inhibited at the boundary after

@@ -118,6 +118,11 @@ export interface CpuState {
   monitorArmed: boolean;
   /** The MWAIT the processor waits in was given ECX[0] = 1: interrupts break it even when IF = 0. */
   mwaitBreak: boolean;
+  /**
+   * The HLT activity state was entered by MWAIT, not HLT: a VM exit saves the active state for
+   * it ("this VMCS field never reflects this state", SDM "Guest Non-Register State").
+   */
+  inMwait: boolean;
   /** RDRAND values produced so far: the next value is a function of it, so runs replay exactly. */
   rdrandCount: number;
 }
@@ -158,6 +163,7 @@ export function createCpu(): CpuState {
     cr4: CR4_INITIAL,
     monitorArmed: false,
     mwaitBreak: false,
+    inMwait: false,
     rdrandCount: 0,
   };
 }

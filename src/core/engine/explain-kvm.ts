@@ -274,7 +274,7 @@ function explainKvmAtL0(
         };
       return d2
         ? {
-            text: `MOV DR exit (qualification ${hex(d1)}) with DR7.GD = 1: the exit came before the general-detect #DB, so handle_dr queues it (DR6.BD set, DR7.GD cleared) and the MOV runs again after the #DB handler.`,
+            text: `MOV DR exit (qualification ${hex(d1)}) with DR7.GD = 1: the exit came before the general-detect #DB, so handle_dr queues it with payload DR6_BD (DR6.BD is set and DR7.GD cleared when it is injected; if L1 intercepts #DB, BD is the exit qualification) and the MOV runs again after the #DB handler.`,
             cite: c,
           }
         : {
@@ -288,7 +288,7 @@ function explainKvmAtL0(
       };
     case Fn.vmx_set_debugctl:
       return {
-        text: `WRMSR IA32_DEBUGCTL exit: vmx_set_msr keeps the bits KVM supports (BTF) in GUEST_IA32_DEBUGCTL (${hex(d1)} written), then skips the instruction.`,
+        text: `WRMSR IA32_DEBUGCTL exit: vmx_set_msr keeps the bits KVM supports (none on this processor: BTF and LBR are dropped quietly) in GUEST_IA32_DEBUGCTL (${hex(d1)} written), then skips the instruction.`,
         cite: c,
       };
     case Fn.vmx_get_debugctl:

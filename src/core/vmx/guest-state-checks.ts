@@ -10,6 +10,8 @@ import { Activity, RFLAGS, Shadow } from '../cpu/state';
 import { PIN_BASED, VM_ENTRY } from './bits';
 import { DEFAULT_VMX_FEATURES, VMX_MSR, type VmxCaps, readVmxMsr, vmxCaps } from './capabilities';
 import { fieldByName } from './fields';
+import { CRF } from './fields-cr';
+import { MAXPHYADDR } from '../cpu/control-regs';
 import { F, readField, type VmcsState } from './vmcs';
 
 /** Interruptibility-state bits (SDM "Guest Non-Register State", table "Format of Interruptibility State"). */
@@ -88,8 +90,13 @@ export function guestStateFailure(vmcs: VmcsState, caps: VmxCaps = DEFAULT_CAPS)
       return fail('GUEST_DR7: with "load debug controls" bits 63:32 must be 0');
   }
 
-  // "Checks on Guest Control Registers, Debug Registers, and MSRs": the IA32_SYSENTER_ESP and
-  // IA32_SYSENTER_EIP fields must hold canonical addresses.
+  // "Checks on Guest Control Registers, Debug Registers, and MSRs": bits of CR3 beyond the
+  // processor's physical-address width (MAXPHYADDR 36) must be 0 (CR0/CR4 fixed bits: the lab
+  // keeps them at 1 instead, docs/model.md); the IA32_SYSENTER_ESP and IA32_SYSENTER_EIP
+  // fields must hold canonical addresses.
+  if (readField(vmcs, CRF.GUEST_CR3) >= 2 ** MAXPHYADDR)
+    return fail(`GUEST_CR3: bits 63:${MAXPHYADDR} (beyond the physical-address width) must be 0`);
+  // IA32_SYSENTER_ESP and IA32_SYSENTER_EIP must be canonical.
   if (!canonical(readField(vmcs, G.GUEST_SYSENTER_ESP)) || !canonical(readField(vmcs, G.GUEST_SYSENTER_EIP)))
     return fail('GUEST_SYSENTER_ESP and GUEST_SYSENTER_EIP must be canonical');
 

@@ -15,7 +15,7 @@ import { Activity, RFLAGS, Shadow } from '../cpu/state';
 import { CPU_BASED, PIN_BASED, VM_EXIT } from './bits';
 import { currentVmcs } from './state';
 import { F, readField } from './vmcs';
-import { ExitReason, vmExit } from './vm-exit';
+import { type ExitInfo, ExitReason, vmExit } from './vm-exit';
 import { shadowed } from './shadow';
 import { vmxInstructionExit } from './instruction-info';
 import { systemInstructionExit } from './non-root-system';
@@ -253,8 +253,7 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
         // checks. "Exit Qualification for MOV DR": bits 2:0 the debug register, bit 4 the
         // direction (1 = MOV from DR), bits 11:8 the general register.
         if (!(proc & CPU_BASED.CPU_BASED_MOV_DR_EXITING)) return false;
-        cpu.rip = ins.addr;
-        vmExit(h, {
+        exitForInstruction(h, ins, {
           reason: ExitReason.DR_ACCESS,
           qualification: ins.n | (op === Op.MOV_FROM_DR ? 0x10 : 0) | (ins.a.reg << 8),
           instructionLen: ins.len,
@@ -264,19 +263,28 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
         // The instructions of issue 10 item 6, with their qualifications (non-root-system.ts).
         const info = systemInstructionExit(h, ins);
         if (!info) return false;
-        cpu.rip = ins.addr;
-        vmExit(h, info);
+        exitForInstruction(h, ins, info);
         return true;
       }
     }
   }
   if (reason === undefined) return false;
-  cpu.rip = ins.addr;
   // "Exit Qualification for VM Exits" and "VM-Exit Instruction-Information Field": the VMX
   // instructions with an operand describe it there (instruction-info.ts).
   const { qualification, instructionInfo } = vmxInstructionExit(ins);
-  vmExit(h, { reason, qualification, instructionLen: ins.len, instructionInfo });
+  exitForInstruction(h, ins, { reason, qualification, instructionLen: ins.len, instructionInfo });
   return true;
+}
+
+/**
+ * An exit the instruction at `ins` causes: GUEST_RIP is the instruction's, and GUEST_RFLAGS is
+ * saved with RF = 0 ("Saving RIP, RSP, and RFLAGS": for an instruction that exits
+ * unconditionally or by a VM-execution control "the value saved is 0").
+ */
+function exitForInstruction(h: Hart, ins: DInstr, info: ExitInfo): void {
+  h.cpu.rip = ins.addr;
+  h.cpu.rflags &= ~RFLAGS.RF;
+  vmExit(h, info);
 }
 
 /** The VMCS-field operand of VMREAD/VMWRITE: a register's low 32 bits, or the field name's encoding. */

@@ -12,6 +12,8 @@ import { Activity, RFLAGS, RSP, Shadow, setRegNumber, swapBook } from '../cpu/st
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_EXIT } from './bits';
 import { VMX_REVISION, readRevision } from './capabilities';
 import { F, readField, type VmcsState } from './vmcs';
+import { CRF } from './fields-cr';
+import { MAXPHYADDR } from '../cpu/control-regs';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason, vmExit } from './vm-exit';
 import type { VmxState } from './state';
 import type { VmxCaps } from './capabilities';
@@ -113,12 +115,17 @@ const HOST_SELECTORS = [0x0c00, 0x0c02, 0x0c04, 0x0c06, 0x0c08, 0x0c0a, 0x0c0c];
 
 /**
  * "Checks on Host Control Registers, MSRs, and SSP" / "Checks on Host Segment and
- * Descriptor-Table Registers", the part this lab models: HOST_RIP and HOST_RSP canonical, and
- * the RPL and TI bits of every host selector 0. A failure is VM-instruction error 8.
+ * Descriptor-Table Registers", the part this lab models: HOST_RIP and HOST_RSP canonical,
+ * HOST_CR3 within the physical-address width, and the RPL and TI bits of every host selector 0. A failure is VM-instruction error 8.
  */
 export function checkHostState(vmcs: VmcsState): string | null {
   if (!canonical(readField(vmcs, F.HOST_RIP))) return 'HOST_RIP is not canonical';
   if (!canonical(readField(vmcs, F.HOST_RSP))) return 'HOST_RSP is not canonical';
+  // "Checks on Host Control Registers, MSRs, and SSP": HOST_CR3 bits beyond the physical-address
+  // width must be 0. (The CR0/CR4 fixed bits are not checked: VM exit keeps them at 1, lab
+  // choice in docs/model.md.)
+  if (readField(vmcs, CRF.HOST_CR3) >= 2 ** MAXPHYADDR)
+    return `HOST_CR3: bits 63:${MAXPHYADDR} (beyond the physical-address width) must be 0`;
   for (const enc of HOST_SELECTORS) {
     if (readField(vmcs, enc) & 7)
       return `a host selector (encoding 0x${enc.toString(16)}) has RPL or TI bits set`;

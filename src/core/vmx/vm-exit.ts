@@ -101,7 +101,13 @@ export function vmExit(h: Hart, info: ExitInfo): void {
       F.GUEST_INTERRUPTIBILITY_INFO,
       guestInterruptibility(h, virtualNmis, (pin & PIN_BASED.PIN_BASED_NMI_EXITING) !== 0),
     );
-    writeField(vmcs, F.GUEST_ACTIVITY_STATE, cpu.activity);
+    // A wait in MWAIT is saved as active, with GUEST_RIP after the MWAIT: the VMCS activity
+    // state never reflects MWAIT's inactive state (SDM "Guest Non-Register State").
+    writeField(
+      vmcs,
+      F.GUEST_ACTIVITY_STATE,
+      cpu.inMwait && cpu.activity === Activity.HLT ? Activity.ACTIVE : cpu.activity,
+    );
     saveGuestCrs(h, vmcs);
     if (readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_SAVE_VMX_PREEMPTION_TIMER) {
       writeField(

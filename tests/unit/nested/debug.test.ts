@@ -89,7 +89,7 @@ describe("KVM's own guest (L1) and MOV DR", () => {
     expect(q(s, 'db_dr7') & 0x2000).toBe(0);
   });
 
-  it('IA32_DEBUGCTL: WRMSR keeps BTF in GUEST_IA32_DEBUGCTL, RDMSR returns it, a reserved bit is #GP', () => {
+  it('IA32_DEBUGCTL: WRMSR drops BTF and LBR quietly (vmx_get_supported_debugctl offers neither), RDMSR returns 0, a reserved bit is #GP', () => {
     const s = runNested(
       l1Program({
         raw: true,
@@ -97,7 +97,7 @@ describe("KVM's own guest (L1) and MOV DR", () => {
         setup: [
           '        lidt [host_idtr]',
           '        mov ecx, 0x1d9',
-          '        mov eax, 3', // LBR is dropped (no PMU LBRs), BTF kept
+          '        mov eax, 3', // LBR and BTF are dropped (vmx_is_valid_debugctl ignores them)
           '        xor edx, edx',
           '        wrmsr',
           '        rdmsr',
@@ -112,7 +112,7 @@ describe("KVM's own guest (L1) and MOV DR", () => {
       }),
     );
     expect(decisions(s, Fn.vmx_set_debugctl)[0].d1).toBe(3);
-    expect(q(s, 'ctl')).toBe(2);
+    expect(q(s, 'ctl')).toBe(0);
     expect(q(s, 'gps')).toBe(1);
   });
 });

@@ -360,6 +360,7 @@ describe('host-state checks (VMfailValid, error 8: SDM "Checks on the Host-State
     ['a non-canonical HOST_RIP', ['vmwrite HOST_RIP, 0x800000000000'], /HOST_RIP is not canonical/],
     ['a non-canonical HOST_RSP', ['vmwrite HOST_RSP, 0x800000000000'], /HOST_RSP is not canonical/],
     ['a host selector with RPL bits', ['vmwrite HOST_CS_SELECTOR, 0x0b'], /RPL or TI/],
+    ['HOST_CR3 beyond MAXPHYADDR (bit 36)', ['mov rax, 0x1000000000', 'vmwrite HOST_CR3, rax'], /HOST_CR3/],
   ])('%s fails VMLAUNCH with error 8, and the explanation says why', (_, setup, why) => {
     const s = launch(setup);
     const at = stepAt(s, 'launch');
@@ -372,6 +373,16 @@ describe('host-state checks (VMfailValid, error 8: SDM "Checks on the Host-State
 
   it('a canonical host state with RPL-0 selectors enters', () => {
     expectEntered(launch(['vmwrite HOST_CS_SELECTOR, 0x08', 'vmwrite HOST_RSP, 0x7fffffff0000']));
+  });
+
+  it('CR3 within the 36-bit physical-address width enters (host and guest)', () => {
+    expectEntered(launch(['mov rax, 0xffffff000', 'vmwrite HOST_CR3, rax', 'vmwrite GUEST_CR3, rax']));
+  });
+
+  it('GUEST_CR3 beyond MAXPHYADDR fails the entry with exit reason 0x80000021', () => {
+    const s = launch(['mov rax, 0x1000000000', 'vmwrite GUEST_CR3, rax']);
+    expect(exits(s).map((e) => e.reason)).toEqual([0x80000021]);
+    expect(s.view(exits(s)[0].step).explanation.text).toMatch(/GUEST_CR3/);
   });
 
   it('a non-canonical GUEST_RIP fails the entry with exit reason 0x80000021', () => {

@@ -37,11 +37,12 @@ export function handleDr(c: KvmContext): KvmStepResult {
   const dr7 = rd(c, F.GUEST_DR7);
   if (dr7 & DR7.GD) {
     // kvm_queue_exception_p(vcpu, DB_VECTOR, DR6_BD): the payload goes into the guest's DR6
-    // (kvm_deliver_exception_payload) and the #DB is injected at the MOV, a fault; injecting
-    // it clears DR7.GD as the processor's delivery would (kvm_check_and_inject_events).
-    c.h.cpu.dr[12] = (c.h.cpu.dr[12] | DR6.BD) >>> 0;
-    wr(c, F.GUEST_DR7, (dr7 & ~DR7.GD) >>> 0);
+    // only when the #DB is injected (kvm_deliver_exception_payload), at the MOV, a fault, and
+    // the injection clears DR7.GD (kvm_check_and_inject_events); if L1 intercepts #DB the
+    // payload is the exit qualification instead and DR6/DR7 stay as they are
+    // (nested_vmx_inject_exception_vmexit).
     queueKvmException(kvm, 1);
+    kvm.exceptionPayload = DR6.BD;
     return decide(c.h, Fn.handle_dr, qual, 1);
   }
   const proc = rd(c, F.CPU_BASED_VM_EXEC_CONTROL);
@@ -67,8 +68,12 @@ export function syncDirtyDebugRegs(c: KvmContext): KvmStepResult | null {
   return decide(c.h, Fn.vmx_sync_dirty_debug_regs, rd(c, F.GUEST_DR7));
 }
 
-/** The IA32_DEBUGCTL bits KVM lets a guest set (vmx_get_supported_debugctl): BTF; no LBR (no PMU LBRs). */
-const SUPPORTED = DEBUGCTL.BTF;
+/**
+ * The IA32_DEBUGCTL bits KVM lets a guest set (vmx_get_supported_debugctl): none here — never
+ * BTF, LBR only with a vPMU with LBRs (none), bus-lock detect and RTM debug only with those
+ * features (the lab's processor has neither).
+ */
+const SUPPORTED = 0;
 
 /**
  * vmx_set_msr(MSR_IA32_DEBUGCTLMSR): vmx_is_valid_debugctl drops unsupported BTF/LBR bits

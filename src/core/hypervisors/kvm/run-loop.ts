@@ -8,6 +8,7 @@ import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_ENTRY, VM_EXIT } from '../../v
 import { initVmcsCrs } from './cr';
 import { F } from '../../vmx/vmcs';
 import { DR6_INIT, RFLAGS } from '../../cpu/state';
+import { DR7 } from '../../cpu/debug';
 import { Inject, KVM_HOST, type KvmContext, type KvmStepResult, decide } from './context';
 import { afterExit, handleExit } from './exit-handling';
 import { Fn, RESCHEDULE_VECTOR } from './functions';
@@ -173,6 +174,9 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
         const dr6 = c.h.cpu.dr[12];
         c.h.cpu.dr[12] = ((dr6 & ~0xf) | DR6_INIT | (kvm.exceptionPayload & ~0x1000)) >>> 0;
       }
+      // Injecting a #DB clears DR7.GD, as the processor's own delivery does, so that the
+      // handler can use the debug registers.
+      if (v === 1) wr(c, F.GUEST_DR7, (rd(c, F.GUEST_DR7) & ~DR7.GD) >>> 0);
       kvm.exceptionPayload = 0;
       // "Intel SDM 17.3.1.1": a fault-class exception is delivered with RF set in the
       // pushed RFLAGS; hardware injection pushes RFLAGS as it is, so KVM sets RF itself
