@@ -1,10 +1,11 @@
 // The top bar: the product, the scenario picker with its parameters, the drafts, the
-// bookmarks, share (copy the link to this place) and help.
+// bookmarks, share (copy the link to this place), the Perfetto export and help.
 import { actionTitle } from '../actions';
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectBuiltins, selectInfo, selectLoading, selectRequest } from '../store/selectors';
 import { BookmarksMenu } from './BookmarksMenu';
 import { DraftsMenu } from './DraftsMenu';
+import { ExportPerfettoButton } from './ExportPerfettoButton';
 import { ScenarioParams } from './ScenarioParams';
 
 const CUSTOM = '__custom__';
@@ -96,6 +97,7 @@ export function TopBar() {
         >
           Copy link
         </button>
+        <ExportPerfettoButton />
         <button
           type="button"
           className="btn btn-icon"
