@@ -9,7 +9,8 @@
 //   kvm_nested_vmexit_inject  "reason: %s ext_inf1: ... ext_inf2: ... ext_int: ... ext_int_err: ..."
 //   kvm_nested_intr_vmexit    "rip: 0x%016llx"
 //   kvm_nested_vmenter        "rip: ... vmcs|vmcb: ... nested_rip: ... int_ctl: ... event_inj: 0x%08x
-//                              nested_ept|nested_npt: on|off"  (kvm_nested_vmrun before it: "... nrip: ... npt: on|off")
+//                              nested_ept|nested_npt: on|off"  (kvm_nested_vmrun before it: "... nrip: ... npt: on|off",
+//                              read as kvm_nested_vmenter)
 //   kvm_inj_virq              "irq %u" (older), "IRQ|Soft/INTn 0x%x [reinjected]" (newer)
 //   kvm_inj_exception         "#GP (0x0)", newer "#GP (0x0) [reinjected]", "#UD"
 // Other tracepoints are counted and skipped; a line that is not a trace line, or a KVM event
@@ -203,7 +204,8 @@ export function parseTraceCmd(text: string): ImportedTrace {
       return;
     }
     const [, task, pid, cpu, time, rawName, payload] = m;
-    const name = rawName.replace(/^kvm:/, '');
+    // kvm_nested_vmrun is what kernels before 5.12 called kvm_nested_vmenter (SVM only).
+    const name = rawName.replace(/^kvm:/, '').replace(/^kvm_nested_vmrun$/, 'kvm_nested_vmenter');
     if (!kinds.has(name)) {
       skipped[name] = (skipped[name] ?? 0) + 1;
       return;

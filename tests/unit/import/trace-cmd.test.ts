@@ -113,6 +113,15 @@ describe('each event kind', () => {
       'kvm_nested_vmenter',
     ).events[0];
     expect(svm.fields).toMatchObject({ vmcb: '0x2', nested_npt: 'off' });
+    const vmrun = one(
+      'rip: 0x000000000000a000 vmcb: 0x0000000001234000 nrip: 0x0000000000401000 int_ctl: 0x00000000 event_inj: 0x80000b0e npt: on',
+      'kvm_nested_vmrun',
+    ).events[0];
+    expect(vmrun).toMatchObject({
+      kind: 'kvm_nested_vmenter',
+      intrInfo: 0x80000b0e,
+      fields: { nested_npt: 'on' },
+    });
   });
 
   it('reads tracefs lines with the flags column, and "kvm:" prefixed names; skips other tracepoints', () => {
