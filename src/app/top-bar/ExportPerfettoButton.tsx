@@ -32,10 +32,17 @@ export function ExportPerfettoButton() {
         'Download the run as Chrome/Perfetto trace-event JSON (levels as threads, VM exits and entries as flow arrows, KVM decisions as instants); open it in ui.perfetto.dev'
       }
       disabled={!info || busy}
+      aria-label="Export Perfetto JSON"
       aria-invalid={error ? true : undefined}
       onClick={() => void exportRun()}
     >
-      {busy ? 'Exporting…' : 'Export Perfetto JSON'}
+      {busy ? (
+        'Exporting…'
+      ) : (
+        <>
+          <span className="export-long">Export </span>Perfetto<span className="export-long"> JSON</span>
+        </>
+      )}
     </button>
   );
 }
