@@ -139,6 +139,7 @@ export function createWorkerClient(createWorker: WorkerFactory = spawnSimWorker)
     transitions: () => call((api) => api.transitions(), true),
     findStep: (step, direction, kinds) => call((api) => api.findStep(step, direction, kinds), true),
     perfetto: (clock) => call((api) => api.perfetto(clock), true),
+    closestBuiltins: (reason) => call((api) => api.closestBuiltins(reason), true),
     crash: () => call((api) => api.crash(), false),
     onCrash(listener) {
       listeners.add(listener);

@@ -3,7 +3,8 @@
 import type { LabSession } from '../core/engine/session';
 import { sessionToPerfetto, type PerfettoClock } from '../core/export/perfetto';
 import { importToPerfetto } from '../core/import/to-perfetto';
-import { formatImportSummary } from '../core/import/summary';
+import { builtinExitIndex, closestBuiltins, vmxEquivalent } from '../core/import/closest';
+import { formatImportSummary, reasonLabel } from '../core/import/summary';
 import { parseTraceCmd } from '../core/import/trace-cmd';
 
 export type WriteFile = (path: string, text: string) => void;
@@ -52,7 +53,7 @@ export function runImport(
       stdout: '',
       stderr: `${problems}${path}: no KVM events (kvm_entry, kvm_exit, ...) found\n`,
     };
-  let stdout = formatImportSummary(path, trace);
+  let stdout = formatImportSummary(path, trace) + formatClosest(trace);
   if (perfetto !== null) {
     const file = importToPerfetto(trace, path);
     try {
@@ -63,4 +64,22 @@ export function runImport(
     stdout += `perfetto: wrote ${file.traceEvents.length} trace events to ${perfetto}\n`;
   }
   return { code: trace.problems.length ? 1 : 0, stdout, stderr: problems };
+}
+
+/** For each exit reason in the trace, the built-ins that explain it (see closest.ts). */
+function formatClosest(trace: ReturnType<typeof parseTraceCmd>): string {
+  const seen = new Map<string, string>();
+  const index = builtinExitIndex();
+  for (const e of trace.events) {
+    if (e.kind !== 'kvm_exit' || !e.exit) continue;
+    const label = reasonLabel(e);
+    if (seen.has(label)) continue;
+    const reason = vmxEquivalent(e.exit, e.fields);
+    const names = reason === null ? [] : closestBuiltins(reason, index).map((b) => b.name);
+    seen.set(label, names.length ? names.join(', ') : 'no built-in takes this exit');
+  }
+  if (!seen.size) return '';
+  const lines = ['', 'explain an exit with a built-in (npm run sim -- NAME):'];
+  for (const [label, names] of seen) lines.push(`  ${label.padEnd(26)} ${names}`);
+  return lines.join('\n') + '\n';
 }

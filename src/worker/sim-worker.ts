@@ -3,6 +3,7 @@
 import * as Comlink from 'comlink';
 import { type LabSession, openSession, toLabError } from '../core/engine/session';
 import { sessionToPerfetto } from '../core/export/perfetto';
+import { builtinExitIndex, closestBuiltins } from '../core/import/closest';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
 import { paramInfo, readParams } from '../core/scenario/params';
 import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi, TransitionColumns } from './protocol';
@@ -69,6 +70,10 @@ export const api: SimApi = {
 
   async perfetto(clock: 'tsc' | 'cycles' = 'tsc'): Promise<string> {
     return JSON.stringify(sessionToPerfetto(requireSession(), clock));
+  },
+
+  async closestBuiltins(reason: number): Promise<{ name: string; title: string }[]> {
+    return closestBuiltins(reason, builtinExitIndex()).map(({ name, title }) => ({ name, title }));
   },
 
   async crash(): Promise<never> {

@@ -41,3 +41,23 @@ test('the top bar keeps every control in view at 1024x768', async ({ page }) => 
   }
   await page.screenshot({ path: 'test-results/perfetto-topbar-1024.png' });
 });
+
+test('Import trace shows the fixture read-only, and "explain this exit" opens the closest built-in', async ({
+  page,
+}) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await openLab(page);
+  await page.getByTestId('import-trace-file').setInputFiles('tests/fixtures/kvm-vmx.trace-cmd.txt');
+  const dialog = page.getByTestId('imported-trace');
+  await expect(dialog).toBeVisible();
+  await expect(page.getByTestId('imported-summary')).toContainText('23 KVM events on 2 vCPUs, 6 exits');
+  await expect(page.getByTestId('imported-lane-1').locator('rect')).toHaveCount(4);
+  // line 10: vCPU 1's INTERRUPT_WINDOW exit.
+  await page.getByTestId('imported-mark-10').click();
+  await expect(page.getByTestId('explain-exit')).toContainText('INTERRUPT_WINDOW (7)');
+  await page.screenshot({ path: 'test-results/imported-trace-1280.png' });
+  const trace = await cliTrace('kut-intr-window');
+  await page.getByTestId('explain-open-kut-intr-window').click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${trace.totalSteps}`);
+});

@@ -318,6 +318,13 @@ export class FakeSimClient implements SimClient {
     return JSON.stringify({ traceEvents, displayTimeUnit: 'ns', otherData: { scenario: info.name, clock } });
   }
 
+  /** Exit 1 (external interrupt) is explained by irq-basics, an NMI (0) by nmi-nesting. */
+  async closestBuiltins(reason: number): Promise<{ name: string; title: string }[]> {
+    this.record('closestBuiltins', reason);
+    const names = reason === 1 ? ['irq-basics'] : reason === 0 ? ['nmi-nesting'] : [];
+    return BUILTINS.filter((b) => names.includes(b.name)).map(({ name, title }) => ({ name, title }));
+  }
+
   async crash(): Promise<never> {
     this.record('crash');
     this.emitCrash('crash requested by the test hook');

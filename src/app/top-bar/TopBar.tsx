@@ -1,6 +1,8 @@
 // The top bar: the product, the scenario picker with its parameters, the drafts, the
-// bookmarks, share (copy the link to this place), the Perfetto export and help.
+// bookmarks, share (copy the link to this place), the Perfetto export, the
+// trace-cmd import and help.
 import { actionTitle } from '../actions';
+import { ImportTraceButton } from '../imported/ImportTraceButton';
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectBuiltins, selectInfo, selectLoading, selectRequest } from '../store/selectors';
 import { BookmarksMenu } from './BookmarksMenu';
@@ -98,6 +100,7 @@ export function TopBar() {
           Copy link
         </button>
         <ExportPerfettoButton />
+        <ImportTraceButton />
         <button
           type="button"
           className="btn btn-icon"
