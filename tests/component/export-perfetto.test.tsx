@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-// The top bar's "Export Perfetto JSON": asks the worker for the file and downloads it as
+// The Trace menu's "Export Perfetto JSON": asks the worker for the file and downloads it as
 // SCENARIO.perfetto.json; a failure is shown on the button and changes nothing else.
 import { screen, waitFor } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -27,6 +27,7 @@ afterEach(() => vi.restoreAllMocks());
 describe('Export Perfetto JSON', () => {
   it('downloads the run as SCENARIO.perfetto.json, a valid trace-event file', async () => {
     const { user, client } = await renderApp();
+    await user.click(screen.getByTestId('trace-menu'));
     const button = screen.getByTestId('export-perfetto');
     expect(button).toHaveTextContent('Export Perfetto JSON');
     await user.click(button);
@@ -43,6 +44,7 @@ describe('Export Perfetto JSON', () => {
     const { user, client, store } = await renderApp();
     vi.spyOn(client, 'perfetto').mockRejectedValue(new Error('worker restarted'));
     const step = store.getState().step;
+    await user.click(screen.getByTestId('trace-menu'));
     await user.click(screen.getByTestId('export-perfetto'));
     await waitFor(() =>
       expect(screen.getByTestId('export-perfetto')).toHaveAttribute(
@@ -51,6 +53,9 @@ describe('Export Perfetto JSON', () => {
       ),
     );
     expect(screen.getByTestId('export-perfetto')).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.getByTestId('export-perfetto')).toHaveTextContent(
+      'Export Perfetto JSON — Export failed: worker restarted',
+    );
     expect(downloads).toEqual([]);
     expect(store.getState().step).toBe(step);
   });

@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-// "Import trace": a trace-cmd file shown read-only, one lane per vCPU in the timeline's
+// The Trace menu's "Import trace…": a trace-cmd file shown read-only, one lane per vCPU in the timeline's
 // colours; unreadable lines listed with their numbers; "explain this exit" opens the closest
 // built-in through the usual scenario switch.
 import { readFileSync } from 'node:fs';
@@ -59,19 +59,32 @@ describe('Import trace', () => {
     expect(screen.getByTestId('imported-summary')).toHaveTextContent('3 KVM events on 1 vCPU');
   });
 
-  it('a file with no KVM event says so on the button and changes nothing', async () => {
+  it('"Import trace…" in the Trace menu opens the file picker', async () => {
+    const { user } = await renderApp();
+    const picker = screen.getByTestId('import-trace-file') as HTMLInputElement;
+    let opened = 0;
+    picker.addEventListener('click', (e) => {
+      e.preventDefault();
+      opened++;
+    });
+    await user.click(screen.getByTestId('trace-menu'));
+    await user.click(screen.getByTestId('import-trace'));
+    expect(opened).toBe(1);
+    expect(screen.queryByTestId('trace-menu-panel')).toBeNull();
+  });
+
+  it('a file with no KVM event says so, lists the lines by number, and changes nothing', async () => {
     const { user, store } = await renderApp();
     const before = store.getState().info?.name;
     await user.upload(
       screen.getByTestId('import-trace-file'),
       new File(['hello\n'], 'notes.txt', { type: 'text/plain' }),
     );
-    await waitFor(() =>
-      expect(screen.getByTestId('import-trace')).toHaveAttribute(
-        'title',
-        'notes.txt: no KVM events (kvm_entry, kvm_exit, ...); line 1: not a trace line ("TASK-PID [CPU] SECONDS: EVENT: ...")',
-      ),
+    expect(await screen.findByTestId('imported-summary')).toHaveTextContent(
+      'No KVM events (kvm_entry, kvm_exit, ...) in notes.txt: nothing to show.',
     );
+    expect(screen.getByTestId('imported-problems')).toHaveTextContent('line 1: not a trace line');
+    await user.click(screen.getByTestId('imported-close'));
     expect(screen.queryByTestId('imported-trace')).toBeNull();
     expect(store.getState().info?.name).toBe(before);
   });

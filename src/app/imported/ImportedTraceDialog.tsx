@@ -63,9 +63,11 @@ export function ImportedTraceDialog({
       >
         <h2 id="imported-title">Imported trace: {name}</h2>
         <p data-testid="imported-summary">
-          {summary.events} KVM events on {vcpus.length} vCPU{vcpus.length === 1 ? '' : 's'},{' '}
-          {Object.values(summary.exitsByReason).reduce((a, b) => a + b, 0)} exits over{' '}
-          {((summary.lastTime - t0) * 1e6).toFixed(0)} µs (read-only). Click a mark to see the event.
+          {summary.events === 0
+            ? `No KVM events (kvm_entry, kvm_exit, ...) in ${name}: nothing to show.`
+            : `${summary.events} KVM events on ${vcpus.length} vCPU${vcpus.length === 1 ? '' : 's'}, ` +
+              `${Object.values(summary.exitsByReason).reduce((a, b) => a + b, 0)} exits over ` +
+              `${((summary.lastTime - t0) * 1e6).toFixed(0)} µs (read-only). Click a mark to see the event.`}
         </p>
         <div className="imported-lanes" role="group" aria-label="one lane per vCPU">
           {vcpus.map((v) => (

@@ -1,4 +1,4 @@
-// "Export Perfetto JSON": the whole run as Chrome/Perfetto trace-event JSON, downloaded as
+// "Export Perfetto JSON" (in the Trace menu): the whole run as Chrome/Perfetto trace-event JSON, downloaded as
 // SCENARIO.perfetto.json (open it in ui.perfetto.dev). The worker builds the file from the
 // trace (src/core/export/perfetto.ts); see docs/export-import.md.
 import { useState } from 'react';
@@ -32,17 +32,10 @@ export function ExportPerfettoButton() {
         'Download the run as Chrome/Perfetto trace-event JSON (levels as threads, VM exits and entries as flow arrows, KVM decisions as instants); open it in ui.perfetto.dev'
       }
       disabled={!info || busy}
-      aria-label="Export Perfetto JSON"
       aria-invalid={error ? true : undefined}
       onClick={() => void exportRun()}
     >
-      {busy ? (
-        'Exporting…'
-      ) : (
-        <>
-          <span className="export-long">Export </span>Perfetto<span className="export-long"> JSON</span>
-        </>
-      )}
+      {busy ? 'Exporting…' : error ? `Export Perfetto JSON — ${error}` : 'Export Perfetto JSON'}
     </button>
   );
 }
