@@ -138,6 +138,8 @@ export function createWorkerClient(createWorker: WorkerFactory = spawnSimWorker)
     timeline: () => call((api) => api.timeline(), true),
     transitions: () => call((api) => api.transitions(), true),
     findStep: (step, direction, kinds) => call((api) => api.findStep(step, direction, kinds), true),
+    perfetto: (clock) => call((api) => api.perfetto(clock), true),
+    closestBuiltins: (reason) => call((api) => api.closestBuiltins(reason), true),
     crash: () => call((api) => api.crash(), false),
     onCrash(listener) {
       listeners.add(listener);

@@ -1,16 +1,20 @@
 // npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at N] [--list]
+//   [--perfetto out.json [--perfetto-clock tsc|cycles]];  npm run sim -- --import trace.txt [--perfetto out.json]
 // Runs a scenario to its end in Node. Exit status: 0 every assertion passed, 1 one failed,
 // 2 the scenario is invalid or the run hit a limit or a run-time error (reason on stderr).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { openSession } from '../core/engine/session';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
 import { ScenarioError, readParams } from '../core/scenario/params';
 import { parseScenarioText } from '../core/scenario/load';
 import { nestUnderKvm } from '../core/scenario/nest';
 import type { ParamValue } from '../core/scenario/schema';
+import { runImport, writePerfetto, type WriteFile } from './export-import';
 import { formatError, formatStepState, formatSummary, formatTraceJson } from './summary';
 
 const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at STEP] [--from STEP] [--to STEP]
+           [--perfetto OUT.json [--perfetto-clock tsc|cycles]]
+       npm run sim -- --import TRACE.txt [--perfetto OUT.json]
        npm run sim -- --list`;
 
 export interface CliResult {
@@ -37,7 +41,11 @@ function listBuiltins(): string {
 export function runCli(
   args: string[],
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+  writeFile: WriteFile = (p, text) => writeFileSync(p, text),
 ): CliResult {
+  let perfetto: string | null = null;
+  let clock: 'tsc' | 'cycles' = 'tsc';
+  let importPath: string | null = null;
   let json = false;
   let at: number | null = null;
   const range: { from?: number; to?: number } = {};
@@ -47,7 +55,18 @@ export function runCli(
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--json') json = true;
-    else if (a === '--from' || a === '--to') {
+    else if (a === '--perfetto' || a === '--import') {
+      const v = args[++i];
+      if (v === undefined || v.startsWith('--'))
+        return { code: 2, stdout: '', stderr: `${a} needs a file name\n${USAGE}\n` };
+      if (a === '--perfetto') perfetto = v;
+      else importPath = v;
+    } else if (a === '--perfetto-clock') {
+      const v = args[++i];
+      if (v !== 'tsc' && v !== 'cycles')
+        return { code: 2, stdout: '', stderr: `--perfetto-clock takes tsc or cycles\n${USAGE}\n` };
+      clock = v;
+    } else if (a === '--from' || a === '--to') {
       const v = args[++i];
       if (v === undefined || !/^\d+$/.test(v))
         return { code: 2, stdout: '', stderr: `${a} needs a step number\n${USAGE}\n` };
@@ -82,6 +101,15 @@ export function runCli(
     else if (target === null) target = a;
     else
       return { code: 2, stdout: '', stderr: `one scenario at a time ('${target}' and '${a}')\n${USAGE}\n` };
+  }
+  if (importPath !== null) {
+    if (target !== null)
+      return {
+        code: 2,
+        stdout: '',
+        stderr: `--import reads a trace, not a scenario ('${target}')\n${USAGE}\n`,
+      };
+    return runImport(importPath, perfetto, readFile, writeFile);
   }
   if (target === null) return { code: 2, stdout: '', stderr: `${USAGE}\n` };
   const builtin = findBuiltin(target);
@@ -120,7 +148,7 @@ export function runCli(
   if (at !== null && at > session.totalSteps) {
     return { code: 2, stdout: '', stderr: `--at ${at}: the run has ${session.totalSteps} steps\n` };
   }
-  const stdout =
+  let stdout =
     at !== null
       ? json
         ? JSON.stringify(session.view(at), null, 1) + '\n'
@@ -128,6 +156,11 @@ export function runCli(
       : json
         ? formatTraceJson(session)
         : formatSummary(session, range);
+  if (perfetto !== null) {
+    const w = writePerfetto(session, perfetto, clock, writeFile);
+    if (!w.ok) return { code: 2, stdout, stderr: w.error + '\n' };
+    stdout += w.note;
+  }
   if (runError) return { code: 2, stdout, stderr: formatError(target, runError) + '\n' };
   const end = session.expectedEnd();
   const failed = session.assertions.some((a) => !a.passed && !a.skipped) || (end !== null && !end.reached);

@@ -50,6 +50,10 @@ export interface SimApi {
   transitions(): Promise<TransitionColumns>;
   /** Next/previous step from `step` whose event is of one of `kinds` (for step-by-kind). */
   findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null>;
+  /** The run as Chrome/Perfetto trace-event JSON text (src/core/export/perfetto.ts). */
+  perfetto(clock?: 'tsc' | 'cycles'): Promise<string>;
+  /** Built-ins whose runs take VMX exit `reason`, closest first (src/core/import/closest.ts). */
+  closestBuiltins(reason: number): Promise<{ name: string; title: string }[]>;
   /** Test hook: throw inside the worker so the page's recovery path can be exercised. */
   crash(): Promise<never>;
 }

@@ -2,6 +2,8 @@
 // only what it shows; long runs never block it.
 import * as Comlink from 'comlink';
 import { type LabSession, openSession, toLabError } from '../core/engine/session';
+import { sessionToPerfetto } from '../core/export/perfetto';
+import { builtinExitIndex, closestBuiltins } from '../core/import/closest';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
 import { paramInfo, readParams } from '../core/scenario/params';
 import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi, TransitionColumns } from './protocol';
@@ -64,6 +66,14 @@ export const api: SimApi = {
 
   async findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null> {
     return requireSession().findStep(step, direction, kinds);
+  },
+
+  async perfetto(clock: 'tsc' | 'cycles' = 'tsc'): Promise<string> {
+    return JSON.stringify(sessionToPerfetto(requireSession(), clock));
+  },
+
+  async closestBuiltins(reason: number): Promise<{ name: string; title: string }[]> {
+    return closestBuiltins(reason, builtinExitIndex()).map(({ name, title }) => ({ name, title }));
   },
 
   async crash(): Promise<never> {

@@ -292,6 +292,39 @@ export class FakeSimClient implements SimClient {
     return hit ? hit.step : null;
   }
 
+  /** A small trace-event file from the canned run: one thread per level, an instant per event. */
+  async perfetto(clock: 'tsc' | 'cycles' = 'tsc'): Promise<string> {
+    this.record('perfetto', clock);
+    if (!this.loaded) throw new Error('nothing loaded');
+    const { info, run } = this.loaded;
+    const traceEvents = [
+      ...info.levels.map((l) => ({
+        name: 'thread_name',
+        ph: 'M',
+        pid: 1,
+        tid: l.index + 1,
+        args: { name: l.name },
+      })),
+      ...run.events.map((e) => ({
+        name: e.kind,
+        ph: 'i',
+        s: 't',
+        pid: 1,
+        tid: e.level + 1,
+        ts: e.time / 2000,
+        args: { step: e.step },
+      })),
+    ];
+    return JSON.stringify({ traceEvents, displayTimeUnit: 'ns', otherData: { scenario: info.name, clock } });
+  }
+
+  /** Exit 1 (external interrupt) is explained by irq-basics, an NMI (0) by nmi-nesting. */
+  async closestBuiltins(reason: number): Promise<{ name: string; title: string }[]> {
+    this.record('closestBuiltins', reason);
+    const names = reason === 1 ? ['irq-basics'] : reason === 0 ? ['nmi-nesting'] : [];
+    return BUILTINS.filter((b) => names.includes(b.name)).map(({ name, title }) => ({ name, title }));
+  }
+
   async crash(): Promise<never> {
     this.record('crash');
     this.emitCrash('crash requested by the test hook');

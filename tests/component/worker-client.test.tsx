@@ -59,6 +59,8 @@ function workerApi(id: number, log: { id: number; req: LoadRequest }[], hang: { 
     }),
     transitions: async () => ({ steps: [], d0: [], d1: [], d2: [] }),
     findStep: async () => null,
+    perfetto: async () => '{"traceEvents":[]}',
+    closestBuiltins: async () => [],
     crash: async () => {
       throw new Error(`worker ${id} crashed on purpose`);
     },

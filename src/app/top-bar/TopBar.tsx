@@ -1,11 +1,13 @@
 // The top bar: the product, the scenario picker with its parameters, the drafts, the
-// bookmarks, share (copy the link to this place) and help.
+// bookmarks, share (copy the link to this place), the trace menu
+// (Perfetto export, trace-cmd import) and help.
 import { actionTitle } from '../actions';
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectBuiltins, selectInfo, selectLoading, selectRequest } from '../store/selectors';
 import { BookmarksMenu } from './BookmarksMenu';
 import { DraftsMenu } from './DraftsMenu';
 import { ScenarioParams } from './ScenarioParams';
+import { TraceMenu } from './TraceMenu';
 
 const CUSTOM = '__custom__';
 
@@ -96,6 +98,7 @@ export function TopBar() {
         >
           Copy link
         </button>
+        <TraceMenu />
         <button
           type="button"
           className="btn btn-icon"
