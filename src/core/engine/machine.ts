@@ -20,6 +20,7 @@ import type { CompiledScenario } from '../scenario/load';
 import { CPU_BASED } from '../vmx/bits';
 import { vmxCaps } from '../vmx/capabilities';
 import { type VmxState, cloneVmx, createVmx, currentVmcs } from '../vmx/state';
+import { type SvmState, cloneSvm, createSvm } from '../svm/state';
 import { F, readField } from '../vmx/vmcs';
 import { EventKind, type EndReason } from './view';
 import { KvmLevels, type KvmTx, cloneKvmTx, initialKvms, loadKvmImage } from './kvm-levels';
@@ -43,6 +44,7 @@ export interface SimState {
   cpu: CpuState;
   apic: ApicState;
   vmx: VmxState;
+  svm: SvmState;
   /** The lane (execution level) running on the processor now. */
   lane: number;
   /** Per lane: handler frames and interrupted work, for the views. */
@@ -89,6 +91,7 @@ export function initialState(c: CompiledScenario): SimState {
     cpu,
     apic: createApic(),
     vmx: createVmx(),
+    svm: createSvm(),
     lane: 0,
     books: c.lanes.map(() => emptyBook()),
     mems,
@@ -108,6 +111,7 @@ export function cloneState(s: SimState): SimState {
     cpu: cloneCpu(s.cpu),
     apic: cloneApic(s.apic),
     vmx: cloneVmx(s.vmx),
+    svm: cloneSvm(s.svm),
     books: s.books.map((b) => ({ ...b, frames: b.frames.slice(), workStack: b.workStack.slice() })),
     mems: s.mems.map((m) => ({ bytes: m.bytes.slice(), stackLimit: m.stackLimit })),
     fired: s.fired.slice(),
@@ -149,6 +153,7 @@ export class Stepper {
       cpu: s.cpu,
       apic: s.apic,
       vmx: s.vmx,
+      svm: s.svm,
       caps: vmxCaps(c.scenario.features.vmx),
       lanes: this.laneCode,
       books: s.books,
@@ -179,6 +184,7 @@ export class Stepper {
     h.cpu = s.cpu;
     h.apic = s.apic;
     h.vmx = s.vmx;
+    h.svm = s.svm;
     h.books = s.books;
     const lane = this.laneCode[s.lane]!;
     h.level = s.lane;

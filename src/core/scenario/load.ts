@@ -279,7 +279,7 @@ export function compileScenarioText(
 const MAX_PERIODIC = 100_000;
 
 function entersGuest(p: Program): boolean {
-  return p.instrs.some((ins) => ins.op === Op.VMLAUNCH || ins.op === Op.VMRESUME);
+  return p.instrs.some((ins) => ins.op === Op.VMLAUNCH || ins.op === Op.VMRESUME || ins.op === Op.VMRUN);
 }
 
 /** The deepest stack of levels the lab runs (lanes, with a program's own guest). */
