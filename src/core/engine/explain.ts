@@ -8,6 +8,7 @@ import { EXCEPTION_VECTORS } from '../vmx/exceptions';
 import { hex, labelAt } from './describe';
 import { explainKvm } from './explain-kvm';
 import { explainVmx } from './explain-vmx';
+import { explainSvm } from './explain-svm';
 import type { SimState } from './machine';
 import { EVENT_TYPE_NAMES, EventKind, EventType, type Explanation } from './view';
 
@@ -198,6 +199,8 @@ export function explainStep(
       rec.level,
     );
   }
+  const svmText = explainSvm(c, prev, cur, kind, d0, d1, d2, rec.level);
+  if (svmText) return svmText;
   const vmxText = explainVmx(c, prev, cur, kind, d0, d1, d2, rec.level);
   if (vmxText) return vmxText;
   if (!prev) {
