@@ -7,6 +7,7 @@ import type { CompiledScenario } from '../scenario/load';
 import type { SimState } from './machine';
 import { hex } from './describe';
 import { svmExitName } from '../svm/exit-codes';
+import { INT_CTL } from '../svm/bits';
 import { vmrunCheck } from '../svm/vmrun';
 
 const APM = 'AMD64 APM Vol. 2, "Secure Virtual Machine"';
@@ -82,6 +83,21 @@ export function explainSvm(
               ? CITE.events
               : CITE.exit,
     };
+  }
+  if (kind === EventKind.DELIVER && prev.svm.guest && cur.svm.guest) {
+    // A virtual interrupt or a virtual NMI: the processor's int_ctl, not the APIC.
+    const vector = d0 & 0xff;
+    const where = `to ${hex(d2)} through the guest's IDT`;
+    if (prev.svm.intCtl & INT_CTL.V_IRQ_MASK && !(cur.svm.intCtl & INT_CTL.V_IRQ_MASK))
+      return {
+        text: `Delivered the virtual interrupt V_IRQ, vector ${hex(vector)} (int_vector), ${where}: the guest's IF was 1 and V_INTR_PRIO ${(prev.svm.intCtl >>> 16) & 0xf} ${prev.svm.intCtl & INT_CTL.V_IGN_TPR_MASK ? 'with V_IGN_TPR' : `above V_TPR ${prev.svm.intCtl & 0xf}`}. Taking it cleared V_IRQ; no APIC state changes.`,
+        cite: `${APM}: "Virtual Interrupts"`,
+      };
+    if (prev.svm.intCtl & INT_CTL.V_NMI_PENDING_MASK && !(cur.svm.intCtl & INT_CTL.V_NMI_PENDING_MASK))
+      return {
+        text: `Delivered the virtual NMI (V_NMI) ${where}: V_NMI was pending and V_NMI_MASK clear. V_NMI is cleared and V_NMI_MASK set until the guest's IRET.`,
+        cite: `${APM}: "NMI Virtualization"`,
+      };
   }
   if (kind === EventKind.INSTR) {
     const ins = c.programs[lanes[lane].program].instrs[d0];

@@ -40,6 +40,8 @@ export interface SvmState {
   iopm: number;
   msrpm: number;
   pendingExit: SvmPendingExit | null;
+  /** Guest RIP of the `work` the last #VMEXIT interrupted, or -1 (as VmxState.workRip). */
+  workRip: number;
 }
 
 export function createSvm(): SvmState {
@@ -62,6 +64,7 @@ export function createSvm(): SvmState {
     iopm: 0,
     msrpm: 0,
     pendingExit: null,
+    workRip: -1,
   };
 }
 

@@ -61,6 +61,7 @@ export function svmExit(h: Hart, info: SvmExitInfo): void {
   wr32(m, vmcb + VMCB.EXIT_INT_INFO_ERR, info.intErr ?? 0);
   wr64(m, vmcb + VMCB.NEXT_RIP, info.nextRip ?? 0);
   wr32(m, vmcb + VMCB.EVENT_INJ, rd32(m, vmcb + VMCB.EVENT_INJ) & ~EVTINJ.SVM_EVTINJ_VALID);
+  svm.workRip = cpu.workRemaining > 0 ? guestRip : -1;
   swapBook(cpu, h.books[guestLane], h.books[svm.hostLane]);
   loadHostState(h);
   svm.guest = false;

@@ -133,6 +133,8 @@ export function vmrun(h: Hart, vmcb: number, next: number, hostRip: number): Vmr
   swapBook(cpu, h.books[h.level], h.books[guestLane]);
   switchLane(h, guestLane);
   cpu.rip = rd64(m, vmcb + VMCB.RIP);
+  // A `work` the last #VMEXIT interrupted resumes only if the guest resumes at it (docs/model.md).
+  if (cpu.workRemaining > 0 && cpu.rip !== svm.workRip) cpu.workRemaining = 0;
   setRegNumber(cpu, RSP, rd64(m, vmcb + VMCB.RSP));
   setRegNumber(cpu, 0, rd64(m, vmcb + VMCB.RAX));
   cpu.rflags = (rd32(m, vmcb + VMCB.RFLAGS) | RFLAGS.FIXED) >>> 0;
