@@ -65,6 +65,8 @@ export function movToCrFaults(h: Hart, cr: number, lo: number, hi: number, vmxOn
       return ((c.cr4 & CR4.PCIDE ? hi & 0x7fffffff : hi) & ~((1 << (MAXPHYADDR - 32)) - 1)) !== 0;
     case 4: {
       if (hi !== 0 || (lo & ~CR4_SUPPORTED) !== 0) return true;
+      // CR4.VMXE is reserved on an AMD processor (arch "svm", docs/svm.md).
+      if (h.svm.available && lo & CR4.VMXE) return true;
       // Leaving IA-32e mode by clearing PAE; PCIDE 0 -> 1 with CR3[11:0] != 0.
       if (!(lo & CR4.PAE)) return true;
       if (lo & CR4.PCIDE && !(c.cr4 & CR4.PCIDE) && (c.cr3 & 0xfff) !== 0) return true;

@@ -227,8 +227,15 @@ export function deliverEvent(
     cpu.rip = soft ? instrRip : fromRip;
     const withErr = hasErrorCode(v, t);
     if (h.svm.guest) {
-      // AMD APM "Exception Intercepts": EXITINFO1 = the error code; nRIP = the return address.
-      svmDeliveryExit(h, { ...exceptionExitInfo(v, err, withErr, null), nextRip: returnRip }, false, cpu.rip);
+      // AMD APM "Exception Intercepts": EXITINFO1 = the error code. nRIP is written for the
+      // exceptions an instruction raises as its effect (INT3, INTO, ICEBP: the return
+      // address), and is 0 after other intercepts ("Next sequential instruction pointer").
+      svmDeliveryExit(
+        h,
+        { ...exceptionExitInfo(v, err, withErr, null), nextRip: soft ? returnRip : 0 },
+        false,
+        cpu.rip,
+      );
       return;
     }
     // "Saving RIP, RSP, RFLAGS": RF is saved as the delivery would have pushed it.

@@ -10,6 +10,7 @@ import {
   Activity,
   type ContextBook,
   type CpuState,
+  CR4,
   RSP,
   cloneCpu,
   createCpu,
@@ -83,6 +84,8 @@ export function initialState(c: CompiledScenario): SimState {
   const kvm = kvms[0];
   cpu.rip = kvm ? 0 : prog.entry;
   cpu.idtr = prog.idtBase ?? 0;
+  // An AMD processor has no VMX: CR4.VMXE is reserved (docs/svm.md).
+  if (c.scenario.arch === 'svm') cpu.cr4 &= ~CR4.VMXE;
   // The stack starts at the top of the level's memory (RSP 16-byte aligned, as after a call).
   setRegNumber(cpu, RSP, mems[0].bytes.length);
   return {
@@ -91,7 +94,7 @@ export function initialState(c: CompiledScenario): SimState {
     cpu,
     apic: createApic(),
     vmx: createVmx(),
-    svm: createSvm(),
+    svm: createSvm(c.scenario.arch === 'svm'),
     lane: 0,
     books: c.lanes.map(() => emptyBook()),
     mems,

@@ -26,8 +26,9 @@ export function executeSvmInstruction(h: Hart, ins: DInstr, index: number, singl
   const svm = h.svm;
   const next = ins.addr + ins.len;
   cpu.shadow = 0;
-  // VMMCALL that the VMCB does not intercept, or outside a guest, is #UD.
-  if (ins.op === Op.VMMCALL || !(svm.efer & EFER.SVME)) {
+  // VMMCALL that the VMCB does not intercept, or outside a guest, is #UD; so is every SVM
+  // instruction on an Intel processor.
+  if (!svm.available || ins.op === Op.VMMCALL || !(svm.efer & EFER.SVME)) {
     fault(h, ins, Vector.UD, 0);
     return Exec.DONE;
   }

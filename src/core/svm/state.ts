@@ -13,6 +13,11 @@ export interface SvmPendingExit {
 }
 
 export interface SvmState {
+  /**
+   * The processor is AMD's (scenario `arch: "svm"`): the SVM instructions and MSRs exist, the
+   * VMX instructions raise #UD and CR4.VMXE is reserved. On Intel (`vmx`) it is the reverse.
+   */
+  available: boolean;
   /** EFER (MSR C000_0080), low half (the lab's EFER has no bits above 31). */
   efer: number;
   /** VM_HSAVE_PA (MSR C001_0117): where VMRUN saves the host's state. */
@@ -44,8 +49,9 @@ export interface SvmState {
   workRip: number;
 }
 
-export function createSvm(): SvmState {
+export function createSvm(available = false): SvmState {
   return {
+    available,
     efer: EFER_INITIAL,
     hsavePa: 0,
     gif: true,

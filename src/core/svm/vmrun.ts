@@ -29,7 +29,7 @@ export function vmrunCheck(m: Memory, vmcb: number): string | null {
   if (!(cr0 & CR0.CD) && cr0 & CR0.NW) return 'CR0.CD is zero and CR0.NW is set';
   if (rdHi(m, vmcb + VMCB.CR0) !== 0) return 'CR0[63:32] are not zero';
   if (rdHi(m, vmcb + VMCB.CR3) >>> 20 !== 0) return 'a CR3 MBZ bit (63:52) is set';
-  if (rdHi(m, vmcb + VMCB.CR4) !== 0 || cr4 & ~CR4_SUPPORTED) return 'a CR4 MBZ bit is set';
+  if (rdHi(m, vmcb + VMCB.CR4) !== 0 || cr4 & ~CR4_SUPPORTED || cr4 & CR4.VMXE) return 'a CR4 MBZ bit is set';
   if (rdHi(m, vmcb + VMCB.DR6) !== 0) return 'DR6[63:32] are not zero';
   if (rdHi(m, vmcb + VMCB.DR7) !== 0) return 'DR7[63:32] are not zero';
   if (eferHi !== 0 || efer & ~EFER_VALID) return 'an EFER MBZ bit is set';

@@ -92,3 +92,32 @@ describe('instruction intercepts', () => {
     expect(vmcb(s, 'rax')).toBeLessThan(0x100000 + 1000);
   });
 });
+
+describe('exception intercepts and HLT', () => {
+  it('INT3 intercepted: exit 0x43 at the INT3, nRIP after it; a #UD: nRIP 0', () => {
+    const s = runSvm({
+      setup: ['        mov dword [rbx + VMCB_INTERCEPT_EXCEPTIONS], 0x48'],
+      guest: ['gi:     int3', 'gn:     vmmcall'],
+    });
+    expect(svmExits(s).map((x) => [x.code, x.rip])).toEqual([[0x43, label(s, 'gi')]]);
+    expect(vmcb(s, 'next_rip')).toBe(label(s, 'gn'));
+    const u = runSvm({
+      setup: ['        mov dword [rbx + VMCB_INTERCEPT_EXCEPTIONS], 0x48'],
+      guest: ['gi:     ud2', '        vmmcall'],
+    });
+    expect(svmExits(u).map((x) => [x.code, x.rip])).toEqual([[0x46, label(u, 'gi')]]);
+    expect(vmcb(u, 'next_rip')).toBe(0);
+  });
+
+  it('a guest halted without the HLT intercept wakes for the INTR intercept: exit 0x60 after the HLT', () => {
+    const s = runSvm(
+      {
+        setup: ['        mov dword [rbx + VMCB_INTERCEPT], INTERCEPT_INTR_MASK'],
+        guest: ['        sti', 'gh:     hlt', 'ga:     vmmcall'],
+      },
+      [{ at: { time: 500 }, irq: 0x40 }],
+    );
+    expect(svmExits(s).map((x) => [x.code, x.rip])).toEqual([[0x60, label(s, 'ga')]]);
+    expect(label(s, 'ga')).toBe(label(s, 'gh') + 1);
+  });
+});
