@@ -65,3 +65,18 @@ describe('svm-intr-gif', () => {
     ]);
   });
 });
+
+describe('svm-event-inj', () => {
+  it('an interrupt pending at VMRUN exits before the first guest instruction; EVENTINJ vector 2 fails, #DE is delivered', () => {
+    const s = builtin('svm-event-inj');
+    allPass(s);
+    const e = svmExits(s);
+    expect(e.map((x) => [x.code, x.level])).toEqual([
+      [0x60, 1],
+      [-1, 0],
+      [0x81, 1],
+    ]);
+    expect(e[0].rip).toBe(label(s, 'guest'));
+    expect(deliveries(s).map((d) => [d.vector, d.handler])).toEqual([[0x30, label(s, 'host_irq')]]);
+  });
+});

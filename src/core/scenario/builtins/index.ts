@@ -20,6 +20,7 @@ import nestedPreemptionTimer from './nested-preemption-timer.json';
 import nmiBlocking from './nmi-blocking.json';
 import softVnmi from './soft-vnmi.json';
 import stiHltShadow from './sti-hlt-shadow.json';
+import svmEventInj from './svm-event-inj.json';
 import svmIntrGif from './svm-intr-gif.json';
 import svmVirq from './svm-virq.json';
 import svmVnmi from './svm-vnmi.json';
@@ -53,6 +54,7 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   svmVirq,
   svmVnmi,
   svmIntrGif,
+  svmEventInj,
 ];
 
 export function builtinNames(): string[] {
