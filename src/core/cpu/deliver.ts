@@ -7,15 +7,13 @@ import { checkStack, loaded, read, write } from './memory';
 import { EXCEPTION_VECTORS } from '../vmx/exceptions';
 import { type ExitInfo, ExitReason, vmExit } from '../vmx/vm-exit';
 import {
-  exceptionExitInfo,
-  svmDeliveryExit,
+  svmDoubleFaultExit,
+  svmExceptionExit,
   svmExceptionIntercepted,
   svmIret,
+  svmNestedFaultExit,
   svmNmiDelivered,
 } from '../svm/delivery';
-import { SvmExit } from '../svm/exit-codes';
-import { INTERCEPT } from '../svm/bits';
-import { intercepted } from '../svm/state';
 import { debugDelivered } from './debug';
 import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
 
@@ -226,18 +224,7 @@ export function deliverEvent(
     const soft = t === EventType.SW_EXCEPTION || t === EventType.PRIV_SW_EXCEPTION;
     cpu.rip = soft ? instrRip : fromRip;
     const withErr = hasErrorCode(v, t);
-    if (h.svm.guest) {
-      // AMD APM "Exception Intercepts": EXITINFO1 = the error code. nRIP is written for the
-      // exceptions an instruction raises as its effect (INT3, INTO, ICEBP: the return
-      // address), and is 0 after other intercepts ("Next sequential instruction pointer").
-      svmDeliveryExit(
-        h,
-        { ...exceptionExitInfo(v, err, withErr, null), nextRip: soft ? returnRip : 0 },
-        false,
-        cpu.rip,
-      );
-      return;
-    }
+    if (h.svm.guest) return svmExceptionExit(h, v, err, withErr, soft ? returnRip : 0);
     // "Saving RIP, RSP, RFLAGS": RF is saved as the delivery would have pushed it.
     cpu.rflags |= pushedRf(h, v, t, false);
     // "Exit Qualification for VM Exits" due to a debug exception: B3–B0, BD, BS as DR6 would
@@ -277,22 +264,7 @@ export function deliverEvent(
       // "Information for VM Exits Due to Vectored Events": for exceptions during delivery of
       // a double fault the EXT bit of the error code is 1).
       if (h.svm.guest) {
-        // A fault delivering #DF: #NP intercepted (EXITINTINFO = the #DF), else a shutdown,
-        // which the SHUTDOWN intercept turns into #VMEXIT(0x7F) (APM "Shutdown Intercept").
-        if (exceptionExits(h, Vector.NP, EventType.HW_EXCEPTION)) {
-          const outer = { v: Vector.DF, t: EventType.HW_EXCEPTION, err: 0, withErr: true };
-          svmDeliveryExit(
-            h,
-            exceptionExitInfo(Vector.NP, (Vector.DF << 3) | 3, true, outer),
-            opts.injected === true,
-            faultRip,
-          );
-          return;
-        }
-        if (intercepted(h.svm, INTERCEPT.INTERCEPT_SHUTDOWN)) {
-          svmDeliveryExit(h, { code: SvmExit.SHUTDOWN }, opts.injected === true, faultRip);
-          return;
-        }
+        if (svmDoubleFaultExit(h, opts.injected === true, faultRip)) return;
       } else if (exceptionExits(h, Vector.NP, EventType.HW_EXCEPTION)) {
         cpu.rip = faultRip;
         exitFromDelivery(
@@ -341,13 +313,18 @@ export function deliverEvent(
       err = npErr;
     }
     if (h.svm.guest && exceptionExits(h, v, t)) {
-      // The intercepted fault interrupted the delivery of `outer`: EXITINTINFO holds it
-      // (a #DF is never reported as interrupting a delivery, as for VMX).
+      // EXITINTINFO: the event whose delivery the intercepted fault interrupted.
       const outerErr =
         opts.injected && outer.v === vector ? opts.deliverErrorCode === true : hasErrorCode(outer.v, outer.t);
-      const o = v !== Vector.DF ? { ...outer, withErr: outerErr } : null;
-      svmDeliveryExit(h, exceptionExitInfo(v, err, hasErrorCode(v, t), o), opts.injected === true, instrRip);
-      return;
+      return svmNestedFaultExit(
+        h,
+        v,
+        err,
+        hasErrorCode(v, t),
+        { ...outer, withErr: outerErr },
+        opts,
+        instrRip,
+      );
     }
     if (exceptionExits(h, v, t)) {
       const outerErr = hasErrorCode(outer.v, outer.t);

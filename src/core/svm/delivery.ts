@@ -4,7 +4,8 @@
 // "NMI Virtualization"). cpu/deliver.ts calls these when `h.svm.guest`.
 import { EventType } from '../engine/view';
 import type { Hart } from '../cpu/hart';
-import { EVTINJ, INT_CTL, SvmEventType } from './bits';
+import { EVTINJ, INT_CTL, INTERCEPT, SvmEventType } from './bits';
+import { intercepted } from './state';
 import { SvmExit } from './exit-codes';
 import { svmExit, type SvmExitInfo } from './vmexit';
 
@@ -105,4 +106,57 @@ export function svmNmiDelivered(h: Hart, injected: boolean): void {
 export function svmIret(h: Hart): void {
   h.cpu.nmiBlocked = false;
   if (h.svm.intCtl & INT_CTL.V_NMI_ENABLE_MASK) h.svm.intCtl &= ~INT_CTL.V_NMI_BLOCKING_MASK;
+}
+
+/**
+ * An intercepted exception the guest raised (not during another delivery). AMD APM "Exception
+ * Intercepts": EXITINFO1 = the error code. nRIP is written for the exceptions an instruction
+ * raises as its effect (INT3, INTO, ICEBP: the return address) and is 0 after the others.
+ * `h.cpu.rip` is the RIP to save.
+ */
+export function svmExceptionExit(
+  h: Hart,
+  vector: number,
+  err: number,
+  withErr: boolean,
+  nextRip: number,
+): void {
+  svmExit(h, { ...exceptionExitInfo(vector, err, withErr, null), nextRip });
+}
+
+/**
+ * An intercepted fault raised while delivering `outer`: EXITINTINFO holds `outer` (a #DF is
+ * never reported as interrupting a delivery, as for VMX).
+ */
+export function svmNestedFaultExit(
+  h: Hart,
+  vector: number,
+  err: number,
+  withErr: boolean,
+  outer: OuterEvent,
+  opts: { injected?: boolean },
+  rip: number,
+): void {
+  const o = vector !== 8 ? outer : null;
+  svmDeliveryExit(h, exceptionExitInfo(vector, err, withErr, o), opts.injected === true, rip);
+}
+
+/**
+ * A fault while delivering #DF in the guest: #NP intercepted (EXITINTINFO = the #DF), else the
+ * shutdown, which the SHUTDOWN intercept turns into #VMEXIT(0x7F) (APM "Shutdown Intercept").
+ * Returns false when neither is intercepted (the processor shuts down).
+ */
+export function svmDoubleFaultExit(h: Hart, injected: boolean, rip: number): boolean {
+  const NP = 11;
+  const DF = 8;
+  if (svmExceptionIntercepted(h, NP, EventType.HW_EXCEPTION)) {
+    const outer = { v: DF, t: EventType.HW_EXCEPTION, err: 0, withErr: true };
+    svmDeliveryExit(h, exceptionExitInfo(NP, (DF << 3) | 3, true, outer), injected, rip);
+    return true;
+  }
+  if (intercepted(h.svm, INTERCEPT.INTERCEPT_SHUTDOWN)) {
+    svmDeliveryExit(h, { code: SvmExit.SHUTDOWN }, injected, rip);
+    return true;
+  }
+  return false;
 }
