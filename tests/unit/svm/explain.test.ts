@@ -35,3 +35,20 @@ describe('SVM explanations', () => {
     expect(v.explanation.text).toMatch(/interrupted the delivery of INTR, vector 0x31, saved in EXITINTINFO/);
   });
 });
+
+describe('SVM explanations of deliveries and IRET', () => {
+  it('V_IRQ and V_NMI deliveries say what the processor did with int_ctl; the IRET clears V_NMI_MASK', () => {
+    const s = runSvm({
+      guestIdt: ['        .intgate 2, g_nmi', '        .intgate 0x30, g_irq'],
+      setup: [
+        '        mov dword [rbx + VMCB_INTERCEPT], INTERCEPT_NMI_MASK',
+        '        mov dword [rbx + VMCB_INT_CTL], V_NMI_ENABLE_MASK | V_NMI_PENDING_MASK',
+      ],
+      guest: ['        nop', '        vmmcall'],
+      extra: ['g_nmi:  iretq', 'g_irq:  iretq'],
+    });
+    const texts = Array.from({ length: s.totalSteps }, (_, i) => s.view(i + 1).explanation.text);
+    expect(texts.some((t) => /^Delivered the virtual NMI \(V_NMI\)/.test(t))).toBe(true);
+    expect(texts.some((t) => /V_NMI_MASK is cleared/.test(t))).toBe(true);
+  });
+});

@@ -2,7 +2,7 @@
 // VMX (VMX instructions #UD, CR4.VMXE reserved); an Intel one ("vmx") has no SVM (the SVM
 // instructions #UD, EFER.SVME reserved, no VM_HSAVE_PA).
 import { describe, expect, it } from 'vitest';
-import { deliveries, label, open, scenarioDoc } from '../helpers';
+import { deliveries, label, open, openError, scenarioDoc } from '../helpers';
 
 function run(arch: 'vmx' | 'svm', lines: string[]) {
   return open(
@@ -55,5 +55,20 @@ describe('vendor', () => {
     ]);
     expect(Number(s.sim.stateAt(0).cpu.cr4) & 0x2000).toBe(0);
     expect(deliveries(s).map((d) => [d.vector, d.rip])).toEqual([[13, label(s, 'start')]]);
+  });
+});
+
+describe('KVM levels', () => {
+  it('are refused on arch svm until KVM on SVM exists, at the KVM level', () => {
+    const e = openError({
+      version: 1,
+      name: 'x',
+      title: 't',
+      description: '',
+      arch: 'svm',
+      levels: [{ kind: 'kvm' }, { kind: 'program', program: 'hlt' }],
+    });
+    expect(e.where).toBe('levels[0]');
+    expect(e.message).toMatch(/KVM on AMD SVM is not modelled yet/);
   });
 });
