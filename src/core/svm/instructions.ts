@@ -18,9 +18,6 @@ function badPage(h: Hart, pa: number): boolean {
   return pa % PAGE !== 0 || pa < 0 || pa + PAGE > h.mem.bytes.length;
 }
 
-/** Result of the last VMRUN that failed its checks, for explanations and tests. */
-export const lastVmrunFailure = { reason: '' };
-
 export function executeSvmInstruction(h: Hart, ins: DInstr, index: number, singleStep: boolean): number {
   const cpu = h.cpu;
   const svm = h.svm;
@@ -58,8 +55,7 @@ export function executeSvmInstruction(h: Hart, ins: DInstr, index: number, singl
         fault(h, ins, Vector.GP, 0);
         return Exec.DONE;
       }
-      const r = vmrun(h, vmcb, next, ins.addr);
-      lastVmrunFailure.reason = r.failure ?? '';
+      vmrun(h, vmcb, next, ins.addr);
       return Exec.DONE;
     }
   }

@@ -94,3 +94,30 @@ describe('VINTR intercept', () => {
     expect(svmExits(s).map((x) => [x.code, x.rip])).toEqual([[0x64, label(s, 'g1')]]);
   });
 });
+
+describe('CR8 and V_TPR', () => {
+  it('with V_INTR_MASKING the guest writes and reads V_TPR through CR8, not the APIC TPR', () => {
+    const s = runSvm({
+      setup: ['        mov dword [rbx + VMCB_INT_CTL], V_INTR_MASKING_MASK | 5'],
+      guest: ['        mov rcx, cr8', '        mov rax, 9', '        mov cr8, rax', '        vmmcall'],
+    });
+    expect(vmcb(s, 'int_ctl') & 0xf).toBe(9);
+    const st = s.sim.stateAt(s.totalSteps);
+    expect(st.apic.tpr).toBe(0);
+    expect(st.cpu.regs[2]).toBe(5);
+  });
+
+  it('a guest lowering V_TPR through CR8 lets a held V_IRQ in', () => {
+    const s = runSvm({
+      guestIdt: ['        .intgate 0x30, g_irq'],
+      setup: [
+        '        mov dword [rbx + VMCB_INT_CTL], V_INTR_MASKING_MASK | V_IRQ_MASK | 0x40000 | 6',
+        '        mov dword [rbx + VMCB_INT_VECTOR], 0x30',
+        '        mov qword [rbx + VMCB_RFLAGS], 0x202',
+      ],
+      guest: ['        xor eax, eax', 'g1:     mov cr8, rax', 'g2:     vmmcall'],
+      extra: ['g_irq:  vmmcall'],
+    });
+    expect(deliveries(s).map((d) => [d.vector, d.rip])).toEqual([[0x30, label(s, 'g2')]]);
+  });
+});
