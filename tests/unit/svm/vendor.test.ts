@@ -72,3 +72,26 @@ describe('KVM levels', () => {
     expect(e.message).toMatch(/KVM on AMD SVM is not modelled yet/);
   });
 });
+
+describe('CPUID', () => {
+  const regsAfter = (arch: 'vmx' | 'svm', leaf: number) => {
+    const s = run(arch, [`        mov eax, ${leaf}`, '        xor ecx, ecx', '        cpuid']);
+    const r = s.sim.stateAt(s.totalSteps).cpu.regs;
+    return { eax: r[0], ebx: r[6], ecx: r[2], edx: r[4] };
+  };
+
+  it('on svm: AuthenticAMD, SVM in 8000_0001 ECX[2], no VMX, and leaf 8000_000A with NRIPS, VGIF and vNMI', () => {
+    expect(regsAfter('svm', 0).ebx).toBe(0x68747541);
+    expect(regsAfter('svm', 1).ecx & (1 << 5)).toBe(0);
+    expect(regsAfter('svm', 0x80000001).ecx & 4).toBe(4);
+    const a = regsAfter('svm', 0x8000000a);
+    expect(a.eax).toBe(1);
+    expect(a.edx >>> 0).toBe(((1 << 3) | (1 << 16) | (1 << 25)) >>> 0);
+  });
+
+  it('on vmx: GenuineIntel with VMX and no SVM', () => {
+    expect(regsAfter('vmx', 0).ebx).toBe(0x756e6547);
+    expect(regsAfter('vmx', 1).ecx & (1 << 5)).toBe(1 << 5);
+    expect(regsAfter('vmx', 0x80000001).ecx & 4).toBe(0);
+  });
+});
