@@ -1,4 +1,5 @@
 // What the command line prints: a readable story of the run, or the whole trace as JSON.
+import { svmExitName } from '../core/svm/exit-codes';
 import { Op } from '../core/asm/ir';
 import type { LabSession } from '../core/engine/session';
 import { EVENT_TYPE_NAMES, EventKind, type LabError, type StepView } from '../core/engine/view';
@@ -238,6 +239,8 @@ function countsByLevel(session: LabSession): string[] {
         guest,
         `${EVENT_TYPE_NAMES[(t.d0[i] >>> 8) & 7] ?? 'event'} 0x${(t.d0[i] & 0xff).toString(16)} (injected)`,
       );
+    } else if (k === EventKind.VMEXIT && session.compiled.scenario.arch === 'svm') {
+      bump(exits, t.level[i], svmExitName(t.d0[i]).replace(/^SVM_EXIT_/, '#VMEXIT '));
     } else if (k === EventKind.VMEXIT) {
       const r = exitReasonByCode(t.d0[i] & 0xffff);
       const name =

@@ -2,6 +2,7 @@
 // into operands, branch targets, data, IDT gates (written into their table as 64-bit gate
 // descriptors) and IDTR pseudo-descriptors, and builds the Program of ir.ts.
 
+import { closestVmcbConstant } from '../svm/vmcb';
 import {
   DEFAULT_ORIGIN,
   type AsmError,
@@ -46,7 +47,9 @@ class Resolver {
         undefinedName = true;
         const message = looksLikeRegister(t.name)
           ? `unknown register '${t.name}'`
-          : `undefined label '${t.name}'`;
+          : /^VMCB_/i.test(t.name)
+            ? `unknown VMCB field '${t.name}' (closest: ${closestVmcbConstant(t.name)})`
+            : `undefined label '${t.name}'`;
         this.errors.push({ line, column: t.column, message });
       }
     }

@@ -23,6 +23,7 @@ import {
   X86_EFLAGS,
   type VmxCode,
 } from '../vmx';
+import { SVM_CONSTANTS } from '../svm/constants';
 
 /**
  * What a constant stands for: a field encoding (`field`), the encoding of the high half of a
@@ -103,6 +104,9 @@ function build(): AsmConstant[] {
   for (const [name, value] of Object.entries(GUEST_ACTIVITY)) {
     out.push({ name, value, kind: 'code', description: `Activity state ${activity[value]}` });
   }
+  // AMD SVM: VMCB offsets, int_ctl/EVENTINJ bits, intercept masks, exit codes (svm/constants.ts).
+  const taken = new Set(out.map((c) => c.name));
+  for (const c of SVM_CONSTANTS) if (!taken.has(c.name)) out.push(c);
   return out;
 }
 

@@ -15,6 +15,10 @@ export const SYSTEM_FORMS: Record<string, string[]> = {
   out: ['imm,acc', 'dx,acc'],
   invlpg: ['mem'],
   rdrand: ['reg'],
+  // AMD SVM (0F 01 D8/DA/DB): RAX is implicit; NASM also accepts it written out.
+  vmrun: ['', 'reg'],
+  vmload: ['', 'reg'],
+  vmsave: ['', 'reg'],
 };
 
 /** The accepted forms in words, as errors name them. */
@@ -34,6 +38,12 @@ const FORM_TEXT: Record<string, string> = {
   invlpg: '[mem]',
   rdrand: 'r32, r64',
   work: 'imm (cycles), r32/r64 (cycles in a register)',
+  vmrun: 'no operands or rax (RAX holds the VMCB address)',
+  vmload: 'no operands or rax (RAX holds the VMCB address)',
+  vmsave: 'no operands or rax (RAX holds the VMCB address)',
+  vmmcall: 'no operands',
+  stgi: 'no operands',
+  clgi: 'no operands',
 };
 
 /** `; 'x' takes …` for the mnemonics whose forms are spelled out (and MOV with a CRn), else ''. */
@@ -117,6 +127,17 @@ export function analyzeSystem(ck: FormChecker, r: Analyzed): Analyzed | null {
     case Op.RDRAND:
       r.a = ck.spec(x, null, 'any');
       return r.a ? r : null;
+    case Op.VMRUN:
+    case Op.VMLOAD:
+    case Op.VMSAVE:
+      // The address is always RAX (in 64-bit mode): `vmrun rax` names it, nothing else may.
+      if (x && (x.kind !== 'reg' || x.reg !== 0 || x.size !== 8))
+        return ck.error(
+          x.column,
+          `'${ck.stmt.mnemonic}' takes ${FORM_TEXT[ck.stmt.mnemonic]}, not '${x.text}'`,
+        );
+      r.a = null;
+      return r;
     default:
       return r;
   }

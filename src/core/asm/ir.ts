@@ -76,6 +76,19 @@ export const Op = {
   MOV_TO_DR: 80,
   /** `mov r64, drN` (0F 21 /r): n is the debug register. */
   MOV_FROM_DR: 81,
+  // Issue 7 item 2: AMD SVM (numbers 90–119).
+  /** VMRUN (0F 01 D8): RAX = the VMCB's physical address. */
+  VMRUN: 90,
+  /** VMMCALL (0F 01 D9): #UD unless the VMCB intercepts it. */
+  VMMCALL: 91,
+  /** STGI (0F 01 DC): GIF = 1. */
+  STGI: 92,
+  /** CLGI (0F 01 DD): GIF = 0. */
+  CLGI: 93,
+  /** VMLOAD (0F 01 DA): RAX = VMCB. */
+  VMLOAD: 94,
+  /** VMSAVE (0F 01 DB): RAX = VMCB. */
+  VMSAVE: 95,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 

@@ -185,6 +185,12 @@ export function instrLength(op: Op, a: LenOperand | null, b: LenOperand | null, 
     case Op.VMRESUME: // 0F 01 C3
     case Op.VMXOFF: // 0F 01 C4
     case Op.VMCALL: // 0F 01 C1
+    case Op.VMRUN: // 0F 01 D8
+    case Op.VMMCALL: // 0F 01 D9
+    case Op.VMLOAD: // 0F 01 DA
+    case Op.VMSAVE: // 0F 01 DB
+    case Op.STGI: // 0F 01 DC
+    case Op.CLGI: // 0F 01 DD
       return 3;
     case Op.LIDT: // 0F 01 /3
     case Op.VMPTRLD: // 0F C7 /6

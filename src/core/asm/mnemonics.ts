@@ -99,6 +99,12 @@ const MNEMONICS: Record<string, Op> = {
   rdrand: Op.RDRAND,
   monitor: Op.MONITOR,
   mwait: Op.MWAIT,
+  vmrun: Op.VMRUN,
+  vmmcall: Op.VMMCALL,
+  stgi: Op.STGI,
+  clgi: Op.CLGI,
+  vmload: Op.VMLOAD,
+  vmsave: Op.VMSAVE,
 };
 
 const DIRECTIVES = [

@@ -4,6 +4,7 @@
 // VMX non-root operation vmx/non-root.ts decides instead, with the VMX events spliced in.
 import { EventType } from '../engine/view';
 import { nonRootBoundary, nonRootWakes } from '../vmx/non-root';
+import { svmBoundary, svmWakes } from '../svm/guest';
 import { acknowledge, deliverableVector } from './apic';
 import { Boundary, mwaitWake, singleStepDue } from './boundary-events';
 import { takeDebugTrap } from './debug';
@@ -21,6 +22,8 @@ export function boundaryEvent(h: Hart): number {
   // (SDM "Interruptibility State"; whether STI blocks NMIs is model-specific: the lab follows
   // KVM's vmx_nmi_blocked and Bochs, which treat both shadows as blocking NMIs).
   if (cpu.shadow !== 0) return Boundary.NONE;
+  // AMD "Global Interrupt Flag": GIF = 0 holds NMIs and interrupts pending (STGI takes them).
+  if (!h.svm.gif) return Boundary.NONE;
   // 5. Non-maskable interrupt, unless blocked by NMI (SDM "NMI Handling": from the delivery
   //    of an NMI until the next IRET).
   if (cpu.nmiPending && !cpu.nmiBlocked) return Boundary.NMI_DELIVERY;
@@ -39,6 +42,7 @@ export function boundaryEvent(h: Hart): number {
  */
 export function checkBoundary(h: Hart): boolean {
   if (h.vmx.nonRoot) return nonRootBoundary(h);
+  if (h.svm.guest) return svmBoundary(h);
   const cpu = h.cpu;
   switch (boundaryEvent(h)) {
     case Boundary.DEBUG_TRAP:
@@ -66,5 +70,6 @@ export function checkBoundary(h: Hart): boolean {
 /** Whether anything at this boundary ends HLT (a delivery, or in non-root a VM exit). */
 export function eventDeliverable(h: Hart): boolean {
   if (h.vmx.nonRoot) return nonRootWakes(h);
+  if (h.svm.guest) return svmWakes(h);
   return boundaryEvent(h) !== Boundary.NONE;
 }

@@ -5,6 +5,11 @@
 import type { Hart } from './hart';
 import { CR0, CR4 } from './state';
 
+/** An SVM guest with V_INTR_MASKING reads and writes V_TPR as CR8, not the APIC's TPR. */
+function svmCr8IsVtpr(h: Hart): boolean {
+  return h.svm.guest && (h.svm.intCtl & (1 << 24)) !== 0;
+}
+
 /** The CR0 bits that exist; the other low bits are reserved and read as 0, ET is always 1. */
 export const CR0_DEFINED =
   (CR0.PE | CR0.MP | CR0.EM | CR0.TS | CR0.ET | CR0.NE | CR0.WP | CR0.AM | CR0.NW | CR0.CD | CR0.PG) >>> 0;
@@ -37,6 +42,8 @@ export function readCr(h: Hart, cr: number): number {
     case 4:
       return c.cr4;
     default:
+      // With V_INTR_MASKING an SVM guest's CR8 is V_TPR (AMD APM "Virtual Interrupt Control").
+      if (svmCr8IsVtpr(h)) return h.svm.intCtl & 0xf;
       return (h.apic.tpr >>> 4) & 0xf; // CR8 = TPR[7:4]
   }
 }
@@ -65,6 +72,8 @@ export function movToCrFaults(h: Hart, cr: number, lo: number, hi: number, vmxOn
       return ((c.cr4 & CR4.PCIDE ? hi & 0x7fffffff : hi) & ~((1 << (MAXPHYADDR - 32)) - 1)) !== 0;
     case 4: {
       if (hi !== 0 || (lo & ~CR4_SUPPORTED) !== 0) return true;
+      // CR4.VMXE is reserved on an AMD processor (arch "svm", docs/svm.md).
+      if (h.svm.available && lo & CR4.VMXE) return true;
       // Leaving IA-32e mode by clearing PAE; PCIDE 0 -> 1 with CR3[11:0] != 0.
       if (!(lo & CR4.PAE)) return true;
       if (lo & CR4.PCIDE && !(c.cr4 & CR4.PCIDE) && (c.cr3 & 0xfff) !== 0) return true;
@@ -90,6 +99,7 @@ export function writeCr(h: Hart, cr: number, lo: number, hi: number): void {
       c.cr4 = lo >>> 0;
       break;
     default:
-      h.apic.tpr = (lo & 0xf) << 4;
+      if (svmCr8IsVtpr(h)) h.svm.intCtl = ((h.svm.intCtl & ~0xf) | (lo & 0xf)) >>> 0;
+      else h.apic.tpr = (lo & 0xf) << 4;
   }
 }

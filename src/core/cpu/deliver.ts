@@ -6,6 +6,14 @@ import type { Hart } from './hart';
 import { checkStack, loaded, read, write } from './memory';
 import { EXCEPTION_VECTORS } from '../vmx/exceptions';
 import { type ExitInfo, ExitReason, vmExit } from '../vmx/vm-exit';
+import {
+  svmDoubleFaultExit,
+  svmExceptionExit,
+  svmExceptionIntercepted,
+  svmIret,
+  svmNestedFaultExit,
+  svmNmiDelivered,
+} from '../svm/delivery';
 import { debugDelivered } from './debug';
 import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
 
@@ -151,6 +159,7 @@ function isException(type: number): boolean {
 
 /** In VMX non-root operation, does this exception cause a VM exit (SDM "Exception Bitmap")? */
 function exceptionExits(h: Hart, vector: number, type: number): boolean {
+  if (h.svm.guest) return svmExceptionIntercepted(h, vector, type);
   if (!h.vmx.nonRoot || !isException(type) || vector > 31) return false;
   return ((h.vmx.exceptionBitmap >>> vector) & 1) === 1;
 }
@@ -215,6 +224,7 @@ export function deliverEvent(
     const soft = t === EventType.SW_EXCEPTION || t === EventType.PRIV_SW_EXCEPTION;
     cpu.rip = soft ? instrRip : fromRip;
     const withErr = hasErrorCode(v, t);
+    if (h.svm.guest) return svmExceptionExit(h, v, err, withErr, soft ? returnRip : 0);
     // "Saving RIP, RSP, RFLAGS": RF is saved as the delivery would have pushed it.
     cpu.rflags |= pushedRf(h, v, t, false);
     // "Exit Qualification for VM Exits" due to a debug exception: B3–B0, BD, BS as DR6 would
@@ -253,7 +263,9 @@ export function deliverEvent(
       // for the #DF gate exits with the #DF in the IDT-vectoring information (SDM
       // "Information for VM Exits Due to Vectored Events": for exceptions during delivery of
       // a double fault the EXT bit of the error code is 1).
-      if (exceptionExits(h, Vector.NP, EventType.HW_EXCEPTION)) {
+      if (h.svm.guest) {
+        if (svmDoubleFaultExit(h, opts.injected === true, faultRip)) return;
+      } else if (exceptionExits(h, Vector.NP, EventType.HW_EXCEPTION)) {
         cpu.rip = faultRip;
         exitFromDelivery(
           h,
@@ -299,6 +311,20 @@ export function deliverEvent(
       v = Vector.NP;
       t = EventType.HW_EXCEPTION;
       err = npErr;
+    }
+    if (h.svm.guest && exceptionExits(h, v, t)) {
+      // EXITINTINFO: the event whose delivery the intercepted fault interrupted.
+      const outerErr =
+        opts.injected && outer.v === vector ? opts.deliverErrorCode === true : hasErrorCode(outer.v, outer.t);
+      return svmNestedFaultExit(
+        h,
+        v,
+        err,
+        hasErrorCode(v, t),
+        { ...outer, withErr: outerErr },
+        opts,
+        instrRip,
+      );
     }
     if (exceptionExits(h, v, t)) {
       const outerErr = hasErrorCode(outer.v, outer.t);
@@ -359,7 +385,8 @@ export function deliverEvent(
   if (t === EventType.NMI) {
     // "NMI Handling": NMIs are blocked until the next IRET. An NMI that VM entry injects with
     // "virtual NMIs" = 1 sets virtual-NMI blocking instead (SDM "Event Injection").
-    if (h.vmx.nonRoot && virtualNmis(h)) cpu.vnmiBlocked = true;
+    if (h.svm.guest) svmNmiDelivered(h, opts.injected === true);
+    else if (h.vmx.nonRoot && virtualNmis(h)) cpu.vnmiBlocked = true;
     else cpu.nmiBlocked = true;
   }
   cpu.shadow = 0;
@@ -410,7 +437,8 @@ export function iret(h: Hart): void {
   cpu.rflags = (flags & WRITABLE_FLAGS) | RFLAGS.FIXED;
   setRegNumber(cpu, RSP, rsp);
   cpu.rip = rip;
-  if (!h.vmx.nonRoot) cpu.nmiBlocked = false;
+  if (h.svm.guest) svmIret(h);
+  else if (!h.vmx.nonRoot) cpu.nmiBlocked = false;
   else {
     // "Changes to Instruction Behavior in VMX Non-Root Operation": with NMI exiting, IRET does
     // not unblock NMIs; with virtual NMIs it removes virtual-NMI blocking instead.

@@ -6,6 +6,7 @@ import { Op } from '../asm/ir';
 import { guestCrMerge, guestCrRead } from '../vmx/non-root-system';
 import { movToCrFaults, readCr, writeCr } from './control-regs';
 import { cpuidLeaf, PMU_FIXED_COUNTERS, PMU_GP_COUNTERS } from './cpuid';
+import { amdCpuidLeaf } from '../svm/cpuid';
 import { effectiveAddress } from './address';
 import type { DInstr } from './decoded';
 import type { Hart } from './hart';
@@ -193,7 +194,7 @@ export function executeSystem(h: Hart, ins: DInstr): number {
       cpu.mwaitBreak = (regs[2] & 1) === 1;
       return Sys.NEXT;
     case Op.CPUID: {
-      const r = cpuidLeaf(regs[0]);
+      const r = h.svm.available ? amdCpuidLeaf(regs[0]) : cpuidLeaf(regs[0]);
       for (let i = 0; i < 4; i++) {
         // EAX, EBX, ECX, EDX are registers 0, 3, 1, 2.
         const reg = [0, 3, 1, 2][i];

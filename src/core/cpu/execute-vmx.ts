@@ -42,8 +42,9 @@ export function executeVmxInstruction(
     retire(h, ins, index);
     return done(h, singleStep);
   }
-  // "VMXON": #UD when CR4.VMXE = 0 (checked before anything else of VMXON).
-  if (ins.op === Op.VMXON && !(cpu.cr4 & CR4.VMXE)) {
+  // "VMXON": #UD when CR4.VMXE = 0 (checked before anything else of VMXON). An AMD processor
+  // has no VMX: every VMX instruction is #UD there (docs/svm.md).
+  if (h.svm.available || (ins.op === Op.VMXON && !(cpu.cr4 & CR4.VMXE))) {
     cpu.shadow = 0;
     fault(h, ins, Vector.UD, 0);
     return Exec.DONE;

@@ -17,6 +17,8 @@ import { DEBUGCTL, DR6, MovDr, codeBreakpoints, movDebugRegister } from './debug
 import { ARITH_FLAGS, Activity, RFLAGS, Shadow, WRITABLE_FLAGS, regNumber } from './state';
 import { Sys, executeSystem, sysFault } from './execute-system';
 import { executeVmxInstruction } from './execute-vmx';
+import { svmInstructionIntercept } from '../svm/intercepts';
+import { executeSvmInstruction } from '../svm/instructions';
 import { Exec, debugFault, done, fault, retire } from './retire';
 
 export { Exec };
@@ -138,6 +140,8 @@ export function execute(h: Hart, budget: number): number {
   // Non-Register State"), so the shadow is still in place here; the exit then loads the
   // host's state, which has none.
   if (h.vmx.nonRoot && instructionExit(h, ins)) return Exec.DONE;
+  // AMD "Instruction Intercepts" in an SVM guest (svm/intercepts.ts).
+  if (h.svm.guest && svmInstructionIntercept(h, ins)) return Exec.DONE;
   // The interrupt shadow covers only the boundary before this instruction. RF lets only this
   // instruction past its breakpoint (the lab clears it as the instruction begins; IRETQ may
   // set it again from the frame).
@@ -269,7 +273,7 @@ export function execute(h: Hart, budget: number): number {
     case Op.RDTSC: {
       // "RDTSC": EDX:EAX ← TSC; the upper halves of RAX and RDX are cleared. A guest reads
       // the TSC plus TSC_OFFSET when "use TSC offsetting" is 1.
-      const tsc = h.vmx.nonRoot ? guestTsc(h) : h.tsc;
+      const tsc = h.vmx.nonRoot ? guestTsc(h) : h.svm.guest ? h.tsc + h.svm.tscOffset : h.tsc;
       cpu.regs[0] = tsc >>> 0;
       cpu.regs[1] = 0;
       cpu.regs[4] = Math.floor(tsc / 0x100000000) >>> 0;
@@ -328,6 +332,13 @@ export function execute(h: Hart, budget: number): number {
     case Op.VMRESUME:
       numberAccess.h = h;
       return executeVmxInstruction(h, ins, index, prevShadow, singleStep, numberAccess);
+    case Op.VMRUN:
+    case Op.VMMCALL:
+    case Op.STGI:
+    case Op.CLGI:
+    case Op.VMLOAD:
+    case Op.VMSAVE:
+      return executeSvmInstruction(h, ins, index, singleStep);
     case Op.MOV_TO_DR:
     case Op.MOV_FROM_DR: {
       // "MOV—Move to/from Debug Registers" (cpu/debug.ts): general detect, #GP, or done.

@@ -3,6 +3,7 @@
 import type { Program } from '../asm/ir';
 import type { VmxCaps } from '../vmx/capabilities';
 import type { VmxState } from '../vmx/state';
+import type { SvmState } from '../svm/state';
 import type { ApicState } from './apic';
 import type { DInstr } from './decoded';
 import type { Memory } from './memory';
@@ -28,6 +29,8 @@ export interface Hart {
   cpu: CpuState;
   apic: ApicState;
   vmx: VmxState;
+  /** AMD SVM: EFER.SVME, GIF, the running guest's VMCB (src/core/svm). */
+  svm: SvmState;
   caps: VmxCaps;
   /** Per lane: the program it runs, or null for a lane run by a built-in model. */
   lanes: (LaneCode | null)[];

@@ -3,6 +3,7 @@
 import { DEBUGCTL_SUPPORTED, IA32_DEBUGCTL } from './debug';
 import type { Hart } from './hart';
 import { x2apicRead, x2apicWrite } from './x2apic';
+import { svmRdmsr, svmWrmsr } from '../svm/msr';
 
 export { MSR } from './x2apic';
 
@@ -13,6 +14,12 @@ export function rdmsr(h: Hart, index: number): boolean {
   if (index === IA32_DEBUGCTL) {
     msrValue.lo = h.cpu.debugctl >>> 0;
     msrValue.hi = 0;
+    return true;
+  }
+  const svm = svmRdmsr(h, index);
+  if (svm !== null) {
+    msrValue.lo = svm >>> 0;
+    msrValue.hi = Math.floor(svm / 0x100000000) >>> 0;
     return true;
   }
   const v = x2apicRead(h.apic, index, h.tsc);
@@ -30,6 +37,8 @@ export function wrmsr(h: Hart, index: number, lo: number, hi: number): boolean {
     h.cpu.debugctl = lo >>> 0;
     return true;
   }
+  const svm = svmWrmsr(h, index, lo, hi);
+  if (svm !== null) return svm;
   const r = x2apicWrite(h.apic, index, lo, hi);
   if (r.nmiToSelf) h.cpu.nmiPending = true;
   return r.ok;

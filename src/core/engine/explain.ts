@@ -8,9 +8,13 @@ import { EXCEPTION_VECTORS } from '../vmx/exceptions';
 import { hex, labelAt } from './describe';
 import { explainKvm } from './explain-kvm';
 import { explainVmx } from './explain-vmx';
+import { explainSvm } from './explain-svm';
 import type { SimState } from './machine';
 import { EVENT_TYPE_NAMES, EventKind, EventType, type Explanation } from './view';
+import { INT_CTL } from '../svm/bits';
 
+/** int_ctl V_NMI_BLOCKING (V_NMI_MASK), AMD SVM. */
+const V_NMI_BLOCKING = INT_CTL.V_NMI_BLOCKING_MASK;
 const SDM3 = 'Intel SDM Vol. 3A';
 const CITE = {
   delivery: `${SDM3}, "Interrupt and Exception Handling": "Exception and Interrupt Handling in 64-Bit Mode"`,
@@ -198,6 +202,8 @@ export function explainStep(
       rec.level,
     );
   }
+  const svmText = explainSvm(c, prev, cur, kind, d0, d1, d2, rec.level);
+  if (svmText) return svmText;
   const vmxText = explainVmx(c, prev, cur, kind, d0, d1, d2, rec.level);
   if (vmxText) return vmxText;
   if (!prev) {
@@ -213,6 +219,8 @@ export function explainStep(
       let unblock = '';
       if (prev.cpu.vnmiBlocked && !cur.cpu.vnmiBlocked)
         unblock = ' Virtual-NMI blocking ends here (the CPU tracks it for the VMM).';
+      else if (prev.svm.intCtl & V_NMI_BLOCKING && !(cur.svm.intCtl & V_NMI_BLOCKING))
+        unblock = ' V_NMI_MASK is cleared (AMD NMI virtualization): a pending V_NMI can be taken.';
       else if (prev.cpu.nmiBlocked && !cur.cpu.nmiBlocked) unblock = ' NMI blocking ends here.';
       else if (cur.vmx.nonRoot && leavesNmiHandler(prev) && (cur.vmx.pin & 0x28) === 0x08)
         // "Changes to Instruction Behavior in VMX Non-Root Operation" (IRET): said at every IRET
@@ -225,9 +233,11 @@ export function explainStep(
       return {
         text: `Retired \`iretq\`: returned to ${named(c, program, cur.cpu.rip)} with RFLAGS restored (IF=${cur.cpu.rflags & RFLAGS.IF ? 1 : 0}).${unblock}${pending}`,
         cite: unblock
-          ? cur.vmx.nonRoot || prev.vmx.nonRoot
-            ? 'Intel SDM Vol. 3C, "Changes to Instruction Behavior in VMX Non-Root Operation" (IRET)'
-            : CITE.nmi
+          ? prev.svm.guest
+            ? 'AMD64 APM Vol. 2, "Secure Virtual Machine": "NMI Virtualization"'
+            : cur.vmx.nonRoot || prev.vmx.nonRoot
+              ? 'Intel SDM Vol. 3C, "Changes to Instruction Behavior in VMX Non-Root Operation" (IRET)'
+              : CITE.nmi
           : CITE.iret,
       };
     }

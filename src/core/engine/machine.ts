@@ -10,6 +10,7 @@ import {
   Activity,
   type ContextBook,
   type CpuState,
+  CR4,
   RSP,
   cloneCpu,
   createCpu,
@@ -20,6 +21,7 @@ import type { CompiledScenario } from '../scenario/load';
 import { CPU_BASED } from '../vmx/bits';
 import { vmxCaps } from '../vmx/capabilities';
 import { type VmxState, cloneVmx, createVmx, currentVmcs } from '../vmx/state';
+import { type SvmState, cloneSvm, createSvm } from '../svm/state';
 import { F, readField } from '../vmx/vmcs';
 import { EventKind, type EndReason } from './view';
 import { KvmLevels, type KvmTx, cloneKvmTx, initialKvms, loadKvmImage } from './kvm-levels';
@@ -43,6 +45,7 @@ export interface SimState {
   cpu: CpuState;
   apic: ApicState;
   vmx: VmxState;
+  svm: SvmState;
   /** The lane (execution level) running on the processor now. */
   lane: number;
   /** Per lane: handler frames and interrupted work, for the views. */
@@ -81,6 +84,8 @@ export function initialState(c: CompiledScenario): SimState {
   const kvm = kvms[0];
   cpu.rip = kvm ? 0 : prog.entry;
   cpu.idtr = prog.idtBase ?? 0;
+  // An AMD processor has no VMX: CR4.VMXE is reserved (docs/svm.md).
+  if (c.scenario.arch === 'svm') cpu.cr4 &= ~CR4.VMXE;
   // The stack starts at the top of the level's memory (RSP 16-byte aligned, as after a call).
   setRegNumber(cpu, RSP, mems[0].bytes.length);
   return {
@@ -89,6 +94,7 @@ export function initialState(c: CompiledScenario): SimState {
     cpu,
     apic: createApic(),
     vmx: createVmx(),
+    svm: createSvm(c.scenario.arch === 'svm'),
     lane: 0,
     books: c.lanes.map(() => emptyBook()),
     mems,
@@ -108,6 +114,7 @@ export function cloneState(s: SimState): SimState {
     cpu: cloneCpu(s.cpu),
     apic: cloneApic(s.apic),
     vmx: cloneVmx(s.vmx),
+    svm: cloneSvm(s.svm),
     books: s.books.map((b) => ({ ...b, frames: b.frames.slice(), workStack: b.workStack.slice() })),
     mems: s.mems.map((m) => ({ bytes: m.bytes.slice(), stackLimit: m.stackLimit })),
     fired: s.fired.slice(),
@@ -149,6 +156,7 @@ export class Stepper {
       cpu: s.cpu,
       apic: s.apic,
       vmx: s.vmx,
+      svm: s.svm,
       caps: vmxCaps(c.scenario.features.vmx),
       lanes: this.laneCode,
       books: s.books,
@@ -179,6 +187,7 @@ export class Stepper {
     h.cpu = s.cpu;
     h.apic = s.apic;
     h.vmx = s.vmx;
+    h.svm = s.svm;
     h.books = s.books;
     const lane = this.laneCode[s.lane]!;
     h.level = s.lane;

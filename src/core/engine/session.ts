@@ -1,5 +1,6 @@
 // One loaded scenario and its run, as the faces use it: the worker answers the page from a
 // session, the command line prints one, the tests and benchmarks drive one.
+import { describeSvm } from './describe-svm';
 import { Op } from '../asm/ir';
 import { ScenarioError, paramInfo } from '../scenario/params';
 import { type CompiledScenario, compileScenario, parseScenarioText } from '../scenario/load';
@@ -106,7 +107,12 @@ export class LabSession {
       arch: sc.arch,
       virtualization:
         c.lanes.length > 1 ||
-        c.programs.some((p) => p.instrs.some((ins) => ins.op >= Op.VMXON && ins.op <= Op.VMCALL)),
+        c.programs.some((p) =>
+          p.instrs.some(
+            (ins) =>
+              (ins.op >= Op.VMXON && ins.op <= Op.VMCALL) || (ins.op >= Op.VMRUN && ins.op <= Op.VMSAVE),
+          ),
+        ),
       levels: c.lanes.map((lane, i) => {
         const p = c.programs[lane.program];
         const src = c.sources[lane.program];
@@ -202,6 +208,7 @@ export class LabSession {
       explanation,
       levels: c.lanes.map((_, i) => describeLevel(c, cur, i)),
       vmx: describeVmx(c, cur),
+      svm: describeSvm(cur.svm),
       assertions: this.assertions.filter((a) => a.step <= n),
     };
   }

@@ -258,6 +258,21 @@ export interface ExpectedEndView {
   step: number | null;
 }
 
+/** The processor's SVM state (AMD APM vol. 2 "Secure Virtual Machine"). */
+export interface SvmView {
+  /** EFER.SVME. */
+  enabled: boolean;
+  /** The global interrupt flag. */
+  gif: boolean;
+  /** A guest runs (VMRUN entered it, no #VMEXIT since). */
+  guest: boolean;
+  vmHsavePa: number;
+  /** The running (or last) guest's VMCB address, or -1. */
+  vmcb: number;
+  /** int_ctl as the processor holds it while the guest runs. */
+  intCtl: number;
+}
+
 export interface StepView {
   step: number;
   totalSteps: number;
@@ -268,6 +283,8 @@ export interface StepView {
   levels: LevelView[];
   /** The processor's VMX state and every VMCS it knows (empty outside VMX operation). */
   vmx: VmxView;
+  /** The processor's SVM state (EFER.SVME, GIF, the running guest's VMCB); always set by the core (optional for hand-built views). */
+  svm?: SvmView;
   /** Assertions recorded up to and including this step. */
   assertions: AssertionView[];
 }

@@ -20,6 +20,10 @@ import nestedPreemptionTimer from './nested-preemption-timer.json';
 import nmiBlocking from './nmi-blocking.json';
 import softVnmi from './soft-vnmi.json';
 import stiHltShadow from './sti-hlt-shadow.json';
+import svmEventInj from './svm-event-inj.json';
+import svmIntrGif from './svm-intr-gif.json';
+import svmVirq from './svm-virq.json';
+import svmVnmi from './svm-vnmi.json';
 
 /** In the order the picker lists them; the first is loaded when the app starts. */
 export const BUILTIN_SCENARIOS: readonly unknown[] = [
@@ -46,6 +50,11 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   kutGuestState,
   kutDb,
   kutException,
+  // kvm-unit-tests x86/svm_tests.c style tests of the SVM hardware model
+  svmVirq,
+  svmVnmi,
+  svmIntrGif,
+  svmEventInj,
 ];
 
 export function builtinNames(): string[] {

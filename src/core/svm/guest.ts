@@ -1,0 +1,138 @@
+// What the processor does at an instruction boundary while an SVM guest runs, in AMD's order
+// (AMD APM vol. 2 "Interrupt and Exception Priority" with "Intercepts", "Virtual Interrupts",
+// "NMI Virtualization", "Global Interrupt Flag"): a #VMEXIT decided during VMRUN's injection,
+// the single-step trap, then — unless an interrupt shadow holds them — physical NMI (its
+// intercept, exit 0x61, or delivery to the guest), virtual NMI (V_NMI), physical INTR (its
+// intercept, exit 0x60, or delivery), then the virtual interrupt V_IRQ (the VINTR intercept,
+// exit 0x64, or delivery of int_vector). Neither exit 0x60 nor 0x61 consumes its event: it
+// stays pending at the processor for the host (facts §2.6).
+import { EventType } from '../engine/view';
+import { acknowledge, deliverableVector } from '../cpu/apic';
+import { singleStepDue } from '../cpu/boundary-events';
+import { takeDebugTrap } from '../cpu/debug';
+import { Vector, deliverEvent } from '../cpu/deliver';
+import type { Hart } from '../cpu/hart';
+import { RFLAGS } from '../cpu/state';
+import { INT_CTL, INTERCEPT, V_INTR_PRIO_SHIFT } from './bits';
+import { SvmExit } from './exit-codes';
+import { intercepted } from './state';
+import { svmExit } from './vmexit';
+
+export const SvmBoundary = {
+  NONE: 0,
+  PENDING_EXIT: 1,
+  DEBUG_TRAP: 2,
+  NMI_EXIT: 3,
+  NMI_DELIVERY: 4,
+  VNMI_DELIVERY: 5,
+  INTR_EXIT: 6,
+  INTR_DELIVERY: 7,
+  VINTR_EXIT: 8,
+  VIRQ_DELIVERY: 9,
+} as const;
+
+/**
+ * "Physical (INTR) Interrupt Masking in EFLAGS": with V_INTR_MASKING = 1 physical interrupts
+ * are masked by the host's IF at VMRUN, else by the guest's IF.
+ */
+export function physicalIntrMasked(h: Hart): boolean {
+  const svm = h.svm;
+  if (svm.intCtl & INT_CTL.V_INTR_MASKING_MASK) return !svm.hostIf;
+  return !(h.cpu.rflags & RFLAGS.IF);
+}
+
+/**
+ * "Virtual Interrupt Delivery": V_IRQ is taken when the guest's IF = 1 and its priority
+ * V_INTR_PRIO is above V_TPR (unless V_IGN_TPR).
+ */
+export function virqDeliverable(h: Hart): boolean {
+  const c = h.svm.intCtl;
+  if (!(c & INT_CTL.V_IRQ_MASK) || !(h.cpu.rflags & RFLAGS.IF)) return false;
+  if (c & INT_CTL.V_IGN_TPR_MASK) return true;
+  return ((c >>> V_INTR_PRIO_SHIFT) & 0xf) > (c & INT_CTL.V_TPR_MASK);
+}
+
+/** With vGIF (V_GIF_ENABLE), V_GIF = 0 holds the guest's interrupts and NMIs (docs/svm.md). */
+function vgifBlocks(h: Hart): boolean {
+  const c = h.svm.intCtl;
+  return (c & INT_CTL.V_GIF_ENABLE_MASK) !== 0 && (c & INT_CTL.V_GIF_MASK) === 0;
+}
+
+/** The highest-priority event at this boundary of the guest. Pure. */
+export function svmBoundaryEvent(h: Hart): number {
+  const svm = h.svm;
+  const cpu = h.cpu;
+  if (svm.pendingExit) return SvmBoundary.PENDING_EXIT;
+  if (singleStepDue(cpu)) return SvmBoundary.DEBUG_TRAP;
+  // The interrupt shadow (STI, MOV SS, or int_state at VMRUN) holds NMIs and interrupts.
+  if (cpu.shadow !== 0 || vgifBlocks(h)) return SvmBoundary.NONE;
+  const c = svm.intCtl;
+  if (cpu.nmiPending) {
+    if (intercepted(svm, INTERCEPT.INTERCEPT_NMI)) return SvmBoundary.NMI_EXIT;
+    if (!cpu.nmiBlocked) return SvmBoundary.NMI_DELIVERY;
+  }
+  // "NMI Virtualization": V_NMI is taken when V_NMI_MASK is clear.
+  if (c & INT_CTL.V_NMI_ENABLE_MASK && c & INT_CTL.V_NMI_PENDING_MASK && !(c & INT_CTL.V_NMI_BLOCKING_MASK))
+    return SvmBoundary.VNMI_DELIVERY;
+  if (deliverableVector(h.apic) >= 0 && !physicalIntrMasked(h)) {
+    if (intercepted(svm, INTERCEPT.INTERCEPT_INTR)) return SvmBoundary.INTR_EXIT;
+    return SvmBoundary.INTR_DELIVERY;
+  }
+  if (virqDeliverable(h)) {
+    // "the VINTR intercept occurs instead of and before the delivery" (facts §2.6).
+    if (intercepted(svm, INTERCEPT.INTERCEPT_VINTR)) return SvmBoundary.VINTR_EXIT;
+    return SvmBoundary.VIRQ_DELIVERY;
+  }
+  return SvmBoundary.NONE;
+}
+
+/** Act on the boundary's event; true when something happened (`h.out` holds it). */
+export function svmBoundary(h: Hart): boolean {
+  const svm = h.svm;
+  const cpu = h.cpu;
+  switch (svmBoundaryEvent(h)) {
+    case SvmBoundary.PENDING_EXIT: {
+      const p = svm.pendingExit!;
+      svmExit(h, { code: p.code, info1: p.info1, info2: p.info2, intInfo: p.intInfo, intErr: p.intErr });
+      return true;
+    }
+    case SvmBoundary.DEBUG_TRAP:
+      deliverEvent(h, Vector.DB, EventType.HW_EXCEPTION, 0, cpu.rip, { debugCause: takeDebugTrap(cpu) });
+      return true;
+    case SvmBoundary.NMI_EXIT:
+      svmExit(h, { code: SvmExit.NMI });
+      return true;
+    case SvmBoundary.NMI_DELIVERY:
+      cpu.nmiPending = false;
+      deliverEvent(h, Vector.NMI, EventType.NMI, 0, cpu.rip);
+      return true;
+    case SvmBoundary.VNMI_DELIVERY:
+      svm.intCtl &= ~INT_CTL.V_NMI_PENDING_MASK;
+      deliverEvent(h, Vector.NMI, EventType.NMI, 0, cpu.rip);
+      return true;
+    case SvmBoundary.INTR_EXIT:
+      svmExit(h, { code: SvmExit.INTR });
+      return true;
+    case SvmBoundary.INTR_DELIVERY: {
+      const v = deliverableVector(h.apic);
+      acknowledge(h.apic, v);
+      deliverEvent(h, v, EventType.EXTINT, 0, cpu.rip);
+      return true;
+    }
+    case SvmBoundary.VINTR_EXIT:
+      svmExit(h, { code: SvmExit.VINTR });
+      return true;
+    case SvmBoundary.VIRQ_DELIVERY:
+      // Taking the virtual interrupt clears V_IRQ; it has no APIC state.
+      svm.intCtl &= ~INT_CTL.V_IRQ_MASK;
+      deliverEvent(h, svm.intVector, EventType.EXTINT, 0, cpu.rip);
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Whether anything at this boundary ends the guest's HLT (a delivery or a #VMEXIT). */
+export function svmWakes(h: Hart): boolean {
+  return svmBoundaryEvent(h) !== SvmBoundary.NONE;
+}

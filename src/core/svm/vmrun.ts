@@ -1,0 +1,192 @@
+// VMRUN (AMD APM vol. 2 "VMRUN Instruction", "Canonicalization and Consistency Checks",
+// "Event Injection"): save the host's state to VM_HSAVE_PA, check the VMCB, load the guest's
+// state and control fields, set GIF, inject EVENTINJ through the guest's IDT.
+import { EventKind, EventType } from '../engine/view';
+import { deliverEvent } from '../cpu/deliver';
+import type { Hart } from '../cpu/hart';
+import { switchLane } from '../cpu/hart';
+import { CR4_SUPPORTED } from '../cpu/control-regs';
+import { Activity, CR0, CR4, RFLAGS, RSP, Shadow, regNumber, setRegNumber, swapBook } from '../cpu/state';
+import { EFER, EFER_VALID, EVTINJ, INT_CTL, INTERCEPT, SvmEventType } from './bits';
+import { SvmExit } from './exit-codes';
+import { VMCB } from './vmcb';
+import { rd32, rd64, rdHi, wr32, wr64, wrCode } from './vmcb-memory';
+import { intercepted } from './state';
+import type { Memory } from '../cpu/memory';
+
+/** Why VMRUN's consistency checks refused a VMCB (null: it passed). */
+export function vmrunCheck(m: Memory, vmcb: number): string | null {
+  const efer = rd32(m, vmcb + VMCB.EFER);
+  const eferHi = rdHi(m, vmcb + VMCB.EFER);
+  const cr0 = rd32(m, vmcb + VMCB.CR0);
+  const cr4 = rd32(m, vmcb + VMCB.CR4);
+  const intercept4 = rd32(m, vmcb + VMCB.INTERCEPT_WORD4);
+  const intercept3 = rd32(m, vmcb + VMCB.INTERCEPT);
+  const intCtl = rd32(m, vmcb + VMCB.INT_CTL);
+  // APM "Canonicalization and Consistency Checks", in the order the APM lists them (the lab
+  // reports the first that fails; hardware reports only VMEXIT_INVALID).
+  if (!(efer & EFER.SVME)) return 'EFER.SVME is zero';
+  if (!(cr0 & CR0.CD) && cr0 & CR0.NW) return 'CR0.CD is zero and CR0.NW is set';
+  if (rdHi(m, vmcb + VMCB.CR0) !== 0) return 'CR0[63:32] are not zero';
+  if (rdHi(m, vmcb + VMCB.CR3) >>> 20 !== 0) return 'a CR3 MBZ bit (63:52) is set';
+  if (rdHi(m, vmcb + VMCB.CR4) !== 0 || cr4 & ~CR4_SUPPORTED || cr4 & CR4.VMXE) return 'a CR4 MBZ bit is set';
+  if (rdHi(m, vmcb + VMCB.DR6) !== 0) return 'DR6[63:32] are not zero';
+  if (rdHi(m, vmcb + VMCB.DR7) !== 0) return 'DR7[63:32] are not zero';
+  if (eferHi !== 0 || efer & ~EFER_VALID) return 'an EFER MBZ bit is set';
+  if (efer & EFER.LME && cr0 & CR0.PG && !(cr4 & CR4.PAE))
+    return 'EFER.LME and CR0.PG are set, CR4.PAE is zero';
+  if (efer & EFER.LME && cr0 & CR0.PG && !(cr0 & CR0.PE))
+    return 'EFER.LME and CR0.PG are set, CR0.PE is zero';
+  if (!(intercept4 & 1)) return 'the VMRUN intercept bit is clear';
+  if (rd32(m, vmcb + VMCB.ASID) === 0) return 'ASID is zero';
+  // Lab assumption (docs/svm.md): hardware refuses V_NMI_ENABLE without the NMI intercept, as
+  // KVM's nested_vmcb_check_controls and kvm-unit-tests' svm vnmi test (stage 0) expect.
+  if (intCtl & INT_CTL.V_NMI_ENABLE_MASK && !(intercept3 & 2))
+    return 'V_NMI_ENABLE is set without the NMI intercept';
+  return eventInjCheck(rd32(m, vmcb + VMCB.EVENT_INJ), efer);
+}
+
+/**
+ * "Event Injection": a valid EVENTINJ with a reserved type (1, 5, 6, 7), or an exception type
+ * whose vector is not an exception (2 = NMI, or above 31), or #BR/#OF in 64-bit mode, fails
+ * VMRUN (KVM nested_svm_check_event_inj models the same rule; Bochs SvmInjectEvents).
+ */
+export function eventInjCheck(inj: number, efer: number): string | null {
+  if (!(inj & EVTINJ.SVM_EVTINJ_VALID)) return null;
+  const type = (inj >>> 8) & 7;
+  const vector = inj & 0xff;
+  if (
+    type !== SvmEventType.INTR &&
+    type !== SvmEventType.NMI &&
+    type !== SvmEventType.EXCEPTION &&
+    type !== SvmEventType.SOFT_INT
+  )
+    return `EVENTINJ type ${type} is reserved`;
+  if (type === SvmEventType.EXCEPTION) {
+    if (vector === 2 || vector > 31) return `EVENTINJ exception vector ${vector} is not an exception`;
+    if (efer & EFER.LMA && (vector === 4 || vector === 5))
+      return `EVENTINJ exception vector ${vector} (#OF/#BR) is invalid in 64-bit mode`;
+  }
+  return null;
+}
+
+/** VMRUN's result for the trace and the tests. */
+export interface VmrunResult {
+  entered: boolean;
+  failure: string | null;
+}
+
+/**
+ * Execute VMRUN (the #UD and #GP checks were made by the caller): `next` is the address after
+ * VMRUN, where the host resumes after the #VMEXIT.
+ */
+export function vmrun(h: Hart, vmcb: number, next: number, hostRip: number): VmrunResult {
+  const svm = h.svm;
+  const cpu = h.cpu;
+  const m = h.mem;
+  const hs = svm.hsavePa;
+  // "VMRUN": the host's state goes to the host save area (the lab keeps it in the VMCB
+  // save-area layout), RIP = the instruction after VMRUN.
+  wr64(m, hs + VMCB.RIP, next);
+  wr64(m, hs + VMCB.RSP, regNumber(cpu, RSP));
+  wr64(m, hs + VMCB.RAX, regNumber(cpu, 0));
+  wr64(m, hs + VMCB.RFLAGS, cpu.rflags);
+  wr64(m, hs + VMCB.CR0, cpu.cr0);
+  wr64(m, hs + VMCB.CR3, cpu.cr3);
+  wr64(m, hs + VMCB.CR4, cpu.cr4);
+  wr64(m, hs + VMCB.EFER, svm.efer);
+  wr64(m, hs + VMCB.IDTR_BASE, cpu.idtr);
+  wr32(m, hs + VMCB.SS_SELECTOR, cpu.ss);
+  svm.hostLane = h.level;
+  svm.vmcb = vmcb;
+  const failure = vmrunCheck(m, vmcb);
+  if (failure) {
+    // VMEXIT_INVALID: EXITCODE = -1, no guest state loaded or saved; the host resumes after
+    // VMRUN with GIF = 0.
+    wrCode(m, vmcb + VMCB.EXIT_CODE, SvmExit.ERR);
+    svm.gif = false;
+    cpu.rip = next;
+    h.out.kind = EventKind.VMEXIT;
+    h.out.rip = hostRip;
+    h.out.d0 = 0xffffffff;
+    h.out.d1 = 0;
+    h.out.d2 = 0;
+    return { entered: false, failure };
+  }
+  // Control fields the processor holds while the guest runs.
+  svm.interceptCr = rd32(m, vmcb + VMCB.INTERCEPT_CR);
+  svm.interceptDr = rd32(m, vmcb + VMCB.INTERCEPT_DR);
+  svm.interceptExceptions = rd32(m, vmcb + VMCB.INTERCEPT_EXCEPTIONS);
+  svm.intercept3 = rd32(m, vmcb + VMCB.INTERCEPT);
+  svm.intercept4 = rd32(m, vmcb + VMCB.INTERCEPT_WORD4);
+  svm.intCtl = rd32(m, vmcb + VMCB.INT_CTL);
+  svm.intVector = rd32(m, vmcb + VMCB.INT_VECTOR) & 0xff;
+  svm.tscOffset = rd64(m, vmcb + VMCB.TSC_OFFSET);
+  svm.iopm = rd64(m, vmcb + VMCB.IOPM_BASE_PA);
+  svm.msrpm = rd64(m, vmcb + VMCB.MSRPM_BASE_PA);
+  // "Physical (INTR) Interrupt Masking in EFLAGS": with V_INTR_MASKING the host's IF at VMRUN
+  // masks physical interrupts while the guest runs.
+  svm.hostIf = (cpu.rflags & RFLAGS.IF) !== 0;
+  svm.pendingExit = null;
+  // Guest state.
+  const guestLane = h.level + 1;
+  swapBook(cpu, h.books[h.level], h.books[guestLane]);
+  switchLane(h, guestLane);
+  cpu.rip = rd64(m, vmcb + VMCB.RIP);
+  // A `work` the last #VMEXIT interrupted resumes only if the guest resumes at it (docs/model.md).
+  if (cpu.workRemaining > 0 && cpu.rip !== svm.workRip) cpu.workRemaining = 0;
+  setRegNumber(cpu, RSP, rd64(m, vmcb + VMCB.RSP));
+  setRegNumber(cpu, 0, rd64(m, vmcb + VMCB.RAX));
+  cpu.rflags = (rd32(m, vmcb + VMCB.RFLAGS) | RFLAGS.FIXED) >>> 0;
+  cpu.cr0 = rd32(m, vmcb + VMCB.CR0);
+  cpu.cr3 = rd64(m, vmcb + VMCB.CR3);
+  cpu.cr4 = rd32(m, vmcb + VMCB.CR4);
+  svm.efer = rd32(m, vmcb + VMCB.EFER);
+  cpu.idtr = rd64(m, vmcb + VMCB.IDTR_BASE);
+  cpu.ss = rd32(m, vmcb + VMCB.SS_SELECTOR) & 0xffff;
+  cpu.activity = Activity.ACTIVE;
+  // int_state bit 0: the guest is in an interrupt shadow for its first instruction.
+  cpu.shadow = rd32(m, vmcb + VMCB.INT_STATE) & 1 ? Shadow.STI : 0;
+  svm.guest = true;
+  svm.gif = true;
+  const inj = rd32(m, vmcb + VMCB.EVENT_INJ);
+  if (inj & EVTINJ.SVM_EVTINJ_VALID) injectEvent(h, inj, rd32(m, vmcb + VMCB.EVENT_INJ_ERR));
+  h.out.kind = EventKind.VMENTRY;
+  h.out.rip = hostRip;
+  h.out.d0 = inj >>> 0;
+  h.out.d1 = 1;
+  h.out.d2 = cpu.rip;
+  return { entered: true, failure: null };
+}
+
+/**
+ * "Event Injection": the event is delivered through the guest's IDT at the guest RIP as if it
+ * had occurred there; a software interrupt returns to the VMCB's RIP (the hypervisor advances
+ * it, or uses nRIP). EV pushes event_inj_err. The injection leaves no interrupt shadow.
+ */
+function injectEvent(h: Hart, inj: number, err: number): void {
+  const cpu = h.cpu;
+  const type = (inj >>> 8) & 7;
+  const vector = type === SvmEventType.NMI ? 2 : inj & 0xff;
+  const labType =
+    type === SvmEventType.INTR
+      ? EventType.EXTINT
+      : type === SvmEventType.NMI
+        ? EventType.NMI
+        : type === SvmEventType.SOFT_INT
+          ? EventType.SW_INT
+          : EventType.HW_EXCEPTION;
+  const withErr = (inj & EVTINJ.SVM_EVTINJ_VALID_ERR) !== 0;
+  cpu.shadow = 0;
+  deliverEvent(h, vector, labType, withErr ? err : 0, cpu.rip, {
+    injected: true,
+    instrRip: cpu.rip,
+    instrLen: 0,
+    deliverErrorCode: withErr,
+  });
+}
+
+/** Whether the running guest's VMCB intercepts VMRUN (always: the check requires it). */
+export function vmrunIntercepted(h: Hart): boolean {
+  return intercepted(h.svm, INTERCEPT.INTERCEPT_VMRUN);
+}
