@@ -1,6 +1,9 @@
 // The typed contract between the page and the simulation worker. The page holds only what
 // it shows; every method returns plain, structured-cloneable data.
 import type { LabError, ScenarioInfo, StepView, TimelineData, ParamInfo } from '../core/engine/view';
+import type { SearchAnswer } from '../core/engine/search';
+
+export type { SearchAnswer } from '../core/engine/search';
 
 export interface BuiltinScenarioInfo {
   name: string;
@@ -50,6 +53,9 @@ export interface SimApi {
   transitions(): Promise<TransitionColumns>;
   /** Next/previous step from `step` whose event is of one of `kinds` (for step-by-kind). */
   findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null>;
+  /** Go to or search (the palette's query, docs/search.md): a step to go to, the matching
+   *  steps, or where the query cannot be read. */
+  search(query: string): Promise<SearchAnswer>;
   /** Test hook: throw inside the worker so the page's recovery path can be exercised. */
   crash(): Promise<never>;
 }

@@ -6,6 +6,7 @@ import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
 import { paramInfo, readParams } from '../core/scenario/params';
 import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi, TransitionColumns } from './protocol';
 import { transitionColumns } from './transitions';
+import { runQuery, sessionRun, type SearchAnswer } from '../core/engine/search';
 import type { StepView, TimelineData } from '../core/engine/view';
 
 let session: LabSession | null = null;
@@ -64,6 +65,10 @@ export const api: SimApi = {
 
   async findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null> {
     return requireSession().findStep(step, direction, kinds);
+  },
+
+  async search(query: string): Promise<SearchAnswer> {
+    return runQuery(sessionRun(requireSession()), query);
   },
 
   async crash(): Promise<never> {
