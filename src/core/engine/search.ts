@@ -71,27 +71,45 @@ function vectorOf(kind: number, d0: number, d1: number): number {
 
 type Test = (i: number) => boolean;
 
-function compileTerm(run: SearchRun, term: SearchTerm): Test {
+/** A term as a gate on the event's kind (kinds it can match) and, when the kind is not
+ *  enough, a test of the event's other columns. */
+interface Compiled {
+  kinds: number[] | null;
+  test: Test | null;
+}
+
+const VECTOR_KINDS = [
+  EventKind.DELIVER,
+  EventKind.RAISE,
+  EventKind.SHUTDOWN,
+  EventKind.VMEXIT,
+  EventKind.VMENTRY,
+];
+
+function compileTerm(run: SearchRun, term: SearchTerm): Compiled {
   const { kind, level, d0, d1 } = run.cols;
   switch (term.t) {
     case 'kind':
-      return (i) => kind[i] === term.kind;
+      return { kinds: [term.kind], test: null };
     case 'level':
-      return (i) => level[i] === term.level;
+      return { kinds: null, test: (i) => level[i] === term.level };
     case 'exit':
-      return term.basic
-        ? (i) => kind[i] === EventKind.VMEXIT && (d0[i] & 0xffff) === term.reason
-        : (i) => kind[i] === EventKind.VMEXIT && d0[i] >>> 0 === term.reason;
+      return {
+        kinds: [EventKind.VMEXIT],
+        test: term.basic ? (i) => (d0[i] & 0xffff) === term.reason : (i) => d0[i] >>> 0 === term.reason,
+      };
     case 'vector':
-      return (i) => vectorOf(kind[i], d0[i], d1[i]) === term.vector;
+      return { kinds: VECTOR_KINDS, test: (i) => vectorOf(kind[i], d0[i], d1[i]) === term.vector };
     case 'function':
-      return (i) => kind[i] === EventKind.DECISION && d0[i] === term.fn;
+      return { kinds: [EventKind.DECISION], test: (i) => d0[i] === term.fn };
     case 'assert': {
       const text = term.text?.toLowerCase() ?? null;
-      return (i) =>
-        kind[i] === EventKind.ASSERT &&
-        (term.passed === null || (term.passed ? d1[i] === 1 : d1[i] === 0)) &&
-        (text === null || run.assertionText(i).toLowerCase().includes(text));
+      return {
+        kinds: [EventKind.ASSERT],
+        test: (i) =>
+          (term.passed === null || (term.passed ? d1[i] === 1 : d1[i] === 0)) &&
+          (text === null || run.assertionText(i).toLowerCase().includes(text)),
+      };
     }
   }
 }
@@ -120,18 +138,30 @@ export function eventNote(run: SearchRun, i: number): string {
 }
 
 function searchEvents(run: SearchRun, terms: SearchTerm[]): { steps: number[]; total: number } {
-  const tests = terms.map((t) => compileTerm(run, t));
+  // One pass: a table lookup on the kind column rejects most events; the remaining tests run
+  // only on events of the kinds every term allows.
+  const gate = new Uint8Array(256).fill(1);
+  const tests: Test[] = [];
+  for (const term of terms) {
+    const c = compileTerm(run, term);
+    if (c.kinds) {
+      const allowed = new Set(c.kinds);
+      for (let k = 0; k < 256; k++) if (!allowed.has(k)) gate[k] = 0;
+    }
+    if (c.test) tests.push(c.test);
+  }
+  const kind = run.cols.kind;
   const n = run.cols.length;
   const steps: number[] = [];
   let total = 0;
-  if (tests.length === 1) {
-    const t0 = tests[0];
-    for (let i = 0; i < n; i++)
-      if (t0(i)) {
-        if (total++ < MAX_RESULTS) steps.push(i + 1);
-      }
+  const t0 = tests[0];
+  if (tests.length === 0) {
+    for (let i = 0; i < n; i++) if (gate[kind[i]] === 1 && total++ < MAX_RESULTS) steps.push(i + 1);
+  } else if (tests.length === 1) {
+    for (let i = 0; i < n; i++) if (gate[kind[i]] === 1 && t0(i) && total++ < MAX_RESULTS) steps.push(i + 1);
   } else {
     outer: for (let i = 0; i < n; i++) {
+      if (gate[kind[i]] !== 1) continue;
       for (const t of tests) if (!t(i)) continue outer;
       if (total++ < MAX_RESULTS) steps.push(i + 1);
     }
