@@ -27,10 +27,10 @@ export interface SearchRun {
   cols: SearchColumns;
   /** The message of the `assert` recorded at trace index i. */
   assertionText(i: number): string;
-  /** For change searches: the compiled scenario and the state after step n (sequential calls
-   *  from 0 upwards are cheap). Absent: change searches are not offered. */
+  /** For change searches: the compiled scenario, and a replay that visits the state after
+   *  every step in order. Absent: change searches are not offered. */
   compiled?: CompiledScenario;
-  stateAt?(n: number): SimState;
+  forEachState?(visit: (s: SimState) => void): void;
 }
 
 /** Most result steps returned; the count says how many there were. */
@@ -179,16 +179,16 @@ export function searchChanges(
   const steps: number[] = [];
   const notes: string[] = [];
   let total = 0;
-  let prev = targetValue(c, run.stateAt!(0), t);
-  for (let n = 1; n <= run.cols.length; n++) {
-    const v = targetValue(c, run.stateAt!(n), t);
-    if (v !== prev) {
+  let prev: number | string | null = null;
+  run.forEachState!((s) => {
+    const v = targetValue(c, s, t);
+    if (s.step > 0 && v !== prev) {
       total++;
-      if (steps.length < MAX_RESULTS) steps.push(n);
+      if (steps.length < MAX_RESULTS) steps.push(s.step);
       if (notes.length < MAX_NOTES) notes.push(`${t.label}: ${showValue(prev)} → ${showValue(v)}`);
-      prev = v;
     }
-  }
+    prev = v;
+  });
   return { steps, notes, total };
 }
 
@@ -230,7 +230,7 @@ export function runQuery(run: SearchRun, query: string): SearchAnswer {
       };
     }
     if (q.q === 'change') {
-      if (!run.compiled || !run.stateAt)
+      if (!run.compiled || !run.forEachState)
         throw new QueryError('this run cannot be replayed to watch a value', 1, 1);
       const r = searchChanges(run, q.target);
       const bound = bindTarget(run.compiled, q.target);
@@ -270,6 +270,6 @@ export function sessionRun(session: LabSession): SearchRun {
       return ins.message ?? ins.text;
     },
     compiled: c,
-    stateAt: (n) => session.sim.stateAt(n),
+    forEachState: (visit) => session.sim.forEachState(visit),
   };
 }
