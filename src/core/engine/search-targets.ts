@@ -283,9 +283,10 @@ export function targetValue(c: CompiledScenario, s: SimState, t: ChangeTarget): 
   return t.bits ? extract(Number(BigInt(hexv)), t.bits) : hexv;
 }
 
-/** A value as the results list shows it. */
-export function showValue(v: number | string | null): string {
+/** A value as the results list shows it: KVM's counters and times in decimal, the rest in hex. */
+export function showValue(v: number | string | null, decimal = false): string {
   if (v === null) return '—';
+  if (decimal && typeof v === 'number') return v.toLocaleString('en-US');
   if (typeof v === 'string') return '0x' + v.slice(2).replace(/^0+(?=.)/, '');
   return v > 9 ? `0x${v.toString(16)}` : String(v);
 }

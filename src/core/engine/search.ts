@@ -179,13 +179,15 @@ export function searchChanges(
   const steps: number[] = [];
   const notes: string[] = [];
   let total = 0;
+  const decimal = t.w === 'kvm' && t.variable !== 'current_vmptr';
+  const show = (v: number | string | null) => showValue(v, decimal);
   let prev: number | string | null = null;
   run.forEachState!((s) => {
     const v = targetValue(c, s, t);
     if (s.step > 0 && v !== prev) {
       total++;
       if (steps.length < MAX_RESULTS) steps.push(s.step);
-      if (notes.length < MAX_NOTES) notes.push(`${t.label}: ${showValue(prev)} → ${showValue(v)}`);
+      if (notes.length < MAX_NOTES) notes.push(`${t.label}: ${show(prev)} → ${show(v)}`);
     }
     prev = v;
   });
