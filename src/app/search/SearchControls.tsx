@@ -21,6 +21,7 @@ export function SearchControls() {
         className="btn"
         data-testid="btn-search"
         title={actionTitle('openPalette')}
+        aria-label="Go to or search"
         onClick={() => s().openPalette()}
       >
         <svg
@@ -35,7 +36,7 @@ export function SearchControls() {
           <circle cx="6.5" cy="6.5" r="4.5" />
           <path d="M10 10l4.5 4.5" />
         </svg>
-        <span>Go to / search</span>
+        <span className="search-label">Go to / search</span>
       </button>
       {results && (
         <div className="kind-stepper search-stepper" role="group" aria-label="Search results">
@@ -56,7 +57,7 @@ export function SearchControls() {
               ? `“${results.query}”: none`
               : index >= 0
                 ? `${index + 1} of ${results.total.toLocaleString('en-US')}`
-                : `${before} before · ${results.total - before} after`}
+                : `${before} ◂ · ▸ ${results.total - before}`}
           </span>
           <button
             type="button"
