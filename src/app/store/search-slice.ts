@@ -1,6 +1,7 @@
 // Go to and search: the palette's query goes to the worker (the core's engine/search.ts); a
 // go-to seeks there, a search keeps its result steps for the list, the timeline's marks and
 // next/previous. Every move to a result is a jump: a new entry in the browser's history.
+import type { SearchAnswer } from '../../worker/protocol';
 import type { SliceCreator } from './types';
 import type { SearchActions, SearchValues } from './search-types';
 
@@ -32,31 +33,27 @@ export const createSearchSlice: SliceCreator<SearchValues & SearchActions> = (de
   async runSearch(query) {
     const generation = deps.runtime.generation;
     set({ searchBusy: true });
-    let answer;
+    let answer: SearchAnswer;
     try {
       answer = await deps.client.search(query);
     } catch {
+      // A crash: the client reported it and restarted the worker.
       set({ searchBusy: false });
       return;
-    } finally {
-      if (generation !== deps.runtime.generation) set({ searchBusy: false });
     }
+    set({ searchBusy: false });
     if (generation !== deps.runtime.generation) return;
     if (!answer.ok) {
-      set({ searchBusy: false, searchError: answer.error });
+      set({ searchError: answer.error });
       return;
     }
     if (answer.kind === 'goto') {
-      set({ searchBusy: false, searchError: null, paletteOpen: false });
+      set({ searchError: null, paletteOpen: false });
       get().seek(answer.step, { jump: true });
       return;
     }
     const { description, steps, notes, total, ms } = answer;
-    set({
-      searchBusy: false,
-      searchError: null,
-      searchResults: { query, description, steps, notes, total, ms },
-    });
+    set({ searchError: null, searchResults: { query, description, steps, notes, total, ms } });
     const first = adjacentResult(steps, get().step, 1) ?? steps[0];
     if (first !== undefined) get().seek(first, { jump: true });
   },
