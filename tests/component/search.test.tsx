@@ -202,14 +202,18 @@ describe('step links', () => {
       app.store.setState({
         view: {
           ...view,
-          explanation: { text: 'IF was set by the IRET at step 3; see steps 5 and 7.', cite: null },
+          explanation: {
+            text: 'IF was set by the IRET at step 3, then steps 5, 7 and 8, steps 2–4 and step 1,204; no steps here.',
+            cite: null,
+          },
         },
       }),
     );
     const links = within(screen.getByTestId('explanation-text')).getAllByTestId('step-link');
-    expect(links.map((l) => l.textContent)).toEqual(['3', '5', '7']);
+    expect(links.map((l) => l.textContent)).toEqual(['3', '5', '7', '8', '2', '4', '1,204']);
+    expect(links.map((l) => l.getAttribute('data-step'))).toEqual(['3', '5', '7', '8', '2', '4', '1204']);
     expect(screen.getByTestId('explanation-text')).toHaveTextContent(
-      'IF was set by the IRET at step 3; see steps 5 and 7.',
+      'IF was set by the IRET at step 3, then steps 5, 7 and 8, steps 2–4 and step 1,204; no steps here.',
     );
     fireEvent.click(links[1]);
     await untilStep(app.store, 5);

@@ -24,30 +24,27 @@ export function StepLink({ step, children }: { step: number; children?: ReactNod
   );
 }
 
-/** "step 31", "steps 31 and 37", "step 1,204": each number after "step(s)" becomes a link. */
-const STEP_WORDS = /\b(steps?)(\s+)(\d[\d,]*)((?:(?:,\s*|\s+and\s+|\s*[–-]\s*)\d[\d,]*)*)/g;
+/** A step number as the page prints it: 1204 or 1,204 (separators in groups of three). */
+const NUM = String.raw`\d{1,3}(?:,\d{3})+(?!\d)|\d+`;
+const SEP = String.raw`,\s*|\s+and\s+|\s*[–-]\s*`;
+/** "step 31", "steps 31 and 37", "steps 5, 7 and 9", "steps 31–37", "step 1,204". */
+const STEP_WORDS = new RegExp(String.raw`\b(steps?)(\s+)(${NUM})((?:(?:${SEP})(?:${NUM}))*)`, 'g');
+const MORE = new RegExp(String.raw`(${SEP})(${NUM})`, 'g');
 
 /** The text with every step number in it as a StepLink. */
 export function linkSteps(text: string): ReactNode[] {
   const out: ReactNode[] = [];
   let last = 0;
   let k = 0;
+  const link = (digits: string) => (
+    <StepLink key={k++} step={Number(digits.replace(/,/g, ''))}>
+      {digits}
+    </StepLink>
+  );
   for (const m of text.matchAll(STEP_WORDS)) {
-    const start = m.index;
-    out.push(text.slice(last, start));
-    out.push(m[1] + m[2]);
-    const numbers = (m[3] + (m[4] ?? '')).split(/(,\s*(?=\d+(?:\D|$))|\s+and\s+|\s*[–-]\s*)/);
-    for (const part of numbers) {
-      const n = Number(part.replace(/,/g, ''));
-      if (/^\d[\d,]*$/.test(part) && Number.isSafeInteger(n))
-        out.push(
-          <StepLink key={k++} step={n}>
-            {part}
-          </StepLink>,
-        );
-      else out.push(part);
-    }
-    last = start + m[0].length;
+    out.push(text.slice(last, m.index), m[1] + m[2], link(m[3]));
+    for (const more of m[4].matchAll(MORE)) out.push(more[1], link(more[2]));
+    last = m.index + m[0].length;
   }
   out.push(text.slice(last));
   return out.filter((x) => x !== '');
