@@ -194,6 +194,15 @@ describe('step links', () => {
     await untilStep(app.store, step);
   });
 
+  it('the step where a run ended before its expected end is a link', async () => {
+    const client = new FakeSimClient({
+      expectedEnd: { level: 0, label: 'tests_done', line: 101, reached: false, step: null },
+    });
+    const app = await renderApp({ client });
+    await app.user.click(within(screen.getByTestId('assertion-end-missed')).getByTestId('step-link'));
+    await untilStep(app.store, 9);
+  });
+
   it('step numbers in an explanation are links', async () => {
     const app = await renderApp();
     await untilStep(app.store, 0);

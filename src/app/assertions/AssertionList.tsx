@@ -90,7 +90,7 @@ export function AssertionList() {
                 ✗
               </span>
               <span className="assert-message">
-                the run ended at step {info.totalSteps} before reaching {end.label}
+                the run ended at <StepLink step={info.totalSteps} /> before reaching {end.label}
               </span>
               <span className="assert-where">
                 L{end.level}:{end.line} · never run
