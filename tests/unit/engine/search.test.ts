@@ -192,3 +192,33 @@ describe('queries that cannot be read say what and where', () => {
     expect(() => parseQuery('change')).toThrow(/say what to watch/);
   });
 });
+
+describe('under nesting, every level', () => {
+  const s = open('nested-intr');
+  const t = s.sim.trace;
+  it('exit L2: the exits out of L2', () => {
+    const r = results(s, 'exit L2');
+    expect(r.total).toBeGreaterThan(0);
+    expect(r.steps).toEqual(where(s, (i) => t.kind[i] === EventKind.VMEXIT && t.level[i] === 2));
+  });
+  it('RFLAGS.IF of L2 as L2’s panel shows it (its VMCS area while it waits)', () => {
+    expect(results(s, 'RFLAGS.IF of L2').steps).toEqual(changesInViews(s, (n) => s.view(n).levels[2].cpu.if));
+  });
+  it('KVM’s nested state: guest_mode and nested_run_pending of L0', () => {
+    expect(results(s, 'guest_mode of L0').steps).toEqual(
+      changesInViews(s, (n) => s.view(n).levels[0].kvm?.nested?.guestMode ?? false),
+    );
+    expect(results(s, 'nested_run_pending').steps).toEqual(
+      changesInViews(s, (n) => s.view(n).levels[0].kvm?.nested?.runPending ?? false),
+    );
+  });
+  it('a field of vmcs12 (L1’s VMCS for L2, as KVM holds it): “—” until it exists, then its value', () => {
+    const rip = (n: number) => {
+      const v = s.view(n).vmx.vmcs.find((x) => x.role === 'vmcs12');
+      return v ? (v.fields.find((f) => f.name === 'GUEST_RIP')?.value ?? 0) : null;
+    };
+    const r = results(s, 'GUEST_RIP in vmcs12');
+    expect(r.steps).toEqual(changesInViews(s, rip));
+    expect(r.notes[0]).toMatch(/^GUEST_RIP of vmcs12: — → /);
+  });
+});
