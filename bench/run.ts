@@ -5,11 +5,13 @@
 //  (d) the soft-vNMI starvation scenario (1.5 s of guest time) in wall time
 //  (e) guest instructions per second under the KVM model with a 10,000-cycle timer
 //  (f), (g) nesting: bench/nested.ts
+//  (h) go to and search over the 1,000,000-step run: bench/search.ts
 import { performance } from 'node:perf_hooks';
 import { openSession, type LabSession } from '../src/core/engine/session';
 import { EventKind } from '../src/core/engine/view';
 import { findBuiltin } from '../src/core/scenario/builtins';
 import { nestedBenchmarks } from './nested';
+import { searchBenchmarks } from './search';
 
 function scenario(iterations: number, steps: number): unknown {
   return {
@@ -120,6 +122,9 @@ rows.push([
   `${cpBytes.toFixed(1)} B`,
   'one state snapshot every 8192 steps',
 ]);
+
+// (h) Search over the same run.
+rows.push(...searchBenchmarks(big));
 
 // (d) The soft-vNMI seed's starvation variant: one second of guest time under KVM.
 {

@@ -8,6 +8,7 @@ import { Banners } from './banners/Banners';
 import { SwitchDialog } from './dialogs/SwitchDialog';
 import { ExplanationBar } from './explanation/ExplanationBar';
 import { HelpOverlay } from './help/HelpOverlay';
+import { CommandPalette } from './search/CommandPalette';
 import { connectUrl } from './links/url-sync';
 import { useLab, useLabStoreApi } from './sim-client-context';
 import { MachineState } from './state/MachineState';
@@ -68,6 +69,7 @@ export function App() {
       <ExplanationBar />
       <Timeline />
       <HelpOverlay />
+      <CommandPalette />
       <SwitchDialog />
     </div>
   );

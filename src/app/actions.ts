@@ -18,6 +18,9 @@ export type ActionName =
   | 'slower'
   | 'toggleHelp'
   | 'focusEditor'
+  | 'openPalette'
+  | 'nextResult'
+  | 'prevResult'
   | 'closeOverlay';
 
 export interface LabAction {
@@ -27,6 +30,8 @@ export interface LabAction {
   keys: string[];
   /** How the keys are written in the help and in tooltips. */
   keyLabels: string[];
+  /** The key is pressed with Ctrl (or ⌘ on a Mac). */
+  ctrl?: boolean;
   perform(state: LabState): void;
 }
 
@@ -147,12 +152,35 @@ export const ACTIONS: readonly LabAction[] = [
     },
   },
   {
+    name: 'openPalette',
+    label: 'Go to a step or time, search the trace',
+    keys: ['k', 'K'],
+    keyLabels: ['Ctrl+K'],
+    ctrl: true,
+    perform: (s) => s.openPalette(),
+  },
+  {
+    name: 'nextResult',
+    label: 'Next search result',
+    keys: [']'],
+    keyLabels: [']'],
+    perform: (s) => void s.searchStep(1),
+  },
+  {
+    name: 'prevResult',
+    label: 'Previous search result',
+    keys: ['['],
+    keyLabels: ['['],
+    perform: (s) => void s.searchStep(-1),
+  },
+  {
     name: 'closeOverlay',
-    label: 'Close the help',
+    label: 'Close the help or the palette',
     keys: ['Escape'],
     keyLabels: ['Esc'],
     perform: (s) => {
       s.setHelpOpen(false);
+      s.closePalette();
       s.cancelSwitch();
     },
   },
@@ -166,10 +194,12 @@ export const ACTIONS_BY_NAME = Object.fromEntries(ACTIONS.map((a) => [a.name, a]
   LabAction
 >;
 
-/** The action a key press stands for, or undefined. Modified keys (Ctrl, Alt, Meta) are left alone. */
+/** The action a key press stands for, or undefined. Keys with Alt, and with Ctrl or Meta
+ *  other than the palette's Ctrl+K (⌘K), are left alone. */
 export function actionForKey(event: Pick<KeyboardEvent, 'key' | 'ctrlKey' | 'metaKey' | 'altKey'>) {
-  if (event.ctrlKey || event.metaKey || event.altKey) return undefined;
-  return ACTIONS.find((a) => a.keys.includes(event.key));
+  if (event.altKey) return undefined;
+  const ctrl = event.ctrlKey || event.metaKey;
+  return ACTIONS.find((a) => (a.ctrl ?? false) === ctrl && a.keys.includes(event.key));
 }
 
 /** "Step forward (→ / l)", for tooltips. */

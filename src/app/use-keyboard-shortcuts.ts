@@ -1,5 +1,5 @@
 // The window's key handler: looks the key up in the action registry. Keys typed into a
-// field (the editor, a select) stay with the field, except Escape. While a dialog is open
+// field (the editor, a select) stay with the field, except Escape and Ctrl+K. While a dialog is open
 // (the help, a confirmation) only its own close keys act.
 import { useEffect } from 'react';
 import { actionForKey, DIALOG_ACTIONS } from './actions';
@@ -23,7 +23,9 @@ export function useKeyboardShortcuts(): void {
       if (dialog && !DIALOG_ACTIONS.includes(action.name)) return;
       // `?` opens the help, but not over the confirmation dialog.
       if (state.pendingSwitch !== null && action.name === 'toggleHelp') return;
-      if (isTypingTarget(event.target) && action.name !== 'closeOverlay') return;
+      // Escape, and Ctrl+K (the palette), act from a field too.
+      if (isTypingTarget(event.target) && action.name !== 'closeOverlay' && action.name !== 'openPalette')
+        return;
       // Space on a focused button would click it as well as toggling play.
       if (event.key === ' ' && event.target instanceof HTMLButtonElement) event.target.blur();
       event.preventDefault();

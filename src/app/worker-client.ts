@@ -5,7 +5,7 @@
 // Calls that were waiting are retried once on the new worker.
 import * as Comlink from 'comlink';
 import type { LabError } from '../core/engine/view';
-import type { LoadRequest, LoadResponse, SimApi, SimClient } from '../worker/protocol';
+import type { LoadRequest, LoadResponse, SearchAnswer, SimApi, SimClient } from '../worker/protocol';
 
 export type WorkerFactory = () => Worker;
 
@@ -140,6 +140,7 @@ export function createWorkerClient(createWorker: WorkerFactory = spawnSimWorker)
     findStep: (step, direction, kinds) => call((api) => api.findStep(step, direction, kinds), true),
     perfetto: (clock) => call((api) => api.perfetto(clock), true),
     closestBuiltins: (reason) => call((api) => api.closestBuiltins(reason), true),
+    search: (query) => call((api) => api.search(query) as Promise<SearchAnswer>, true),
     crash: () => call((api) => api.crash(), false),
     onCrash(listener) {
       listeners.add(listener);

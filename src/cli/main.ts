@@ -1,8 +1,11 @@
-// npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at N] [--list]
+// npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at N] [--search Q] [--list]
 //   [--perfetto out.json [--perfetto-clock tsc|cycles]];  npm run sim -- --import trace.txt [--perfetto out.json]
 // Runs a scenario to its end in Node. Exit status: 0 every assertion passed, 1 one failed,
 // 2 the scenario is invalid or the run hit a limit or a run-time error (reason on stderr).
+// --search runs a palette query (docs/search.md) and prints its results instead: status 0, or
+// 2 with the column and the reason when the query cannot be read.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { runQuery, sessionRun } from '../core/engine/search';
 import { openSession } from '../core/engine/session';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
 import { ScenarioError, readParams } from '../core/scenario/params';
@@ -12,7 +15,7 @@ import type { ParamValue } from '../core/scenario/schema';
 import { runImport, writePerfetto, type WriteFile } from './export-import';
 import { formatError, formatStepState, formatSummary, formatTraceJson } from './summary';
 
-const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at STEP] [--from STEP] [--to STEP]
+const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at STEP] [--from STEP] [--to STEP] [--search QUERY]
            [--perfetto OUT.json [--perfetto-clock tsc|cycles]]
        npm run sim -- --import TRACE.txt [--perfetto OUT.json]
        npm run sim -- --list`;
@@ -51,6 +54,7 @@ export function runCli(
   const range: { from?: number; to?: number } = {};
   let target: string | null = null;
   let nest = 0;
+  let search: string | null = null;
   const params: Record<string, ParamValue> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -76,6 +80,11 @@ export function runCli(
       if (v === undefined || !/^\d+$/.test(v))
         return { code: 2, stdout: '', stderr: `--at needs a step number\n${USAGE}\n` };
       at = Number(v);
+    } else if (a === '--search') {
+      const v = args[++i];
+      if (v === undefined)
+        return { code: 2, stdout: '', stderr: `--search needs a query (docs/search.md)\n${USAGE}\n` };
+      search = v;
     } else if (a === '--nest') {
       const v = args[++i];
       if (v !== 'kvm')
@@ -145,6 +154,7 @@ export function runCli(
   if (!opened.ok) return { code: 2, stdout: '', stderr: formatError(target, opened.error) + '\n' };
   const session = opened.session;
   const runError = session.runError();
+  if (search !== null) return searchOutput(session, search, json);
   if (at !== null && at > session.totalSteps) {
     return { code: 2, stdout: '', stderr: `--at ${at}: the run has ${session.totalSteps} steps\n` };
   }
@@ -165,6 +175,19 @@ export function runCli(
   const end = session.expectedEnd();
   const failed = session.assertions.some((a) => !a.passed && !a.skipped) || (end !== null && !end.reached);
   return { code: failed ? 1 : 0, stdout, stderr: '' };
+}
+
+/** --search: the answer of the palette's query, as text (one result a line) or JSON. */
+function searchOutput(session: Parameters<typeof sessionRun>[0], query: string, json: boolean): CliResult {
+  const answer = runQuery(sessionRun(session), query);
+  if (!answer.ok) return { code: 2, stdout: '', stderr: `--search: ${answer.error.message}\n` };
+  if (json) return { code: 0, stdout: JSON.stringify(answer, null, 1) + '\n', stderr: '' };
+  if (answer.kind === 'goto') return { code: 0, stdout: `go to ${answer.note}\n`, stderr: '' };
+  const lines = [`${answer.total} result${answer.total === 1 ? '' : 's'}: ${answer.description}`];
+  answer.steps.forEach((step, i) =>
+    lines.push(`  step ${step}${answer.notes[i] ? `  ${answer.notes[i]}` : ''}`),
+  );
+  return { code: 0, stdout: lines.join('\n') + '\n', stderr: '' };
 }
 
 const isMain = process.argv[1] && /cli[\\/]main\.ts$/.test(process.argv[1]);

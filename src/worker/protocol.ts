@@ -1,6 +1,9 @@
 // The typed contract between the page and the simulation worker. The page holds only what
 // it shows; every method returns plain, structured-cloneable data.
 import type { LabError, ScenarioInfo, StepView, TimelineData, ParamInfo } from '../core/engine/view';
+import type { SearchAnswer } from '../core/engine/search';
+
+export type { SearchAnswer } from '../core/engine/search';
 
 export interface BuiltinScenarioInfo {
   name: string;
@@ -54,6 +57,9 @@ export interface SimApi {
   perfetto(clock?: 'tsc' | 'cycles'): Promise<string>;
   /** Built-ins whose runs take VMX exit `reason`, closest first (src/core/import/closest.ts). */
   closestBuiltins(reason: number): Promise<{ name: string; title: string }[]>;
+  /** Go to or search (the palette's query, docs/search.md): a step to go to, the matching
+   *  steps, or where the query cannot be read. */
+  search(query: string): Promise<SearchAnswer>;
   /** Test hook: throw inside the worker so the page's recovery path can be exercised. */
   crash(): Promise<never>;
 }

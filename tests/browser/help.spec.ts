@@ -14,7 +14,10 @@ const SHORTCUTS: [string, string[]][] = [
   ['Slower', ['-']],
   ['Keyboard shortcuts', ['?']],
   ['Edit the scenario', ['e']],
-  ['Close the help', ['Esc']],
+  ['Go to a step or time, search the trace', ['Ctrl+K']],
+  ['Next search result', [']']],
+  ['Previous search result', ['[']],
+  ['Close the help or the palette', ['Esc']],
 ];
 
 test('? opens the list of shortcuts; Escape and Close shut it', async ({ page }) => {

@@ -1,8 +1,8 @@
 // An in-memory SimClient for component tests: four built-ins with canned runs (a KVM + guest
 // VMX run, and a nested one: KVM, a hypervisor, its guest), a JSON load that rejects bad JSON
 // and unknown instructions with a line and column like the real assembler, step-by-kind
-// search, crash notification, and a switch that holds view answers so tests can observe
-// request coalescing.
+// search, the palette's search (the core's query engine over the canned events), crash
+// notification, and a switch that holds view answers so tests can observe request coalescing.
 import type {
   ExpectedEndView,
   LabError,
@@ -15,6 +15,7 @@ import type {
   BuiltinScenarioInfo,
   LoadRequest,
   LoadResponse,
+  SearchAnswer,
   SimClient,
   TransitionColumns,
 } from '../../src/worker/protocol';
@@ -28,6 +29,7 @@ import {
   type CannedRun,
 } from './fake-run';
 import { L1_PROGRAM, nestedRun } from './fake-nested-run';
+import { fakeSearch } from './fake-search';
 import { GUEST_PROGRAM, vmxRun } from './fake-vmx-run';
 
 type Params = Record<string, string | number | boolean>;
@@ -323,6 +325,12 @@ export class FakeSimClient implements SimClient {
     this.record('closestBuiltins', reason);
     const names = reason === 1 ? ['irq-basics'] : reason === 0 ? ['nmi-nesting'] : [];
     return BUILTINS.filter((b) => names.includes(b.name)).map(({ name, title }) => ({ name, title }));
+  }
+
+  async search(query: string): Promise<SearchAnswer> {
+    this.record('search', query);
+    if (!this.loaded) throw new Error('nothing loaded');
+    return fakeSearch(this.loaded.run, query);
   }
 
   async crash(): Promise<never> {

@@ -32,6 +32,7 @@ class FakeWorker extends EventTarget {
 function workerApi(id: number, log: { id: number; req: LoadRequest }[], hang: { view: boolean }): SimApi {
   return {
     listScenarios: async () => [],
+    search: async (query) => ({ ok: true, kind: 'goto', step: query.length, note: `w${id}` }),
     load: async (req) => {
       log.push({ id, req });
       if ('builtin' in req && req.builtin === 'bad') {

@@ -1,7 +1,10 @@
 // The run's assertions, pass or fail, like kvm-unit-tests' report() lines. Those the
 // playhead has not reached yet are dimmed; clicking one seeks to its step. Asserts the whole
 // run never executed (a stage it never got to, or a failure path it did not take) are listed
-// last, so a harness that stopped early does not look like one that passed.
+// last, so a harness that stopped early does not look like one that passed. Each row's step
+// is a link (a jump); above them, what of the search on screen is still ahead of this step.
+import { SearchAhead } from '../search/SearchAhead';
+import { StepLink } from '../search/StepLink';
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectAllAssertions, selectInfo, selectStep } from '../store/selectors';
 
@@ -45,16 +48,24 @@ export function AssertionList() {
         </p>
       ) : (
         <ul className="assert-list">
+          <SearchAhead />
           {all.map((a) => (
             <li key={`${a.step}:${a.level}:${a.line}`}>
-              <button
-                type="button"
+              <div
+                role="button"
+                tabIndex={0}
                 className={`assert-row${a.passed ? ' pass' : a.skipped ? ' skip' : ' fail'}${a.step > step ? ' ahead' : ''}`}
                 data-testid="assertion"
                 data-passed={a.passed ? 'true' : 'false'}
                 data-skipped={a.skipped ? 'true' : 'false'}
                 title={`Go to step ${a.step}`}
                 onClick={() => store.getState().seek(a.step)}
+                onKeyDown={(e) => {
+                  if (e.key !== 'Enter' && e.key !== ' ') return;
+                  e.preventDefault();
+                  e.stopPropagation();
+                  store.getState().seek(a.step);
+                }}
               >
                 <span
                   className="assert-mark"
@@ -64,9 +75,9 @@ export function AssertionList() {
                 </span>
                 <span className="assert-message">{a.skipped ? `skipped: ${a.message}` : a.message}</span>
                 <span className="assert-where">
-                  L{a.level}:{a.line} · step {a.step}
+                  L{a.level}:{a.line} · <StepLink step={a.step} />
                 </span>
-              </button>
+              </div>
             </li>
           ))}
           {endMissed && (
@@ -79,7 +90,7 @@ export function AssertionList() {
                 ✗
               </span>
               <span className="assert-message">
-                the run ended at step {info.totalSteps} before reaching {end.label}
+                the run ended at <StepLink step={info.totalSteps} /> before reaching {end.label}
               </span>
               <span className="assert-where">
                 L{end.level}:{end.line} · never run

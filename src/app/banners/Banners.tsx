@@ -1,6 +1,7 @@
 // Messages above the work area: a worker crash (dismissible), a run stopped by a limit (its
 // steps stay navigable), a link that could not be opened, and short notices such as "link
 // copied".
+import { linkSteps } from '../search/StepLink';
 import { useEffect } from 'react';
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectCrash, selectLinkError, selectNotice, selectRunError } from '../store/selectors';
@@ -46,8 +47,8 @@ export function Banners() {
         <div className="banner banner-warn" role="status" data-testid="run-error-banner">
           <span className="banner-text">
             <strong>The run stopped early</strong> ({runError.kind}
-            {runError.where ? `, ${runError.where}` : ''}): {sentence(runError.message)}. The steps that ran
-            can still be explored.
+            {runError.where ? linkSteps(`, ${runError.where}`) : ''}): {linkSteps(sentence(runError.message))}
+            . The steps that ran can still be explored.
           </span>
           <button
             type="button"

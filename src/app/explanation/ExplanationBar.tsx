@@ -1,8 +1,10 @@
 // What happened at this step and why, in one plain line, with the manual section or kernel
-// function it follows. The chip names the event in the colour of its kind.
+// function it follows (every step number in it a link). The chip names the event in the
+// colour of its kind.
 import type { TraceEventView } from '../../core/engine/view';
 import { EVENT_KIND_NAMES, EVENT_TYPE_NAMES } from '../../core/engine/view';
 import { hexVector } from '../format';
+import { linkSteps } from '../search/StepLink';
 import { useLab } from '../sim-client-context';
 import { selectAllAssertions, selectView } from '../store/selectors';
 import { KIND_COLORS, markCategory } from '../theme';
@@ -47,7 +49,7 @@ export function ExplanationBar() {
         <span className="event-chip muted">initial state</span>
       )}
       <span className="explanation-text" data-testid="explanation-text">
-        {view?.explanation.text ?? ''}
+        {linkSteps(view?.explanation.text ?? '')}
       </span>
       {view?.explanation.cite && (
         <cite className="explanation-cite" data-testid="explanation-cite">

@@ -2,6 +2,7 @@
 // loop is, the NMI and IRQ bookkeeping, the pending requests, the soft-vNMI heuristic's
 // blocked time (with the 1 s break-out), the last exit handled, the nested VMX it emulates for
 // its guest, and KVM's log lines.
+import { StepLink, linkSteps } from '../search/StepLink';
 import type { KvmView, VmcsView } from '../../core/engine/view';
 import { exitReasonByCode } from '../../core/vmx';
 import { hexVector } from '../format';
@@ -208,7 +209,10 @@ export function KvmPanel({
               className={`kvm-log-line mono${l.step === step ? ' new' : ''}${/breaking out|timeout/i.test(l.text) ? ' warn' : ''}`}
               data-step={l.step}
             >
-              <span className="kvm-log-step">step {l.step}</span> {l.text}
+              <span className="kvm-log-step">
+                <StepLink step={l.step} />
+              </span>{' '}
+              {linkSteps(l.text)}
             </div>
           ))
         )}

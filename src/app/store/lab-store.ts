@@ -9,6 +9,7 @@ import { createEditorSlice } from './editor-slice';
 import { createLinksSlice } from './links-slice';
 import { createPlaybackSlice } from './playback-slice';
 import { createScenarioSlice } from './scenario-slice';
+import { createSearchSlice } from './search-slice';
 import { createStepSlice, pumpViews } from './step-slice';
 import type { LabState, Runtime, StoreDeps } from './types';
 import { createUiSlice } from './ui-slice';
@@ -40,6 +41,7 @@ export function createLabStore(client: SimClient, drafts: DraftStorage = localDr
     ...createUiSlice(deps)(...a),
     ...createDraftsSlice(deps)(...a),
     ...createLinksSlice(deps)(...a),
+    ...createSearchSlice(deps)(...a),
   }));
 
   return {

@@ -84,6 +84,8 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
     get().saveDraft();
     void pumpViews(deps, get, set);
     void fetchRunExtras(runtime.generation, res.info.totalSteps);
+    // The search on screen is run again on the new run (a variant keeps its search).
+    void get().rerunSearch();
   }
 
   return {

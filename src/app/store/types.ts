@@ -11,6 +11,7 @@ import type {
 } from '../../worker/protocol';
 import type { Bookmark, ZoomRange } from '../links/link-format';
 import type { Draft, DraftStorage } from './draft-storage';
+import type { SearchActions, SearchValues } from './search-types';
 
 export type ParamValue = string | number | boolean;
 export type BuiltinRequest = { builtin: string; params?: Record<string, ParamValue> };
@@ -253,7 +254,9 @@ export type LabState = ScenarioValues &
   DraftValues &
   DraftActions &
   LinkValues &
-  LinkActions;
+  LinkActions &
+  SearchValues &
+  SearchActions;
 
 /** Mutable bookkeeping that never renders: requests in flight, timers. */
 export interface Runtime {

@@ -28,6 +28,7 @@ import { kvmLanesOf, nestingOf } from './nesting';
 import { nestingMarks } from './nesting-marks';
 import { TimelineBookmarks } from './TimelineBookmarks';
 import { TimelineMarks } from './TimelineMarks';
+import { TimelineSearchMarks } from './TimelineSearchMarks';
 import {
   axisScale,
   formatTick,
@@ -259,6 +260,7 @@ export function Timeline() {
               {axis === 'step' ? 'step' : 'cycles'}
             </text>
           </g>
+          <TimelineSearchMarks scale={scale} data={data} y={axisY} x0={x0} x1={x1} />
           <TimelineBookmarks scale={scale} data={data} y={axisY} x0={x0} x1={x1} />
           {info && (
             <g

@@ -15,6 +15,7 @@ import {
   selectView,
 } from '../store/selectors';
 import { SPEEDS } from '../store/types';
+import { SearchControls } from '../search/SearchControls';
 
 const ICONS: Record<string, ReactNode> = {
   start: <path d="M3 2h2v12H3zM14 2v12L6 8z" />,
@@ -140,6 +141,7 @@ export function TransportBar() {
           disabled={none || !kinds.decisions}
         />
       </div>
+      <SearchControls />
       <label className="speed" title="Playing speed (+ / -)">
         <span className="speed-label">Speed</span>
         <select

@@ -118,6 +118,23 @@ export class Simulation {
     return s;
   }
 
+  /**
+   * Replays the whole run from its first checkpoint, calling `visit` with the state after each
+   * step in order, 0 first (engine/search.ts's "when did this change"). The state passed must
+   * not be mutated or kept: it is the same object, stepped on.
+   */
+  forEachState(visit: (s: SimState) => void): void {
+    const st = this.stepper;
+    const s = cloneState(this.checkpoints[0]);
+    st.state = s;
+    visit(s);
+    while (s.step < this.trace.length) {
+      st.step();
+      visit(s);
+    }
+    this.cursor = s;
+  }
+
   /** Bytes held by checkpoints, for the benchmark. */
   checkpointBytes(): number {
     let b = 0;
