@@ -109,7 +109,7 @@ export function BookmarksMenu() {
           <svg viewBox="0 0 12 14" width="10" height="12" aria-hidden="true">
             <path d="M1 1h10v12L6 9.5 1 13z" fill="currentColor" />
           </svg>
-          Bookmarks
+          <span className="btn-text-wide">Bookmarks</span>
           {bookmarks.length > 0 && <span className="btn-count">{bookmarks.length}</span>}
         </>
       }

@@ -67,16 +67,11 @@ export function TopBar() {
         <span className="brand-tag">event-injection lab</span>
       </div>
       <ScenarioPicker />
-      {info && (
-        <span
-          className="arch-chip"
-          title={
-            info.virtualization
-              ? 'Architecture of the scenario'
-              : 'The scenario uses no virtualization: it runs on bare metal'
-          }
-        >
-          {info.virtualization ? info.arch.toUpperCase() : 'bare metal'}
+      {/* A scenario without virtualization runs on bare metal: no architecture to name
+          (its level panel says "bare metal"). */}
+      {info?.virtualization && (
+        <span className="arch-chip" title="Architecture of the scenario">
+          {info.arch.toUpperCase()}
         </span>
       )}
       <ScenarioParams />
