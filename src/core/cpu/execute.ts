@@ -133,7 +133,7 @@ export function execute(h: Hart, budget: number): number {
   cycles.spent = 1;
   // An instruction breakpoint: a fault-like #DB before the instruction, below interrupts and
   // above instruction VM exits (cpu/debug.ts).
-  const hit = cpu.rflags & RFLAGS.RF ? 0 : codeBreakpoints(cpu, ins.addr);
+  const hit = (cpu.dr[14] & 0xff) === 0 || cpu.rflags & RFLAGS.RF ? 0 : codeBreakpoints(cpu, ins.addr);
   if (hit) return debugFault(h, ins, hit);
   // "Instructions That Cause VM Exits": checked before the instruction executes. The exit
   // saves the blocking by STI or MOV SS the instruction executes in (SDM Vol. 3C "Saving
@@ -146,7 +146,7 @@ export function execute(h: Hart, budget: number): number {
   // instruction past its breakpoint (the lab clears it as the instruction begins; IRETQ may
   // set it again from the frame).
   cpu.shadow = 0;
-  cpu.rflags &= ~RFLAGS.RF;
+  if (cpu.rflags & RFLAGS.RF) cpu.rflags &= ~RFLAGS.RF;
   const a = ins.a;
   switch (ins.op) {
     case Op.MOV:
