@@ -1,25 +1,10 @@
 // The draft's bookmarks on the timeline: a small flag above the axis at each bookmarked step,
 // its name and note in the tooltip; a click goes there (a jump).
-import type { ScaleLinear } from 'd3-scale';
-import type { TimelineData } from '../../core/engine/view';
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectBookmarks, selectTimeAxis } from '../store/selectors';
-import { xOfStep } from './timeline-scale';
+import { type AxisOverlayProps, xOfStep } from './timeline-scale';
 
-export function TimelineBookmarks({
-  scale,
-  data,
-  y,
-  x0,
-  x1,
-}: {
-  scale: ScaleLinear<number, number>;
-  data: TimelineData | null;
-  /** The axis line's y. */
-  y: number;
-  x0: number;
-  x1: number;
-}) {
+export function TimelineBookmarks({ scale, data, y, x0, x1 }: AxisOverlayProps) {
   const store = useLabStoreApi();
   const bookmarks = useLab(selectBookmarks);
   const axis = useLab(selectTimeAxis);

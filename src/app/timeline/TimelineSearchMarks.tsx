@@ -1,28 +1,13 @@
 // The search's results on the timeline: a tick under the axis at each result in view, drawn
 // as one path (a search can match a hundred thousand steps), at most one tick per pixel.
-import type { ScaleLinear } from 'd3-scale';
-import type { TimelineData } from '../../core/engine/view';
 import { useLab } from '../sim-client-context';
 import { selectTimeAxis } from '../store/selectors';
 import type { LabState } from '../store/types';
-import { xOfStep } from './timeline-scale';
+import { type AxisOverlayProps, xOfStep } from './timeline-scale';
 
 const selectResults = (s: LabState) => s.searchResults;
 
-export function TimelineSearchMarks({
-  scale,
-  data,
-  y,
-  x0,
-  x1,
-}: {
-  scale: ScaleLinear<number, number>;
-  data: TimelineData | null;
-  /** The axis line's y. */
-  y: number;
-  x0: number;
-  x1: number;
-}) {
+export function TimelineSearchMarks({ scale, data, y, x0, x1 }: AxisOverlayProps) {
   const results = useLab(selectResults);
   const axis = useLab(selectTimeAxis);
   if (!results || results.steps.length === 0) return null;

@@ -118,3 +118,13 @@ export function formatTick(axis: TimeAxis, value: number): string {
   if (abs >= 1e4) return `${+(value / 1e3).toFixed(1)}k`;
   return String(Math.round(value));
 }
+
+/** The props of a layer drawn along the timeline's axis (bookmark flags, search ticks). */
+export interface AxisOverlayProps {
+  scale: ScaleLinear<number, number>;
+  data: TimelineData | null;
+  /** The axis line's y. */
+  y: number;
+  x0: number;
+  x1: number;
+}
