@@ -4,10 +4,11 @@
 import { EventKind } from '../engine/view';
 import type { Hart } from '../cpu/hart';
 import { switchLane } from '../cpu/hart';
-import { Activity, RFLAGS, RSP, Shadow, regNumber, setRegNumber, swapBook } from '../cpu/state';
+import { Activity, Shadow, swapBook } from '../cpu/state';
 import { EVTINJ, INT_CTL, SvmEventType } from './bits';
 import { VMCB } from './vmcb';
-import { rd32, rd64, wr32, wr64, wrCode } from './vmcb-memory';
+import { loadStateArea, saveStateArea } from './save-area';
+import { rd32, wr32, wr64, wrCode } from './vmcb-memory';
 
 export interface SvmExitInfo {
   code: number;
@@ -34,16 +35,7 @@ export function svmExit(h: Hart, info: SvmExitInfo): void {
   const guestRip = cpu.rip;
   const guestLane = h.level;
   // "State Saved on Exit": the guest's registers and its interrupt shadow.
-  wr64(m, vmcb + VMCB.RIP, guestRip);
-  wr64(m, vmcb + VMCB.RSP, regNumber(cpu, RSP));
-  wr64(m, vmcb + VMCB.RAX, regNumber(cpu, 0));
-  wr64(m, vmcb + VMCB.RFLAGS, cpu.rflags);
-  wr64(m, vmcb + VMCB.CR0, cpu.cr0);
-  wr64(m, vmcb + VMCB.CR3, cpu.cr3);
-  wr64(m, vmcb + VMCB.CR4, cpu.cr4);
-  wr64(m, vmcb + VMCB.EFER, svm.efer);
-  wr64(m, vmcb + VMCB.IDTR_BASE, cpu.idtr);
-  wr32(m, vmcb + VMCB.SS_SELECTOR, cpu.ss & 0xffff);
+  saveStateArea(m, vmcb, cpu, svm.efer, guestRip);
   wr32(m, vmcb + VMCB.INT_STATE, cpu.shadow & (Shadow.STI | Shadow.MOVSS) ? 1 : 0);
   // int_ctl as the processor holds it: V_IRQ cleared when the virtual interrupt was taken,
   // V_NMI / V_NMI_MASK, V_GIF. "A #VMEXIT during the delivery of a virtual NMI" clears
@@ -83,16 +75,7 @@ export function loadHostState(h: Hart): void {
   const cpu = h.cpu;
   const m = hostMemory(h);
   const hs = svm.hsavePa;
-  cpu.rip = rd64(m, hs + VMCB.RIP);
-  setRegNumber(cpu, RSP, rd64(m, hs + VMCB.RSP));
-  setRegNumber(cpu, 0, rd64(m, hs + VMCB.RAX));
-  cpu.rflags = (rd32(m, hs + VMCB.RFLAGS) | RFLAGS.FIXED) >>> 0;
-  cpu.cr0 = rd64(m, hs + VMCB.CR0);
-  cpu.cr3 = rd64(m, hs + VMCB.CR3);
-  cpu.cr4 = rd64(m, hs + VMCB.CR4);
-  svm.efer = rd32(m, hs + VMCB.EFER);
-  cpu.idtr = rd64(m, hs + VMCB.IDTR_BASE);
-  cpu.ss = rd32(m, hs + VMCB.SS_SELECTOR) & 0xffff;
+  svm.efer = loadStateArea(m, hs, cpu);
   cpu.shadow = 0;
   cpu.activity = Activity.ACTIVE;
   cpu.dbTrapPending = false;

@@ -6,11 +6,12 @@ import { deliverEvent } from '../cpu/deliver';
 import type { Hart } from '../cpu/hart';
 import { switchLane } from '../cpu/hart';
 import { CR4_SUPPORTED } from '../cpu/control-regs';
-import { Activity, CR0, CR4, RFLAGS, RSP, Shadow, regNumber, setRegNumber, swapBook } from '../cpu/state';
+import { Activity, CR0, CR4, RFLAGS, Shadow, swapBook } from '../cpu/state';
 import { EFER, EFER_VALID, EVTINJ, INT_CTL, INTERCEPT, SvmEventType } from './bits';
 import { SvmExit } from './exit-codes';
 import { VMCB } from './vmcb';
-import { rd32, rd64, rdHi, wr32, wr64, wrCode } from './vmcb-memory';
+import { loadStateArea, saveStateArea } from './save-area';
+import { rd32, rd64, rdHi, wrCode } from './vmcb-memory';
 import { intercepted } from './state';
 import type { Memory } from '../cpu/memory';
 
@@ -87,16 +88,7 @@ export function vmrun(h: Hart, vmcb: number, next: number, hostRip: number): Vmr
   const hs = svm.hsavePa;
   // "VMRUN": the host's state goes to the host save area (the lab keeps it in the VMCB
   // save-area layout), RIP = the instruction after VMRUN.
-  wr64(m, hs + VMCB.RIP, next);
-  wr64(m, hs + VMCB.RSP, regNumber(cpu, RSP));
-  wr64(m, hs + VMCB.RAX, regNumber(cpu, 0));
-  wr64(m, hs + VMCB.RFLAGS, cpu.rflags);
-  wr64(m, hs + VMCB.CR0, cpu.cr0);
-  wr64(m, hs + VMCB.CR3, cpu.cr3);
-  wr64(m, hs + VMCB.CR4, cpu.cr4);
-  wr64(m, hs + VMCB.EFER, svm.efer);
-  wr64(m, hs + VMCB.IDTR_BASE, cpu.idtr);
-  wr32(m, hs + VMCB.SS_SELECTOR, cpu.ss);
+  saveStateArea(m, hs, cpu, svm.efer, next);
   svm.hostLane = h.level;
   svm.vmcb = vmcb;
   const failure = vmrunCheck(m, vmcb);
@@ -132,18 +124,9 @@ export function vmrun(h: Hart, vmcb: number, next: number, hostRip: number): Vmr
   const guestLane = h.level + 1;
   swapBook(cpu, h.books[h.level], h.books[guestLane]);
   switchLane(h, guestLane);
-  cpu.rip = rd64(m, vmcb + VMCB.RIP);
+  svm.efer = loadStateArea(m, vmcb, cpu);
   // A `work` the last #VMEXIT interrupted resumes only if the guest resumes at it (docs/model.md).
   if (cpu.workRemaining > 0 && cpu.rip !== svm.workRip) cpu.workRemaining = 0;
-  setRegNumber(cpu, RSP, rd64(m, vmcb + VMCB.RSP));
-  setRegNumber(cpu, 0, rd64(m, vmcb + VMCB.RAX));
-  cpu.rflags = (rd32(m, vmcb + VMCB.RFLAGS) | RFLAGS.FIXED) >>> 0;
-  cpu.cr0 = rd32(m, vmcb + VMCB.CR0);
-  cpu.cr3 = rd64(m, vmcb + VMCB.CR3);
-  cpu.cr4 = rd32(m, vmcb + VMCB.CR4);
-  svm.efer = rd32(m, vmcb + VMCB.EFER);
-  cpu.idtr = rd64(m, vmcb + VMCB.IDTR_BASE);
-  cpu.ss = rd32(m, vmcb + VMCB.SS_SELECTOR) & 0xffff;
   cpu.activity = Activity.ACTIVE;
   // int_state bit 0: the guest is in an interrupt shadow for its first instruction.
   cpu.shadow = rd32(m, vmcb + VMCB.INT_STATE) & 1 ? Shadow.STI : 0;
