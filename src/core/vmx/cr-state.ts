@@ -24,23 +24,49 @@ function cr3Value(v: number): number {
  * at 1 instead, as VM exit does for the host (docs/model.md "Choices the lab makes").
  */
 export function loadGuestCrs(h: Hart, vmcs: VmcsState): void {
+  setCrs(h, guestCrsAfterEntry(h.cpu.cr0, vmcs));
+}
+
+/** The CR0, CR3 and CR4 a VM entry loads from `vmcs` on a processor whose CR0 is `cr0`. */
+export function guestCrsAfterEntry(cr0: number, vmcs: VmcsState): Crs {
+  return crsFromFields(cr0, vmcs, CRF.GUEST_CR0, CRF.GUEST_CR3, CRF.GUEST_CR4, 0);
+}
+
+interface Crs {
+  cr0: number;
+  cr3: number;
+  cr4: number;
+}
+
+/**
+ * CR0, CR3 and CR4 from three VMCS fields as entry and exit load them: CR0's kept bits stay
+ * the processor's, the bits fixed in VMX operation are 1, CR3 loses the bits beyond
+ * MAXPHYADDR; `cr4Set` is ORed into CR4.
+ */
+function crsFromFields(
+  cr0: number,
+  vmcs: VmcsState,
+  f0: number,
+  f3: number,
+  f4: number,
+  cr4Set: number,
+): Crs {
+  const v0 = readField(vmcs, f0) >>> 0;
+  return {
+    cr0: ((cr0 & CR0_KEPT) | (v0 & ~CR0_KEPT) | VMX_CR0_FIXED0) >>> 0,
+    cr3: cr3Value(readField(vmcs, f3)),
+    cr4: ((readField(vmcs, f4) >>> 0) | VMX_CR4_FIXED0 | cr4Set) >>> 0,
+  };
+}
+
+/** Load CRs into the processor; both transitions clear address-range monitoring. */
+function setCrs(h: Hart, v: Crs): void {
   const c = h.cpu;
-  const v = guestCrsAfterEntry(c.cr0, vmcs);
   c.cr0 = v.cr0;
   c.cr3 = v.cr3;
   c.cr4 = v.cr4;
   c.monitorArmed = false;
   c.mwaitBreak = false;
-}
-
-/** The CR0, CR3 and CR4 a VM entry loads from `vmcs` on a processor whose CR0 is `cr0`. */
-export function guestCrsAfterEntry(cr0: number, vmcs: VmcsState): { cr0: number; cr3: number; cr4: number } {
-  const g = readField(vmcs, CRF.GUEST_CR0) >>> 0;
-  return {
-    cr0: ((cr0 & CR0_KEPT) | (g & ~CR0_KEPT) | VMX_CR0_FIXED0) >>> 0,
-    cr3: cr3Value(readField(vmcs, CRF.GUEST_CR3)),
-    cr4: ((readField(vmcs, CRF.GUEST_CR4) >>> 0) | VMX_CR4_FIXED0) >>> 0,
-  };
 }
 
 /** "Saving Control Registers...": CR0, CR3 and CR4 into the guest-state area. */
@@ -57,23 +83,11 @@ export function saveGuestCrs(h: Hart, vmcs: VmcsState): void {
  * monitoring."
  */
 export function loadHostCrs(h: Hart, vmcs: VmcsState): void {
-  const c = h.cpu;
-  const v = hostCrsAfterExit(c.cr0, vmcs);
-  c.cr0 = v.cr0;
-  c.cr3 = v.cr3;
-  c.cr4 = v.cr4;
-  c.monitorArmed = false;
-  c.mwaitBreak = false;
+  setCrs(h, hostCrsAfterExit(h.cpu.cr0, vmcs));
 }
 
 /** The CR0, CR3 and CR4 a VM exit loads from `vmcs` on a processor whose CR0 is `cr0`. */
-export function hostCrsAfterExit(cr0: number, vmcs: VmcsState): { cr0: number; cr3: number; cr4: number } {
-  const h = readField(vmcs, CRF.HOST_CR0) >>> 0;
-  let cr4 = ((readField(vmcs, CRF.HOST_CR4) >>> 0) | VMX_CR4_FIXED0) >>> 0;
-  if (readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE) cr4 |= CR4.PAE;
-  return {
-    cr0: ((cr0 & CR0_KEPT) | (h & ~CR0_KEPT) | VMX_CR0_FIXED0) >>> 0,
-    cr3: cr3Value(readField(vmcs, CRF.HOST_CR3)),
-    cr4: cr4 >>> 0,
-  };
+export function hostCrsAfterExit(cr0: number, vmcs: VmcsState): Crs {
+  const pae = readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE ? CR4.PAE : 0;
+  return crsFromFields(cr0, vmcs, CRF.HOST_CR0, CRF.HOST_CR3, CRF.HOST_CR4, pae);
 }
