@@ -6,7 +6,6 @@ import { CR0, CR4 } from '../cpu/state';
 import type { Hart } from '../cpu/hart';
 import { MAXPHYADDR, VMX_CR0_FIXED0, VMX_CR4_FIXED0 } from '../cpu/control-regs';
 import { VM_EXIT } from './bits';
-import { CRF } from './fields-cr';
 import { F, type VmcsState, readField, writeField } from './vmcs';
 
 /** CR0 bits a VM entry or exit never modifies: ET, NW, CD and the reserved 15:6, 17, 28:19. */
@@ -29,7 +28,7 @@ export function loadGuestCrs(h: Hart, vmcs: VmcsState): void {
 
 /** The CR0, CR3 and CR4 a VM entry loads from `vmcs` on a processor whose CR0 is `cr0`. */
 export function guestCrsAfterEntry(cr0: number, vmcs: VmcsState): Crs {
-  return crsFromFields(cr0, vmcs, CRF.GUEST_CR0, CRF.GUEST_CR3, CRF.GUEST_CR4, 0);
+  return crsFromFields(cr0, vmcs, F.GUEST_CR0, F.GUEST_CR3, F.GUEST_CR4, 0);
 }
 
 interface Crs {
@@ -71,9 +70,9 @@ function setCrs(h: Hart, v: Crs): void {
 
 /** "Saving Control Registers...": CR0, CR3 and CR4 into the guest-state area. */
 export function saveGuestCrs(h: Hart, vmcs: VmcsState): void {
-  writeField(vmcs, CRF.GUEST_CR0, h.cpu.cr0);
-  writeField(vmcs, CRF.GUEST_CR3, h.cpu.cr3);
-  writeField(vmcs, CRF.GUEST_CR4, h.cpu.cr4);
+  writeField(vmcs, F.GUEST_CR0, h.cpu.cr0);
+  writeField(vmcs, F.GUEST_CR3, h.cpu.cr3);
+  writeField(vmcs, F.GUEST_CR4, h.cpu.cr4);
 }
 
 /**
@@ -89,5 +88,5 @@ export function loadHostCrs(h: Hart, vmcs: VmcsState): void {
 /** The CR0, CR3 and CR4 a VM exit loads from `vmcs` on a processor whose CR0 is `cr0`. */
 export function hostCrsAfterExit(cr0: number, vmcs: VmcsState): Crs {
   const pae = readField(vmcs, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE ? CR4.PAE : 0;
-  return crsFromFields(cr0, vmcs, CRF.HOST_CR0, CRF.HOST_CR3, CRF.HOST_CR4, pae);
+  return crsFromFields(cr0, vmcs, F.HOST_CR0, F.HOST_CR3, F.HOST_CR4, pae);
 }

@@ -9,8 +9,6 @@ import { DEBUGCTL_SUPPORTED, DR6 } from '../cpu/debug';
 import { Activity, RFLAGS, Shadow } from '../cpu/state';
 import { PIN_BASED, VM_ENTRY } from './bits';
 import { DEFAULT_VMX_FEATURES, VMX_MSR, type VmxCaps, readVmxMsr, vmxCaps } from './capabilities';
-import { fieldByName } from './fields';
-import { CRF } from './fields-cr';
 import { MAXPHYADDR } from '../cpu/control-regs';
 import { F, readField, type VmcsState } from './vmcs';
 
@@ -44,18 +42,6 @@ export function supportedActivityStates(caps: VmxCaps): number {
 }
 
 const DEFAULT_CAPS = vmxCaps(DEFAULT_VMX_FEATURES);
-
-/** Encodings of the MSR and descriptor-table fields checked here. */
-const G = Object.fromEntries(
-  [
-    'GUEST_SYSENTER_ESP',
-    'GUEST_SYSENTER_EIP',
-    'GUEST_GDTR_BASE',
-    'GUEST_IDTR_BASE',
-    'GUEST_GDTR_LIMIT',
-    'GUEST_IDTR_LIMIT',
-  ].map((n) => [n, fieldByName(n)!.encoding]),
-) as Record<string, number>;
 
 /** Pending-debug-exceptions bits 11:4, 13, 15 (bits 63:17 are checked apart). */
 const PENDING_DBG_RESERVED_LOW = 0xaff0;
@@ -94,18 +80,18 @@ export function guestStateFailure(vmcs: VmcsState, caps: VmxCaps = DEFAULT_CAPS)
   // processor's physical-address width (MAXPHYADDR 36) must be 0 (CR0/CR4 fixed bits: the lab
   // keeps them at 1 instead, docs/model.md); the IA32_SYSENTER_ESP and IA32_SYSENTER_EIP
   // fields must hold canonical addresses.
-  if (readField(vmcs, CRF.GUEST_CR3) >= 2 ** MAXPHYADDR)
+  if (readField(vmcs, F.GUEST_CR3) >= 2 ** MAXPHYADDR)
     return fail(`GUEST_CR3: bits 63:${MAXPHYADDR} (beyond the physical-address width) must be 0`);
   // IA32_SYSENTER_ESP and IA32_SYSENTER_EIP must be canonical.
-  if (!canonical(readField(vmcs, G.GUEST_SYSENTER_ESP)) || !canonical(readField(vmcs, G.GUEST_SYSENTER_EIP)))
+  if (!canonical(readField(vmcs, F.GUEST_SYSENTER_ESP)) || !canonical(readField(vmcs, F.GUEST_SYSENTER_EIP)))
     return fail('GUEST_SYSENTER_ESP and GUEST_SYSENTER_EIP must be canonical');
 
   // "Checks on Guest Descriptor-Table Registers": the GDTR and IDTR bases must be canonical and
   // bits 31:16 of their limits 0. (The segment-register checks before them are not modelled:
   // the lab has no segmentation, docs/model.md.)
-  if (!canonical(readField(vmcs, G.GUEST_GDTR_BASE)) || !canonical(readField(vmcs, G.GUEST_IDTR_BASE)))
+  if (!canonical(readField(vmcs, F.GUEST_GDTR_BASE)) || !canonical(readField(vmcs, F.GUEST_IDTR_BASE)))
     return fail('GUEST_GDTR_BASE and GUEST_IDTR_BASE must be canonical');
-  if (readField(vmcs, G.GUEST_GDTR_LIMIT) > 0xffff || readField(vmcs, G.GUEST_IDTR_LIMIT) > 0xffff)
+  if (readField(vmcs, F.GUEST_GDTR_LIMIT) > 0xffff || readField(vmcs, F.GUEST_IDTR_LIMIT) > 0xffff)
     return fail('GUEST_GDTR_LIMIT and GUEST_IDTR_LIMIT: bits 31:16 must be 0');
 
   // "Checks on Guest RIP, RFLAGS, and SSP".

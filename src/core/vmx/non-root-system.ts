@@ -6,10 +6,9 @@
 import { Op } from '../asm/ir';
 import type { DInstr } from '../cpu/decoded';
 import type { Hart } from '../cpu/hart';
-import { CRF } from './fields-cr';
 import { CPU_BASED, SECONDARY_EXEC } from './bits';
 import { currentVmcs } from './state';
-import { type VmcsState, readField } from './vmcs';
+import { F, type VmcsState, readField } from './vmcs';
 import { ExitReason, type ExitInfo } from './vm-exit';
 
 const TWO32 = 0x100000000;
@@ -26,8 +25,8 @@ function field(h: Hart, encoding: number): number {
 /** The mask and read shadow of CR0 or CR4. */
 function maskShadow(h: Hart, cr: number): [number, number] {
   return cr === 0
-    ? [field(h, CRF.CR0_GUEST_HOST_MASK), field(h, CRF.CR0_READ_SHADOW)]
-    : [field(h, CRF.CR4_GUEST_HOST_MASK), field(h, CRF.CR4_READ_SHADOW)];
+    ? [field(h, F.CR0_GUEST_HOST_MASK), field(h, F.CR0_READ_SHADOW)]
+    : [field(h, F.CR4_GUEST_HOST_MASK), field(h, F.CR4_READ_SHADOW)];
 }
 
 /**
@@ -84,10 +83,10 @@ function crExits(h: Hart, ins: DInstr): boolean {
       if (!toCr) return (proc & CPU_BASED.CPU_BASED_CR3_STORE_EXITING) !== 0;
       if (!(proc & CPU_BASED.CPU_BASED_CR3_LOAD_EXITING)) return false;
       // No exit when the value equals one of the first CR3_TARGET_COUNT target values.
-      const count = Math.min(field(h, CRF.CR3_TARGET_COUNT), 4);
+      const count = Math.min(field(h, F.CR3_TARGET_COUNT), 4);
       const [vl, vh] = reg64(h, ins.a.reg);
       for (let i = 0; i < count; i++) {
-        const [tl, th] = halves(field(h, CRF.CR3_TARGET_VALUE0 + 2 * i));
+        const [tl, th] = halves(field(h, F.CR3_TARGET_VALUE0 + 2 * i));
         if (tl === vl && th === vh) return false;
       }
       return true;
@@ -122,7 +121,7 @@ function ioExits(h: Hart, port: number, size: number): boolean {
   if (port + size - 1 > 0xffff) return true;
   const bytes = h.mem.bytes;
   for (let p = port; p < port + size; p++) {
-    const base = field(h, p < 0x8000 ? CRF.IO_BITMAP_A : CRF.IO_BITMAP_B);
+    const base = field(h, p < 0x8000 ? F.IO_BITMAP_A : F.IO_BITMAP_B);
     const addr = base + ((p & 0x7fff) >>> 3);
     if (addr < 0 || addr >= bytes.length) return true;
     if ((bytes[addr] >>> (p & 7)) & 1) return true;
@@ -221,12 +220,12 @@ export function systemInstructionExit(h: Hart, ins: DInstr): ExitInfo | null {
  * physical-address width (36 bits). A message for VMfailValid(7), or null.
  */
 export function checkSystemControls(vmcs: VmcsState, proc: number): string | null {
-  const count = readField(vmcs, CRF.CR3_TARGET_COUNT);
+  const count = readField(vmcs, F.CR3_TARGET_COUNT);
   if (count > 4) return `CR3_TARGET_COUNT is ${count}: at most 4 CR3-target values`;
   if (proc & CPU_BASED.CPU_BASED_USE_IO_BITMAPS) {
     for (const [name, enc] of [
-      ['IO_BITMAP_A', CRF.IO_BITMAP_A],
-      ['IO_BITMAP_B', CRF.IO_BITMAP_B],
+      ['IO_BITMAP_A', F.IO_BITMAP_A],
+      ['IO_BITMAP_B', F.IO_BITMAP_B],
     ] as const) {
       const a = readField(vmcs, enc);
       if (a % 4096 !== 0 || a >= 2 ** 36)

@@ -12,7 +12,6 @@ import { Activity, RFLAGS, RSP, Shadow, setRegNumber, swapBook } from '../cpu/st
 import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_EXIT } from './bits';
 import { VMX_REVISION, readRevision } from './capabilities';
 import { F, readField, type VmcsState } from './vmcs';
-import { CRF } from './fields-cr';
 import { MAXPHYADDR } from '../cpu/control-regs';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason, vmExit } from './vm-exit';
 import type { VmxState } from './state';
@@ -124,7 +123,7 @@ export function checkHostState(vmcs: VmcsState): string | null {
   // "Checks on Host Control Registers, MSRs, and SSP": HOST_CR3 bits beyond the physical-address
   // width must be 0. (The CR0/CR4 fixed bits are not checked: VM exit keeps them at 1, lab
   // choice in docs/model.md.)
-  if (readField(vmcs, CRF.HOST_CR3) >= 2 ** MAXPHYADDR)
+  if (readField(vmcs, F.HOST_CR3) >= 2 ** MAXPHYADDR)
     return `HOST_CR3: bits 63:${MAXPHYADDR} (beyond the physical-address width) must be 0`;
   for (const enc of HOST_SELECTORS) {
     if (readField(vmcs, enc) & 7)

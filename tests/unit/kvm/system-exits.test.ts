@@ -4,7 +4,6 @@
 // handle_monitor/handle_mwait (NOPs) and kvm_emulate_cpuid.
 import { describe, expect, it } from 'vitest';
 import { CPU_BASED, SECONDARY_EXEC } from '../../../src/core/vmx/bits';
-import { CRF } from '../../../src/core/vmx/fields-cr';
 import { ExitReason } from '../../../src/core/vmx/vm-exit';
 import { F, Fn, decisions, exits, glabel, guestQ, kvmAt, runKvm, vmcsAt } from './kvm-helpers';
 
@@ -97,8 +96,8 @@ describe('vmcs01 as vmx.c sets it without EPT and TPR shadow', () => {
     expect(
       vmcsAt(s, first.step, F.SECONDARY_VM_EXEC_CONTROL) & SECONDARY_EXEC.SECONDARY_EXEC_WBINVD_EXITING,
     ).toBe(SECONDARY_EXEC.SECONDARY_EXEC_WBINVD_EXITING);
-    expect(vmcsAt(s, first.step, CRF.CR0_GUEST_HOST_MASK)).toBe(0xfffffff7);
-    expect(vmcsAt(s, first.step, CRF.CR4_GUEST_HOST_MASK)).toBe(0xfffef8f1);
+    expect(vmcsAt(s, first.step, F.CR0_GUEST_HOST_MASK)).toBe(0xfffffff7);
+    expect(vmcsAt(s, first.step, F.CR4_GUEST_HOST_MASK)).toBe(0xfffef8f1);
   });
   it('the guest reads the CR0 and CR4 of bare metal from the read shadows, without exits', () => {
     expect([q('cr0_read'), q('cr4_read')]).toEqual([0x80010033n, 0x2020n]);
@@ -124,7 +123,7 @@ describe('handle_cr', () => {
     expect(wwp.d0).toBe(ExitReason.CR_ACCESS);
     const d = crs.find((x) => x.step > wwp.step)!;
     expect(kvmAt(s, d.step).cr0).toBe(0x80000033);
-    expect(vmcsAt(s, d.step, CRF.CR0_READ_SHADOW)).toBe(0x80000033);
+    expect(vmcsAt(s, d.step, F.CR0_READ_SHADOW)).toBe(0x80000033);
     expect(q('cr0_after') & ~8n).toBe(0x80000033n);
   });
   it('a reserved CR4 bit: #GP(0) injected, the guest handler runs', () => {

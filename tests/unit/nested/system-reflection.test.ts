@@ -4,7 +4,6 @@
 // qualification and instruction information; one it did not ask for is handled by L0 for L2.
 // prepare_vmcs02 merges the CR masks and gives L2 vmcs12's read shadows.
 import { describe, expect, it } from 'vitest';
-import { CRF } from '../../../src/core/vmx/fields-cr';
 import {
   ExitReason,
   F,
@@ -70,7 +69,7 @@ describe('CR access: nested_vmx_exit_handled_cr', () => {
     const { s, e, at } = nest(['mov rax, 0x6000', 'mov cr3, rax']);
     expect(e.reason).toBe(ExitReason.VMCALL);
     expect(decisions(s, Fn.handle_cr).filter((d) => d.step < e.step)).toHaveLength(1);
-    expect(at(CRF.GUEST_CR3)).toBe(0x6000);
+    expect(at(F.GUEST_CR3)).toBe(0x6000);
   });
   it('with CR3-load exiting and no matching target: reflected, qualification CR3 / MOV to / RAX', () => {
     const { e, at } = nest(['mov rax, 0x6000', 'mov cr3, rax'], [`${PROC}, CPU_BASED_CR3_LOAD_EXITING`]);

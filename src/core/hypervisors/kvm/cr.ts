@@ -6,7 +6,6 @@
 // shadows. CR8 is the emulated local APIC's TPR (no TPR shadow: CR8 accesses exit).
 import { CR0, CR4, CR0_INITIAL, CR4_INITIAL, RSP } from '../../cpu/state';
 import { CR4_SUPPORTED, MAXPHYADDR } from '../../cpu/control-regs';
-import { CRF } from '../../vmx/fields-cr';
 import { F, readField } from '../../vmx/vmcs';
 import { type KvmContext, type KvmStepResult, decide } from './context';
 import { Fn } from './functions';
@@ -33,30 +32,30 @@ export const KVM_CR4_MASK = ~KVM_CR4_GUEST_OWNED >>> 0;
 /** vmx_set_cr0: the guest's CR0 in the read shadow, with the always-on bits in GUEST_CR0. */
 export function vmxSetCr0(c: KvmContext, cr0: number): void {
   c.kvm.cr0 = cr0 >>> 0;
-  wr(c, CRF.GUEST_CR0, ((cr0 & ~CR0_ALWAYS_OFF) | CR0_ALWAYS_ON) >>> 0);
-  wr(c, CRF.CR0_READ_SHADOW, cr0 >>> 0);
+  wr(c, F.GUEST_CR0, ((cr0 & ~CR0_ALWAYS_OFF) | CR0_ALWAYS_ON) >>> 0);
+  wr(c, F.CR0_READ_SHADOW, cr0 >>> 0);
 }
 
 /** vmx_set_cr4. */
 export function vmxSetCr4(c: KvmContext, cr4: number): void {
   c.kvm.cr4 = cr4 >>> 0;
-  wr(c, CRF.GUEST_CR4, (cr4 | CR4_ALWAYS_ON) >>> 0);
-  wr(c, CRF.CR4_READ_SHADOW, cr4 >>> 0);
+  wr(c, F.GUEST_CR4, (cr4 | CR4_ALWAYS_ON) >>> 0);
+  wr(c, F.CR4_READ_SHADOW, cr4 >>> 0);
 }
 
 /** kvm_set_cr3 → the MMU: the lab has no page tables, so GUEST_CR3 is the guest's CR3 itself. */
 export function vmxSetCr3(c: KvmContext, cr3: number): void {
   c.kvm.cr3 = cr3;
-  wr(c, CRF.GUEST_CR3, cr3);
+  wr(c, F.GUEST_CR3, cr3);
 }
 
 /** init_vmcs / vmx_vcpu_reset: masks, and the vCPU's first CR values (those of bare metal). */
 export function initVmcsCrs(c: KvmContext): void {
-  wr(c, CRF.CR0_GUEST_HOST_MASK, KVM_CR0_MASK);
-  wr(c, CRF.CR4_GUEST_HOST_MASK, KVM_CR4_MASK);
-  wr(c, CRF.HOST_CR0, CR0_INITIAL);
-  wr(c, CRF.HOST_CR3, 0);
-  wr(c, CRF.HOST_CR4, CR4_INITIAL);
+  wr(c, F.CR0_GUEST_HOST_MASK, KVM_CR0_MASK);
+  wr(c, F.CR4_GUEST_HOST_MASK, KVM_CR4_MASK);
+  wr(c, F.HOST_CR0, CR0_INITIAL);
+  wr(c, F.HOST_CR3, 0);
+  wr(c, F.HOST_CR4, CR4_INITIAL);
   vmxSetCr0(c, CR0_INITIAL);
   vmxSetCr3(c, 0);
   vmxSetCr4(c, CR4_INITIAL);
@@ -138,8 +137,8 @@ export function handleCr(
   const orig = lo;
   const vmcs12 = kvm.nested.guestMode ? currentVmcs12(kvm.nested) : null;
   if (vmcs12 && (cr === 0 || cr === 4)) {
-    const mask = readField(vmcs12, cr === 0 ? CRF.CR0_GUEST_HOST_MASK : CRF.CR4_GUEST_HOST_MASK) >>> 0;
-    const guest = readField(vmcs12, cr === 0 ? CRF.GUEST_CR0 : CRF.GUEST_CR4) >>> 0;
+    const mask = readField(vmcs12, cr === 0 ? F.CR0_GUEST_HOST_MASK : F.CR4_GUEST_HOST_MASK) >>> 0;
+    const guest = readField(vmcs12, cr === 0 ? F.GUEST_CR0 : F.GUEST_CR4) >>> 0;
     lo = ((lo & ~mask) | (guest & mask)) >>> 0;
     hi = 0;
   }
@@ -147,14 +146,14 @@ export function handleCr(
   switch (cr) {
     case 0:
       ok = kvmSetCr0(c, lo, hi);
-      if (ok && vmcs12) wr(c, CRF.CR0_READ_SHADOW, orig);
+      if (ok && vmcs12) wr(c, F.CR0_READ_SHADOW, orig);
       break;
     case 3:
       ok = kvmSetCr3(c, lo, hi);
       break;
     case 4:
       ok = kvmSetCr4(c, lo, hi);
-      if (ok && vmcs12) wr(c, CRF.CR4_READ_SHADOW, orig);
+      if (ok && vmcs12) wr(c, F.CR4_READ_SHADOW, orig);
       break;
     default:
       // kvm_set_cr8: bits 63:4 reserved; kvm_lapic_set_tpr.

@@ -5,7 +5,6 @@
 import { CR0, CR4 } from '../../cpu/state';
 import { VMX_CR0_FIXED0, VMX_CR4_FIXED0 } from '../../cpu/control-regs';
 import { VM_EXIT } from '../../vmx/bits';
-import { CRF } from '../../vmx/fields-cr';
 import { F, type VmcsState, readField, writeField } from '../../vmx/vmcs';
 import type { KvmContext } from './context';
 import {
@@ -35,17 +34,17 @@ const low = (v: number) => v >>> 0;
 
 /** prepare_vmcs02: CR masks (L0's | L1's), L2's CRs from vmcs12, the read shadows L2 sees. */
 export function prepareVmcs02Crs(c: KvmContext, vmcs12: VmcsState): void {
-  const mask0 = low(readField(vmcs12, CRF.CR0_GUEST_HOST_MASK));
-  const mask4 = low(readField(vmcs12, CRF.CR4_GUEST_HOST_MASK));
-  wr(c, CRF.CR0_GUEST_HOST_MASK, (KVM_CR0_MASK | mask0) >>> 0);
-  wr(c, CRF.CR4_GUEST_HOST_MASK, (KVM_CR4_MASK | mask4) >>> 0);
-  vmxSetCr0(c, loadedCr0(c.kvm.cr0, low(readField(vmcs12, CRF.GUEST_CR0))));
-  vmxSetCr4(c, (low(readField(vmcs12, CRF.GUEST_CR4)) | VMX_CR4_FIXED0) >>> 0);
-  vmxSetCr3(c, readField(vmcs12, CRF.GUEST_CR3));
+  const mask0 = low(readField(vmcs12, F.CR0_GUEST_HOST_MASK));
+  const mask4 = low(readField(vmcs12, F.CR4_GUEST_HOST_MASK));
+  wr(c, F.CR0_GUEST_HOST_MASK, (KVM_CR0_MASK | mask0) >>> 0);
+  wr(c, F.CR4_GUEST_HOST_MASK, (KVM_CR4_MASK | mask4) >>> 0);
+  vmxSetCr0(c, loadedCr0(c.kvm.cr0, low(readField(vmcs12, F.GUEST_CR0))));
+  vmxSetCr4(c, (low(readField(vmcs12, F.GUEST_CR4)) | VMX_CR4_FIXED0) >>> 0);
+  vmxSetCr3(c, readField(vmcs12, F.GUEST_CR3));
   // nested_read_cr0/cr4: L1's bits from vmcs12's read shadow, the rest from vmcs12's guest CR.
   const read = (g: number, s: number, m: number) => ((g & ~m) | (s & m)) >>> 0;
-  wr(c, CRF.CR0_READ_SHADOW, read(c.kvm.cr0, low(readField(vmcs12, CRF.CR0_READ_SHADOW)), mask0));
-  wr(c, CRF.CR4_READ_SHADOW, read(c.kvm.cr4, low(readField(vmcs12, CRF.CR4_READ_SHADOW)), mask4));
+  wr(c, F.CR0_READ_SHADOW, read(c.kvm.cr0, low(readField(vmcs12, F.CR0_READ_SHADOW)), mask0));
+  wr(c, F.CR4_READ_SHADOW, read(c.kvm.cr4, low(readField(vmcs12, F.CR4_READ_SHADOW)), mask4));
 }
 
 /**
@@ -62,18 +61,18 @@ export function syncVmcs02CrsToVmcs12(c: KvmContext, vmcs12: VmcsState): void {
       (low(rd(c, shadowEnc)) & ~(m12 | owned));
     writeField(vmcs12, guestEnc, v >>> 0);
   };
-  sync(CRF.GUEST_CR0, CRF.CR0_READ_SHADOW, CRF.CR0_GUEST_HOST_MASK, KVM_CR0_GUEST_OWNED);
-  sync(CRF.GUEST_CR4, CRF.CR4_READ_SHADOW, CRF.CR4_GUEST_HOST_MASK, KVM_CR4_GUEST_OWNED);
-  writeField(vmcs12, CRF.GUEST_CR3, c.kvm.cr3);
+  sync(F.GUEST_CR0, F.CR0_READ_SHADOW, F.CR0_GUEST_HOST_MASK, KVM_CR0_GUEST_OWNED);
+  sync(F.GUEST_CR4, F.CR4_READ_SHADOW, F.CR4_GUEST_HOST_MASK, KVM_CR4_GUEST_OWNED);
+  writeField(vmcs12, F.GUEST_CR3, c.kvm.cr3);
 }
 
 /** load_vmcs12_host_state: L1's CRs from vmcs12's host fields, vmcs01's masks back. */
 export function loadVmcs12HostCrs(c: KvmContext, vmcs12: VmcsState): void {
-  wr(c, CRF.CR0_GUEST_HOST_MASK, KVM_CR0_MASK);
-  wr(c, CRF.CR4_GUEST_HOST_MASK, KVM_CR4_MASK);
-  vmxSetCr0(c, loadedCr0(c.kvm.cr0, low(readField(vmcs12, CRF.HOST_CR0))));
-  let cr4 = (low(readField(vmcs12, CRF.HOST_CR4)) | VMX_CR4_FIXED0) >>> 0;
+  wr(c, F.CR0_GUEST_HOST_MASK, KVM_CR0_MASK);
+  wr(c, F.CR4_GUEST_HOST_MASK, KVM_CR4_MASK);
+  vmxSetCr0(c, loadedCr0(c.kvm.cr0, low(readField(vmcs12, F.HOST_CR0))));
+  let cr4 = (low(readField(vmcs12, F.HOST_CR4)) | VMX_CR4_FIXED0) >>> 0;
   if (readField(vmcs12, F.VM_EXIT_CONTROLS) & VM_EXIT.VM_EXIT_HOST_ADDR_SPACE_SIZE) cr4 |= CR4.PAE;
   vmxSetCr4(c, cr4 >>> 0);
-  vmxSetCr3(c, readField(vmcs12, CRF.HOST_CR3) % 2 ** 36);
+  vmxSetCr3(c, readField(vmcs12, F.HOST_CR3) % 2 ** 36);
 }

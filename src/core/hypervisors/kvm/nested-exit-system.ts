@@ -4,7 +4,6 @@
 // from vmcs12 as the processor would have decided it had vmcs12 been in force.
 import { RSP } from '../../cpu/state';
 import { CPU_BASED, SECONDARY_EXEC } from '../../vmx/bits';
-import { CRF } from '../../vmx/fields-cr';
 import { ExitReason } from '../../vmx/vm-exit';
 import { F, type VmcsState, readField } from '../../vmx/vmcs';
 import type { KvmContext } from './context';
@@ -34,8 +33,8 @@ function handledCr(c: KvmContext, vmcs12: VmcsState): boolean {
     case 0:
     case 4: {
       if (!toCr) return false;
-      const mask = readField(vmcs12, cr === 0 ? CRF.CR0_GUEST_HOST_MASK : CRF.CR4_GUEST_HOST_MASK);
-      const shadow = readField(vmcs12, cr === 0 ? CRF.CR0_READ_SHADOW : CRF.CR4_READ_SHADOW);
+      const mask = readField(vmcs12, cr === 0 ? F.CR0_GUEST_HOST_MASK : F.CR4_GUEST_HOST_MASK);
+      const shadow = readField(vmcs12, cr === 0 ? F.CR0_READ_SHADOW : F.CR4_READ_SHADOW);
       const mh = Math.floor(mask / 0x100000000) >>> 0;
       const sh = Math.floor(shadow / 0x100000000) >>> 0;
       return ((lo ^ shadow) & mask) !== 0 || ((hi ^ sh) & mh) !== 0;
@@ -44,9 +43,9 @@ function handledCr(c: KvmContext, vmcs12: VmcsState): boolean {
       if (!toCr) return (proc & CPU_BASED.CPU_BASED_CR3_STORE_EXITING) !== 0;
       if (!(proc & CPU_BASED.CPU_BASED_CR3_LOAD_EXITING)) return false;
       const value = hi * 0x100000000 + lo;
-      const count = Math.min(readField(vmcs12, CRF.CR3_TARGET_COUNT), 4);
+      const count = Math.min(readField(vmcs12, F.CR3_TARGET_COUNT), 4);
       for (let i = 0; i < count; i++)
-        if (readField(vmcs12, CRF.CR3_TARGET_VALUE0 + 2 * i) === value) return false;
+        if (readField(vmcs12, F.CR3_TARGET_VALUE0 + 2 * i) === value) return false;
       return true;
     }
     default:
@@ -71,7 +70,7 @@ function handledIo(c: KvmContext, vmcs12: VmcsState): boolean {
   if (port + size - 1 > 0xffff) return true;
   const bytes = c.h.lanes[c.guestLane]!.mem.bytes;
   for (let p = port; p < port + size; p++) {
-    const base = readField(vmcs12, p < 0x8000 ? CRF.IO_BITMAP_A : CRF.IO_BITMAP_B);
+    const base = readField(vmcs12, p < 0x8000 ? F.IO_BITMAP_A : F.IO_BITMAP_B);
     const addr = base + ((p & 0x7fff) >>> 3);
     if (addr < 0 || addr >= bytes.length) return true;
     if ((bytes[addr] >>> (p & 7)) & 1) return true;

@@ -20,7 +20,6 @@ import { rd, wr } from './vmx';
 import { emulated, fail, failInvalid, needVmxon } from './nested-instructions';
 import { copyShadowToVmcs12 } from './nested-shadow';
 import { loadVmcs12HostCrs, prepareVmcs02Crs, syncVmcs02CrsToVmcs12 } from './nested-cr';
-import { CRF } from '../../vmx/fields-cr';
 
 /** nested_vmx_run's decision record: d1 = RUN_FAILED when a check failed (d2 = outcome). */
 export const RUN_FAILED = 2;
@@ -119,9 +118,9 @@ export function prepareVmcs02(
     F.HOST_RSP,
     F.HOST_IDTR_BASE,
     F.HOST_SS_SELECTOR,
-    CRF.HOST_CR0,
-    CRF.HOST_CR3,
-    CRF.HOST_CR4,
+    F.HOST_CR0,
+    F.HOST_CR3,
+    F.HOST_CR4,
   ])
     set(enc, v01(enc), "L0's host state: vmx_set_constant_host_state");
   for (const enc of [
