@@ -64,7 +64,8 @@ export function svmBoundaryEvent(h: Hart): number {
   const cpu = h.cpu;
   if (svm.pendingExit) return SvmBoundary.PENDING_EXIT;
   if (singleStepDue(cpu)) return SvmBoundary.DEBUG_TRAP;
-  // The interrupt shadow (STI, MOV SS, or int_state at VMRUN) holds NMIs and interrupts.
+  // The interrupt shadow (STI, MOV SS, or int_state at VMRUN; APM "Interrupt Shadows") holds
+  // NMIs and interrupts, and with them their intercepts here (lab reading, docs/svm.md).
   if (cpu.shadow !== 0 || vgifBlocks(h)) return SvmBoundary.NONE;
   const c = svm.intCtl;
   if (cpu.nmiPending) {
