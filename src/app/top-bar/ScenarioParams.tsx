@@ -1,5 +1,9 @@
 // A scenario's parameters as controls: booleans as toggles, choices as selects, free numbers
 // and strings as small fields. Changing one reloads the scenario with the new value.
+//
+// While the scenario reloads the controls are aria-disabled, not disabled, and keep their
+// identity across the new value: a disabled or remounted control loses the keyboard focus, and
+// the arrow keys would then step the run instead of moving through the select's choices.
 import { useState } from 'react';
 import type { ParamInfo } from '../../core/engine/view';
 import { useLab, useLabStoreApi } from '../sim-client-context';
@@ -8,7 +12,9 @@ import type { ParamValue } from '../store/types';
 
 function ParamField({ param, disabled }: { param: ParamInfo; disabled: boolean }) {
   const store = useLabStoreApi();
-  const set = (value: ParamValue) => void store.getState().setParam(param.key, value);
+  const set = (value: ParamValue) => {
+    if (!disabled) void store.getState().setParam(param.key, value);
+  };
   const id = `param-${param.key}`;
 
   if (param.type === 'boolean') {
@@ -20,7 +26,7 @@ function ParamField({ param, disabled }: { param: ParamInfo; disabled: boolean }
         aria-checked={on}
         className={`param-toggle${on ? ' on' : ''}`}
         title={param.description}
-        disabled={disabled}
+        aria-disabled={disabled}
         data-testid={id}
         onClick={() => set(!on)}
       >
@@ -36,7 +42,7 @@ function ParamField({ param, disabled }: { param: ParamInfo; disabled: boolean }
         <select
           data-testid={id}
           value={String(param.value)}
-          disabled={disabled}
+          aria-disabled={disabled}
           onChange={(e) => {
             const choice = param.choices!.find((c) => String(c) === e.target.value);
             if (choice !== undefined) set(choice);
@@ -70,6 +76,13 @@ function FreeParamField({
   onCommit: (value: ParamValue) => void;
 }) {
   const [text, setText] = useState(String(param.value));
+  // The value changed under the field (a reload, a link): show it (React's "adjust state
+  // while rendering" pattern, so the field keeps its focus).
+  const [shown, setShown] = useState(param.value);
+  if (shown !== param.value) {
+    setShown(param.value);
+    setText(String(param.value));
+  }
   const commit = () => {
     if (text === String(param.value)) return;
     if (param.type === 'number') {
@@ -87,7 +100,8 @@ function FreeParamField({
         data-testid={`param-${param.key}`}
         className={param.type === 'number' ? 'param-number' : 'param-text'}
         value={text}
-        disabled={disabled}
+        aria-disabled={disabled}
+        readOnly={disabled}
         onChange={(e) => setText(e.target.value)}
         onBlur={commit}
         onKeyDown={(e) => {
@@ -105,7 +119,7 @@ export function ScenarioParams() {
   return (
     <div className="scenario-params" aria-label="Scenario parameters" role="group">
       {info.params.map((p) => (
-        <ParamField key={`${info.name}:${p.key}:${String(p.value)}`} param={p} disabled={loading} />
+        <ParamField key={`${info.name}:${p.key}`} param={p} disabled={loading} />
       ))}
     </div>
   );
