@@ -52,3 +52,25 @@ test('the lab opens on the first built-in at step 0, with its program shown', as
   await expect(page.getByTestId('playhead')).toHaveAttribute('data-step', '0');
   await expect(page.getByTestId('assertions').getByTestId('assertion')).toHaveCount(trace.assertions.length);
 });
+
+test('the page names its icon and manifest, and both are served from the app itself', async ({ page }) => {
+  await openLab(page);
+  const icon = await page.locator('link[rel="icon"]').getAttribute('href');
+  const manifestHref = await page.locator('link[rel="manifest"]').getAttribute('href');
+  expect(icon).toBe('./icon.svg');
+  const iconResponse = await page.request.get(new URL(icon!, page.url()).href);
+  expect(iconResponse.ok()).toBe(true);
+  expect(await iconResponse.text()).toContain('<svg');
+  const manifestUrl = new URL(manifestHref!, page.url()).href;
+  const manifest = (await (await page.request.get(manifestUrl)).json()) as {
+    name: string;
+    start_url: string;
+    icons: { src: string; type: string }[];
+  };
+  expect(manifest.name).toMatch(/^nestlab/);
+  expect(manifest.start_url).toBe('./');
+  // Each icon the manifest lists resolves next to it.
+  for (const i of manifest.icons) {
+    expect((await page.request.get(new URL(i.src, manifestUrl).href)).ok()).toBe(true);
+  }
+});
