@@ -212,3 +212,35 @@ test('a skip typed into the program is listed as skipped, neither passed nor fai
   await expect(row).toContainText('skipped: this check does not apply here');
   await expect(row).toContainText(`L0:${skips[0].line} · step ${skips[0].step}`);
 });
+
+// Issue 11 item 8: at 1024x768 a scenario with many parameters wraps them onto a second row
+// of the top bar instead of hiding the last ones behind a scroll.
+for (const name of ['soft-vnmi', 'immediate-exit']) {
+  test(`every parameter of ${name} is in view at 1024x768`, async ({ page }) => {
+    await page.setViewportSize({ width: 1024, height: 768 });
+    await openLab(page, `/#v=1&builtin=${name}`);
+    const group = page.getByRole('group', { name: 'Scenario parameters' });
+    const controls = group.locator('[data-testid^="param-"]');
+    expect(await controls.count()).toBeGreaterThanOrEqual(4);
+    const frame = (await group.boundingBox())!;
+    for (const box of await controls.evaluateAll((els) =>
+      els.map((e) => {
+        const r = e.getBoundingClientRect();
+        return {
+          id: e.getAttribute('data-testid'),
+          left: r.left,
+          right: r.right,
+          top: r.top,
+          bottom: r.bottom,
+        };
+      }),
+    )) {
+      expect(box.left, box.id!).toBeGreaterThanOrEqual(frame.x - 0.5);
+      expect(box.right, box.id!).toBeLessThanOrEqual(Math.min(1024, frame.x + frame.width) + 0.5);
+      expect(box.bottom, box.id!).toBeLessThanOrEqual(frame.y + frame.height + 0.5);
+    }
+    // The bar's buttons stay in view beside them.
+    const share = (await page.getByTestId('share-button').boundingBox())!;
+    expect(share.x + share.width).toBeLessThanOrEqual(1024);
+  });
+}
