@@ -59,7 +59,7 @@ export function App() {
       <TopBar />
       <Banners />
       <TransportBar />
-      <main className="lab-main" style={mainStyle}>
+      <main className={`lab-main${info?.virtualization ? ' virtualization' : ''}`} style={mainStyle}>
         <div className="work-column">
           <WorkPane />
           <AssertionList />

@@ -278,3 +278,31 @@ for (const size of [
     });
   });
 }
+
+// Issue 11 item 8: at 1280x800 KVM's panel and the VMCS panel are on screen together (the
+// levels are tabs beside the VMCS column); at 1024x768 the VMCS becomes a tab of its own.
+test('at 1280x800 the KVM panel and the VMCS panel show side by side, without a VMCS tab', async ({
+  page,
+}) => {
+  const trace = await cliTrace('soft-vnmi');
+  await openLab(page);
+  await pickScenario(page, 'soft-vnmi', trace.totalSteps);
+  await press(page, 'ArrowRight', 5);
+  const inView = async (testId: string) => {
+    const box = (await page.getByTestId(testId).boundingBox())!;
+    expect(box.width, testId).toBeGreaterThan(300);
+    expect(box.x + box.width, testId).toBeLessThanOrEqual(1280);
+    expect(box.y, testId).toBeLessThan(800);
+    return box;
+  };
+  await expect(page.getByTestId('kvm-panel')).toBeVisible();
+  await expect(page.getByTestId('vmcs-vmcs01')).toBeVisible();
+  const kvm = await inView('kvm-panel');
+  const vmcs = await inView('vmcs-vmcs01');
+  expect(vmcs.x).toBeGreaterThanOrEqual(kvm.x + kvm.width);
+  await expect(page.getByTestId('state-tab-vmx')).toHaveCount(0);
+  await expect(page.getByTestId('state-tab-level-1')).toBeVisible();
+
+  await page.setViewportSize({ width: 1024, height: 768 });
+  await expect(page.getByTestId('state-tab-vmx')).toBeVisible();
+});

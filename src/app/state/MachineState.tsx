@@ -1,8 +1,9 @@
 // The machine's state beside the program: a panel per level and, in VMX runs, the
 // processor's VMX state with every VMCS. Side by side when there is room (a column of level
-// panels, a column of VMCS panels); otherwise as tabs, one per level and one for the VMCS,
-// each tab marked when its level runs and when something in it changed in this step.
-import { useEffect, useLayoutEffect, useRef, useState, type RefObject } from 'react';
+// panels, a column of VMCS panels); with less, the levels as tabs beside the VMCS column;
+// with less still, tabs, one per level and one for the VMCS. Each tab is marked when its
+// level runs and when something in it changed in this step.
+import { useEffect, useLayoutEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
 import type { StepView } from '../../core/engine/view';
 import { kvmChanges } from '../kvm/KvmPanel';
 import { levelChanges } from '../level/level-diff';
@@ -12,8 +13,10 @@ import { selectPrevView, selectStateTab, selectView } from '../store/selectors';
 import { fieldGroups, previousVmcs } from '../vmx/vmcs-model';
 import { usesVmx, VmxPane } from '../vmx/VmxPane';
 
-/** Below this width the level and VMCS columns become tabs. */
+/** Below this width the level panels stop standing side by side with the VMCS column. */
 export const COLUMNS_MIN_WIDTH = 980;
+/** Below this width the VMCS column becomes a tab too (1024×768). */
+export const SPLIT_MIN_WIDTH = 700;
 
 function useWidth(ref: RefObject<HTMLElement | null>): number {
   const [width, setWidth] = useState(0);
@@ -99,6 +102,42 @@ function StateTabs({ tabs, active }: { tabs: Tab[]; active: string }) {
   );
 }
 
+/**
+ * One tab per level: running and changed marks. Four levels and more: the tabs say
+ * "L2 · kvm-unit-tests"; in the narrow column beside the VMCS, three and more say "L2". The
+ * panel's header (and the tooltip) give the whole name, so every tab stays legible.
+ */
+function levelTabs(view: StepView, prev: StepView | null, narrow = false): Tab[] {
+  const n = view.levels.length;
+  const label = (l: StepView['levels'][number]) =>
+    narrow && n >= 3 ? `L${l.index}` : n >= 4 ? shortLevelName(l.name) : l.name;
+  return view.levels.map((l) => ({
+    id: `level-${l.index}`,
+    label: label(l),
+    title: l.name,
+    running: l.cpu.running,
+    changed: levelChanged(view, prev, l.index),
+  }));
+}
+
+function TabbedState({ tabs, active, children }: { tabs: Tab[]; active: string; children: ReactNode }) {
+  return (
+    <>
+      <StateTabs tabs={tabs} active={active} />
+      <div
+        // A tab opens at its top, not at the scroll position another tab left.
+        key={active}
+        className="state-tabpanel"
+        role="tabpanel"
+        id="state-tabpanel"
+        aria-labelledby={`state-tab-${active}`}
+      >
+        {children}
+      </div>
+    </>
+  );
+}
+
 export function MachineState() {
   const view = useLab(selectView);
   const prev = useLab(selectPrevView);
@@ -127,18 +166,27 @@ export function MachineState() {
           </div>
         </>
       );
+    } else if (vmx && width >= SPLIT_MIN_WIDTH) {
+      // Too narrow for every level beside the VMCS (1280×800): one level at a time, by tab,
+      // with the VMCS column always beside it, so that KVM's panel and the VMCS show together.
+      layout = 'split';
+      const tabs = levelTabs(view, prev, true);
+      const active = tabs.some((t) => t.id === chosen) ? chosen! : tabs[0].id;
+      body = (
+        <>
+          <div className="state-split-levels" data-testid="levels-column">
+            <TabbedState tabs={tabs} active={active}>
+              <LevelCards view={view} prev={prev} only={Number(active.slice('level-'.length))} />
+            </TabbedState>
+          </div>
+          <div className="state-column" data-testid="vmx-column">
+            <VmxPane />
+          </div>
+        </>
+      );
     } else {
       layout = 'tabs';
-      // Four levels and more: the tabs say "L2 · kvm-unit-tests" and the panel's header (and the
-      // tooltip) the whole name, so every tab stays legible on 1280×800.
-      const short = view.levels.length >= 4;
-      const tabs: Tab[] = view.levels.map((l) => ({
-        id: `level-${l.index}`,
-        label: short ? shortLevelName(l.name) : l.name,
-        title: l.name,
-        running: l.cpu.running,
-        changed: levelChanged(view, prev, l.index),
-      }));
+      const tabs = levelTabs(view, prev);
       if (vmx) {
         const n = vmcsChangedCount(view, prev);
         tabs.push({
@@ -151,23 +199,13 @@ export function MachineState() {
       }
       const active = tabs.some((t) => t.id === chosen) ? chosen! : tabs[0].id;
       body = (
-        <>
-          <StateTabs tabs={tabs} active={active} />
-          <div
-            // A tab opens at its top, not at the scroll position another tab left.
-            key={active}
-            className="state-tabpanel"
-            role="tabpanel"
-            id="state-tabpanel"
-            aria-labelledby={`state-tab-${active}`}
-          >
-            {active === 'vmx' ? (
-              <VmxPane />
-            ) : (
-              <LevelCards view={view} prev={prev} only={Number(active.slice('level-'.length))} />
-            )}
-          </div>
-        </>
+        <TabbedState tabs={tabs} active={active}>
+          {active === 'vmx' ? (
+            <VmxPane />
+          ) : (
+            <LevelCards view={view} prev={prev} only={Number(active.slice('level-'.length))} />
+          )}
+        </TabbedState>
       );
     }
   }
