@@ -5,6 +5,8 @@ import { sessionToPerfetto, type PerfettoClock } from '../core/export/perfetto';
 import { importToPerfetto } from '../core/import/to-perfetto';
 import { builtinExitIndex, closestBuiltins, vmxEquivalent } from '../core/import/closest';
 import { formatImportSummary, reasonLabel } from '../core/import/summary';
+import { describeImported } from '../core/import/describe';
+import { searchImported } from '../core/import/search';
 import { parseTraceCmd } from '../core/import/trace-cmd';
 
 export type WriteFile = (path: string, text: string) => void;
@@ -32,12 +34,14 @@ export function writePerfetto(
 }
 
 /** --import: 0 every line read, 1 some lines could not be read (listed; the rest is summarised),
- *  2 the file cannot be read or holds no KVM event. */
+ *  2 the file cannot be read or holds no KVM event, or --search's query cannot be read. With
+ *  --search, the matching events (one a line, with their line numbers) instead of the summary. */
 export function runImport(
   path: string,
   perfetto: string | null,
   readFile: (path: string) => string,
   writeFile: WriteFile,
+  search: string | null = null,
 ): CliOutcome {
   let text: string;
   try {
@@ -53,7 +57,17 @@ export function runImport(
       stdout: '',
       stderr: `${problems}${path}: no KVM events (kvm_entry, kvm_exit, ...) found\n`,
     };
-  let stdout = formatImportSummary(path, trace) + formatClosest(trace);
+  let stdout: string;
+  if (search !== null) {
+    try {
+      const found = searchImported(trace, search);
+      stdout =
+        `${found.matches.length} event${found.matches.length === 1 ? '' : 's'} match '${search.trim()}'\n` +
+        found.matches.map((i) => `  ${describeImported(trace.events[i])}\n`).join('');
+    } catch (e) {
+      return { code: 2, stdout: '', stderr: `${problems}--search: ${(e as Error).message}\n` };
+    }
+  } else stdout = formatImportSummary(path, trace) + formatClosest(trace);
   if (perfetto !== null) {
     const file = importToPerfetto(trace, path);
     try {

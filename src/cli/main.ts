@@ -1,5 +1,5 @@
 // npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at N] [--search Q] [--list]
-//   [--perfetto out.json [--perfetto-clock tsc|cycles]];  npm run sim -- --import trace.txt [--perfetto out.json]
+//   [--perfetto out.json [--perfetto-clock tsc|cycles]];  npm run sim -- --import trace.txt [--perfetto out.json] [--search Q]
 // Runs a scenario to its end in Node. Exit status: 0 every assertion passed, 1 one failed,
 // 2 the scenario is invalid or the run hit a limit or a run-time error (reason on stderr).
 // --search runs a palette query (docs/search.md) and prints its results instead: status 0, or
@@ -17,7 +17,7 @@ import { formatError, formatStepState, formatSummary, formatTraceJson } from './
 
 const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at STEP] [--from STEP] [--to STEP] [--search QUERY]
            [--perfetto OUT.json [--perfetto-clock tsc|cycles]]
-       npm run sim -- --import TRACE.txt [--perfetto OUT.json]
+       npm run sim -- --import TRACE.txt [--perfetto OUT.json] [--search QUERY]
        npm run sim -- --list`;
 
 export interface CliResult {
@@ -118,7 +118,7 @@ export function runCli(
         stdout: '',
         stderr: `--import reads a trace, not a scenario ('${target}')\n${USAGE}\n`,
       };
-    return runImport(importPath, perfetto, readFile, writeFile);
+    return runImport(importPath, perfetto, readFile, writeFile, search);
   }
   if (target === null) return { code: 2, stdout: '', stderr: `${USAGE}\n` };
   const builtin = findBuiltin(target);

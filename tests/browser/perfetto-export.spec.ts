@@ -64,3 +64,25 @@ test('Import trace shows the fixture read-only, and "explain this exit" opens th
   await expect(dialog).toBeHidden();
   await expect(page.getByTestId('step-counter')).toHaveText(`step 0 / ${trace.totalSteps}`);
 });
+
+test('an imported SVM trace is searched with the palette words, matches marked and stepped through', async ({
+  page,
+}) => {
+  await openLab(page);
+  await page.getByTestId('import-trace-file').setInputFiles('tests/fixtures/kvm-svm.trace.txt');
+  await expect(page.getByTestId('imported-trace')).toBeVisible();
+  const input = page.getByTestId('imported-search');
+  // The SVM trace: exit 0 is the #GP intercept (0x4d) and the NMI exits (0x61) KVM handles as
+  // EXCEPTION_NMI; `exit 0x61` only the NMI ones.
+  await input.fill('exit 0x61');
+  await input.press('Enter');
+  await expect(page.getByTestId('imported-search-count')).toHaveText('1 of 3');
+  await expect(page.locator('[data-testid="imported-trace"] rect[data-match="true"]')).toHaveCount(3);
+  await expect(page.getByTestId('imported-selected')).toContainText('kvm_exit (line 23');
+  await input.press('Enter');
+  await expect(page.getByTestId('imported-selected')).toContainText('kvm_nested_vmexit (line 24');
+  await input.fill('vcpu');
+  await input.press('Enter');
+  await expect(page.getByTestId('imported-search-error')).toContainText('column 1');
+  await page.screenshot({ path: 'test-results/imported-search-1280.png' });
+});

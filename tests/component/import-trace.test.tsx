@@ -34,6 +34,40 @@ describe('Import trace', () => {
     expect(screen.queryByTestId('imported-problems')).toBeNull();
   });
 
+  it('searches the trace with the palette words: matches marked, Enter and the arrows go through them', async () => {
+    const { user } = await renderApp();
+    await user.upload(screen.getByTestId('import-trace-file'), fixture('kvm-vmx.trace-cmd.txt'));
+    await screen.findByTestId('imported-trace');
+    const input = screen.getByTestId('imported-search');
+    await user.type(input, 'vector 0xec{Enter}');
+    // Lines 3 and 20 (intr_info 0x800000ec), 4 (IRQ 0xec), 11 (irq 236, vCPU 1).
+    const marked = () =>
+      Array.from(document.querySelectorAll('[data-match="true"]')).map((r) =>
+        Number(r.getAttribute('data-testid')!.slice('imported-mark-'.length)),
+      );
+    expect(marked().sort((a, b) => a - b)).toEqual([3, 4, 11, 20]);
+    expect(screen.getByTestId('imported-search-count')).toHaveTextContent('1 of 4');
+    expect(screen.getByTestId('imported-selected')).toHaveTextContent('kvm_exit (line 3');
+    await user.type(input, '{Enter}');
+    expect(screen.getByTestId('imported-search-count')).toHaveTextContent('2 of 4');
+    expect(screen.getByTestId('imported-selected')).toHaveTextContent('kvm_inj_virq (line 4');
+    await user.click(screen.getByTestId('imported-prev'));
+    await user.click(screen.getByTestId('imported-prev'));
+    expect(screen.getByTestId('imported-search-count')).toHaveTextContent('4 of 4');
+    expect(screen.getByTestId('imported-selected')).toHaveTextContent('kvm_exit (line 20');
+
+    // A word the trace cannot answer: the message, and the marks are gone.
+    await user.clear(input);
+    await user.type(input, 'fn vmx_inject_nmi{Enter}');
+    expect(screen.getByTestId('imported-search-error')).toHaveTextContent('no kernel functions');
+    expect(input).toHaveAttribute('aria-invalid', 'true');
+    expect(marked()).toEqual([]);
+    // Nothing matches: said so.
+    await user.clear(input);
+    await user.type(input, 'exit 52{Enter}');
+    expect(screen.getByTestId('imported-search-count')).toHaveTextContent('no match');
+  });
+
   it('"explain this exit" offers the closest built-in and opens it', async () => {
     const { user, client, store } = await renderApp();
     await user.upload(screen.getByTestId('import-trace-file'), fixture('kvm-vmx.trace-cmd.txt'));

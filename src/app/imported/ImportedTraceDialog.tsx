@@ -2,8 +2,11 @@
 // timeline's colours, the lines that could not be read (with their numbers), and for a
 // selected exit, "explain this exit": the built-in scenarios whose runs take that exit reason
 // (src/core/import/closest.ts), opened through the usual scenario switch (drafts are kept).
+// The palette's search words find events in it too (src/core/import/search.ts): the matches
+// are marked in the lanes and Enter / the arrows go through them.
 import { useMemo, useRef, useState } from 'react';
 import { vmxEquivalent } from '../../core/import/closest';
+import { searchImported } from '../../core/import/search';
 import { reasonLabel, summarizeImport } from '../../core/import/summary';
 import type { ImportedEvent, ImportedTrace } from '../../core/import/trace-cmd';
 import { useLabStoreApi, useSimClient } from '../sim-client-context';
@@ -33,6 +36,7 @@ export function ImportedTraceDialog({
   const x = (t: number) => ((t - t0) / span) * (WIDTH - 8) + 4;
 
   const request = useRef(0);
+  const lastQuery = useRef('');
   const select = (e: ImportedEvent) => {
     setSelected(e);
     setClosest(null);
@@ -43,6 +47,34 @@ export function ImportedTraceDialog({
       (list) => id === request.current && setClosest(list),
       () => id === request.current && setClosest([]),
     );
+  };
+
+  const [query, setQuery] = useState('');
+  const [found, setFound] = useState<{ matches: number[]; at: number } | null>(null);
+  const [queryError, setQueryError] = useState<string | null>(null);
+  const matched = useMemo(() => new Set(found?.matches ?? []), [found]);
+  const runSearch = () => {
+    if (query.trim() === '') {
+      setFound(null);
+      setQueryError(null);
+      return;
+    }
+    try {
+      const r = searchImported(trace, query);
+      setQueryError(null);
+      setFound({ matches: r.matches, at: 0 });
+      if (r.matches.length > 0) select(trace.events[r.matches[0]]);
+    } catch (e) {
+      setFound(null);
+      setQueryError((e as Error).message);
+    }
+  };
+  const goMatch = (delta: number) => {
+    if (!found || found.matches.length === 0) return;
+    const n = found.matches.length;
+    const at = (found.at + delta + n) % n;
+    setFound({ ...found, at });
+    select(trace.events[found.matches[at]]);
   };
 
   const open = (builtin: string) => {
@@ -69,18 +101,60 @@ export function ImportedTraceDialog({
               `${Object.values(summary.exitsByReason).reduce((a, b) => a + b, 0)} exits over ` +
               `${((summary.lastTime - t0) * 1e6).toFixed(0)} µs (read-only). Click a mark to see the event.`}
         </p>
+        <form
+          className="imported-search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            // Enter on the same query goes to the next match, as in the palette.
+            if (found && queryError === null && found.matches.length > 0 && query === lastQuery.current)
+              goMatch(1);
+            else {
+              lastQuery.current = query;
+              runSearch();
+            }
+          }}
+        >
+          <input
+            className="palette-input"
+            data-testid="imported-search"
+            aria-label="Search the imported trace"
+            aria-invalid={queryError !== null}
+            placeholder="Search: exit 7, vector 0xec, kvm_inj_virq, vcpu 1, L2 …"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+          />
+          <button type="button" className="btn" data-testid="imported-prev" onClick={() => goMatch(-1)}>
+            ‹
+          </button>
+          <button type="button" className="btn" data-testid="imported-next" onClick={() => goMatch(1)}>
+            ›
+          </button>
+          <span className="imported-search-count" data-testid="imported-search-count" aria-live="polite">
+            {found
+              ? found.matches.length === 0
+                ? 'no match'
+                : `${found.at + 1} of ${found.matches.length}`
+              : ''}
+          </span>
+        </form>
+        {queryError && (
+          <p className="palette-error" role="alert" data-testid="imported-search-error">
+            {queryError}
+          </p>
+        )}
         <div className="imported-lanes" role="group" aria-label="one lane per vCPU">
           {vcpus.map((v) => (
             <div className="imported-lane" key={v} data-testid={`imported-lane-${v}`}>
               <span className="imported-lane-name">{v < 0 ? 'vCPU ?' : `vCPU ${v}`}</span>
               <svg viewBox={`0 0 ${WIDTH} ${LANE}`} preserveAspectRatio="none" height={LANE}>
                 <line x1={0} x2={WIDTH} y1={LANE / 2} y2={LANE / 2} stroke="#30363d" />
-                {trace.events
-                  .filter((e) => e.vcpu === v)
-                  .map((e) => (
+                {trace.events.map((e, i) =>
+                  e.vcpu !== v ? null : (
                     <rect
                       key={e.line}
                       data-testid={`imported-mark-${e.line}`}
+                      data-match={matched.has(i) || undefined}
+                      className={matched.has(i) ? 'imported-match' : undefined}
                       x={x(e.time) - 2}
                       y={isExit(e) ? 3 : 8}
                       width={4}
@@ -91,7 +165,8 @@ export function ImportedTraceDialog({
                     >
                       <title>{describeImported(e)}</title>
                     </rect>
-                  ))}
+                  ),
+                )}
               </svg>
             </div>
           ))}

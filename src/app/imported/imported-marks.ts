@@ -22,11 +22,4 @@ export function importedCategory(e: ImportedEvent): MarkCategory {
 /** Exits that "explain this exit" can match to a built-in. */
 export const isExit = (e: ImportedEvent) => e.kind === 'kvm_exit' || e.kind === 'kvm_nested_vmexit';
 
-/** One line about an event, for the details and the mark's tooltip. */
-export function describeImported(e: ImportedEvent): string {
-  const where = `line ${e.line}, ${e.time.toFixed(6)} s, ${e.vcpu < 0 ? 'vCPU ?' : `vCPU ${e.vcpu}`}`;
-  const fields = Object.entries(e.fields)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ');
-  return `${e.kind} (${where}): ${fields}`;
-}
+export { describeImported } from '../../core/import/describe';

@@ -108,3 +108,31 @@ describe('npm run sim -- --import trace.txt', () => {
     );
   });
 });
+
+describe('npm run sim -- --import trace.txt --search QUERY', () => {
+  it('lists the matching events with their line numbers instead of the summary', () => {
+    const f = fs();
+    const r = runCli(
+      ['--import', 'fixtures/kvm-vmx.trace-cmd.txt', '--search', 'kvm_inj_virq'],
+      f.read,
+      f.write,
+    );
+    expect(r.code).toBe(0);
+    const out = r.stdout.trimEnd().split('\n');
+    expect(out[0]).toBe("3 events match 'kvm_inj_virq'");
+    expect(out.slice(1).map((l) => /line (\d+)/.exec(l)![1])).toEqual(['4', '11', '22']);
+    expect(out[2]).toMatch(/^ {2}kvm_inj_virq \(line 11, 5123\.400402 s, vCPU 1\)/);
+  });
+
+  it('a query the trace cannot answer: status 2 and the reason', () => {
+    const f = fs();
+    const r = runCli(
+      ['--import', 'fixtures/kvm-vmx.trace-cmd.txt', '--search', 'RFLAGS.IF'],
+      f.read,
+      f.write,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^--search: an imported trace has no change of state/);
+  });
+});
