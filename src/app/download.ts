@@ -12,3 +12,14 @@ export function downloadText(fileName: string, text: string, type = 'application
   // Let the browser start the download before the URL goes away.
   setTimeout(() => URL.revokeObjectURL(url), 0);
 }
+
+/** Saving a data: or blob: URL (a picture) as a file. */
+export function downloadUrl(fileName: string, url: string): void {
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.style.display = 'none';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}

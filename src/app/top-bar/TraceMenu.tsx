@@ -1,10 +1,11 @@
-// The top bar's "Trace" menu: export the run as Chrome/Perfetto trace-event JSON, or import a
+// The top bar's "Trace" menu: export the run as Chrome/Perfetto trace-event JSON, import a
 // real KVM trace (the text of trace-cmd report or /sys/kernel/tracing/trace) to look at it
-// read-only. The imported trace's dialog and the file picker live outside the popover, so
+// read-only, or save a picture of the lab or one of its panels (SVG, PNG). The imported trace's dialog and the file picker live outside the popover, so
 // that closing the menu does not close them. See docs/export-import.md.
 import { useRef, useState } from 'react';
 import { parseTraceCmd, type ImportedTrace } from '../../core/import/trace-cmd';
 import { ImportedTraceDialog } from '../imported/ImportedTraceDialog';
+import { PictureExport } from '../pictures/PictureExport';
 import { ExportPerfettoButton } from './ExportPerfettoButton';
 import { Popover, usePopoverClose } from './Popover';
 
@@ -47,12 +48,13 @@ export function TraceMenu() {
       <Popover
         testId="trace-menu"
         className="trace-menu"
-        title="Export this run as Perfetto JSON, or import a real KVM trace"
+        title="Export this run as Perfetto JSON, import a real KVM trace, or save a picture"
         label="Trace"
       >
         <div className="trace-menu-items">
           <ExportPerfettoButton />
           <ImportItem onPick={() => input.current?.click()} />
+          <PictureExport />
         </div>
       </Popover>
       {opened && (
