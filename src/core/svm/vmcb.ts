@@ -139,6 +139,7 @@ export const VMCB = {
   EVENT_INJ: 0x0a8,
   EVENT_INJ_ERR: 0x0ac,
   NEXT_RIP: 0x0c8,
+  CS_ATTRIB: 0x412,
   SS_SELECTOR: 0x420,
   IDTR_BASE: 0x488,
   EFER: 0x4d0,
