@@ -175,3 +175,47 @@ describe('instruction intercepts before the instruction’s faults', () => {
     expect(svmExits(s).map((e) => [e.code, e.rip])).toEqual([[0x78, label(s, 'gh')]]);
   });
 });
+
+describe('the host’s TF at VMRUN (kvm-unit-tests host_rflags)', () => {
+  // POPF sets TF: the next instruction (MOV RAX, RBX) traps at VMRUN; the handler keeps TF
+  // there (host_rflags_db_handler with ss_on_vmrun), so VMRUN begins with TF = 1; it clears
+  // TF at the next trap.
+  const HOST_DB = ['        .intgate 1, host_db'];
+  const DB_HANDLER = [
+    'host_db: add qword [db_count], 1',
+    '        mov rcx, run',
+    '        cmp [rsp], rcx',
+    '        je host_db_keep',
+    '        and qword [rsp + 16], 0xfffffffffffffeff',
+    'host_db_keep: iretq',
+    'db_count: .dq 0',
+  ];
+  const SET_TF = ['        pushfq', '        or qword [rsp], 0x100', '        popfq'];
+
+  it('traps once on the host side after the #VMEXIT, at the instruction after VMRUN; the guest runs untraced', () => {
+    const s = runSvm({
+      hostIdt: HOST_DB,
+      setup: SET_TF,
+      guest: ['g0:     nop', '        nop', '        vmmcall'],
+      extra: DB_HANDLER,
+    });
+    expect(svmExits(s).map((e) => e.code)).toEqual([0x81]);
+    expect(deliveries(s).map((d) => [d.vector, d.rip, d.handler])).toEqual([
+      [1, label(s, 'run'), label(s, 'host_db')],
+      [1, label(s, 'after_vmrun'), label(s, 'host_db')],
+    ]);
+  });
+
+  it('a VMRUN that fails its checks traps right after it', () => {
+    const s = runSvm({
+      hostIdt: HOST_DB,
+      setup: ['        mov dword [rbx + VMCB_ASID], 0', ...SET_TF],
+      extra: DB_HANDLER,
+    });
+    expect(svmExits(s).map((e) => e.code)).toEqual([-1]);
+    expect(deliveries(s).map((d) => [d.vector, d.rip])).toEqual([
+      [1, label(s, 'run')],
+      [1, label(s, 'after_vmrun')],
+    ]);
+  });
+});
