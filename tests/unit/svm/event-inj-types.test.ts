@@ -84,3 +84,50 @@ describe('EVENTINJ types', () => {
     expect(svmExits(s).map((e) => [e.code, e.rip])).toEqual([[0x81, label(s, 'g_h1')]]);
   });
 });
+
+describe('EXITINTINFO of an interrupted injection, by type', () => {
+  // The gate is not present (no .intgate): delivery raises #NP, which the VMCB intercepts.
+  it.each([
+    ['INTR 0x30', 'SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_INTR | 0x30', 0x80000030, 0, 0x30 * 8 + 3],
+    ['NMI', 'SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_NMI', 0x80000202, 0, 2 * 8 + 3],
+    ['soft INT 0x80', 'SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_SOFT | 0x80', 0x80000480, 0, 0x80 * 8 + 2],
+    [
+      '#GP(0x1234)',
+      'SVM_EVTINJ_VALID | SVM_EVTINJ_VALID_ERR | SVM_EVTINJ_TYPE_EXEPT | 13',
+      0x80000b0d,
+      0x1234,
+      13 * 8 + 3,
+    ],
+  ])('%s: exit 0x4b, EXITINTINFO holds the event (and its error code)', (_n, word, info, err, npErr) => {
+    const s = runSvm({
+      setup: [
+        '        mov dword [rbx + VMCB_INTERCEPT_EXCEPTIONS], 0x800',
+        `        mov dword [rbx + VMCB_EVENT_INJ], ${word}`,
+        '        mov dword [rbx + VMCB_EVENT_INJ_ERR], 0x1234',
+      ],
+    });
+    expect(svmExits(s).map((e) => [e.code, e.rip, e.info1, e.exitIntInfo])).toEqual([
+      [0x4b, label(s, 'guest'), npErr, info],
+    ]);
+    expect(vmcb(s, 'exit_int_info_err')).toBe(err);
+    expect(vmcb(s, 'event_inj') >>> 31).toBe(0);
+  });
+});
+
+describe('a fault during the delivery of a contributory exception', () => {
+  // The guest's RDMSR of a nonexistent MSR raises #GP(0); its gate is not present.
+  const guest = ['        mov ecx, 0x40000000', 'gi:     rdmsr', '        vmmcall'];
+
+  it('#NP intercepted: exit 0x4b for the #NP itself, EXITINTINFO = the #GP (no #DF formed)', () => {
+    const s = runSvm({ setup: ['        mov dword [rbx + VMCB_INTERCEPT_EXCEPTIONS], 0x800'], guest });
+    expect(svmExits(s).map((e) => [e.code, e.rip, e.info1, e.exitIntInfo])).toEqual([
+      [0x4b, label(s, 'gi'), 13 * 8 + 3, 0x80000b0d],
+    ]);
+    expect(vmcb(s, 'exit_int_info_err')).toBe(0);
+  });
+
+  it('only #DF intercepted: the pair becomes #DF, exit 0x48 with no EXITINTINFO', () => {
+    const s = runSvm({ setup: ['        mov dword [rbx + VMCB_INTERCEPT_EXCEPTIONS], 0x100'], guest });
+    expect(svmExits(s).map((e) => [e.code, e.rip, e.exitIntInfo])).toEqual([[0x48, label(s, 'gi'), 0]]);
+  });
+});
