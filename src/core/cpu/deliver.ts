@@ -303,6 +303,15 @@ export function deliverEvent(
     const outer = { v, t, err };
     fromRip = faultRip;
     const npErr = (v << 3) | 2 | ext;
+    // SVM "Exception Intercepts": the intercept is checked for the #NP itself, before a
+    // contributory pair becomes #DF (Bochs calls SvmInterceptException before its double-fault
+    // determination): an intercepted #NP during the delivery of #GP exits as #NP with the #GP
+    // in EXITINTINFO.
+    if (h.svm.guest && isContributory(v, t) && exceptionExits(h, Vector.NP, EventType.HW_EXCEPTION)) {
+      const outerErr =
+        opts.injected && outer.v === vector ? opts.deliverErrorCode === true : hasErrorCode(outer.v, outer.t);
+      return svmNestedFaultExit(h, Vector.NP, npErr, true, { ...outer, withErr: outerErr }, opts, instrRip);
+    }
     if (isContributory(v, t)) {
       v = Vector.DF;
       t = EventType.HW_EXCEPTION;

@@ -67,6 +67,12 @@ export function svmBoundaryEvent(h: Hart): number {
   // The interrupt shadow (STI, MOV SS, or int_state at VMRUN; APM "Interrupt Shadows") holds
   // NMIs and interrupts, and with them their intercepts here (lab reading, docs/svm.md).
   if (cpu.shadow !== 0 || vgifBlocks(h)) return SvmBoundary.NONE;
+  // APM "Global Interrupt Flag": GIF = 0 holds INTR, NMI and the virtual interrupt pending, and
+  // with them their intercepts. VMRUN sets GIF = 1, but a guest whose VMCB neither intercepts
+  // CLGI nor enables vGIF clears the real GIF with its CLGI; its STGI lets the events (and
+  // their #VMEXITs) in (kvm-unit-tests svm_intr_intercept_mix_gif / _nmi; Bochs gates the
+  // whole external-interrupt step on GIF).
+  if (!svm.gif) return SvmBoundary.NONE;
   const c = svm.intCtl;
   if (cpu.nmiPending) {
     if (intercepted(svm, INTERCEPT.INTERCEPT_NMI)) return SvmBoundary.NMI_EXIT;

@@ -55,7 +55,15 @@ export function executeSvmInstruction(h: Hart, ins: DInstr, index: number, singl
         fault(h, ins, Vector.GP, 0);
         return Exec.DONE;
       }
-      vmrun(h, vmcb, next, ins.addr);
+      const r = vmrun(h, vmcb, next, ins.addr);
+      // "VMRUN" (APM vol. 3) and kvm-unit-tests host_rflags: the host's TF at VMRUN makes the
+      // single-step #DB trap due when VMRUN completes on the host side — at once when its
+      // checks failed, else after the #VMEXIT, at the instruction after VMRUN. The guest's own
+      // TF comes from the VMCB and traps after the guest's first instruction.
+      if (singleStep) {
+        if (r.entered) svm.hostSingleStep = true;
+        else cpu.dbTrapPending = true;
+      }
       return Exec.DONE;
     }
   }

@@ -41,6 +41,8 @@ export interface SvmState {
   intVector: number;
   /** Host RFLAGS.IF at VMRUN: masks physical INTR in the guest when V_INTR_MASKING = 1. */
   hostIf: boolean;
+  /** Host RFLAGS.TF was 1 when VMRUN began: the single-step trap is due after the #VMEXIT. */
+  hostSingleStep: boolean;
   tscOffset: number;
   iopm: number;
   msrpm: number;
@@ -66,6 +68,7 @@ export function createSvm(available = false): SvmState {
     intCtl: 0,
     intVector: 0,
     hostIf: false,
+    hostSingleStep: false,
     tscOffset: 0,
     iopm: 0,
     msrpm: 0,

@@ -139,6 +139,7 @@ export const VMCB = {
   EVENT_INJ: 0x0a8,
   EVENT_INJ_ERR: 0x0ac,
   NEXT_RIP: 0x0c8,
+  CS_ATTRIB: 0x412,
   SS_SELECTOR: 0x420,
   IDTR_BASE: 0x488,
   EFER: 0x4d0,
@@ -153,18 +154,31 @@ export const VMCB = {
   RAX: 0x5f8,
 } as const;
 
-/** The closest field constant to an unknown `VMCB_...` name (edit distance), for errors. */
+/**
+ * The closest field constant to an unknown `VMCB_...` name, for errors: the least edit
+ * distance, ties going to the longest common prefix (`VMCB_INT_VEC` → VMCB_INT_VECTOR).
+ */
 export function closestVmcbConstant(name: string): string {
+  const n = name.toUpperCase();
   let best = VMCB_FIELDS[0].constant;
   let bestD = Infinity;
+  let bestP = -1;
   for (const f of VMCB_FIELDS) {
-    const d = distance(name.toUpperCase(), f.constant);
-    if (d < bestD) {
+    const d = distance(n, f.constant);
+    const p = commonPrefix(n, f.constant);
+    if (d < bestD || (d === bestD && p > bestP)) {
       bestD = d;
+      bestP = p;
       best = f.constant;
     }
   }
   return best;
+}
+
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 function distance(a: string, b: string): number {

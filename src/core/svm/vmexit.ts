@@ -78,6 +78,9 @@ export function loadHostState(h: Hart): void {
   svm.efer = loadStateArea(m, hs, cpu);
   cpu.shadow = 0;
   cpu.activity = Activity.ACTIVE;
-  cpu.dbTrapPending = false;
+  // A single-step trap pending in the guest ends with it; the host's own TF at VMRUN makes
+  // one due now (svm/instructions.ts).
+  cpu.dbTrapPending = svm.hostSingleStep;
+  svm.hostSingleStep = false;
   svm.gif = false;
 }

@@ -5,7 +5,7 @@ import { EventKind, EventType } from '../engine/view';
 import { deliverEvent } from '../cpu/deliver';
 import type { Hart } from '../cpu/hart';
 import { switchLane } from '../cpu/hart';
-import { CR4_SUPPORTED } from '../cpu/control-regs';
+import { CR4_SUPPORTED, MAXPHYADDR } from '../cpu/control-regs';
 import { Activity, CR0, CR4, RFLAGS, Shadow, swapBook } from '../cpu/state';
 import { EFER, EFER_VALID, EVTINJ, INT_CTL, INTERCEPT, SvmEventType } from './bits';
 import { SvmExit } from './exit-codes';
@@ -38,7 +38,13 @@ export function vmrunCheck(m: Memory, vmcb: number): string | null {
     return 'EFER.LME and CR0.PG are set, CR4.PAE is zero';
   if (efer & EFER.LME && cr0 & CR0.PG && !(cr0 & CR0.PE))
     return 'EFER.LME and CR0.PG are set, CR0.PE is zero';
+  // A 64-bit code segment cannot also be a 32-bit one: CS.L and CS.D both set in long mode.
+  const csAttrib = rd32(m, vmcb + VMCB.CS_ATTRIB) & 0xffff;
+  if (efer & EFER.LME && cr0 & CR0.PG && cr4 & CR4.PAE && csAttrib & CS_ATTRIB_L && csAttrib & CS_ATTRIB_DB)
+    return 'EFER.LME, CR0.PG, CR4.PAE, CS.L and CS.D are all set';
   if (!(intercept4 & 1)) return 'the VMRUN intercept bit is clear';
+  const bitmaps = bitmapCheck(m, vmcb);
+  if (bitmaps) return bitmaps;
   if (rd32(m, vmcb + VMCB.ASID) === 0) return 'ASID is zero';
   // Lab assumption (docs/svm.md): hardware refuses V_NMI_ENABLE without the NMI intercept, as
   // KVM's nested_vmcb_check_controls and kvm-unit-tests' svm vnmi test (stage 0) expect.
@@ -47,9 +53,56 @@ export function vmrunCheck(m: Memory, vmcb: number): string | null {
   return eventInjCheck(rd32(m, vmcb + VMCB.EVENT_INJ), efer);
 }
 
+/** The VMCB segment attribute bits L (64-bit code) and D/B (SVM_SELECTOR_L_MASK, _DB_MASK). */
+const CS_ATTRIB_L = 1 << 9;
+const CS_ATTRIB_DB = 1 << 10;
+
+/**
+ * The MSR and I/O permission maps' bytes the processor reads: 8 KiB of MSRPM; 8 KiB + 1 byte of
+ * the IOPM (an access to port 0xFFFF of more than one byte reads the bit after the last).
+ */
+const MSRPM_SPAN = 0x2000;
+const IOPM_SPAN = 0x2001;
+
+/**
+ * "Canonicalization and Consistency Checks": "the MSR or IOIO intercept tables extend to a
+ * physical address that is greater than or equal to the maximum supported physical address"
+ * (MAXPHYADDR): the end of the span read (base + span) reaching 2^MAXPHYADDR fails, the reading
+ * kvm-unit-tests test_msrpm_iopm_bitmap_addrs expects of hardware (an MSRPM at 2^MAXPHYADDR −
+ * 8 KiB fails; an IOPM at 2^MAXPHYADDR − 12 KiB passes). VMRUN ignores bits 11:0 of both base
+ * addresses. Checked whether or not the intercepts are enabled, as KVM's
+ * nested_vmcb_check_controls does.
+ */
+function bitmapCheck(m: Memory, vmcb: number): string | null {
+  const limit = 2 ** MAXPHYADDR;
+  if (pageBase(rd64(m, vmcb + VMCB.MSRPM_BASE_PA)) + MSRPM_SPAN >= limit)
+    return 'the MSR permission map extends beyond MAXPHYADDR';
+  if (pageBase(rd64(m, vmcb + VMCB.IOPM_BASE_PA)) + IOPM_SPAN >= limit)
+    return 'the I/O permission map extends beyond MAXPHYADDR';
+  return null;
+}
+
+/** A permission-map base address as VMRUN uses it: bits 11:0 ignored. */
+export function pageBase(pa: number): number {
+  return pa - (pa % 0x1000);
+}
+
+/**
+ * The exception vectors this processor defines (bit n = vector n): #DE #DB #BP #OF #BR #UD #NM
+ * #DF #TS #NP #SS #GP #PF #MF #AC #MC #XM #HV #SX. Not exceptions: 2 (NMI), 9 (no longer
+ * used), 15 and 22–27 and 31 (reserved), 20 (#VE, Intel's), and 21 (#CP) and 29 (#VC), which
+ * need CET and SEV-ES, features the lab's processor lacks (KVM nested_svm_event_inj_valid_exept
+ * draws the same line).
+ */
+const VALID_EXCEPTIONS = [0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 19, 28, 30].reduce(
+  (m, v) => m | (1 << v),
+  0,
+);
+
 /**
  * "Event Injection": a valid EVENTINJ with a reserved type (1, 5, 6, 7), or an exception type
- * whose vector is not an exception (2 = NMI, or above 31), or #BR/#OF in 64-bit mode, fails
+ * whose vector is not a valid exception (2 = NMI, a reserved vector, above 31), or #BR/#OF in
+ * 64-bit mode, fails
  * VMRUN (KVM nested_svm_check_event_inj models the same rule; Bochs SvmInjectEvents).
  */
 export function eventInjCheck(inj: number, efer: number): string | null {
@@ -64,7 +117,8 @@ export function eventInjCheck(inj: number, efer: number): string | null {
   )
     return `EVENTINJ type ${type} is reserved`;
   if (type === SvmEventType.EXCEPTION) {
-    if (vector === 2 || vector > 31) return `EVENTINJ exception vector ${vector} is not an exception`;
+    if (vector > 31 || !((VALID_EXCEPTIONS >>> vector) & 1))
+      return `EVENTINJ exception vector ${vector} is not an exception`;
     if (efer & EFER.LMA && (vector === 4 || vector === 5))
       return `EVENTINJ exception vector ${vector} (#OF/#BR) is invalid in 64-bit mode`;
   }
@@ -114,8 +168,9 @@ export function vmrun(h: Hart, vmcb: number, next: number, hostRip: number): Vmr
   svm.intCtl = rd32(m, vmcb + VMCB.INT_CTL);
   svm.intVector = rd32(m, vmcb + VMCB.INT_VECTOR) & 0xff;
   svm.tscOffset = rd64(m, vmcb + VMCB.TSC_OFFSET);
-  svm.iopm = rd64(m, vmcb + VMCB.IOPM_BASE_PA);
-  svm.msrpm = rd64(m, vmcb + VMCB.MSRPM_BASE_PA);
+  // "VMRUN ignores the lower 12 bits of the address specified in the VMCB" for both maps.
+  svm.iopm = pageBase(rd64(m, vmcb + VMCB.IOPM_BASE_PA));
+  svm.msrpm = pageBase(rd64(m, vmcb + VMCB.MSRPM_BASE_PA));
   // "Physical (INTR) Interrupt Masking in EFLAGS": with V_INTR_MASKING the host's IF at VMRUN
   // masks physical interrupts while the guest runs.
   svm.hostIf = (cpu.rflags & RFLAGS.IF) !== 0;

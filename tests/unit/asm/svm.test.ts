@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Op } from '../../../src/core/asm/ir';
 import { vmxConstant } from '../../../src/core/asm';
+import { closestVmcbConstant } from '../../../src/core/svm/vmcb';
 import { errorList, one, program } from './helpers';
 
 describe('SVM instructions', () => {
@@ -84,5 +85,27 @@ describe('VMCB fields by name', () => {
     expect(errorList('mov eax, [rbx + VMCB_INT_CTRL]')).toEqual([
       "1:17 unknown VMCB field 'VMCB_INT_CTRL' (closest: VMCB_INT_CTL)",
     ]);
+  });
+
+  it.each([
+    // The column of the name, wherever the operand is and whatever its case.
+    [
+      'mov dword [rbx + VMCB_EVENTINJ], 0',
+      "1:18 unknown VMCB field 'VMCB_EVENTINJ' (closest: VMCB_EVENT_INJ)",
+    ],
+    [
+      'nop\n  mov qword [rax + vmcb_exitintinfo], rcx',
+      "2:20 unknown VMCB field 'vmcb_exitintinfo' (closest: VMCB_EXIT_INT_INFO)",
+    ],
+    ['mov eax, VMCB_NEXTRIP + 4', "1:10 unknown VMCB field 'VMCB_NEXTRIP' (closest: VMCB_NEXT_RIP)"],
+    ['mov rax, [rbx + VMCB_IDTR_BAS]', "1:17 unknown VMCB field 'VMCB_IDTR_BAS' (closest: VMCB_IDTR_BASE)"],
+  ])('%s: a line:column error naming the closest field', (src, err) => {
+    expect(errorList(src)).toEqual([err]);
+  });
+
+  it('the closest field: least edit distance, ties to the longest common prefix', () => {
+    expect(closestVmcbConstant('VMCB_INTERCEPTS')).toBe('VMCB_INTERCEPT');
+    expect(closestVmcbConstant('vmcb_int_vec')).toBe('VMCB_INT_VECTOR');
+    expect(closestVmcbConstant('VMCB_EXITCODE')).toBe('VMCB_EXIT_CODE');
   });
 });

@@ -44,7 +44,8 @@ describe('the built-ins', () => {
         );
       }
     }
-  });
+    // Every built-in and variant in one test: seconds under load, more than the default 5.
+  }, 60_000);
 });
 
 describe('sti-hlt-shadow', () => {

@@ -121,3 +121,30 @@ describe('exception intercepts and HLT', () => {
     expect(label(s, 'ga')).toBe(label(s, 'gh') + 1);
   });
 });
+
+describe('the SHUTDOWN intercept and events in HLT (kvm-unit-tests svm_shutdown_intercept_test, nmi_hlt)', () => {
+  it('#UD with an IDT of no gates escalates to a shutdown, which the intercept turns into exit 0x7F', () => {
+    const s = runSvm({
+      setup: ['        mov dword [rbx + VMCB_INTERCEPT], INTERCEPT_SHUTDOWN_MASK'],
+      guest: ['gi:     ud2', '        vmmcall'],
+    });
+    expect(svmExits(s).map((e) => [e.code, e.rip])).toEqual([[0x7f, label(s, 'gi')]]);
+  });
+
+  it('without the intercept the processor shuts down: no #VMEXIT, the host never resumes', () => {
+    const s = runSvm({ guest: ['gi:     ud2', '        vmmcall'], host: ['        mov r9, 1'] });
+    expect(svmExits(s)).toEqual([]);
+    expect(Number(s.sim.stateAt(s.totalSteps).cpu.regs[2 * 9])).toBe(0);
+  });
+
+  it('an NMI wakes a halted guest into the NMI intercept: exit 0x61 after the HLT', () => {
+    const s = runSvm(
+      {
+        setup: ['        mov dword [rbx + VMCB_INTERCEPT], INTERCEPT_NMI_MASK'],
+        guest: ['gh:     hlt', 'ga:     vmmcall'],
+      },
+      [{ at: { time: 500 }, nmi: true }],
+    );
+    expect(svmExits(s).map((x) => [x.code, x.rip])).toEqual([[0x61, label(s, 'ga')]]);
+  });
+});

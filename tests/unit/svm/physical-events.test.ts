@@ -114,6 +114,37 @@ describe('GIF', () => {
     expect(d.map((x) => [x.vector, x.rip])).toEqual([[2, label(s, 'h2')]]);
   });
 
+  it.each([
+    ['INTR', 'INTERCEPT_INTR_MASK', { irq: 0x40 }, 0x60],
+    ['NMI', 'INTERCEPT_NMI_MASK', { nmi: true }, 0x61],
+  ] as const)(
+    'a guest CLGI without vGIF clears the real GIF: the %s intercept waits for its STGI',
+    (_n, mask, ev, code) => {
+      const s = runSvm(
+        {
+          hostIdt: HOST_IDT,
+          setup: [
+            `        mov dword [rbx + VMCB_INTERCEPT], ${mask}`,
+            '        mov qword [rbx + VMCB_RFLAGS], 0x202',
+          ],
+          guest: [
+            '        clgi',
+            'g1:     nop',
+            '        sti',
+            '        nop',
+            'g4:     stgi',
+            'g5:     vmmcall',
+          ],
+          extra: HOST_HANDLERS,
+        },
+        [{ at: { level: 0, label: 'g1' }, ...ev }],
+      );
+      // Held through the guest's STI and NOP while GIF = 0; the exit comes after the STGI.
+      expect(svmExits(s).map((x) => [x.code, x.rip])).toEqual([[code, label(s, 'g5')]]);
+      expect(deliveries(s)).toHaveLength(0);
+    },
+  );
+
   it('vGIF: with V_GIF_ENABLE the guest CLGI/STGI write V_GIF, not GIF', () => {
     const s = runSvm({
       setup: ['        mov dword [rbx + VMCB_INT_CTL], V_GIF_ENABLE_MASK | V_GIF_MASK'],

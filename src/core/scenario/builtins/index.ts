@@ -21,8 +21,13 @@ import nmiBlocking from './nmi-blocking.json';
 import softVnmi from './soft-vnmi.json';
 import stiHltShadow from './sti-hlt-shadow.json';
 import svmEventInj from './svm-event-inj.json';
+import svmExitIntInfo from './svm-exitintinfo.json';
 import svmIntrGif from './svm-intr-gif.json';
+import svmIntrInterceptMix from './svm-intr-intercept-mix.json';
+import svmVIntrMasking from './svm-v-intr-masking.json';
+import svmVgif from './svm-vgif.json';
 import svmVirq from './svm-virq.json';
+import svmVirqShadow from './svm-virq-shadow.json';
 import svmVnmi from './svm-vnmi.json';
 
 /** In the order the picker lists them; the first is loaded when the app starts. */
@@ -55,6 +60,11 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   svmVnmi,
   svmIntrGif,
   svmEventInj,
+  svmVIntrMasking,
+  svmVirqShadow,
+  svmIntrInterceptMix,
+  svmVgif,
+  svmExitIntInfo,
 ];
 
 export function builtinNames(): string[] {
