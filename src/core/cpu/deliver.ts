@@ -303,16 +303,14 @@ export function deliverEvent(
     const outer = { v, t, err };
     fromRip = faultRip;
     const npErr = (v << 3) | 2 | ext;
-    // SVM "Exception Intercepts": the intercept is checked for the #NP itself, before a
-    // contributory pair becomes #DF (Bochs calls SvmInterceptException before its double-fault
-    // determination): an intercepted #NP during the delivery of #GP exits as #NP with the #GP
-    // in EXITINTINFO.
-    if (h.svm.guest && isContributory(v, t) && exceptionExits(h, Vector.NP, EventType.HW_EXCEPTION)) {
-      const outerErr =
-        opts.injected && outer.v === vector ? opts.deliverErrorCode === true : hasErrorCode(outer.v, outer.t);
-      return svmNestedFaultExit(h, Vector.NP, npErr, true, { ...outer, withErr: outerErr }, opts, instrRip);
-    }
-    if (isContributory(v, t)) {
+    // The nested #NP is checked against the exception bitmap (VMX) or the exception intercepts
+    // (SVM) for itself, before a contributory pair becomes #DF: an intercepted #NP during the
+    // delivery of #GP exits as #NP with the #GP as the event being delivered (SDM "Information
+    // for VM Exits That Occur During Event Delivery": a fault during event delivery that the
+    // exception bitmap intercepts; APM "Exception Intercepts"; Bochs calls VMexit_Event and
+    // SvmInterceptException before its double-fault determination). Only when the #NP does
+    // not exit does the pair form #DF ("Interrupt 8—Double Fault Exception").
+    if (isContributory(v, t) && !exceptionExits(h, Vector.NP, EventType.HW_EXCEPTION)) {
       v = Vector.DF;
       t = EventType.HW_EXCEPTION;
       err = 0;

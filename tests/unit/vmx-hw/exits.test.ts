@@ -376,6 +376,28 @@ describe('a #DF exit (exception bitmap bit 8)', () => {
   });
 });
 
+describe('a fault during the delivery of a contributory exception', () => {
+  // #GP (a reserved CR4 bit) through an empty guest IDT: the #GP gate is missing, #NP.
+  const guest = ['nop', '        mov rax, 0x80000000', 'bad:    mov cr4, rax'];
+
+  it('#NP intercepted: exits as #NP with the #GP as the event being delivered, before any #DF forms', () => {
+    const s = runVmx({ setup: ['vmwrite EXCEPTION_BITMAP, 0x900'], guest });
+    expect(exits(s).map((e) => [e.reason, e.intrInfo, e.vectoring, e.rip])).toEqual([
+      [0, info(EventType.HW_EXCEPTION, 11, true), info(EventType.HW_EXCEPTION, 13, true), label(s, 'bad')],
+    ]);
+    // #NP(13·8 + IDT + EXT); the #GP's own error code 0 in IDT_VECTORING_ERROR_CODE.
+    expect(field(s, 'VM_EXIT_INTR_ERROR_CODE')).toBe((13 << 3) | 2 | 1);
+    expect(field(s, 'IDT_VECTORING_ERROR_CODE')).toBe(0);
+  });
+
+  it('#NP not intercepted: the pair forms #DF, which exits without IDT-vectoring information', () => {
+    const s = runVmx({ setup: ['vmwrite EXCEPTION_BITMAP, 0x100'], guest });
+    expect(exits(s).map((e) => [e.reason, e.intrInfo, e.vectoring])).toEqual([
+      [0, info(EventType.HW_EXCEPTION, 8, true), 0],
+    ]);
+  });
+});
+
 describe('triple fault (exit 2)', () => {
   it('INT n through an empty guest IDT: #NP, then #DF, then a triple fault exits; no IDT-vectoring information', () => {
     const s = runVmx({ guest: ['nop', 'swint:  int 0x40'] });
