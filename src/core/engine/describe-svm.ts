@@ -1,9 +1,13 @@
 // The SVM state as the views show it (StepView.svm).
 import { EFER } from '../svm/bits';
-import type { SvmState } from '../svm/state';
+import type { CompiledScenario } from '../scenario/load';
+import { describeVmcbs } from './describe-vmcb';
+import type { SimState } from './machine';
 import type { SvmView } from './view';
 
-export function describeSvm(s: SvmState): SvmView {
+/** The processor's SVM state at `cur`, with every VMCB (changes against `prev`, the step before). */
+export function describeSvm(c: CompiledScenario, prev: SimState | null, cur: SimState): SvmView {
+  const s = cur.svm;
   return {
     enabled: (s.efer & EFER.SVME) !== 0,
     gif: s.gif,
@@ -11,5 +15,6 @@ export function describeSvm(s: SvmState): SvmView {
     vmHsavePa: s.hsavePa,
     vmcb: s.vmcb,
     intCtl: s.intCtl >>> 0,
+    vmcbs: describeVmcbs(c, prev, cur),
   };
 }

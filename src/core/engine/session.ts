@@ -7,7 +7,7 @@ import { type CompiledScenario, compileScenario, parseScenarioText } from '../sc
 import type { ParamValue } from '../scenario/schema';
 import { describeEvent, describeLevel, describeVmx, levelName } from './describe';
 import { explainStep } from './explain';
-import { cloneState } from './machine';
+import { type SimState, cloneState } from './machine';
 import { Simulation } from './simulation';
 import {
   EVENT_KIND_NAMES,
@@ -184,11 +184,12 @@ export class LabSession {
     const t = this.sim.trace;
     let explanation;
     let cur;
+    let prev: SimState | null = null;
     if (n === 0) {
       cur = cloneState(this.sim.stateAt(0));
       explanation = explainStep(c, null, cur);
     } else {
-      const prev = cloneState(this.sim.stateAt(n - 1));
+      prev = cloneState(this.sim.stateAt(n - 1));
       cur = this.sim.stateAt(n);
       const i = n - 1;
       explanation = explainStep(c, prev, cur, {
@@ -208,7 +209,7 @@ export class LabSession {
       explanation,
       levels: c.lanes.map((_, i) => describeLevel(c, cur, i)),
       vmx: describeVmx(c, cur),
-      svm: describeSvm(cur.svm),
+      svm: describeSvm(c, prev, cur),
       assertions: this.assertions.filter((a) => a.step <= n),
     };
   }
