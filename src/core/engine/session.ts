@@ -1,6 +1,6 @@
 // One loaded scenario and its run, as the faces use it: the worker answers the page from a
 // session, the command line prints one, the tests and benchmarks drive one.
-import { describeSvm } from './describe-svm';
+import { describeSvm, withSvmLevel } from './describe-svm';
 import { Op } from '../asm/ir';
 import { ScenarioError, paramInfo } from '../scenario/params';
 import { type CompiledScenario, compileScenario, parseScenarioText } from '../scenario/load';
@@ -207,7 +207,7 @@ export class LabSession {
       time: cur.time,
       event: describeEvent(t, n),
       explanation,
-      levels: c.lanes.map((_, i) => describeLevel(c, cur, i)),
+      levels: c.lanes.map((_, i) => withSvmLevel(c, cur, describeLevel(c, cur, i))),
       vmx: describeVmx(c, cur),
       svm: describeSvm(c, prev, cur),
       assertions: this.assertions.filter((a) => a.step <= n),

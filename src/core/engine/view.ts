@@ -151,6 +151,9 @@ export interface LevelView {
    * area of vmcs12"), or null.
    */
   restingIn: string | null;
+  /** On an AMD processor: this level's SVM state (a host: GIF, EFER.SVME, VM_HSAVE_PA; its
+   *  guest: GIF or V_GIF with vGIF); absent elsewhere (engine/describe-svm.ts). */
+  svm?: LevelSvmView;
   /** 1-based source line of the instruction at RIP, or null when RIP is outside the program. */
   line: number | null;
   /** The instruction text at RIP. */
@@ -273,6 +276,23 @@ export interface SvmView {
   intCtl: number;
   /** Every VMCB the run knows, decoded from memory (engine/describe-vmcb.ts); [] before a VMRUN. */
   vmcbs: VmcbView[];
+}
+
+/** A level's SVM state as its CPU panel shows it (AMD APM vol. 2 "Global Interrupt Flag"). */
+export interface LevelSvmView {
+  /** 'host': the level that runs VMRUN; 'guest': the level its VMCB runs. */
+  role: 'host' | 'guest';
+  /** The global interrupt flag as this level sees it: the processor's GIF (a guest's while it
+   *  runs: 1 unless it ran CLGI without vGIF); null for a guest that does not run. */
+  gif: boolean | null;
+  /** V_GIF_ENABLE in the VMCB that runs this guest (vGIF: its STGI/CLGI write V_GIF). */
+  vgifEnabled: boolean;
+  /** V_GIF (int_ctl bit 9) of that VMCB: the processor's copy while the guest runs. */
+  vgif: boolean;
+  /** This level's EFER.SVME (a host that waits: from the host save area at VM_HSAVE_PA). */
+  svme: boolean;
+  /** VM_HSAVE_PA (MSR C001_0117), for a host. */
+  hsavePa: number | null;
 }
 
 /** One VMCB field (src/core/svm/vmcb.ts), as the VMCB panel shows it. */

@@ -115,3 +115,18 @@ describe('VMCB bit layouts', () => {
     expect(vmcbFieldSummary('efer', 0x1d00)).toBe('LME LMA NXE SVME');
   });
 });
+
+describe('the levels’ SVM state', () => {
+  it('the host: GIF, EFER.SVME (from the host save area while the guest runs), VM_HSAVE_PA', () => {
+    const s = runSvm({ setup: ['        mov dword [rbx + VMCB_INT_CTL], V_GIF_ENABLE_MASK | V_GIF_MASK'] });
+    expect(s.view(0).levels[0].svm).toMatchObject({ role: 'host', gif: true, svme: false });
+    const entry = vmruns(s)[0].step;
+    const [host, guest] = s.view(entry).levels;
+    expect(host.svm).toMatchObject({ role: 'host', gif: true, svme: true, hsavePa: label(s, 'hsave') });
+    expect(guest.svm).toMatchObject({ role: 'guest', gif: true, vgifEnabled: true, vgif: true, svme: true });
+    const exit = svmExits(s)[0].step;
+    const after = s.view(exit).levels;
+    expect(after[0].svm).toMatchObject({ gif: false, svme: true });
+    expect(after[1].svm).toMatchObject({ gif: null, vgifEnabled: true });
+  });
+});
