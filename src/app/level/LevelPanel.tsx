@@ -10,12 +10,21 @@ import { ApicState } from './ApicState';
 import { CpuState } from './CpuState';
 import { Hex } from './fields';
 import { levelChanges, type ChangedFields } from './level-diff';
+import { SvmLevelState } from '../svm/SvmLevelState';
 
 const MODE_LABELS: Record<CpuView['mode'], [string, string]> = {
   bare: ['bare metal', 'Outside VMX operation'],
   root: ['VMX root', 'VMX root operation: the hypervisor'],
   'non-root': ['non-root guest', 'VMX non-root operation: a guest'],
 };
+
+/** On an AMD processor the level is an SVM host (runs VMRUN) or its guest. */
+function modeLabel(level: LevelView): [string, string] {
+  if (level.svm?.role === 'host' && level.svm.svme)
+    return ['SVM host', 'EFER.SVME = 1: runs guests with VMRUN'];
+  if (level.svm?.role === 'guest') return ['SVM guest', 'Runs from a VMCB, between VMRUN and #VMEXIT'];
+  return MODE_LABELS[level.cpu.mode];
+}
 
 function RegisterGrid({ regs, changed }: { regs: LevelView['cpu']['regs']; changed: ChangedFields }) {
   return (
@@ -75,7 +84,7 @@ const LevelCard = memo(function LevelCard({
 }) {
   const changed = levelChanges(prev, level);
   const { cpu } = level;
-  const [modeText, modeHint] = MODE_LABELS[cpu.mode];
+  const [modeText, modeHint] = modeLabel(level);
   const note = waitingNote(level, view);
   const isKvm = level.kind === 'kvm' && level.kvm !== null;
   return (
@@ -123,6 +132,7 @@ const LevelCard = memo(function LevelCard({
       <section className="panel-section">
         <h3 className="section-title">{isKvm ? 'Host CPU' : 'CPU'}</h3>
         <CpuState cpu={cpu} changed={changed} nextInstruction={level.nextInstruction} />
+        {level.svm && <SvmLevelState svm={level.svm} prev={prev?.svm} />}
       </section>
       {isKvm ? (
         <section className="panel-section">
