@@ -61,6 +61,10 @@ function waitingNote(level: LevelView, view: StepView): string | null {
   const area = level.restingIn;
   if (!area) return `Waiting while ${who} runs.`;
   const rip = hexShort(level.cpu.rip);
+  if (level.svm?.role === 'host')
+    return `Waiting while ${who} runs. Shown: ${area}, where it resumes after its VMRUN at the next #VMEXIT (RIP ${rip}).`;
+  if (level.svm)
+    return `Waiting: ${who} runs. Shown: ${area} (RIP ${rip}), where it resumes at the next VMRUN.`;
   const role = /\b(vmcs\d+)\b/.exec(area)?.[1];
   if (/^the host-state area/.test(area)) {
     // vmcsAB with A > 0 is LA's VMCS, which the processor never exits to: the KVM at LA-1

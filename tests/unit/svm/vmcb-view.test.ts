@@ -130,3 +130,24 @@ describe('the levels’ SVM state', () => {
     expect(after[1].svm).toMatchObject({ gif: null, vgifEnabled: true });
   });
 });
+
+describe('a waiting level shows the state it resumes with', () => {
+  it('the host its host save area while the guest runs; the guest its VMCB save area after #VMEXIT', () => {
+    const s = runSvm({ guest: ['        nop', '        vmmcall'] });
+    const entry = vmruns(s)[0].step;
+    const host = s.view(entry).levels[0];
+    expect(host.cpu.running).toBe(false);
+    expect(host.restingIn).toBe(`the host save area at VM_HSAVE_PA (0x${label(s, 'hsave').toString(16)})`);
+    expect(host.cpu.rip).toBe(label(s, 'after_vmrun'));
+    expect(host.nextInstruction).toBe('cli');
+    expect(host.cpu.regs.find((r) => r.name === 'rax')!.value).toBe(
+      '0x' + label(s, 'vmcb').toString(16).padStart(16, '0'),
+    );
+    const exit = svmExits(s)[0].step;
+    const guest = s.view(exit).levels[1];
+    expect(guest.restingIn).toBe('the save area of vmcb01');
+    // The guest stopped at its VMMCALL: the VMCB's RIP.
+    expect(guest.cpu.rip).toBe(svmExits(s)[0].rip);
+    expect(guest.cpu.regs.find((r) => r.name === 'rsp')!.value).toBe('0x000000000000c000');
+  });
+});
