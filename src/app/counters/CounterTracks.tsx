@@ -18,7 +18,7 @@ import {
 import { axisScale, layoutFor, stepAtX, xOfStep } from '../timeline/timeline-scale';
 import { formatValue, trackGeometry, valueAt } from './counter-path';
 
-const TRACK_HEIGHT = 26;
+const TRACK_HEIGHT = 30;
 
 interface Track {
   query: string;
@@ -166,7 +166,7 @@ export function CounterTracks() {
     >
       {tracks.map((t, i) => {
         const s = t.run === info ? t.series : null;
-        const geo = s ? trackGeometry(s, axis, scale, data, total, TRACK_HEIGHT) : null;
+        const geo = s ? trackGeometry(s, axis, scale, data, total, TRACK_HEIGHT, 3, 13) : null;
         const now = s ? formatValue(s, valueAt(s, step)) : '…';
         const label = s?.label ?? t.query;
         return (
@@ -180,7 +180,6 @@ export function CounterTracks() {
             style={{ height: TRACK_HEIGHT }}
           >
             <div className="counter-label" style={{ width: x0 }} title={`${label}: ${now} at step ${step}`}>
-              <span className="counter-name mono">{label}</span>
               <span className="counter-value mono" data-testid="counter-value">
                 {now}
               </span>
@@ -219,6 +218,9 @@ export function CounterTracks() {
                 {geo && <path className="counter-line" d={geo.line} data-testid="counter-line" />}
                 <line className="counter-playhead" x1={playX} x2={playX} y1={0} y2={TRACK_HEIGHT} />
               </g>
+              <text className="counter-name" x={x0 + 6} y={10} data-testid="counter-name">
+                {label}
+              </text>
             </svg>
           </div>
         );

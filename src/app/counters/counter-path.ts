@@ -30,8 +30,8 @@ export function formatValue(series: CounterSeries, v: number | null): string {
 const r = (n: number) => Math.round(n * 10) / 10;
 
 /**
- * The path of a series between x0 and x1 (the visible range) in a track of `height` px (`pad` px
- * kept free above and below). Stretches with no value are gaps.
+ * The path of a series in a track of `height` px, `pad` px kept free below and `top` px above
+ * (room for the track's name). Stretches with no value are gaps.
  */
 export function trackGeometry(
   series: CounterSeries,
@@ -41,12 +41,13 @@ export function trackGeometry(
   totalSteps: number,
   height: number,
   pad = 4,
+  top = pad,
 ): TrackGeometry {
   const lo = series.shape === 'bit' ? 0 : series.min;
   const hi = series.shape === 'bit' ? 1 : series.max;
   const span = hi - lo || 1;
   const base = height - pad;
-  const y = (v: number) => r(base - ((v - lo) / span) * (height - 2 * pad));
+  const y = (v: number) => r(base - ((v - lo) / span) * (height - pad - top));
   const x = (step: number) => r(xOfStep(axis, scale, data, step));
   const end = x(totalSteps);
   let line = '';
