@@ -50,7 +50,11 @@ export function counterSeries(run: SearchRun, query: string): CounterAnswer {
       throw new QueryError('this run cannot be replayed to watch a value', 1, 1);
     const c = run.compiled;
     const t = bindTarget(c, q.target);
-    const wide = t.bits ? t.bits[0] - t.bits[1] + 1 : t.w === 'reg' && /^blocking_by_/.test(t.reg) ? 1 : 64;
+    const wide = t.bits
+      ? t.bits[0] - t.bits[1] + 1
+      : t.w === 'apic' || (t.w === 'reg' && /^blocking_by_/.test(t.reg))
+        ? 1
+        : 64;
     const steps: number[] = [];
     const values: (number | null)[] = [];
     let min = Infinity;

@@ -169,3 +169,19 @@ export function describeVmcbs(c: CompiledScenario, prev: SimState | null, cur: S
     };
   });
 }
+
+/**
+ * One field of a VMCB the run knows (by role, or the processor's: the last VMRUN's), as the panel
+ * shows it (the processor's int_ctl while the guest runs); null when there is no such VMCB.
+ */
+export function vmcbFieldValue(
+  c: CompiledScenario,
+  s: SimState,
+  name: string,
+  role: string | null,
+): number | null {
+  const refs = collect(c, s);
+  const ref = role === null ? refs.find((r) => r.current) : refs.find((r) => r.role === role);
+  if (!ref) return null;
+  return readFields(c, s, ref).get(name)?.value ?? null;
+}

@@ -52,3 +52,34 @@ describe('counter series', () => {
     if (!b.ok) expect(b.error.message).toMatch(/L0 to L1/);
   });
 });
+
+describe('VMCB and APIC targets', () => {
+  it('a VMCB bit: V_NMI_MASK of the processor’s VMCB in svm-vnmi, set at the delivery, cleared by the IRET', () => {
+    const run = sessionRun(open(findBuiltin('svm-vnmi')));
+    const s = series(run, 'int_ctl.V_NMI_MASK');
+    expect(s).toMatchObject({ label: "int_ctl.V_NMI_MASK of the processor's VMCB", shape: 'bit' });
+    // No VMCB before the first VMRUN, then 0, 1 at the virtual NMI's delivery, 0 after the IRET.
+    expect(s.values).toEqual([null, 0, 1, 0]);
+    const found = runQuery(run, 'int_ctl.V_NMI_MASK changed');
+    if (!found.ok || found.kind !== 'results') throw new Error('search failed');
+    expect(found.steps).toEqual(s.steps.slice(1));
+    expect(series(run, 'rip in vmcb01').label).toBe('rip of vmcb01');
+    // Without `in vmcb01`, rip is the level's register.
+    expect(series(run, 'rip').label).toMatch(/^RIP of L1$/);
+    const bad = counterSeries(run, 'int_ctl.V_NMI_MASKED');
+    expect(bad.ok).toBe(false);
+    if (!bad.ok)
+      expect(bad.error.message).toMatch(/int_ctl has no bit 'V_NMI_MASKED'; its bits are V_TPR, V_IRQ/);
+  });
+
+  it('a vector of a level’s APIC IRR and ISR', () => {
+    const run = sessionRun(open(findBuiltin('soft-vnmi')));
+    const irr = runQuery(run, 'IRR[0x30] of L1');
+    expect(irr.ok).toBe(true);
+    const bad = counterSeries(run, 'IRR[0x130]');
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.error.message).toMatch(/0 to 255/);
+    const s = series(run, 'ISR.0x30 of L1');
+    expect(s).toMatchObject({ label: 'ISR[0x30] of L1', shape: 'bit' });
+  });
+});
