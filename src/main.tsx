@@ -15,6 +15,8 @@ import './app/styles/source.css';
 import './app/styles/controls.css';
 import './app/styles/machine-state.css';
 import './app/styles/vmcs.css';
+import './app/styles/svm.css';
+import './app/styles/counters.css';
 import './app/styles/search.css';
 
 const client = createWorkerClient();

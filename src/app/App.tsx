@@ -15,6 +15,7 @@ import { MachineState } from './state/MachineState';
 import { selectInfo, selectLeftTab } from './store/selectors';
 import { themeVars } from './theme';
 import { Timeline } from './timeline/Timeline';
+import { CounterTracks } from './counters/CounterTracks';
 import { TopBar } from './top-bar/TopBar';
 import { TransportBar } from './transport/TransportBar';
 import { useKeyboardShortcuts } from './use-keyboard-shortcuts';
@@ -68,6 +69,7 @@ export function App() {
       </main>
       <ExplanationBar />
       <Timeline />
+      <CounterTracks />
       <HelpOverlay />
       <CommandPalette />
       <SwitchDialog />

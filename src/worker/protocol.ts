@@ -2,8 +2,10 @@
 // it shows; every method returns plain, structured-cloneable data.
 import type { LabError, ScenarioInfo, StepView, TimelineData, ParamInfo } from '../core/engine/view';
 import type { SearchAnswer } from '../core/engine/search';
+import type { CounterAnswer } from '../core/engine/counter-series';
 
 export type { SearchAnswer } from '../core/engine/search';
+export type { CounterAnswer, CounterSeries } from '../core/engine/counter-series';
 
 export interface BuiltinScenarioInfo {
   name: string;
@@ -60,6 +62,9 @@ export interface SimApi {
   /** Go to or search (the palette's query, docs/search.md): a step to go to, the matching
    *  steps, or where the query cannot be read. */
   search(query: string): Promise<SearchAnswer>;
+  /** A counter track's series: the watched value (a search "change" target) at every step it
+   *  changed (src/core/engine/counter-series.ts). */
+  counter(query: string): Promise<CounterAnswer>;
   /** Test hook: throw inside the worker so the page's recovery path can be exercised. */
   crash(): Promise<never>;
 }

@@ -8,6 +8,7 @@ import { paramInfo, readParams } from '../core/scenario/params';
 import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi, TransitionColumns } from './protocol';
 import { transitionColumns } from './transitions';
 import { runQuery, sessionRun, type SearchAnswer } from '../core/engine/search';
+import { counterSeries, type CounterAnswer } from '../core/engine/counter-series';
 import type { StepView, TimelineData } from '../core/engine/view';
 
 let session: LabSession | null = null;
@@ -70,6 +71,10 @@ export const api: SimApi = {
 
   async search(query: string): Promise<SearchAnswer> {
     return runQuery(sessionRun(requireSession()), query);
+  },
+
+  async counter(query: string): Promise<CounterAnswer> {
+    return counterSeries(sessionRun(requireSession()), query);
   },
 
   async perfetto(clock: 'tsc' | 'cycles' = 'tsc'): Promise<string> {

@@ -13,6 +13,7 @@ import type {
 } from '../../src/core/engine/view';
 import type {
   BuiltinScenarioInfo,
+  CounterAnswer,
   LoadRequest,
   LoadResponse,
   SearchAnswer,
@@ -331,6 +332,23 @@ export class FakeSimClient implements SimClient {
     this.record('search', query);
     if (!this.loaded) throw new Error('nothing loaded');
     return fakeSearch(this.loaded.run, query);
+  }
+
+  /** Counter series by query, for tests that add tracks to the fake run. */
+  counterAnswers: Record<string, CounterAnswer> = {};
+
+  async counter(query: string): Promise<CounterAnswer> {
+    this.record('counter', query);
+    return (
+      this.counterAnswers[query] ?? {
+        ok: false,
+        error: {
+          message: `the fake run watches nothing named '${query}'`,
+          column: 1,
+          length: query.length || 1,
+        },
+      }
+    );
   }
 
   async crash(): Promise<never> {

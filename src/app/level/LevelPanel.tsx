@@ -10,12 +10,21 @@ import { ApicState } from './ApicState';
 import { CpuState } from './CpuState';
 import { Hex } from './fields';
 import { levelChanges, type ChangedFields } from './level-diff';
+import { SvmLevelState } from '../svm/SvmLevelState';
 
 const MODE_LABELS: Record<CpuView['mode'], [string, string]> = {
   bare: ['bare metal', 'Outside VMX operation'],
   root: ['VMX root', 'VMX root operation: the hypervisor'],
   'non-root': ['non-root guest', 'VMX non-root operation: a guest'],
 };
+
+/** On an AMD processor the level is an SVM host (runs VMRUN) or its guest. */
+function modeLabel(level: LevelView): [string, string] {
+  if (level.svm?.role === 'host' && level.svm.svme)
+    return ['SVM host', 'EFER.SVME = 1: runs guests with VMRUN'];
+  if (level.svm?.role === 'guest') return ['SVM guest', 'Runs from a VMCB, between VMRUN and #VMEXIT'];
+  return MODE_LABELS[level.cpu.mode];
+}
 
 function RegisterGrid({ regs, changed }: { regs: LevelView['cpu']['regs']; changed: ChangedFields }) {
   return (
@@ -52,6 +61,10 @@ function waitingNote(level: LevelView, view: StepView): string | null {
   const area = level.restingIn;
   if (!area) return `Waiting while ${who} runs.`;
   const rip = hexShort(level.cpu.rip);
+  if (level.svm?.role === 'host')
+    return `Waiting while ${who} runs. Shown: ${area}, where it resumes after its VMRUN at the next #VMEXIT (RIP ${rip}).`;
+  if (level.svm)
+    return `Waiting: ${who} runs. Shown: ${area} (RIP ${rip}), where it resumes at the next VMRUN.`;
   const role = /\b(vmcs\d+)\b/.exec(area)?.[1];
   if (/^the host-state area/.test(area)) {
     // vmcsAB with A > 0 is LA's VMCS, which the processor never exits to: the KVM at LA-1
@@ -75,7 +88,7 @@ const LevelCard = memo(function LevelCard({
 }) {
   const changed = levelChanges(prev, level);
   const { cpu } = level;
-  const [modeText, modeHint] = MODE_LABELS[cpu.mode];
+  const [modeText, modeHint] = modeLabel(level);
   const note = waitingNote(level, view);
   const isKvm = level.kind === 'kvm' && level.kvm !== null;
   return (
@@ -123,6 +136,7 @@ const LevelCard = memo(function LevelCard({
       <section className="panel-section">
         <h3 className="section-title">{isKvm ? 'Host CPU' : 'CPU'}</h3>
         <CpuState cpu={cpu} changed={changed} nextInstruction={level.nextInstruction} />
+        {level.svm && <SvmLevelState svm={level.svm} prev={prev?.svm} />}
       </section>
       {isKvm ? (
         <section className="panel-section">

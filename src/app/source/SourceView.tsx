@@ -102,9 +102,11 @@ export function SourceView() {
       if (l.index === level.index || !same || l.line === null) continue;
       const where = l.cpu.running
         ? 'runs here'
-        : l.cpu.mode === 'non-root'
-          ? 'resumes here (GUEST_RIP)'
-          : 'resumes here (HOST_RIP)';
+        : l.svm
+          ? 'resumes here'
+          : l.cpu.mode === 'non-root'
+            ? 'resumes here (GUEST_RIP)'
+            : 'resumes here (HOST_RIP)';
       const tag = `L${l.index} ${where}`;
       out.set(l.line, out.has(l.line) ? `${out.get(l.line)}, ${tag}` : tag);
     }

@@ -9,7 +9,8 @@ import { kvmChanges } from '../kvm/KvmPanel';
 import { levelChanges } from '../level/level-diff';
 import { LevelCards } from '../level/LevelPanel';
 import { useLab, useLabStoreApi } from '../sim-client-context';
-import { selectPrevView, selectStateTab, selectView } from '../store/selectors';
+import { selectInfo, selectPrevView, selectStateTab, selectView } from '../store/selectors';
+import { SvmPane, svmChangedCount, usesSvm } from '../svm/SvmPane';
 import { fieldGroups, previousVmcs } from '../vmx/vmcs-model';
 import { usesVmx, VmxPane } from '../vmx/VmxPane';
 
@@ -142,6 +143,7 @@ export function MachineState() {
   const view = useLab(selectView);
   const prev = useLab(selectPrevView);
   const chosen = useLab(selectStateTab);
+  const info = useLab(selectInfo);
   const box = useRef<HTMLElement>(null);
   const width = useWidth(box);
 
@@ -150,7 +152,10 @@ export function MachineState() {
   if (!view) {
     body = <div className="panel empty">Waiting for the simulation…</div>;
   } else {
-    const vmx = usesVmx(view);
+    // An AMD run shows its VMCBs where a VMX run shows its VMCSs.
+    const svm = usesSvm(info, view);
+    const vmx = svm || usesVmx(view);
+    const Pane = svm ? SvmPane : VmxPane;
     const many = view.levels.length > 1 || vmx;
     if (!many) {
       body = <LevelCards view={view} prev={prev} />;
@@ -162,7 +167,7 @@ export function MachineState() {
             <LevelCards view={view} prev={prev} />
           </div>
           <div className="state-column" data-testid="vmx-column">
-            <VmxPane />
+            <Pane />
           </div>
         </>
       );
@@ -180,7 +185,7 @@ export function MachineState() {
             </TabbedState>
           </div>
           <div className="state-column" data-testid="vmx-column">
-            <VmxPane />
+            <Pane />
           </div>
         </>
       );
@@ -188,11 +193,12 @@ export function MachineState() {
       layout = 'tabs';
       const tabs = levelTabs(view, prev);
       if (vmx) {
-        const n = vmcsChangedCount(view, prev);
+        const n = svm ? svmChangedCount(view) : vmcsChangedCount(view, prev);
+        const what = svm ? 'VMCB' : 'VMCS';
         tabs.push({
           id: 'vmx',
-          label: n > 0 ? `VMCS · ${n} changed` : 'VMCS',
-          title: 'Every VMCS the processor knows',
+          label: n > 0 ? `${what} · ${n} changed` : what,
+          title: `Every ${what} the processor knows`,
           running: false,
           changed: n > 0,
         });
@@ -201,7 +207,7 @@ export function MachineState() {
       body = (
         <TabbedState tabs={tabs} active={active}>
           {active === 'vmx' ? (
-            <VmxPane />
+            <Pane />
           ) : (
             <LevelCards view={view} prev={prev} only={Number(active.slice('level-'.length))} />
           )}

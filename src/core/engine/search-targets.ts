@@ -13,6 +13,14 @@ import { readField } from '../vmx/vmcs';
 import { describeLevel, describeVmx } from './describe';
 import type { SimState } from './machine';
 import { QueryError, type Token, readNumber } from './search-words';
+import {
+  type ApicTarget,
+  type VmcbTarget,
+  apicValue,
+  readApicTarget,
+  readVmcbTarget,
+  vmcbValue,
+} from './search-targets-extra';
 
 export type ChangeTarget = {
   /** How the results name it, e.g. "GUEST_INTERRUPTIBILITY_INFO.NMI of the current VMCS". */
@@ -26,6 +34,8 @@ export type ChangeTarget = {
   | { w: 'vmcs'; field: string; encoding: number; role: string | null }
   | { w: 'reg'; reg: string }
   | { w: 'kvm'; variable: string }
+  | VmcbTarget
+  | ApicTarget
 );
 
 const BOOL = (b: boolean) => (b ? 1 : 0);
@@ -63,7 +73,8 @@ const REGS = new Set<string>([...REG64, 'rip', 'rflags', ...SYSTEM_REGS, ...STAT
 
 const TARGET_FORMS =
   'a VMCS field (GUEST_RFLAGS) or bit (GUEST_INTERRUPTIBILITY_INFO.NMI, GUEST_RFLAGS[9]), a register or flag ' +
-  `(RAX, RIP, RFLAGS.IF, CR0, ${STATE_BITS[2]}), or a KVM variable (${Object.keys(KVM_VARIABLES).slice(0, 5).join(', ')}, ...)`;
+  `(RAX, RIP, RFLAGS.IF, CR0, ${STATE_BITS[2]}), a VMCB field or bit (int_ctl.V_NMI_MASK), a local APIC vector (IRR[0x30], ISR[0x30]), ` +
+  `or a KVM variable (${Object.keys(KVM_VARIABLES).slice(0, 5).join(', ')}, ...)`;
 
 function fail(tok: Token, message: string): never {
   throw new QueryError(`'${tok.text}' at column ${tok.at + 1}: ${message}`, tok.at + 1, tok.text.length || 1);
@@ -98,7 +109,7 @@ export function readChangeTarget(toks: Token[], required: boolean): ChangeTarget
       levelAt = { column: toks[i].at + 1, length: toks[i].text.length };
       continue;
     }
-    if (/^(vmcs\d+|shadow)$/.test(w)) {
+    if (/^(vmcs\d+|vmcb\d+|shadow)$/.test(w)) {
       role = w;
       continue;
     }
@@ -109,6 +120,11 @@ export function readChangeTarget(toks: Token[], required: boolean): ChangeTarget
     if (!required) return null;
     fail(head, `not something to watch; watch ${TARGET_FORMS}`);
   }
+  const apic = readApicTarget(head);
+  if (apic) {
+    if (role) fail(head, `'in ${role}' goes with a VMCS or VMCB field only`);
+    return { level, levelAt, ...apic.target, bits: apic.bits, label: apic.label };
+  }
   const parts = splitName(head.text);
   if (!parts) {
     if (!required) return null;
@@ -118,6 +134,13 @@ export function readChangeTarget(toks: Token[], required: boolean): ChangeTarget
   const lower = parts.name.toLowerCase();
   const base = { level, levelAt };
 
+  const vmcb = readVmcbTarget(head, parts.range, role?.startsWith('vmcb') ? role : null, REGS.has(lower));
+  if (vmcb) {
+    if (level !== null && levelAt)
+      fail(toks[1], 'a VMCB field belongs to a VMCB, not a level: write `in vmcb01`');
+    return { ...base, ...vmcb.target, bits: vmcb.bits, label: vmcb.label };
+  }
+  if (role?.startsWith('vmcb')) fail(head, `'in ${role}' goes with a VMCB field only (int_ctl, rip, ...)`);
   const field = fieldByName(upper);
   if (field) {
     let bits: readonly [number, number] | null = parts.range;
@@ -223,7 +246,7 @@ export function bindTarget(c: CompiledScenario, t: ChangeTarget): ChangeTarget {
       );
     return { ...t, level: lane, label: `${t.label} of L${lane}` };
   }
-  if (t.w === 'reg') {
+  if (t.w === 'reg' || t.w === 'apic') {
     // Without `of Ln`: the topmost level that runs a program (the guest, in most scenarios).
     let lane = t.level ?? lanes - 1;
     while (t.level === null && lane > 0 && c.lanes[lane].kind === 'kvm') lane--;
@@ -239,6 +262,11 @@ export function targetValue(c: CompiledScenario, s: SimState, t: ChangeTarget): 
     const k = s.kvms[t.level!];
     return k ? KVM_VARIABLES[t.variable](k) : null;
   }
+  if (t.w === 'vmcb') {
+    const v = vmcbValue(c, s, t);
+    return v === null ? null : extract(v, t.bits);
+  }
+  if (t.w === 'apic') return apicValue(s, t.level!, t);
   if (t.w === 'vmcs') {
     let v: number | undefined;
     if (t.role === null) {

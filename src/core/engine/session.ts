@@ -1,13 +1,13 @@
 // One loaded scenario and its run, as the faces use it: the worker answers the page from a
 // session, the command line prints one, the tests and benchmarks drive one.
-import { describeSvm } from './describe-svm';
+import { describeSvm, withSvmLevel } from './describe-svm';
 import { Op } from '../asm/ir';
 import { ScenarioError, paramInfo } from '../scenario/params';
 import { type CompiledScenario, compileScenario, parseScenarioText } from '../scenario/load';
 import type { ParamValue } from '../scenario/schema';
 import { describeEvent, describeLevel, describeVmx, levelName } from './describe';
 import { explainStep } from './explain';
-import { cloneState } from './machine';
+import { type SimState, cloneState } from './machine';
 import { Simulation } from './simulation';
 import {
   EVENT_KIND_NAMES,
@@ -184,11 +184,12 @@ export class LabSession {
     const t = this.sim.trace;
     let explanation;
     let cur;
+    let prev: SimState | null = null;
     if (n === 0) {
       cur = cloneState(this.sim.stateAt(0));
       explanation = explainStep(c, null, cur);
     } else {
-      const prev = cloneState(this.sim.stateAt(n - 1));
+      prev = cloneState(this.sim.stateAt(n - 1));
       cur = this.sim.stateAt(n);
       const i = n - 1;
       explanation = explainStep(c, prev, cur, {
@@ -206,9 +207,9 @@ export class LabSession {
       time: cur.time,
       event: describeEvent(t, n),
       explanation,
-      levels: c.lanes.map((_, i) => describeLevel(c, cur, i)),
+      levels: c.lanes.map((_, i) => withSvmLevel(c, cur, describeLevel(c, cur, i))),
       vmx: describeVmx(c, cur),
-      svm: describeSvm(cur.svm),
+      svm: describeSvm(c, prev, cur),
       assertions: this.assertions.filter((a) => a.step <= n),
     };
   }

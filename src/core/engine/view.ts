@@ -151,6 +151,9 @@ export interface LevelView {
    * area of vmcs12"), or null.
    */
   restingIn: string | null;
+  /** On an AMD processor: this level's SVM state (a host: GIF, EFER.SVME, VM_HSAVE_PA; its
+   *  guest: GIF or V_GIF with vGIF); absent elsewhere (engine/describe-svm.ts). */
+  svm?: LevelSvmView;
   /** 1-based source line of the instruction at RIP, or null when RIP is outside the program. */
   line: number | null;
   /** The instruction text at RIP. */
@@ -271,6 +274,67 @@ export interface SvmView {
   vmcb: number;
   /** int_ctl as the processor holds it while the guest runs. */
   intCtl: number;
+  /** Every VMCB the run knows, decoded from memory (engine/describe-vmcb.ts); [] before a VMRUN. */
+  vmcbs: VmcbView[];
+}
+
+/** A level's SVM state as its CPU panel shows it (AMD APM vol. 2 "Global Interrupt Flag"). */
+export interface LevelSvmView {
+  /** 'host': the level that runs VMRUN; 'guest': the level its VMCB runs. */
+  role: 'host' | 'guest';
+  /** The global interrupt flag as this level sees it: the processor's GIF (a guest's while it
+   *  runs: 1 unless it ran CLGI without vGIF); null for a guest that does not run. */
+  gif: boolean | null;
+  /** V_GIF_ENABLE in the VMCB that runs this guest (vGIF: its STGI/CLGI write V_GIF). */
+  vgifEnabled: boolean;
+  /** V_GIF (int_ctl bit 9) of that VMCB: the processor's copy while the guest runs. */
+  vgif: boolean;
+  /** This level's EFER.SVME (a host that waits: from the host save area at VM_HSAVE_PA). */
+  svme: boolean;
+  /** VM_HSAVE_PA (MSR C001_0117), for a host. */
+  hsavePa: number | null;
+}
+
+/** One VMCB field (src/core/svm/vmcb.ts), as the VMCB panel shows it. */
+export interface VmcbFieldView {
+  /** Linux's member name (`int_ctl`, `idtr.base`). */
+  name: string;
+  offset: number;
+  size: 1 | 2 | 4 | 8;
+  area: 'control' | 'save';
+  /** The value (exact below 2^53; `hex` is exact for every width). */
+  value: number;
+  /** 0x-prefixed, padded to the field's width. */
+  hex: string;
+  /** One line reading it: the set bits by name, the exit code's name, the event ('' if none). */
+  summary: string;
+  /** The processor holds this field while the guest runs: the value is its copy, not memory's. */
+  live?: boolean;
+  /** Set when the field changed in this step: its value at the step before. */
+  prevValue?: number;
+  prevHex?: string;
+}
+
+export interface VmcbView {
+  addr: number;
+  /** The program label at the VMCB's address, if any ("vmcb"). */
+  label: string | null;
+  /** Who made it for whom: "vmcb01" (L0 runs L1); hypervisor models add vmcb02, vmcb12. */
+  role: string;
+  /** The level that made it (in whose memory it is). */
+  owner: number;
+  /** The level it runs. */
+  runs: number;
+  /** Where it lives and who uses it ("L0's memory; the processor's last VMRUN"). */
+  heldBy: string;
+  /** The processor runs a guest from it now (between VMRUN and #VMEXIT). */
+  running: boolean;
+  /** The processor's last VMRUN used it (SvmState.vmcb). */
+  current: boolean;
+  /** Whether `prevValue` marks changes (false at step 0 and for a VMCB new in this step). */
+  compared: boolean;
+  /** Every field of the table, control area then save area, in offset order. */
+  fields: VmcbFieldView[];
 }
 
 export interface StepView {
