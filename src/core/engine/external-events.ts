@@ -3,7 +3,6 @@
 import { requestInterrupt } from '../cpu/apic';
 import type { Hart } from '../cpu/hart';
 import type { CompiledScenario, ExternalRaise } from '../scenario/load';
-import type { KvmLevels } from './kvm-levels';
 import type { SimState } from './machine';
 import { EventKind, EventType } from './view';
 
@@ -41,10 +40,15 @@ export function takeDueEvent(c: CompiledScenario, s: SimState): ExternalRaise {
 /**
  * Raise an external event at its target's interrupt controller: level 0 is the physical APIC
  * (or the processor's NMI latch); level 1 above KVM is the vCPU's APIC that KVM emulates
- * (kvm_apic_set_irq / kvm_inject_nmi), and a running vCPU is kicked out of the guest with a
- * reschedule IPI (kvm_vcpu_kick).
+ * (kvm_apic_set_irq / kvm_inject_nmi), or above Xen its vLAPIC (vlapic_set_irq, an NMI), and a
+ * running vCPU is kicked out of the guest with an IPI (kvm_vcpu_kick, vcpu_kick).
  */
-export function raise(s: SimState, e: ExternalRaise, h: Hart, levels: KvmLevels): void {
+export function raise(
+  s: SimState,
+  e: ExternalRaise,
+  h: Hart,
+  levels: { raiseAt(level: number, vector: number, nmi: boolean): boolean },
+): void {
   let kicked = 0;
   if (e.target > 0) {
     kicked = levels.raiseAt(e.target, e.vector, e.nmi) ? 1 : 0;
