@@ -1,6 +1,7 @@
 // svm_vmexit_handler (xen/arch/x86/hvm/svm/svm.c): what Xen does after a #VMEXIT, once STGI
 // let the host take its interrupts. An event whose delivery the exit interrupted is queued for
 // re-injection first; then the exit code selects the handler.
+import { X2APIC } from '../../cpu/apic';
 import { RFLAGS } from '../../cpu/state';
 import { EVTINJ, INT_CTL, INTERCEPT, SvmEventType, interceptMask } from '../../svm/bits';
 import { amdCpuidLeaf } from '../../svm/cpuid';
@@ -70,6 +71,9 @@ export function svmVmexitHandler(c: XenContext): XenStepResult {
     crash(c, 'VMRUN failed: VMEXIT_INVALID ("invalid VMCB state")');
     return decide(c.h, XenFn.domain_crash, code, ExitDid.CRASH);
   }
+  // vintr.tpr tracks the guest's CR8 (not intercepted): the vLAPIC's TPR follows it.
+  const vtpr = p.read32(VMCB.INT_CTL) & INT_CTL.V_TPR_MASK;
+  x.vlapic.tpr = (vtpr << 4) | (x.vlapic.tpr & 0xf);
   let did = 0;
   // "Event delivery caused this intercept? Queue for redelivery."
   const intInfo = p.read32(VMCB.EXIT_INT_INFO);
@@ -188,6 +192,9 @@ function svmDoMsrAccess(c: XenContext): XenStepResult {
     const hi = p.guestReg(RDX) >>> 0;
     const r = guestWrmsrX2apic(c.xen, msr, lo, hi);
     gp = !r.ok;
+    // The VMCB's V_TPR mirrors the vLAPIC's TPR, so that a V_IRQ window honours it (docs/xen.md).
+    if (r.ok && msr === X2APIC.TPR)
+      p.write32(VMCB.INT_CTL, (p.read32(VMCB.INT_CTL) & ~INT_CTL.V_TPR_MASK) | (c.xen.vlapic.tpr >> 4));
     nmi = r.nmiToSelf;
     irq = r.irq;
   } else {

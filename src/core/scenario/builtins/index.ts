@@ -24,6 +24,7 @@ import svmEventInj from './svm-event-inj.json';
 import svmIntrGif from './svm-intr-gif.json';
 import svmVirq from './svm-virq.json';
 import svmVnmi from './svm-vnmi.json';
+import xenSvmVnmi from './xen-svm-vnmi.json';
 
 /** In the order the picker lists them; the first is loaded when the app starts. */
 export const BUILTIN_SCENARIOS: readonly unknown[] = [
@@ -55,6 +56,8 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   svmVnmi,
   svmIntrGif,
   svmEventInj,
+  // Xen on AMD SVM: seed 004
+  xenSvmVnmi,
 ];
 
 export function builtinNames(): string[] {
