@@ -208,6 +208,18 @@ describe('HLT', () => {
     expect(s.assertions.map((a) => a.passed)).toEqual([true]);
   });
 
+  it('sti; hlt with an IRQ raised in the STI shadow: the HLT exits first, the vCPU does not block', () => {
+    const s = runXen(irqGuest(['        sti', 'halt:   hlt', '        assert [count] == 1, "taken"']), [
+      { at: { level: 1, label: 'halt' }, target: 1, irq: 0x30 },
+    ]);
+    expect(exitCodes(s)[0]).toBe(0x78);
+    const dec = xenDecisions(s);
+    expect(dec.find((x) => x.fn === 'svm_vmexit_do_hlt')!.d1).toBe(Hlt.EVENT_PENDING);
+    expect(dec.some((x) => x.fn === 'vcpu_unblock')).toBe(false);
+    expect(injected(s)).toEqual([0x80000030]);
+    expect(s.assertions.map((a) => a.passed)).toEqual([true]);
+  });
+
   it('HLT with IF = 0: hvm_vcpu_down; a later IRQ wakes nothing and the run ends halted', () => {
     const s = runXen(irqGuest([]), [{ at: { time: 5000 }, target: 1, irq: 0x30 }]);
     expect(xenDecisions(s).find((x) => x.fn === 'svm_vmexit_do_hlt')!.d1).toBe(Hlt.DOWN);

@@ -156,21 +156,24 @@ export function svmVmexitHandler(c: XenContext): XenStepResult {
 export const Hlt = { BLOCKED: 1, EVENT_PENDING: 2, DOWN: 3 } as const;
 
 /**
- * svm_vmexit_do_hlt → hvm_hlt: past the HLT; if an event is already deliverable the vCPU goes
- * on; with IF = 0 ("a pretty sick guest") the vCPU goes down (hvm_vcpu_down: with one vCPU the
- * domain powers off); otherwise it blocks until an event can be delivered (SCHEDOP_block).
+ * svm_vmexit_do_hlt → hvm_hlt: past the HLT; an event being injected (hvm_event_pending:
+ * EVENTINJ valid) lets the vCPU go on; with IF = 0 ("a pretty sick guest") the vCPU goes down
+ * (hvm_vcpu_down: with one vCPU the domain powers off); otherwise SCHEDOP_block, which does
+ * not block when an event can be delivered already (local_events_need_delivery).
  */
 function svmVmexitDoHlt(c: XenContext): XenStepResult {
   const p = c.port;
   updateGuestEip(c);
-  const intack = hvmVcpuHasPendingIrq(c);
-  if (intack.source !== 0 && hvmInterruptBlocked(c, intack).blk === 0)
+  if (p.read32(VMCB.EVENT_INJ) & EVTINJ.SVM_EVTINJ_VALID)
     return decide(c.h, XenFn.svm_vmexit_do_hlt, Hlt.EVENT_PENDING);
   if (!(p.read32(VMCB.RFLAGS) & RFLAGS.IF)) {
     c.xen.phase = XenPhase.DEAD;
     c.xen.reason = 'HLT with IF = 0: hvm_vcpu_down (the domain powers off)';
     return decide(c.h, XenFn.svm_vmexit_do_hlt, Hlt.DOWN);
   }
+  const intack = hvmVcpuHasPendingIrq(c);
+  if (intack.source !== 0 && hvmInterruptBlocked(c, intack).blk === 0)
+    return decide(c.h, XenFn.svm_vmexit_do_hlt, Hlt.EVENT_PENDING);
   c.xen.phase = XenPhase.BLOCKED;
   return decide(c.h, XenFn.svm_vmexit_do_hlt, Hlt.BLOCKED);
 }
