@@ -4,6 +4,7 @@ import { requestInterrupt } from '../cpu/apic';
 import type { Hart } from '../cpu/hart';
 import type { CompiledScenario, ExternalRaise } from '../scenario/load';
 import type { SimState } from './machine';
+import type { EventRaiser } from './xen-levels';
 import { EventKind, EventType } from './view';
 
 /** A label trigger armed with `after` that is due now (the earliest), or -1. */
@@ -43,12 +44,7 @@ export function takeDueEvent(c: CompiledScenario, s: SimState): ExternalRaise {
  * (kvm_apic_set_irq / kvm_inject_nmi), or above Xen its vLAPIC (vlapic_set_irq, an NMI), and a
  * running vCPU is kicked out of the guest with an IPI (kvm_vcpu_kick, vcpu_kick).
  */
-export function raise(
-  s: SimState,
-  e: ExternalRaise,
-  h: Hart,
-  levels: { raiseAt(level: number, vector: number, nmi: boolean): boolean },
-): void {
+export function raise(s: SimState, e: ExternalRaise, h: Hart, levels: EventRaiser): void {
   let kicked = 0;
   if (e.target > 0) {
     kicked = levels.raiseAt(e.target, e.vector, e.nmi) ? 1 : 0;

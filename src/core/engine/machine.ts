@@ -29,7 +29,7 @@ import { externalDue, nextArmed, raise, takeDueEvent } from './external-events';
 import { kvmStubs } from '../hypervisors/kvm/stubs';
 import { type KvmState, cloneKvm } from '../hypervisors/kvm/state';
 import { type XenState, cloneXen } from '../hypervisors/xen/state';
-import { XenLevels, initialXen } from './xen-levels';
+import { type EventRaiser, XenLevels, eventRaiser, initialXen } from './xen-levels';
 import { svmFeatureBits } from '../svm/cpuid';
 
 /** Cycles a KVM decision takes (the model's host code is not simulated instruction by instruction). */
@@ -146,7 +146,7 @@ export class Stepper {
   private readonly kvmLevels: KvmLevels;
   private readonly xenLevels: XenLevels;
   /** Raises an event at a level above L0: the KVM or the Xen that emulates its interrupt controller. */
-  private readonly raiser: { raiseAt(level: number, vector: number, nmi: boolean): boolean };
+  private readonly raiser: EventRaiser;
   /** The stack has a KVM level (so KVM's hrtimers exist): a bare run skips their checks. */
   private readonly hasKvm: boolean;
   private readonly laneCode: (LaneCode | null)[];
@@ -183,12 +183,7 @@ export class Stepper {
     this.hasKvm = c.lanes.some((l) => l.kind === 'kvm');
     this.kvmLevels = new KvmLevels(c, this.hart, s);
     this.xenLevels = new XenLevels(c, this.hart, s);
-    this.raiser = {
-      raiseAt: (level, vector, nmi) =>
-        c.lanes[level - 1]?.kind === 'xen'
-          ? this.xenLevels.raiseAt(level, vector, nmi)
-          : this.kvmLevels.raiseAt(level, vector, nmi),
-    };
+    this.raiser = eventRaiser(c, this.kvmLevels, this.xenLevels);
     this.state = s;
   }
 
@@ -278,8 +273,8 @@ export class Stepper {
       s.end = 'shutdown';
       return false;
     }
-    if (s.kvm && !s.vmx.nonRoot) return this.kvmStep();
-    if (s.xen && !s.svm.guest) return this.xenStep();
+    if (s.kvm && !s.vmx.nonRoot) return this.rootStep(this.kvmLevels.stepRoot(s.step + 1));
+    if (s.xen && !s.svm.guest) return this.rootStep(this.xenLevels.stepRoot());
     if (s.vmx.nonRoot && c.lanes[h.level].kind === 'kvm') {
       // KVM above L0 runs in non-root operation: the processor's boundary checks first (an
       // interrupt-window or external-interrupt exit, an injected interrupt delivered), then
@@ -355,11 +350,12 @@ export class Stepper {
     return this.finish();
   }
 
-  /** KVM at L0 runs in root operation: one decision, or waiting for the vCPU's next event. */
-  private kvmStep(): boolean {
+  /**
+   * A hypervisor model at L0 while its guest does not run (KVM in root operation, Xen between
+   * #VMEXIT and VMRUN): one decision or entry, or waiting for the vCPU's next event.
+   */
+  private rootStep(o: { r: 'recorded' | 'wait' | 'stopped'; decision: boolean }): boolean {
     const s = this.s;
-    const h = this.hart;
-    const o = this.kvmLevels.stepRoot(s.step + 1);
     if (o.r === 'recorded') {
       s.time += o.decision ? KVM_DECISION_CYCLES : 1;
       return this.finish();
@@ -373,28 +369,8 @@ export class Stepper {
     if (this.hrtimerDue()) this.fireHrtimer();
     else {
       this.raiseDue();
-      h.out.d2 |= 1;
+      this.hart.out.d2 |= 1;
     }
-    return this.finish();
-  }
-
-  /** Xen at L0 while its guest does not run: one decision or VMRUN, or waiting for an event. */
-  private xenStep(): boolean {
-    const s = this.s;
-    const h = this.hart;
-    const o = this.xenLevels.stepRoot();
-    if (o.r === 'recorded') {
-      s.time += o.decision ? KVM_DECISION_CYCLES : 1;
-      return this.finish();
-    }
-    if (o.r === 'stopped') {
-      s.end = 'stopped';
-      return false;
-    }
-    // The vCPU is blocked (or down) and nothing is pending for it: time passes.
-    if (!this.idleUntilNext()) return false;
-    this.raiseDue();
-    h.out.d2 |= 1;
     return this.finish();
   }
 

@@ -87,3 +87,16 @@ export class XenLevels {
     return fresh ? this.kick() : false;
   }
 }
+
+/** Raises an event at the interrupt controller of a level above L0. */
+export interface EventRaiser {
+  raiseAt(level: number, vector: number, nmi: boolean): boolean;
+}
+
+/** The model below the target level emulates its interrupt controller: Xen's vLAPIC or KVM's. */
+export function eventRaiser(c: CompiledScenario, kvm: EventRaiser, xen: EventRaiser): EventRaiser {
+  return {
+    raiseAt: (level, vector, nmi) =>
+      c.lanes[level - 1]?.kind === 'xen' ? xen.raiseAt(level, vector, nmi) : kvm.raiseAt(level, vector, nmi),
+  };
+}
