@@ -3,13 +3,14 @@
 //  (b) median and 95th-percentile time to seek to a random step of a 1,000,000-step run
 //  (c) memory per step of trace (and of checkpoints)
 //  (d) the soft-vNMI starvation scenario (1.5 s of guest time) in wall time
-//  (e) guest instructions per second under the KVM model with a 10,000-cycle timer
+//  (e) guest instructions per second under the KVM model (VMX) and the Xen model (SVM) with a
+//      10,000-cycle timer: bench/hypervisors.ts (npx tsx bench/hypervisors.ts runs only these)
 //  (f), (g) nesting: bench/nested.ts
 //  (h) go to and search over the 1,000,000-step run: bench/search.ts
 import { performance } from 'node:perf_hooks';
 import { openSession, type LabSession } from '../src/core/engine/session';
-import { EventKind } from '../src/core/engine/view';
 import { findBuiltin } from '../src/core/scenario/builtins';
+import { hypervisorBenchmarks } from './hypervisors';
 import { nestedBenchmarks } from './nested';
 import { searchBenchmarks } from './search';
 
@@ -147,69 +148,7 @@ rows.push(...searchBenchmarks(big));
   ]);
 }
 
-// (e) A guest under the KVM model with a timer interrupt every 10,000 cycles.
-{
-  const doc = {
-    version: 1,
-    name: 'bench-kvm-timer',
-    title: 'guest loop under KVM with a 10,000-cycle timer',
-    description: '',
-    arch: 'vmx',
-    levels: [
-      { kind: 'kvm', options: { vnmi: true } },
-      {
-        kind: 'program',
-        program: [
-          '        .intgate 0x20, timer',
-          'start:  sti',
-          '        xor ecx, ecx',
-          'again:  inc rcx',
-          '        cmp rcx, 1000000',
-          '        jne again',
-          '        cli',
-          '        hlt',
-          'timer:  push rax',
-          '        push rcx',
-          '        push rdx',
-          '        xor eax, eax',
-          '        xor edx, edx',
-          '        mov ecx, 0x80b',
-          '        wrmsr',
-          '        pop rdx',
-          '        pop rcx',
-          '        pop rax',
-          '        iretq',
-        ],
-      },
-    ],
-    events: [{ at: { time: 10000 }, every: 10000, until: 3000000, target: 1, irq: 0x20 }],
-    limits: { steps: 10000000 },
-  };
-  openSession({ doc });
-  const rates: number[] = [];
-  let guestInstrs = 0;
-  let exits = 0;
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    const r = openSession({ doc });
-    const seconds = (performance.now() - t0) / 1000;
-    if (!r.ok) throw new Error(r.error.message);
-    const t = r.session.sim.trace;
-    guestInstrs = 0;
-    exits = 0;
-    for (let k = 0; k < t.length; k++) {
-      if (t.level[k] === 1 && (t.kind[k] === EventKind.INSTR || t.kind[k] === EventKind.IRET)) guestInstrs++;
-      if (t.kind[k] === EventKind.VMEXIT) exits++;
-    }
-    rates.push(guestInstrs / seconds);
-  }
-  rates.sort((a, b) => a - b);
-  rows.push([
-    '(e) guest instructions per second under KVM',
-    `${(rates[2] / 1e6).toFixed(1)} M/s`,
-    `timer IRQ every 10,000 cycles; ${guestInstrs.toLocaleString('en-US')} guest instructions, ${exits.toLocaleString('en-US')} VM exits; median of 5`,
-  ]);
-}
+rows.push(...hypervisorBenchmarks());
 
 rows.push(...nestedBenchmarks());
 

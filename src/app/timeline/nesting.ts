@@ -8,8 +8,9 @@
 //   it handle alone: the exit, only KVM work below the guest, and the entry back into the same
 //   guest with nothing injected.
 // Pure functions of the data; no React, no scale (see nesting-marks.ts for what is drawn).
+import { hypervisorFunction } from '../../core/hypervisors/functions';
 import { EventKind, type ScenarioInfo, type TimelineData } from '../../core/engine/view';
-import { Fn, kvmFunction } from '../../core/hypervisors/kvm/functions';
+import { Fn } from '../../core/hypervisors/kvm/functions';
 import type { TransitionColumns } from '../../worker/protocol';
 import { VALID } from './transition-text';
 import { transitionTargets } from './visible-marks';
@@ -132,7 +133,7 @@ function findReflections(
       fromLane: exitIndex >= 0 ? data.levels[exitIndex] : toLane + 1,
       decisionIndex: i,
       decisionStep: data.steps[i],
-      fn: kvmFunction(tr.d0[t]).name,
+      fn: hypervisorFunction(tr.d0[t]).name,
       reason: tr.d1[t],
       intrInfo: tr.d2[t],
       entryIndex,
@@ -176,7 +177,7 @@ function foldAt(
     if (!kvmLanes[level] || !FOLDABLE_KINDS.has(kind)) return null;
     handlers.add(level);
     const d = at.get(data.steps[j]);
-    if (kind === EventKind.DECISION && d !== undefined) functions.add(kvmFunction(tr.d0[d]).name);
+    if (kind === EventKind.DECISION && d !== undefined) functions.add(hypervisorFunction(tr.d0[d]).name);
     // An entry that injects an event is something a guest sees: not folded.
     if (kind === EventKind.VMENTRY && (d === undefined || tr.d0[d] & VALID)) return null;
   }

@@ -194,7 +194,7 @@ export function executeSystem(h: Hart, ins: DInstr): number {
       cpu.mwaitBreak = (regs[2] & 1) === 1;
       return Sys.NEXT;
     case Op.CPUID: {
-      const r = h.svm.available ? amdCpuidLeaf(regs[0]) : cpuidLeaf(regs[0]);
+      const r = h.svm.available ? amdCpuidLeaf(regs[0], h.svm.features) : cpuidLeaf(regs[0]);
       for (let i = 0; i < 4; i++) {
         // EAX, EBX, ECX, EDX are registers 0, 3, 1, 2.
         const reg = [0, 3, 1, 2][i];

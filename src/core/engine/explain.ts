@@ -9,6 +9,8 @@ import { hex, labelAt } from './describe';
 import { explainKvm } from './explain-kvm';
 import { explainVmx } from './explain-vmx';
 import { explainSvm } from './explain-svm';
+import { explainXen } from './explain-xen';
+import { isXenFunction } from '../hypervisors/xen/functions';
 import type { SimState } from './machine';
 import { EVENT_TYPE_NAMES, EventKind, EventType, type Explanation } from './view';
 import { INT_CTL } from '../svm/bits';
@@ -202,6 +204,8 @@ export function explainStep(
       rec.level,
     );
   }
+  if (prev?.xen && cur.xen && kind === EventKind.DECISION && isXenFunction(d0))
+    return explainXen(prev.xen, cur.xen, d0, d1, d2);
   const svmText = explainSvm(c, prev, cur, kind, d0, d1, d2, rec.level);
   if (svmText) return svmText;
   const vmxText = explainVmx(c, prev, cur, kind, d0, d1, d2, rec.level);

@@ -3,8 +3,8 @@
 import { requestInterrupt } from '../cpu/apic';
 import type { Hart } from '../cpu/hart';
 import type { CompiledScenario, ExternalRaise } from '../scenario/load';
-import type { KvmLevels } from './kvm-levels';
 import type { SimState } from './machine';
+import type { EventRaiser } from './xen-levels';
 import { EventKind, EventType } from './view';
 
 /** A label trigger armed with `after` that is due now (the earliest), or -1. */
@@ -41,10 +41,10 @@ export function takeDueEvent(c: CompiledScenario, s: SimState): ExternalRaise {
 /**
  * Raise an external event at its target's interrupt controller: level 0 is the physical APIC
  * (or the processor's NMI latch); level 1 above KVM is the vCPU's APIC that KVM emulates
- * (kvm_apic_set_irq / kvm_inject_nmi), and a running vCPU is kicked out of the guest with a
- * reschedule IPI (kvm_vcpu_kick).
+ * (kvm_apic_set_irq / kvm_inject_nmi), or above Xen its vLAPIC (vlapic_set_irq, an NMI), and a
+ * running vCPU is kicked out of the guest with an IPI (kvm_vcpu_kick, vcpu_kick).
  */
-export function raise(s: SimState, e: ExternalRaise, h: Hart, levels: KvmLevels): void {
+export function raise(s: SimState, e: ExternalRaise, h: Hart, levels: EventRaiser): void {
   let kicked = 0;
   if (e.target > 0) {
     kicked = levels.raiseAt(e.target, e.vector, e.nmi) ? 1 : 0;

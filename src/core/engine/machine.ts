@@ -28,6 +28,9 @@ import { KvmLevels, type KvmTx, cloneKvmTx, initialKvms, loadKvmImage } from './
 import { externalDue, nextArmed, raise, takeDueEvent } from './external-events';
 import { kvmStubs } from '../hypervisors/kvm/stubs';
 import { type KvmState, cloneKvm } from '../hypervisors/kvm/state';
+import { type XenState, cloneXen } from '../hypervisors/xen/state';
+import { type EventRaiser, XenLevels, eventRaiser, initialXen } from './xen-levels';
+import { svmFeatureBits } from '../svm/cpuid';
 
 /** Cycles a KVM decision takes (the model's host code is not simulated instruction by instruction). */
 export const KVM_DECISION_CYCLES = 100;
@@ -63,6 +66,8 @@ export interface SimState {
   kvms: (KvmState | null)[];
   /** Per lane above L0 that is KVM: its decisions in progress (see kvm-levels.ts). */
   tx: (KvmTx | null)[];
+  /** The Xen model's software state, when L0 is Xen (xen-levels.ts). */
+  xen: XenState | null;
   /** Set when the run can go no further. */
   end: EndReason | null;
 }
@@ -70,6 +75,8 @@ export interface SimState {
 export function initialState(c: CompiledScenario): SimState {
   const mems = c.programs.map((p, i) => {
     const bytes = new Uint8Array(c.scenario.levels[i].memory);
+    // The Xen model's memory holds its VMCB, host save area and permission maps (no code).
+    if (c.scenario.levels[i].kind === 'xen') return { bytes, stackLimit: 0 };
     if (c.scenario.levels[i].kind !== 'program') {
       // KVM's instruction stubs and IDT (used above L0, where its instructions trap).
       loadKvmImage(bytes);
@@ -82,7 +89,8 @@ export function initialState(c: CompiledScenario): SimState {
   const prog = c.programs[0];
   const { kvms, tx } = initialKvms(c);
   const kvm = kvms[0];
-  cpu.rip = kvm ? 0 : prog.entry;
+  const xen = initialXen(c);
+  cpu.rip = kvm || xen ? 0 : prog.entry;
   cpu.idtr = prog.idtBase ?? 0;
   // An AMD processor has no VMX: CR4.VMXE is reserved (docs/svm.md).
   if (c.scenario.arch === 'svm') cpu.cr4 &= ~CR4.VMXE;
@@ -94,7 +102,7 @@ export function initialState(c: CompiledScenario): SimState {
     cpu,
     apic: createApic(),
     vmx: createVmx(),
-    svm: createSvm(c.scenario.arch === 'svm'),
+    svm: createSvm(c.scenario.arch === 'svm', svmFeatureBits(c.scenario.features.svm)),
     lane: 0,
     books: c.lanes.map(() => emptyBook()),
     mems,
@@ -104,6 +112,7 @@ export function initialState(c: CompiledScenario): SimState {
     kvm,
     kvms,
     tx,
+    xen,
     end: null,
   };
 }
@@ -120,6 +129,7 @@ export function cloneState(s: SimState): SimState {
     fired: s.fired.slice(),
     armed: s.armed.slice(),
     ...cloneKvms(s),
+    xen: s.xen ? cloneXen(s.xen) : null,
   };
 }
 
@@ -134,6 +144,9 @@ export class Stepper {
   /** The lane that acted in the last step (the trace attributes the event to it). */
   actor = 0;
   private readonly kvmLevels: KvmLevels;
+  private readonly xenLevels: XenLevels;
+  /** Raises an event at a level above L0: the KVM or the Xen that emulates its interrupt controller. */
+  private readonly raiser: EventRaiser;
   /** The stack has a KVM level (so KVM's hrtimers exist): a bare run skips their checks. */
   private readonly hasKvm: boolean;
   private readonly laneCode: (LaneCode | null)[];
@@ -169,6 +182,8 @@ export class Stepper {
     };
     this.hasKvm = c.lanes.some((l) => l.kind === 'kvm');
     this.kvmLevels = new KvmLevels(c, this.hart, s);
+    this.xenLevels = new XenLevels(c, this.hart, s);
+    this.raiser = eventRaiser(c, this.kvmLevels, this.xenLevels);
     this.state = s;
   }
 
@@ -179,6 +194,7 @@ export class Stepper {
   set state(s: SimState) {
     this.s = s;
     this.kvmLevels.bind(s);
+    this.xenLevels.bind(s);
     this.c.lanes.forEach((l, i) => {
       const code = this.laneCode[i];
       if (code) code.mem.bytes = s.mems[l.program].bytes;
@@ -228,7 +244,7 @@ export class Stepper {
 
   /** Raise the external event due now: a timed one, or an armed label trigger. */
   private raiseDue(): void {
-    raise(this.s, takeDueEvent(this.c, this.s), this.hart, this.kvmLevels);
+    raise(this.s, takeDueEvent(this.c, this.s), this.hart, this.raiser);
   }
 
   /**
@@ -257,7 +273,8 @@ export class Stepper {
       s.end = 'shutdown';
       return false;
     }
-    if (s.kvm && !s.vmx.nonRoot) return this.kvmStep();
+    if (s.kvm && !s.vmx.nonRoot) return this.rootStep(this.kvmLevels.stepRoot(s.step + 1));
+    if (s.xen && !s.svm.guest) return this.rootStep(this.xenLevels.stepRoot());
     if (s.vmx.nonRoot && c.lanes[h.level].kind === 'kvm') {
       // KVM above L0 runs in non-root operation: the processor's boundary checks first (an
       // interrupt-window or external-interrupt exit, an injected interrupt delivered), then
@@ -308,7 +325,7 @@ export class Stepper {
           s.armed[i] = s.time + t.after;
           continue;
         }
-        raise(s, t, h, this.kvmLevels);
+        raise(s, t, h, this.raiser);
         return this.finish();
       }
     }
@@ -333,11 +350,12 @@ export class Stepper {
     return this.finish();
   }
 
-  /** KVM at L0 runs in root operation: one decision, or waiting for the vCPU's next event. */
-  private kvmStep(): boolean {
+  /**
+   * A hypervisor model at L0 while its guest does not run (KVM in root operation, Xen between
+   * #VMEXIT and VMRUN): one decision or entry, or waiting for the vCPU's next event.
+   */
+  private rootStep(o: { r: 'recorded' | 'wait' | 'stopped'; decision: boolean }): boolean {
     const s = this.s;
-    const h = this.hart;
-    const o = this.kvmLevels.stepRoot(s.step + 1);
     if (o.r === 'recorded') {
       s.time += o.decision ? KVM_DECISION_CYCLES : 1;
       return this.finish();
@@ -351,7 +369,7 @@ export class Stepper {
     if (this.hrtimerDue()) this.fireHrtimer();
     else {
       this.raiseDue();
-      h.out.d2 |= 1;
+      this.hart.out.d2 |= 1;
     }
     return this.finish();
   }

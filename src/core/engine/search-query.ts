@@ -2,6 +2,7 @@
 // or search the trace. A query is read into a plain description here; search.ts runs it.
 // Words are case-insensitive except inside quotes; a query that cannot be read gives the
 // column of the word that could not be read and the forms accepted there.
+import { XEN_FN_BASE, XEN_FUNCTIONS } from '../hypervisors/xen/functions';
 import { EXIT_REASONS } from '../vmx/exit-reasons';
 import { KVM_FUNCTIONS } from '../hypervisors/kvm/functions';
 import { EVENT_KIND_NAMES } from './view';
@@ -51,8 +52,13 @@ for (const r of EXIT_REASONS) {
 }
 
 const FN_BY_NAME = new Map<string, number>(KVM_FUNCTIONS.map((f, i) => [f.name.toLowerCase(), i]));
+// The Xen model's functions (ids from XEN_FN_BASE); a name both models use stays KVM's.
+XEN_FUNCTIONS.forEach((f, i) => {
+  const n = f.name.toLowerCase();
+  if (!FN_BY_NAME.has(n)) FN_BY_NAME.set(n, XEN_FN_BASE + i);
+});
 
-/** A KVM function by its kernel name, or by the name without its vmx_/kvm_ prefix. */
+/** A KVM (or Xen) function by its name, or a KVM one by the name without its vmx_/kvm_ prefix. */
 export function functionByName(name: string): number | undefined {
   const n = name.toLowerCase();
   return FN_BY_NAME.get(n) ?? FN_BY_NAME.get('vmx_' + n) ?? FN_BY_NAME.get('kvm_' + n);

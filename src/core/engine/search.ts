@@ -1,7 +1,7 @@
 // Go to and search (docs/search.md): runs a palette query over a run. Event searches read the
 // trace's columns only (a million steps in a few milliseconds); "when did X change" replays
 // the run from its first checkpoint, reading the watched value after every step.
-import { KVM_FUNCTIONS } from '../hypervisors/kvm/functions';
+import { hypervisorFunction } from '../hypervisors/functions';
 import type { CompiledScenario } from '../scenario/load';
 import { exitReasonByCode } from '../vmx/exit-reasons';
 import type { SimState } from './machine';
@@ -125,7 +125,7 @@ export function eventNote(run: SearchRun, i: number): string {
       return `${at} VM exit ${d0[i] & 0xffff}${r ? ` ${r.name.replace(/^EXIT_REASON_/, '')}` : ''}`;
     }
     case EventKind.DECISION:
-      return `${at} ${KVM_FUNCTIONS[d0[i]]?.name ?? `function ${d0[i]}`}`;
+      return `${at} ${hypervisorFunction(d0[i]).name}`;
     case EventKind.ASSERT:
       return `${at} assert ${d1[i] === 1 ? 'passed' : d1[i] === 2 ? 'skipped' : 'failed'}: ${run.assertionText(i)}`;
     case EventKind.DELIVER:

@@ -137,7 +137,7 @@ export interface LevelView {
   index: number;
   /** e.g. "L0 · bare metal" */
   name: string;
-  kind: 'program' | 'guest' | 'kvm';
+  kind: 'program' | 'guest' | 'kvm' | 'xen';
   cpu: CpuView;
   /**
    * The interrupt controller this level's code sees: the physical APIC for a program level
@@ -356,7 +356,7 @@ export interface StepView {
 export interface LevelInfo {
   index: number;
   name: string;
-  kind: 'program' | 'guest' | 'kvm';
+  kind: 'program' | 'guest' | 'kvm' | 'xen';
   /** The program as written, before `.if` blocks were applied. */
   source: string;
   /** 1-based lines that `.if`/`.else` left out for the current parameters (shown dimmed). */

@@ -8,10 +8,10 @@
 // Time: the lab counts TSC cycles; `clock: 'tsc'` converts them to microseconds at the
 // scenario's features.tscHz (default 2 GHz), `clock: 'cycles'` shows one cycle as one
 // nanosecond (Perfetto keeps nanoseconds, so at 2 GHz the TSC clock merges cycle pairs).
+import { hypervisorFunction } from '../hypervisors/functions';
 import { eventData } from '../engine/describe';
 import type { LabSession } from '../engine/session';
 import { EVENT_KIND_NAMES, EVENT_TYPE_NAMES, EventKind } from '../engine/view';
-import { KVM_FUNCTIONS } from '../hypervisors/kvm/functions';
 import { exitReasonByCode } from '../vmx/exit-reasons';
 import { TraceEventBuilder, type TraceEventFile } from './trace-event';
 
@@ -71,8 +71,8 @@ export function sessionToPerfetto(session: LabSession, clock: PerfettoClock = 't
         slice(exitName(d0, info.arch), 'vmexit');
         break;
       case EventKind.DECISION: {
-        const fn = KVM_FUNCTIONS[d0];
-        instant(fn?.name ?? `function ${d0}`, 'kvm', { file: fn?.file ?? '' });
+        const fn = hypervisorFunction(d0);
+        instant(fn.name, fn.hypervisor, { file: fn.file === '?' ? '' : fn.file });
         break;
       }
       case EventKind.ASSERT: {

@@ -42,8 +42,8 @@ export interface LabelRaise extends ExternalRaise {
  */
 export interface LaneInfo {
   name: string;
-  /** 'program': runs in root operation (or bare metal); 'guest': runs in VMX non-root operation; 'kvm': the KVM model. */
-  kind: 'program' | 'guest' | 'kvm';
+  /** 'program': runs in root operation (or bare metal); 'guest': runs in VMX non-root operation; 'kvm': the KVM model; 'xen': the Xen model. */
+  kind: 'program' | 'guest' | 'kvm' | 'xen';
   /** Index in the scenario's `levels`. */
   level: number;
   /** Index in `programs` of the code this lane runs. */
@@ -179,9 +179,9 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
         `${where}.target`,
       );
     }
-    if (ev.target > 0 && scenario.levels[ev.target - 1].kind !== 'kvm') {
+    if (ev.target > 0 && scenario.levels[ev.target - 1].kind === 'program') {
       throw new ScenarioError(
-        `level ${ev.target}'s interrupt controller would be emulated by L${ev.target - 1}, a program, which emulates none: raise it at level 0 (the physical APIC) or at a level run by KVM`,
+        `level ${ev.target}'s interrupt controller would be emulated by L${ev.target - 1}, a program, which emulates none: raise it at level 0 (the physical APIC) or at a level run by KVM or Xen`,
         `${where}.target`,
       );
     }
@@ -221,6 +221,10 @@ export function compileScenario(raw: unknown, overrides: Record<string, ParamVal
   scenario.levels.forEach((lv, i) => {
     if (lv.kind === 'kvm') {
       lanes.push({ name: `L${lanes.length} · ${lv.name ?? 'KVM'}`, kind: 'kvm', level: i, program: i });
+      return;
+    }
+    if (lv.kind === 'xen') {
+      lanes.push({ name: `L${lanes.length} · ${lv.name ?? 'Xen'}`, kind: 'xen', level: i, program: i });
       return;
     }
     lanes.push({
@@ -303,11 +307,33 @@ function checkStack(scenario: Scenario, orig: number[]): void {
       'KVM on AMD SVM is not modelled yet: a KVM level needs "arch": "vmx"',
       `levels[${orig[kvm]}]`,
     );
+  checkXen(scenario, orig);
   if (levels.length > MAX_LANES - 1)
     throw new ScenarioError(
       `the stack has ${levels.length} levels; the lab runs at most ${MAX_LANES - 1} (and a guest in the top program)`,
       'levels',
     );
+}
+
+/**
+ * The Xen model runs at L0 on AMD SVM, with a guest program above it (docs/xen.md). Above L0
+ * Xen would need nested SVM from the level below, which the lab does not model yet.
+ */
+function checkXen(scenario: Scenario, orig: number[]): void {
+  const levels = scenario.levels;
+  levels.forEach((l, i) => {
+    if (l.kind !== 'xen') return;
+    const where = `levels[${orig[i]}]`;
+    if (scenario.arch !== 'svm')
+      throw new ScenarioError('the Xen model drives AMD SVM: a Xen level needs "arch": "svm"', where);
+    if (i > 0)
+      throw new ScenarioError(
+        `Xen runs at L0 only: Xen at L${i} would need nested SVM from the level below, which the lab does not model yet`,
+        where,
+      );
+    if (i !== levels.length - 2 || levels[i + 1].kind !== 'program')
+      throw new ScenarioError('Xen needs exactly one guest: a program level above it (L1)', where);
+  });
 }
 
 /** A program below another level must enter a guest (VMLAUNCH/VMRESUME): that level. */

@@ -95,7 +95,41 @@ export const KvmLevelSchema = z
   })
   .strict();
 
-export const LevelSchema = z.discriminatedUnion('kind', [ProgramLevelSchema, KvmLevelSchema]);
+export const XenLevelSchema = z
+  .object({
+    kind: z.literal('xen'),
+    name: z.string().min(1).optional(),
+    /** The Xen model's options (docs/xen.md). Xen runs at L0 on AMD SVM only (arch "svm"). */
+    options: z
+      .object({
+        /**
+         * Use AMD's virtual NMI when the CPU has it (CPUID 8000_000A EDX[25], features.svm.vnmi):
+         * Xen 86a203ab8d ("x86/svm: Support vNMI on capable hardware"). Off: the NMI is injected
+         * through EVENTINJ and its end is inferred from the IRET intercept.
+         */
+        vnmi: z.boolean().default(true),
+        /**
+         * With vNMI, hvm_interrupt_blocked does not report a second NMI as blocked while
+         * V_NMI_MASK is set (86a203ab8d's short-circuit); false models the patch without it: Xen
+         * opens a VINTR window that cannot help (seed E-v3).
+         */
+        vnmiShortCircuit: z.boolean().default(true),
+        /**
+         * construct_vmcb sets the NMI intercept. false is a misconfiguration Xen never makes: with
+         * vNMI, VMRUN then fails with VMEXIT_INVALID (seed E-v4).
+         */
+        nmiIntercept: z.boolean().default(true),
+      })
+      .strict()
+      .default({ vnmi: true, vnmiShortCircuit: true, nmiIntercept: true }),
+    /** Xen's memory for the VMCB, the host save area and the MSR and I/O permission maps. */
+    memory: int().min(0x10000).max(0x1000000).default(0x10000),
+    /** Only when this parameter is true ("name") or false ("!name"). */
+    when: z.string().optional(),
+  })
+  .strict();
+
+export const LevelSchema = z.discriminatedUnion('kind', [ProgramLevelSchema, KvmLevelSchema, XenLevelSchema]);
 
 export const TriggerSchema = z.union([
   z.object({ time: z.number().min(0) }).strict(),
@@ -166,6 +200,14 @@ export const ScenarioSchema = z
             vmwriteAnyField: true,
             stiBlocksNmiInjection: false,
           }),
+        /** The processor's SVM features (CPUID Fn8000_000A EDX), when arch is "svm". */
+        svm: z
+          .object({
+            /** EDX[25] VNMI: NMI virtualization (V_NMI, V_NMI_MASK, V_NMI_ENABLE). */
+            vnmi: z.boolean().default(true),
+          })
+          .strict()
+          .default({ vnmi: true }),
       })
       .strict()
       .default({
@@ -178,6 +220,7 @@ export const ScenarioSchema = z
           vmwriteAnyField: true,
           stiBlocksNmiInjection: false,
         },
+        svm: { vnmi: true },
       }),
     params: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/), ParamSchema).default({}),
     levels: z.array(LevelSchema).min(1),

@@ -9,8 +9,16 @@ const MAX_EXTENDED = 0x8000000a;
 /** CPUID Fn8000_000A EDX bits the model implements. */
 export const SVM_FEATURES = { NRIPS: 1 << 3, VGIF: 1 << 16, VNMI: 1 << 25 } as const;
 
-/** [EAX, EBX, ECX, EDX] of a leaf on the AMD processor. */
-export function amdCpuidLeaf(leaf: number): [number, number, number, number] {
+/** The Fn8000_000A EDX bits of a processor with every feature the model has. */
+export const ALL_SVM_FEATURES = (SVM_FEATURES.NRIPS | SVM_FEATURES.VGIF | SVM_FEATURES.VNMI) >>> 0;
+
+/** The Fn8000_000A EDX bits of the scenario's processor (`features.svm`: vNMI may be absent). */
+export function svmFeatureBits(f: { vnmi: boolean }): number {
+  return (ALL_SVM_FEATURES & ~(f.vnmi ? 0 : SVM_FEATURES.VNMI)) >>> 0;
+}
+
+/** [EAX, EBX, ECX, EDX] of a leaf on the AMD processor (`features`: its Fn8000_000A EDX). */
+export function amdCpuidLeaf(leaf: number, features = ALL_SVM_FEATURES): [number, number, number, number] {
   const l = leaf >>> 0;
   if (l > MAX_EXTENDED) return cpuidLeaf(0x0a);
   switch (l) {
@@ -32,7 +40,7 @@ export function amdCpuidLeaf(leaf: number): [number, number, number, number] {
       return [0, 0, 0, 0];
     case 0x8000000a:
       // SVM revision 1, 8 ASIDs, the features above.
-      return [1, 8, 0, (SVM_FEATURES.NRIPS | SVM_FEATURES.VGIF | SVM_FEATURES.VNMI) >>> 0];
+      return [1, 8, 0, features >>> 0];
     default:
       return cpuidLeaf(l);
   }

@@ -48,66 +48,65 @@ function ioExitInfo(isIn: boolean, port: number, size: number): number {
 /** The exit code of an intercepted instruction, or -2 when it is not intercepted. */
 function interceptCode(h: Hart, ins: DInstr): { code: number; info1?: number } | null {
   const s = h.svm;
-  const on = (bit: number) => intercepted(s, bit);
   const svme = (s.efer & EFER.SVME) !== 0;
   switch (ins.op) {
     case Op.CPUID:
-      return on(INTERCEPT.INTERCEPT_CPUID) ? { code: SvmExit.CPUID } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_CPUID) ? { code: SvmExit.CPUID } : null;
     case Op.HLT:
-      return on(INTERCEPT.INTERCEPT_HLT) ? { code: SvmExit.HLT } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_HLT) ? { code: SvmExit.HLT } : null;
     case Op.RDTSC:
-      return on(INTERCEPT.INTERCEPT_RDTSC) ? { code: SvmExit.RDTSC } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_RDTSC) ? { code: SvmExit.RDTSC } : null;
     case Op.RDPMC:
-      return on(INTERCEPT.INTERCEPT_RDPMC) ? { code: SvmExit.RDPMC } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_RDPMC) ? { code: SvmExit.RDPMC } : null;
     case Op.PAUSE:
-      return on(INTERCEPT.INTERCEPT_PAUSE) ? { code: SvmExit.PAUSE } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_PAUSE) ? { code: SvmExit.PAUSE } : null;
     case Op.INVD:
-      return on(INTERCEPT.INTERCEPT_INVD) ? { code: SvmExit.INVD } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_INVD) ? { code: SvmExit.INVD } : null;
     case Op.WBINVD:
-      return on(INTERCEPT.INTERCEPT_WBINVD) ? { code: SvmExit.WBINVD } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_WBINVD) ? { code: SvmExit.WBINVD } : null;
     case Op.MONITOR:
-      return on(INTERCEPT.INTERCEPT_MONITOR) ? { code: SvmExit.MONITOR } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_MONITOR) ? { code: SvmExit.MONITOR } : null;
     case Op.MWAIT:
-      return on(INTERCEPT.INTERCEPT_MWAIT) ? { code: SvmExit.MWAIT } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_MWAIT) ? { code: SvmExit.MWAIT } : null;
     case Op.INVLPG:
-      return on(INTERCEPT.INTERCEPT_INVLPG) ? { code: 0x79 } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_INVLPG) ? { code: 0x79 } : null;
     case Op.PUSHF:
-      return on(INTERCEPT.INTERCEPT_PUSHF) ? { code: 0x70 } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_PUSHF) ? { code: 0x70 } : null;
     case Op.POPF:
-      return on(INTERCEPT.INTERCEPT_POPF) ? { code: 0x71 } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_POPF) ? { code: 0x71 } : null;
     case Op.LIDT:
-      return on(INTERCEPT.INTERCEPT_LOAD_IDTR) ? { code: 0x6a } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_LOAD_IDTR) ? { code: 0x6a } : null;
     case Op.IRETQ:
       // "IRET intercept": before the IRET executes (KVM and Xen open their NMI window with it).
-      return on(INTERCEPT.INTERCEPT_IRET) ? { code: SvmExit.IRET } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_IRET) ? { code: SvmExit.IRET } : null;
     case Op.INT:
       // EXITINFO1 = the vector (decode assists).
-      return on(INTERCEPT.INTERCEPT_INTn) ? { code: SvmExit.SWINT, info1: ins.n & 0xff } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_INTn) ? { code: SvmExit.SWINT, info1: ins.n & 0xff } : null;
     case Op.INT1:
-      return on(INTERCEPT.INTERCEPT_ICEBP) ? { code: SvmExit.ICEBP } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_ICEBP) ? { code: SvmExit.ICEBP } : null;
     case Op.VMMCALL:
-      return on(INTERCEPT.INTERCEPT_VMMCALL) ? { code: SvmExit.VMMCALL } : null;
+      return intercepted(s, INTERCEPT.INTERCEPT_VMMCALL) ? { code: SvmExit.VMMCALL } : null;
     // The SVM instructions raise #UD when EFER.SVME = 0, before their intercept is checked.
     case Op.VMRUN:
-      return svme && on(INTERCEPT.INTERCEPT_VMRUN) ? { code: SvmExit.VMRUN } : null;
+      return svme && intercepted(s, INTERCEPT.INTERCEPT_VMRUN) ? { code: SvmExit.VMRUN } : null;
     case Op.VMLOAD:
-      return svme && on(INTERCEPT.INTERCEPT_VMLOAD) ? { code: SvmExit.VMLOAD } : null;
+      return svme && intercepted(s, INTERCEPT.INTERCEPT_VMLOAD) ? { code: SvmExit.VMLOAD } : null;
     case Op.VMSAVE:
-      return svme && on(INTERCEPT.INTERCEPT_VMSAVE) ? { code: SvmExit.VMSAVE } : null;
+      return svme && intercepted(s, INTERCEPT.INTERCEPT_VMSAVE) ? { code: SvmExit.VMSAVE } : null;
     case Op.STGI:
-      return svme && on(INTERCEPT.INTERCEPT_STGI) ? { code: SvmExit.STGI } : null;
+      return svme && intercepted(s, INTERCEPT.INTERCEPT_STGI) ? { code: SvmExit.STGI } : null;
     case Op.CLGI:
-      return svme && on(INTERCEPT.INTERCEPT_CLGI) ? { code: SvmExit.CLGI } : null;
+      return svme && intercepted(s, INTERCEPT.INTERCEPT_CLGI) ? { code: SvmExit.CLGI } : null;
     case Op.RDMSR:
     case Op.WRMSR: {
-      if (!on(INTERCEPT.INTERCEPT_MSR_PROT)) return null;
+      if (!intercepted(s, INTERCEPT.INTERCEPT_MSR_PROT)) return null;
       const w = ins.op === Op.WRMSR;
       // EXITINFO1: 0 for RDMSR, 1 for WRMSR.
       return msrIntercepted(h, h.cpu.regs[2], w) ? { code: SvmExit.MSR, info1: w ? 1 : 0 } : null;
     }
     case Op.IN:
     case Op.OUT: {
-      if (!on(INTERCEPT.INTERCEPT_IOIO_PROT)) return null;
+      if (!intercepted(s, INTERCEPT.INTERCEPT_IOIO_PROT)) return null;
       const isIn = ins.op === Op.IN;
       const p = isIn ? ins.b : ins.a;
       const port = p.k === 1 ? p.lo & 0xff : h.cpu.regs[4] & 0xffff;

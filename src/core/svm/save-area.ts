@@ -12,7 +12,9 @@ import { rd32, rd64, wr32, wr64 } from './vmcb-memory';
 export function saveStateArea(m: Memory, base: number, cpu: CpuState, efer: number, rip: number): void {
   wr64(m, base + VMCB.RIP, rip);
   wr64(m, base + VMCB.RSP, regNumber(cpu, RSP));
-  wr64(m, base + VMCB.RAX, regNumber(cpu, 0));
+  // RAX moves as two halves: a 64-bit value above 2^53 (a hypervisor's -ENOSYS) stays exact.
+  wr32(m, base + VMCB.RAX, cpu.regs[0]);
+  wr32(m, base + VMCB.RAX + 4, cpu.regs[1]);
   wr64(m, base + VMCB.RFLAGS, cpu.rflags);
   wr64(m, base + VMCB.CR0, cpu.cr0);
   wr64(m, base + VMCB.CR3, cpu.cr3);
@@ -26,7 +28,8 @@ export function saveStateArea(m: Memory, base: number, cpu: CpuState, efer: numb
 export function loadStateArea(m: Memory, base: number, cpu: CpuState): number {
   cpu.rip = rd64(m, base + VMCB.RIP);
   setRegNumber(cpu, RSP, rd64(m, base + VMCB.RSP));
-  setRegNumber(cpu, 0, rd64(m, base + VMCB.RAX));
+  cpu.regs[0] = rd32(m, base + VMCB.RAX);
+  cpu.regs[1] = rd32(m, base + VMCB.RAX + 4);
   cpu.rflags = (rd32(m, base + VMCB.RFLAGS) | RFLAGS.FIXED) >>> 0;
   cpu.cr0 = rd32(m, base + VMCB.CR0);
   cpu.cr3 = rd64(m, base + VMCB.CR3);

@@ -2,6 +2,7 @@
 // guest runs (between VMRUN and #VMEXIT), and the VMCB control fields the processor holds
 // while it does (AMD APM vol. 2 "Secure Virtual Machine"). Plain data, cloned with the state.
 import { EFER_INITIAL } from './bits';
+import { ALL_SVM_FEATURES } from './cpuid';
 
 /** A #VMEXIT decided while VMRUN delivered EVENTINJ, taken at the next step (as VMX's pendingExit). */
 export interface SvmPendingExit {
@@ -18,6 +19,8 @@ export interface SvmState {
    * VMX instructions raise #UD and CR4.VMXE is reserved. On Intel (`vmx`) it is the reverse.
    */
   available: boolean;
+  /** CPUID Fn8000_000A EDX: the SVM features of this processor (svm/cpuid.ts). */
+  features: number;
   /** EFER (MSR C000_0080), low half (the lab's EFER has no bits above 31). */
   efer: number;
   /** VM_HSAVE_PA (MSR C001_0117): where VMRUN saves the host's state. */
@@ -51,9 +54,10 @@ export interface SvmState {
   workRip: number;
 }
 
-export function createSvm(available = false): SvmState {
+export function createSvm(available = false, features = ALL_SVM_FEATURES): SvmState {
   return {
     available,
+    features,
     efer: EFER_INITIAL,
     hsavePa: 0,
     gif: true,

@@ -56,7 +56,7 @@ describe('schema errors name the field path', () => {
       'level kind',
       { ...base, levels: [{ kind: 'vm', program: P }] },
       'levels[0].kind',
-      /^`levels\[0\]\.kind` must be one of program, kvm, not "vm"$/,
+      /^`levels\[0\]\.kind` must be one of program, kvm, xen, not "vm"$/,
     ],
     [
       'memory below 12 KiB',
@@ -133,7 +133,7 @@ describe('schema errors name the field path', () => {
       'a level without a kind',
       { ...base, levels: [{ program: P }] },
       'levels[0].kind',
-      /^`levels\[0\]\.kind` must be one of program, kvm \(it is missing\)$/,
+      /^`levels\[0\]\.kind` must be one of program, kvm, xen \(it is missing\)$/,
     ],
     [
       'a parameter without a description',

@@ -29,6 +29,7 @@ import svmVgif from './svm-vgif.json';
 import svmVirq from './svm-virq.json';
 import svmVirqShadow from './svm-virq-shadow.json';
 import svmVnmi from './svm-vnmi.json';
+import xenSvmVnmi from './xen-svm-vnmi.json';
 
 /** In the order the picker lists them; the first is loaded when the app starts. */
 export const BUILTIN_SCENARIOS: readonly unknown[] = [
@@ -65,6 +66,8 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   svmIntrInterceptMix,
   svmVgif,
   svmExitIntInfo,
+  // Xen on AMD SVM: seed 004
+  xenSvmVnmi,
 ];
 
 export function builtinNames(): string[] {

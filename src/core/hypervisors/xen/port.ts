@@ -1,0 +1,126 @@
+// The SVM hardware as the Xen model drives it at L0: VMRUN of the VMCB in Xen's memory (with
+// CLGI and STI before it, as svm_asm_do_resume does), STGI after the #VMEXIT, VMCB fields read
+// and written in that memory (svm/vmcb.ts offsets, svm/vmcb-memory.ts accessors), the TSC, the
+// physical APIC for the host's own interrupts and the IPIs it sends. The model sees only what
+// real Xen sees. (A generic SVM port for KVM is hypervisors/svm-port.ts; the two may be folded.)
+import { acknowledge, deliverableVector, eoi, requestInterrupt } from '../../cpu/apic';
+import type { Hart } from '../../cpu/hart';
+import type { Memory } from '../../cpu/memory';
+import { RFLAGS, regNumber, setRegNumber } from '../../cpu/state';
+import { EFER } from '../../svm/bits';
+import { rd32, rd64, wr32, wr64 } from '../../svm/vmcb-memory';
+import { type VmrunResult, vmrun } from '../../svm/vmrun';
+
+/** Xen's host memory layout in the model: the VMCB, the host save area, the permission maps. */
+export const XEN_HOST = {
+  VMCB: 0x1000,
+  HSAVE: 0x2000,
+  /** The VMRUN of svm_asm_do_resume (the trace's host RIP; the model runs no host code). */
+  VMRUN: 0x3000,
+  MSRPM: 0x4000,
+  IOPM: 0x6000,
+} as const;
+
+/** VMRUN's encoding length (0F 01 D8): the host resumes after it. */
+const VMRUN_LEN = 3;
+
+export class XenSvmPort {
+  constructor(
+    private readonly h: Hart,
+    /** The lane Xen runs in (0). */
+    readonly lane: number,
+  ) {}
+
+  /** Xen's memory, where the VMCB and the maps are. */
+  private mem(): Memory {
+    return this.h.lanes[this.lane]?.mem ?? this.h.mem;
+  }
+
+  bytes(): Uint8Array {
+    return this.mem().bytes;
+  }
+
+  read32(vmcbOffset: number): number {
+    return rd32(this.mem(), XEN_HOST.VMCB + vmcbOffset);
+  }
+
+  read64(vmcbOffset: number): number {
+    return rd64(this.mem(), XEN_HOST.VMCB + vmcbOffset);
+  }
+
+  write32(vmcbOffset: number, v: number): void {
+    wr32(this.mem(), XEN_HOST.VMCB + vmcbOffset, v);
+  }
+
+  write64(vmcbOffset: number, v: number): void {
+    wr64(this.mem(), XEN_HOST.VMCB + vmcbOffset, v);
+  }
+
+  /** svm_cpu_up: EFER.SVME = 1 and VM_HSAVE_PA = the host save area. */
+  cpuUp(): void {
+    this.h.svm.efer |= EFER.SVME;
+    this.h.svm.hsavePa = XEN_HOST.HSAVE;
+  }
+
+  /** The host's EFER, CR0, CR3, CR4 (a guest set up with the host's paging mode). */
+  hostEfer(): number {
+    return this.h.svm.efer;
+  }
+
+  hostCr(): { cr0: number; cr3: number; cr4: number } {
+    const c = this.h.cpu;
+    return { cr0: c.cr0, cr3: c.cr3, cr4: c.cr4 };
+  }
+
+  /**
+   * svm_asm_do_resume's tail: CLGI, STI (the host's IF = 1 with GIF = 0, so that with
+   * V_INTR_MASKING a physical interrupt makes the guest exit), VMRUN. The step's record is the
+   * hardware's (a VMRUN entry, or VMEXIT_INVALID).
+   */
+  vmrun(): VmrunResult {
+    const h = this.h;
+    h.svm.gif = false;
+    h.cpu.rflags |= RFLAGS.IF;
+    return vmrun(h, XEN_HOST.VMCB, XEN_HOST.VMRUN + VMRUN_LEN, XEN_HOST.VMRUN);
+  }
+
+  /** STGI right after the #VMEXIT (entry.S): host interrupts can be taken again. */
+  stgi(): void {
+    this.h.svm.gif = true;
+  }
+
+  /**
+   * An interrupt or NMI for the host taken now that GIF = 1 and IF = 1: its vector (2 for an
+   * NMI), acknowledged and EOI'd by Xen's handler, or -1.
+   */
+  hostInterrupt(): number {
+    const cpu = this.h.cpu;
+    if (cpu.nmiPending && !cpu.nmiBlocked) {
+      cpu.nmiPending = false;
+      return 2;
+    }
+    const v = deliverableVector(this.h.apic);
+    if (v < 0) return -1;
+    acknowledge(this.h.apic, v);
+    eoi(this.h.apic);
+    return v;
+  }
+
+  /** An IPI to this physical CPU (vcpu_kick's EVENT_CHECK_VECTOR). */
+  selfIpi(vector: number): void {
+    requestInterrupt(this.h.apic, vector);
+  }
+
+  tsc(): number {
+    return this.h.tsc;
+  }
+
+  /** A guest general register other than RAX and RSP (those live in the VMCB save area). */
+  guestReg(r: number): number {
+    return regNumber(this.h.cpu, r);
+  }
+
+  setGuestReg(r: number, v: number): void {
+    setRegNumber(this.h.cpu, r, v);
+  }
+}
