@@ -14,12 +14,13 @@ const KIND_NUMBERS: Record<string, number> = Object.fromEntries(
   Object.entries(EVENT_KIND_NAMES).map(([n, name]) => [name, Number(n)]),
 );
 
-function describeEvent(event: TraceEventView): string {
+function describeEvent(event: TraceEventView, arch: 'vmx' | 'svm'): string {
   const parts = [`L${event.level}`, event.kind];
   const { vector, type, reason, injected } = event.data;
   if (type !== undefined && EVENT_TYPE_NAMES[type]) parts.push(EVENT_TYPE_NAMES[type]);
   if (vector !== undefined && vector >= 0) parts.push(`vector ${hexVector(vector)}`);
-  if (event.kind === 'vmexit' && reason !== undefined) parts.push(`reason ${exitReasonLabel(reason)}`);
+  if (event.kind === 'vmexit' && reason !== undefined)
+    parts.push(`${arch === 'svm' ? 'exit code' : 'reason'} ${exitReasonLabel(reason, arch)}`);
   if (event.kind === 'vmentry' && injected !== undefined && injected & 0x80000000) {
     parts.push(
       `injects ${EVENT_TYPE_NAMES[(injected >>> 8) & 7] ?? 'an event'} ${hexVector(injected & 0xff)}`,
@@ -31,6 +32,7 @@ function describeEvent(event: TraceEventView): string {
 export function ExplanationBar() {
   const view = useLab(selectView);
   const assertions = useLab(selectAllAssertions);
+  const arch = useLab((s) => s.info?.arch ?? 'vmx');
   const event = view?.event ?? null;
   // A skip is not a failure: it is drawn like a pass.
   const outcome = event ? assertions.find((a) => a.step === event.step) : undefined;
@@ -43,7 +45,7 @@ export function ExplanationBar() {
     <div className="explanation" data-testid="explanation" aria-live="polite">
       {event ? (
         <span className="event-chip" style={{ borderColor: color, color }} data-testid="event-chip">
-          {describeEvent(event)}
+          {describeEvent(event, arch)}
         </span>
       ) : (
         <span className="event-chip muted">initial state</span>

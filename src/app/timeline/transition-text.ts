@@ -2,6 +2,7 @@
 // reason label, the colour of an injected event. Details come from the step's view (fetched
 // in the background); until they arrive the marks say what kind they are.
 import { EVENT_TYPE_NAMES } from '../../core/engine/view';
+import { svmExitName } from '../../core/svm/exit-codes';
 import { exitReasonByCode } from '../../core/vmx';
 import type { EventDetail } from '../store/types';
 import { eventTypeCategory, type MarkCategory } from '../theme';
@@ -10,11 +11,24 @@ import type { Mark } from './visible-marks';
 /** The valid bit of an interruption-information word (and the VM-entry-failure bit of an exit reason). */
 export const VALID = 0x80000000;
 
-/** "7 INTERRUPT_WINDOW"; a failed VM entry says so. */
-export function exitReasonLabel(reason: number): string {
+/**
+ * "7 INTERRUPT_WINDOW"; a failed VM entry says so. On AMD the exit code: "0x81 VMMCALL",
+ * "-1 ERR (VMEXIT_INVALID)" (APM "VMRUN": a failed consistency check gives EXITCODE -1).
+ */
+export function exitReasonLabel(reason: number, arch: 'vmx' | 'svm' = 'vmx'): string {
+  if (arch === 'svm') {
+    const name = svmExitName(reason >>> 0).replace(/^SVM_EXIT_/, '');
+    return `${exitReasonNumber(reason, arch)} ${name === 'ERR' ? 'ERR (VMEXIT_INVALID)' : name}`;
+  }
   const basic = reason & 0xffff;
   const name = exitReasonByCode(basic)?.name.replace(/^EXIT_REASON_/, '') ?? 'unknown';
   return `${basic} ${name}${reason & VALID ? ' (VM-entry failure)' : ''}`;
+}
+
+/** The short form of an exit's label: the basic reason, or the SVM exit code in hex (-1 for VMEXIT_INVALID). */
+export function exitReasonNumber(reason: number, arch: 'vmx' | 'svm' = 'vmx'): string {
+  if (arch !== 'svm') return String(reason & 0xffff);
+  return (reason | 0) === -1 ? '-1' : `0x${(reason >>> 0).toString(16)}`;
 }
 
 /** "NMI vector 0x02": the event an interruption-information word describes. */
