@@ -141,6 +141,7 @@ export function createWorkerClient(createWorker: WorkerFactory = spawnSimWorker)
     perfetto: (clock) => call((api) => api.perfetto(clock), true),
     closestBuiltins: (reason) => call((api) => api.closestBuiltins(reason), true),
     search: (query) => call((api) => api.search(query) as Promise<SearchAnswer>, true),
+    causes: (step) => call((api) => api.causes(step), true),
     crash: () => call((api) => api.crash(), false),
     onCrash(listener) {
       listeners.add(listener);

@@ -1,5 +1,6 @@
 // The typed contract between the page and the simulation worker. The page holds only what
 // it shows; every method returns plain, structured-cloneable data.
+import type { CausesView } from '../core/causes/causes';
 import type { LabError, ScenarioInfo, StepView, TimelineData, ParamInfo } from '../core/engine/view';
 import type { SearchAnswer } from '../core/engine/search';
 
@@ -60,6 +61,9 @@ export interface SimApi {
   /** Go to or search (the palette's query, docs/search.md): a step to go to, the matching
    *  steps, or where the query cannot be read. */
   search(query: string): Promise<SearchAnswer>;
+  /** Why step N happened (docs/causes.md): what its decision read, with the value read and the
+   *  step that set each, and under nesting the rule that routed an exit. */
+  causes(step: number): Promise<CausesView>;
   /** Test hook: throw inside the worker so the page's recovery path can be exercised. */
   crash(): Promise<never>;
 }

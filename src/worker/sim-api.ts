@@ -9,6 +9,7 @@ import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi, Transition
 import { transitionColumns } from './transitions';
 import { runQuery, sessionRun, type SearchAnswer } from '../core/engine/search';
 import type { StepView, TimelineData } from '../core/engine/view';
+import { type CausesView, causesOf } from '../core/causes/causes';
 
 let session: LabSession | null = null;
 
@@ -70,6 +71,10 @@ export const api: SimApi = {
 
   async search(query: string): Promise<SearchAnswer> {
     return runQuery(sessionRun(requireSession()), query);
+  },
+
+  async causes(step: number): Promise<CausesView> {
+    return causesOf(requireSession(), step);
   },
 
   async perfetto(clock: 'tsc' | 'cycles' = 'tsc'): Promise<string> {

@@ -12,6 +12,7 @@ export class SessionClient implements SimClient {
   transitions = api.transitions;
   findStep = api.findStep;
   search = api.search;
+  causes = api.causes;
   perfetto = api.perfetto;
   closestBuiltins = api.closestBuiltins;
   crash = api.crash;

@@ -33,6 +33,7 @@ function workerApi(id: number, log: { id: number; req: LoadRequest }[], hang: { 
   return {
     listScenarios: async () => [],
     search: async (query) => ({ ok: true, kind: 'goto', step: query.length, note: `w${id}` }),
+    causes: async (step) => ({ step, event: `w${id}`, recorded: false, inputs: [], routing: null }),
     load: async (req) => {
       log.push({ id, req });
       if ('builtin' in req && req.builtin === 'bad') {
