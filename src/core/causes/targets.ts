@@ -8,10 +8,12 @@ import { Shadow } from '../cpu/state';
 import type { SimState } from '../engine/machine';
 import { KVM_VARIABLES, targetValue, type ChangeTarget } from '../engine/search-targets';
 import type { CompiledScenario } from '../scenario/load';
+import { INT_CTL, INTERCEPT } from '../svm/bits';
+import { intercepted } from '../svm/state';
 import { layoutOf } from '../vmx/bits';
 import { fieldByEncoding } from '../vmx/fields';
 import { readField, type VmcsState } from '../vmx/vmcs';
-import type { WhatRead } from './why';
+import { type WhatRead, maskedValue } from './why';
 
 /** Linux's prefix of a field's bit constants (CPU_BASED_, GUEST_INTR_STATE_, ...), dropped in
  *  `FIELD.BIT` names as the palette accepts them. */
@@ -38,6 +40,15 @@ const CPU_LABELS: Record<string, string> = {
   virtual_nmi_blocking: 'virtual-NMI blocking',
 };
 
+function svmReadName(name: 'int_ctl' | 'intercept', mask: number): string {
+  if (name === 'intercept') {
+    const n = Object.entries(INTERCEPT).find(([, b]) => b === mask)?.[0];
+    return n ?? `intercept bit ${mask}`;
+  }
+  const n = Object.entries(INT_CTL).find(([, m]) => m >>> 0 === mask >>> 0)?.[0];
+  return `int_ctl.${n ? n.replace(/_MASK$/, '') : `[0x${mask.toString(16)}]`}`;
+}
+
 /** How the cause list names a read. `role` names the VMCS (vmcs01, vmcs12, ...) when known. */
 export function readLabel(w: WhatRead, role: string | null): string {
   switch (w.k) {
@@ -54,6 +65,8 @@ export function readLabel(w: WhatRead, role: string | null): string {
     }
     case 'kvm':
       return `${w.name} of KVM L${w.lane}`;
+    case 'svm':
+      return `${svmReadName(w.name, w.mask)} of L${w.lane}'s VMCB (as loaded by VMRUN)`;
   }
 }
 
@@ -117,6 +130,9 @@ export function readValue(c: CompiledScenario, s: SimState, w: WhatRead): number
       const f = KVM_VARIABLES[w.name];
       return k && f ? f(k) : null;
     }
+    case 'svm':
+      if (w.name === 'intercept') return intercepted(s.svm, w.mask) ? 1 : 0;
+      return maskedValue(s.svm.intCtl, w.mask);
     case 'cpu':
       break;
   }

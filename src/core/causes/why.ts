@@ -23,7 +23,10 @@ export type WhatRead =
    *  emulates. `irr` = the highest requested vector, `ppr` = the processor priority. */
   | { k: 'apic'; lane: number; name: 'irr' | 'ppr' }
   /** A variable of the KVM model at `lane`, by its kernel name (search-targets' KVM_VARIABLES). */
-  | { k: 'kvm'; lane: number; name: string };
+  | { k: 'kvm'; lane: number; name: string }
+  /** AMD SVM: bits of the running guest's int_ctl (`mask`), or one of its intercepts (`bit`),
+   *  as the processor holds them from VMRUN. */
+  | { k: 'svm'; lane: number; name: 'int_ctl' | 'intercept'; mask: number };
 
 export interface Read {
   what: WhatRead;
@@ -142,6 +145,26 @@ export function hwField(h: Hart, enc: number, mask: number, value: number): numb
   const w = h.why;
   if (w) push(w, { k: 'vmcs', owner: 0, addr: h.vmx.current, enc, mask }, value & mask ? 1 : 0, 'processor');
   return value;
+}
+
+/** The bits of `value` under `mask`: 0/1 for one bit, the subfield's value for several. */
+export function maskedValue(value: number, mask: number): number {
+  const lo = mask & -mask;
+  return (mask & (mask - 1)) === 0 ? (value & mask ? 1 : 0) : ((value & mask) >>> 0) / (lo >>> 0);
+}
+
+/** An SVM guest's int_ctl bits the processor tests at the boundary (APM "Virtual Interrupts"). */
+export function hwIntCtl(h: Hart, mask: number, value: number): number {
+  const w = h.why;
+  if (w) push(w, { k: 'svm', lane: h.level, name: 'int_ctl', mask }, maskedValue(value, mask), 'processor');
+  return value;
+}
+
+/** An SVM intercept bit the processor tests (APM "Intercepts"). */
+export function hwIntercept(h: Hart, bit: number, set: boolean): boolean {
+  const w = h.why;
+  if (w) push(w, { k: 'svm', lane: h.level, name: 'intercept', mask: bit }, set ? 1 : 0, 'processor');
+  return set;
 }
 
 /** The processor's interrupt controller consulted for a deliverable vector: the highest IRR

@@ -240,7 +240,8 @@ const UNCONDITIONAL: Partial<Record<number, number>> = {
  */
 function msrExits(h: Hart, msr: number, write: boolean): boolean {
   const v = vmcs(h);
-  if (!(h.vmx.proc & CPU_BASED.CPU_BASED_USE_MSR_BITMAPS)) return true;
+  const bitmaps = CPU_BASED.CPU_BASED_USE_MSR_BITMAPS;
+  if (!(hwField(h, F.CPU_BASED_VM_EXEC_CONTROL, bitmaps, h.vmx.proc) & bitmaps)) return true;
   let offset: number;
   if (msr <= 0x1fff) offset = write ? 0x800 : 0;
   else if (msr >= 0xc0000000 && msr <= 0xc0001fff) offset = write ? 0xc00 : 0x400;
@@ -272,28 +273,32 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
     return false;
   if (reason === undefined) {
     const proc = h.vmx.proc;
+    // The control that makes the instruction exit is the decision's input (causes/why.ts).
+    nextCheck(h);
+    const control = (mask: number) => hwField(h, F.CPU_BASED_VM_EXEC_CONTROL, mask, proc) & mask;
     switch (op) {
       case Op.HLT:
-        if (proc & CPU_BASED.CPU_BASED_HLT_EXITING) reason = ExitReason.HLT;
+        if (control(CPU_BASED.CPU_BASED_HLT_EXITING)) reason = decided(h, ExitReason.HLT);
         break;
       case Op.RDTSC:
-        if (proc & CPU_BASED.CPU_BASED_RDTSC_EXITING) reason = ExitReason.RDTSC;
+        if (control(CPU_BASED.CPU_BASED_RDTSC_EXITING)) reason = decided(h, ExitReason.RDTSC);
         break;
       case Op.PAUSE:
-        if (proc & CPU_BASED.CPU_BASED_PAUSE_EXITING) reason = ExitReason.PAUSE;
+        if (control(CPU_BASED.CPU_BASED_PAUSE_EXITING)) reason = decided(h, ExitReason.PAUSE);
         break;
       case Op.RDMSR:
-        if (msrExits(h, cpu.regs[2], false)) reason = ExitReason.MSR_READ;
+        if (msrExits(h, cpu.regs[2], false)) reason = decided(h, ExitReason.MSR_READ);
         break;
       case Op.WRMSR:
-        if (msrExits(h, cpu.regs[2], true)) reason = ExitReason.MSR_WRITE;
+        if (msrExits(h, cpu.regs[2], true)) reason = decided(h, ExitReason.MSR_WRITE);
         break;
       case Op.MOV_TO_DR:
       case Op.MOV_FROM_DR:
         // "MOV-DR exiting": the exit comes before the general-detect #DB and the #GP/#UD
         // checks. "Exit Qualification for MOV DR": bits 2:0 the debug register, bit 4 the
         // direction (1 = MOV from DR), bits 11:8 the general register.
-        if (!(proc & CPU_BASED.CPU_BASED_MOV_DR_EXITING)) return false;
+        if (!control(CPU_BASED.CPU_BASED_MOV_DR_EXITING)) return false;
+        decided(h, true);
         exitForInstruction(h, ins, {
           reason: ExitReason.DR_ACCESS,
           qualification: ins.n | (op === Op.MOV_FROM_DR ? 0x10 : 0) | (ins.a.reg << 8),

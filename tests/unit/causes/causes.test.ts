@@ -205,3 +205,52 @@ describe('under nesting: why an exit of L2 went to L1 or stayed with L0', () => 
     expect(causesOf(e, n).routing).toMatchObject({ fn: 'nested_vmx_l0_wants_exit', to: 'L0' });
   });
 });
+
+describe('SVM: the guest boundary notes int_ctl and the intercepts', () => {
+  it("svm-virq's VINTR intercept (exit 0x64): V_IRQ, IF and the intercept decided", () => {
+    const s = open(findBuiltin('svm-virq'));
+    const n = exitSteps(s, 0x64)[0];
+    const v = causesOf(s, n);
+    const vmcb = "of L1's VMCB (as loaded by VMRUN)";
+    expect(input(v, `int_ctl.V_IRQ ${vmcb}`)).toMatchObject({ value: '1', decides: true });
+    expect(input(v, `INTERCEPT_VINTR ${vmcb}`)).toMatchObject({ value: '1', decides: true });
+    expect(input(v, `int_ctl.V_INTR_PRIO ${vmcb}`)).toMatchObject({ value: '15', decides: true });
+    const rflagsIf = input(v, 'RFLAGS.IF of L1');
+    expect(rflagsIf).toMatchObject({ value: '1', decides: true });
+    expect(rflagsIf.setBy!.actor).toBe('`sti` at L1');
+    // VMRUN loaded the guest's int_ctl: the step that set V_IRQ is a VM entry.
+    expect(s.sim.trace.kind[input(v, `int_ctl.V_IRQ ${vmcb}`).setBy!.step - 1]).toBe(EventKind.VMENTRY);
+  });
+
+  it("svm-intr-gif's INTR intercept (exit 0x60): the APIC's vector and INTERCEPT_INTR", () => {
+    const s = open(findBuiltin('svm-intr-gif'));
+    const n = exitSteps(s, 0x60)[0];
+    const v = causesOf(s, n);
+    expect(input(v, "INTERCEPT_INTR of L1's VMCB (as loaded by VMRUN)")).toMatchObject({
+      value: '1',
+      decides: true,
+    });
+    const irr = input(v, "highest IRR vector of the processor's APIC");
+    expect(irr.decides).toBe(true);
+    expect(s.sim.trace.kind[irr.setBy!.step - 1]).toBe(EventKind.RAISE);
+  });
+});
+
+describe('an instruction that exits by a control', () => {
+  it("soft-vnmi's HLT exit read HLT_EXITING of vmcs01, set when KVM created the vCPU", () => {
+    const s = open(findBuiltin('soft-vnmi'));
+    const n = exitSteps(s, 12)[0];
+    const v = causesOf(s, n);
+    const hlt = input(v, 'CPU_BASED_VM_EXEC_CONTROL.HLT_EXITING of vmcs01');
+    expect(hlt).toMatchObject({ value: '1', decides: true, by: 'processor' });
+    expect(hlt.setBy!.actor).toBe('vmx_vcpu_create (KVM L0)');
+    // The boundary before it found nothing due: its reads are listed, not deciding.
+    expect(v.inputs.filter((i) => i.decides).map((i) => i.label)).toEqual([
+      'CPU_BASED_VM_EXEC_CONTROL.HLT_EXITING of vmcs01',
+    ]);
+    // An exit with no control (VMCALL in kut-intr-window) lists no processor reads at all.
+    const k = open(findBuiltin('kut-intr-window'));
+    const call = causesOf(k, exitSteps(k, 18)[0]);
+    expect(call.inputs.filter((i) => i.by === 'processor')).toEqual([]);
+  });
+});
