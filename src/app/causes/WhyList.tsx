@@ -32,7 +32,16 @@ function Input({ input }: { input: CauseInput }) {
           </span>
         </span>
       ) : (
-        <span className="why-set muted"> — since the start</span>
+        <span className="why-set muted">
+          {input.sameSince > 0 ? (
+            <>
+              {' '}
+              — unchanged since at least <StepLink step={input.sameSince} />
+            </>
+          ) : (
+            ' — since the start'
+          )}
+        </span>
       )}
     </li>
   );

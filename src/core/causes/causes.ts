@@ -30,6 +30,9 @@ export interface CauseInput {
   /** The last step (≤ N - 1) after which the value changed, and who acted in it; null when it
    *  has had this value since the run began. */
   setBy: { step: number; actor: string; from: string; to: string } | null;
+  /** With no setter: the value has been the same since this step (0: since the run began; more
+   *  when the search stopped at its bound, SEARCH_INTERVALS checkpoint intervals back). */
+  sameSince: number;
   /** The palette query listing every change of it, when the palette can watch it. */
   query: string | null;
 }
@@ -101,20 +104,27 @@ function recordReads(session: LabSession, n: number) {
   return log;
 }
 
+/** How far back "set by" searches, in checkpoint intervals (8,192 steps each): a long run's
+ *  oldest inputs are reported as unchanged since the bound rather than replaying it all. */
+export const SEARCH_INTERVALS = 32;
+
 /**
- * For each read, the last step ≤ before after which its value changed (-1 when none), with
- * the values either side. Searches backwards a checkpoint interval at a time.
+ * For each read, the last step ≤ before after which its value changed (null when none), with
+ * the values either side. Searches backwards a checkpoint interval at a time, at most
+ * SEARCH_INTERVALS of them; `searchedFrom` is the first step searched.
  */
 function findSetters(
   session: LabSession,
   reads: WhatRead[],
   before: number,
-): ({ step: number; from: number | null; to: number | null } | null)[] {
+): { found: ({ step: number; from: number | null; to: number | null } | null)[]; searchedFrom: number } {
   const c = session.compiled;
   const out: ({ step: number; from: number | null; to: number | null } | null)[] = reads.map(() => null);
   let open = reads.map((_, i) => i);
   let end = before;
-  for (let k = Math.floor(Math.max(0, end - 1) / CHECKPOINT_INTERVAL); k >= 0 && open.length; k--) {
+  const top = Math.floor(Math.max(0, end - 1) / CHECKPOINT_INTERVAL);
+  let searchedFrom = before;
+  for (let k = top; k >= 0 && k > top - SEARCH_INTERVALS && open.length; k--) {
     const found: ({ step: number; from: number | null; to: number | null } | null)[] = open.map(() => null);
     const prev: (number | null)[] = open.map(() => null);
     let first = true;
@@ -128,10 +138,10 @@ function findSetters(
     });
     open.forEach((ri, j) => (out[ri] = found[j]));
     open = open.filter((_, j) => found[j] === null);
-    end = k * CHECKPOINT_INTERVAL;
+    end = searchedFrom = k * CHECKPOINT_INTERVAL;
     if (end === 0) break;
   }
-  return out;
+  return { found: out, searchedFrom };
 }
 
 function vmcsRoles(session: LabSession, n: number): Map<string, string> {
@@ -156,7 +166,7 @@ function inputsOf(
   }
   const list = [...seen.values()];
   const roles = vmcsRoles(session, n - 1);
-  const setters = findSetters(
+  const { found: setters, searchedFrom } = findSetters(
     session,
     list.map((r) => r.what),
     n - 1,
@@ -178,6 +188,7 @@ function inputsOf(
             to: showRead(r.what, set.to),
           }
         : null,
+      sameSince: set ? 0 : searchedFrom,
       query: readQuery(r.what, role),
     };
   });

@@ -9,6 +9,9 @@ import { EventKind } from '../../../src/core/engine/view';
 import { Fn } from '../../../src/core/hypervisors/kvm/functions';
 import { findBuiltin } from '../../../src/core/scenario/builtins';
 import { nestUnderKvm } from '../../../src/core/scenario/nest';
+import { CHECKPOINT_INTERVAL } from '../../../src/core/engine/simulation';
+import { SEARCH_INTERVALS } from '../../../src/core/causes/causes';
+import { run } from '../helpers';
 
 function open(doc: unknown, params: Record<string, boolean | number | string> = {}): LabSession {
   const r = openSession({ doc }, params);
@@ -253,4 +256,38 @@ describe('an instruction that exits by a control', () => {
     const call = causesOf(k, exitSteps(k, 18)[0]);
     expect(call.inputs.filter((i) => i.by === 'processor')).toEqual([]);
   });
+});
+
+describe('a long run', () => {
+  it('"set by" searches at most SEARCH_INTERVALS checkpoint intervals back, and says so', () => {
+    // IF set at the start, then a loop of about 40 intervals, then an interrupt delivered.
+    const iterations = Math.ceil(((SEARCH_INTERVALS + 8) * CHECKPOINT_INTERVAL) / 3);
+    const s = run(
+      [
+        'start:  sti',
+        '        xor ecx, ecx',
+        `again:  inc rcx`,
+        `        cmp rcx, ${iterations}`,
+        '        jne again',
+        '        hlt',
+        '        cli',
+        '        hlt',
+        '.intgate 0x40, h',
+        'h:      iretq',
+      ],
+      [{ at: { time: 3 * iterations + 100 }, irq: 0x40 }],
+      {},
+      { limits: { steps: 10_000_000 } },
+    );
+    const t = s.sim.trace;
+    const n = stepsWhere(s, (i) => t.kind[i] === EventKind.DELIVER)[0];
+    expect(n).toBeGreaterThan((SEARCH_INTERVALS + 4) * CHECKPOINT_INTERVAL);
+    const rflagsIf = input(causesOf(s, n), 'RFLAGS.IF of L0');
+    expect(rflagsIf.setBy).toBeNull();
+    expect(rflagsIf.sameSince).toBeGreaterThan(0);
+    expect(n - rflagsIf.sameSince).toBeLessThanOrEqual(SEARCH_INTERVALS * CHECKPOINT_INTERVAL);
+    // The vector's IRR bit was set within reach: its raise is found.
+    const irr = input(causesOf(s, n), "highest IRR vector of the processor's APIC");
+    expect(t.kind[irr.setBy!.step - 1]).toBe(EventKind.RAISE);
+  }, 60_000);
 });
