@@ -102,11 +102,16 @@ function push(w: WhyLog, what: WhatRead, value: number, by: Read['by']): void {
   w.reads.push({ what, value, decides: false, by, group: w.group });
 }
 
+// Each helper is a null test and a return when no log is attached (a run), small enough for
+// the JIT to inline at the boundary checks; the noting itself is out of line.
+
 /** A boundary evaluation starts: forget the processor's reads of an earlier evaluation in the
  *  same step (HLT asks "does anything wake me?" before the checks act). */
 export function beginBoundary(h: Hart): void {
-  const w = h.why;
-  if (!w) return;
+  if (h.why !== null) restart(h.why);
+}
+
+function restart(w: WhyLog): void {
   w.reads = w.reads.filter((r) => r.by !== 'processor');
   w.gates = [];
   w.group++;
@@ -114,8 +119,10 @@ export function beginBoundary(h: Hart): void {
 
 /** The next priority check of the boundary starts; a `gate` holds every check after it. */
 export function nextCheck(h: Hart, gate = false): void {
-  const w = h.why;
-  if (!w) return;
+  if (h.why !== null) newGroup(h.why, gate);
+}
+
+function newGroup(w: WhyLog, gate: boolean): void {
   w.group++;
   if (gate) w.gates.push(w.group);
 }
@@ -123,27 +130,30 @@ export function nextCheck(h: Hart, gate = false): void {
 /** The check in progress chose the event: its reads, and the gates it passed, decided.
  *  Returns `event`. */
 export function decided<T>(h: Hart, event: T): T {
-  const w = h.why;
-  if (w)
-    for (const r of w.reads)
-      if (r.by === 'processor' && (r.group === w.group || w.gates.includes(r.group))) r.decides = true;
+  if (h.why !== null) markDeciding(h.why);
   return event;
+}
+
+function markDeciding(w: WhyLog): void {
+  for (const r of w.reads)
+    if (r.by === 'processor' && (r.group === w.group || w.gates.includes(r.group))) r.decides = true;
 }
 
 /** A processor read of its own state (HW id); returns `value` (truthy tests stay as written). */
 export function hw<T extends number | boolean>(h: Hart, id: number, value: T): T {
-  const w = h.why;
-  if (w) {
-    const [name, bit] = CPU_NAMES[id];
-    push(w, { k: 'cpu', lane: h.level, name, bit }, Number(value) ? 1 : 0, 'processor');
-  }
+  if (h.why !== null) noteHw(h, h.why, id, Number(value) ? 1 : 0);
   return value;
+}
+
+function noteHw(h: Hart, w: WhyLog, id: number, value: number): void {
+  const [name, bit] = CPU_NAMES[id];
+  push(w, { k: 'cpu', lane: h.level, name, bit }, value, 'processor');
 }
 
 /** A processor read of bits of the current VMCS (the controls it cached at VM entry). */
 export function hwField(h: Hart, enc: number, mask: number, value: number): number {
-  const w = h.why;
-  if (w) push(w, { k: 'vmcs', owner: 0, addr: h.vmx.current, enc, mask }, value & mask ? 1 : 0, 'processor');
+  if (h.why !== null)
+    push(h.why, { k: 'vmcs', owner: 0, addr: h.vmx.current, enc, mask }, value & mask ? 1 : 0, 'processor');
   return value;
 }
 
@@ -155,23 +165,22 @@ export function maskedValue(value: number, mask: number): number {
 
 /** An SVM guest's int_ctl bits the processor tests at the boundary (APM "Virtual Interrupts"). */
 export function hwIntCtl(h: Hart, mask: number, value: number): number {
-  const w = h.why;
-  if (w) push(w, { k: 'svm', lane: h.level, name: 'int_ctl', mask }, maskedValue(value, mask), 'processor');
+  if (h.why !== null)
+    push(h.why, { k: 'svm', lane: h.level, name: 'int_ctl', mask }, maskedValue(value, mask), 'processor');
   return value;
 }
 
 /** An SVM intercept bit the processor tests (APM "Intercepts"). */
 export function hwIntercept(h: Hart, bit: number, set: boolean): boolean {
-  const w = h.why;
-  if (w) push(w, { k: 'svm', lane: h.level, name: 'intercept', mask: bit }, set ? 1 : 0, 'processor');
+  if (h.why !== null)
+    push(h.why, { k: 'svm', lane: h.level, name: 'intercept', mask: bit }, set ? 1 : 0, 'processor');
   return set;
 }
 
 /** The processor's interrupt controller consulted for a deliverable vector: the highest IRR
  *  vector and the PPR it must exceed (SDM "Interrupt Acceptance for Fixed Interrupts"). */
 export function hwApic(h: Hart, deliverable: number): number {
-  const w = h.why;
-  if (w) noteApic(w, h.apic, -1, 'processor', false);
+  if (h.why !== null) noteApic(h.why, h.apic, -1, 'processor', false);
   return deliverable;
 }
 
