@@ -149,6 +149,7 @@ export function createWorkerClient(createWorker: WorkerFactory = spawnSimWorker)
     closestBuiltins: (reason) => call((api) => api.closestBuiltins(reason), true),
     search: (query) => call((api) => api.search(query) as Promise<SearchAnswer>, true),
     counter: (query) => call((api) => api.counter(query) as Promise<CounterAnswer>, true),
+    causes: (step) => call((api) => api.causes(step), true),
     crash: () => call((api) => api.crash(), false),
     onCrash(listener) {
       listeners.add(listener);

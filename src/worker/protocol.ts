@@ -1,5 +1,6 @@
 // The typed contract between the page and the simulation worker. The page holds only what
 // it shows; every method returns plain, structured-cloneable data.
+import type { CausesView } from '../core/causes/causes';
 import type { LabError, ScenarioInfo, StepView, TimelineData, ParamInfo } from '../core/engine/view';
 import type { SearchAnswer } from '../core/engine/search';
 import type { CounterAnswer } from '../core/engine/counter-series';
@@ -65,6 +66,9 @@ export interface SimApi {
   /** A counter track's series: the watched value (a search "change" target) at every step it
    *  changed (src/core/engine/counter-series.ts). */
   counter(query: string): Promise<CounterAnswer>;
+  /** Why step N happened (docs/causes.md): what its decision read, with the value read and the
+   *  step that set each, and under nesting the rule that routed an exit. */
+  causes(step: number): Promise<CausesView>;
   /** Test hook: throw inside the worker so the page's recovery path can be exercised. */
   crash(): Promise<never>;
 }

@@ -10,6 +10,7 @@ import { transitionColumns } from './transitions';
 import { runQuery, sessionRun, type SearchAnswer } from '../core/engine/search';
 import { counterSeries, type CounterAnswer } from '../core/engine/counter-series';
 import type { StepView, TimelineData } from '../core/engine/view';
+import { type CausesView, causesOf } from '../core/causes/causes';
 
 let session: LabSession | null = null;
 
@@ -75,6 +76,10 @@ export const api: SimApi = {
 
   async counter(query: string): Promise<CounterAnswer> {
     return counterSeries(sessionRun(requireSession()), query);
+  },
+
+  async causes(step: number): Promise<CausesView> {
+    return causesOf(requireSession(), step);
   },
 
   async perfetto(clock: 'tsc' | 'cycles' = 'tsc'): Promise<string> {

@@ -31,6 +31,7 @@ import {
 } from './fake-run';
 import { L1_PROGRAM, nestedRun } from './fake-nested-run';
 import { fakeSearch } from './fake-search';
+import type { CausesView } from '../../src/core/causes/causes';
 import { GUEST_PROGRAM, vmxRun } from './fake-vmx-run';
 
 type Params = Record<string, string | number | boolean>;
@@ -349,6 +350,12 @@ export class FakeSimClient implements SimClient {
         },
       }
     );
+  }
+
+  /** Canned runs record no reads: every step's causes are empty. */
+  async causes(step: number): Promise<CausesView> {
+    this.record('causes', step);
+    return { step, event: `step ${step}`, recorded: false, inputs: [], routing: null };
   }
 
   async crash(): Promise<never> {

@@ -13,6 +13,7 @@ export class SessionClient implements SimClient {
   findStep = api.findStep;
   search = api.search;
   counter = api.counter;
+  causes = api.causes;
   perfetto = api.perfetto;
   closestBuiltins = api.closestBuiltins;
   crash = api.crash;

@@ -3,6 +3,7 @@
 // colour of its kind.
 import type { TraceEventView } from '../../core/engine/view';
 import { EVENT_KIND_NAMES, EVENT_TYPE_NAMES } from '../../core/engine/view';
+import { WhyList } from '../causes/WhyList';
 import { hexVector } from '../format';
 import { linkSteps } from '../search/StepLink';
 import { useLab } from '../sim-client-context';
@@ -58,6 +59,7 @@ export function ExplanationBar() {
           {view.explanation.cite}
         </cite>
       )}
+      <WhyList />
     </div>
   );
 }

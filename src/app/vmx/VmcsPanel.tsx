@@ -4,6 +4,9 @@
 // the SDM section that defines each field and bit. The title says whose VMCS it is, for whom,
 // and who holds it; a merged vmcs02 tags each field with where it came from.
 import { memo } from 'react';
+import { rangeMask } from '../../core/vmx/layout';
+import { bitRead, decidingReads } from '../causes/deciding';
+import { useCauses } from '../causes/use-causes';
 import type { VmcsView } from '../../core/engine/view';
 import { layoutOf } from '../../core/vmx';
 import { useLab, useLabStoreApi } from '../sim-client-context';
@@ -32,26 +35,35 @@ function changedAttrs(changed: boolean) {
   return { 'data-changed': changed ? 'true' : undefined };
 }
 
-function FieldBits({ row }: { row: FieldRow }) {
+/** Whether bit row `b` was read by the step's decision (docs/causes.md). */
+function bitDecides(readMask: number | undefined, bits: readonly [number, number]): boolean {
+  return bitRead(readMask, rangeMask(bits[0], Math.min(bits[1], 31)));
+}
+
+function FieldBits({ row, readMask }: { row: FieldRow; readMask?: number }) {
   const basis = row.prevValue ?? (row.changed ? 0 : undefined);
   const bits = bitRows(row.name, row.value, basis);
   return (
     <ul className="vmcs-bits" data-testid={`vmcs-bits-${row.name}`}>
-      {bits.map((b) => (
-        <li
-          key={b.position}
-          className={`vmcs-bit${b.bit.set ? ' set' : ''}${b.changed ? ' changed' : ''}${b.bit.kind !== 'defined' ? ` ${b.bit.kind}` : ''}`}
-          data-bit={b.bit.linuxName ?? b.bit.name}
-          data-set={b.bit.set ? 'true' : 'false'}
-          data-value={String(b.bit.value)}
-          {...changedAttrs(b.changed)}
-          title={`${b.description}\n${b.section}`}
-        >
-          <span className="vmcs-bit-pos">{b.position}</span>
-          <span className="vmcs-bit-name mono">{b.bit.linuxName ? shortBitName(b.bit) : ''}</span>
-          <span className="vmcs-bit-text">{b.bit.text}</span>
-        </li>
-      ))}
+      {bits.map((b) => {
+        const decides = readMask !== 0xffffffff && b.bit.bits[1] < 32 && bitDecides(readMask, b.bit.bits);
+        return (
+          <li
+            key={b.position}
+            className={`vmcs-bit${b.bit.set ? ' set' : ''}${b.changed ? ' changed' : ''}${decides ? ' deciding' : ''}${b.bit.kind !== 'defined' ? ` ${b.bit.kind}` : ''}`}
+            data-bit={b.bit.linuxName ?? b.bit.name}
+            data-set={b.bit.set ? 'true' : 'false'}
+            data-value={String(b.bit.value)}
+            data-deciding={decides ? 'true' : undefined}
+            {...changedAttrs(b.changed)}
+            title={`${decides ? 'Read to decide this step.\n' : ''}${b.description}\n${b.section}`}
+          >
+            <span className="vmcs-bit-pos">{b.position}</span>
+            <span className="vmcs-bit-name mono">{b.bit.linuxName ? shortBitName(b.bit) : ''}</span>
+            <span className="vmcs-bit-text">{b.bit.text}</span>
+          </li>
+        );
+      })}
     </ul>
   );
 }
@@ -94,15 +106,27 @@ function OriginLegend({ vmcs }: { vmcs: VmcsView }) {
   );
 }
 
+/** The names of the bits of a field a decision read (the whole field: its name). */
+function readBitNames(row: FieldRow, readMask: number): string {
+  if (readMask === 0xffffffff) return 'the whole field';
+  const names = bitRows(row.name, row.value, undefined)
+    .filter((b) => b.bit.bits[1] < 32 && bitDecides(readMask, b.bit.bits))
+    .map((b) => (b.bit.linuxName ? shortBitName(b.bit) : `bit ${b.position}`));
+  return names.join(', ') || `mask 0x${readMask.toString(16)}`;
+}
+
 function FieldLine({
   row,
   vmcsKey: owner,
   origin,
+  readMask,
 }: {
   row: FieldRow;
   vmcsKey: string;
   /** For a merged VMCS: the field's origin (null: none recorded); undefined: not merged. */
   origin?: FieldOrigin | null;
+  /** The bits the step's decision read in this field (undefined: none). */
+  readMask?: number;
 }) {
   const store = useLabStoreApi();
   const key = `${owner}:${row.name}`;
@@ -111,7 +135,11 @@ function FieldLine({
   const expandable = layoutOf(row.name) !== undefined;
   const toggle = () => store.getState().toggleField(key);
   return (
-    <li className={`vmcs-field${row.changed ? ' is-changed' : ''}`} data-field={row.name}>
+    <li
+      className={`vmcs-field${row.changed ? ' is-changed' : ''}${readMask !== undefined ? ' is-deciding' : ''}`}
+      data-field={row.name}
+      data-deciding={readMask !== undefined ? 'true' : undefined}
+    >
       <button
         type="button"
         className={`vmcs-field-line${origin !== undefined ? ' with-origin' : ''}`}
@@ -125,7 +153,18 @@ function FieldLine({
           {expandable ? (expanded ? '▾' : '▸') : ''}
         </span>
         {origin !== undefined && <OriginTag origin={origin} name={row.name} />}
-        <span className="vmcs-name mono">{row.name}</span>
+        <span className="vmcs-name mono">
+          {readMask !== undefined && (
+            <span
+              className="vmcs-deciding-mark"
+              data-testid={`vmcs-deciding-${row.name}`}
+              title={`Read to decide this step: ${readBitNames(row, readMask)}`}
+            >
+              ◆{' '}
+            </span>
+          )}
+          {row.name}
+        </span>
         <span
           className={`vmcs-value mono${row.changed ? ' changed' : ''}`}
           data-testid={`vmcs-value-${row.name}`}
@@ -134,13 +173,16 @@ function FieldLine({
           {fieldHex(row.field, row.value)}
         </span>
         <span className="vmcs-summary" data-testid={`vmcs-summary-${row.name}`}>
+          {readMask !== undefined && (
+            <span className="vmcs-deciding-bits">read: {readBitNames(row, readMask)} · </span>
+          )}
           {summary}
           {row.changed && row.prevValue !== undefined && (
             <span className="vmcs-was mono"> was {fieldHex(row.field, row.prevValue)}</span>
           )}
         </span>
       </button>
-      {expanded && expandable && <FieldBits row={row} />}
+      {expanded && expandable && <FieldBits row={row} readMask={readMask} />}
     </li>
   );
 }
@@ -157,7 +199,9 @@ export const VmcsPanel = memo(function VmcsPanel({
   const showAll = useLab(selectVmcsShowAll);
   // Subscribed so the memoised panel re-renders when a field is expanded.
   useLab(selectExpandedFields);
-  const groups = fieldGroups(vmcs, prev, showAll);
+  // The fields and bits the step's decision read in this VMCS (docs/causes.md).
+  const deciding = decidingReads(useCauses(), vmcs.owner, vmcs.addr).fields;
+  const groups = fieldGroups(vmcs, prev, showAll, (enc) => deciding.has(enc));
   const hidden = groups.reduce((n, g) => n + g.hidden, 0);
   const changedCount = groups.reduce((n, g) => n + g.rows.filter((r) => r.changed).length, 0);
   const key = vmcsKey(vmcs);
@@ -211,6 +255,12 @@ export const VmcsPanel = memo(function VmcsPanel({
         </p>
       </header>
       {provenance && <OriginLegend vmcs={vmcs} />}
+      {(deciding.size > 0 || changedCount > 0) && (
+        <p className="vmcs-legend" data-testid="vmcs-legend">
+          <span className="vmcs-legend-deciding">◆ read to decide this step</span>
+          <span className="vmcs-legend-changed">changed in this step</span>
+        </p>
+      )}
       {groups.map((g) => (
         <section className="vmcs-group" key={g.type} data-group={g.type}>
           <h3 className="section-title">
@@ -219,7 +269,13 @@ export const VmcsPanel = memo(function VmcsPanel({
           </h3>
           <ul className="vmcs-fields">
             {g.rows.map((row) => (
-              <FieldLine key={row.encoding} row={row} vmcsKey={key} origin={originOf(row)} />
+              <FieldLine
+                key={row.encoding}
+                row={row}
+                vmcsKey={key}
+                origin={originOf(row)}
+                readMask={deciding.get(row.encoding)}
+              />
             ))}
           </ul>
         </section>

@@ -69,13 +69,15 @@ export function previousVmcs(prev: VmcsView[] | undefined, vmcs: VmcsView): Vmcs
 
 /**
  * The rows of each group: important fields first (in IMPORTANT_FIELDS order), then the rest
- * by encoding. With `showAll` false, only important fields and fields that changed are kept.
+ * by encoding. With `showAll` false, only important fields, fields that changed and `keep`s are kept.
  * `prev` undefined means there is no step before to compare with (nothing is "changed").
  */
 export function fieldGroups(
   vmcs: VmcsView,
   prev: VmcsView | null | undefined,
   showAll: boolean,
+  /** Fields kept even when not important (those the step's decision read). */
+  keep: (encoding: number) => boolean = () => false,
 ): FieldGroup[] {
   const before = prev ? new Map(prev.fields.map((f) => [f.encoding, f.value])) : null;
   const rows = vmcs.fields.map((f: VmcsFieldValue): FieldRow => {
@@ -97,7 +99,7 @@ export function fieldGroups(
     const all = rows
       .filter((r) => (r.field?.type ?? 'control') === type)
       .sort((a, b) => order(a) - order(b) || a.encoding - b.encoding);
-    const shown = showAll ? all : all.filter((r) => r.important || r.changed);
+    const shown = showAll ? all : all.filter((r) => r.important || r.changed || keep(r.encoding));
     return { type, title, rows: shown, hidden: all.length - shown.length };
   }).filter((g) => g.rows.length > 0 || g.hidden > 0);
 }

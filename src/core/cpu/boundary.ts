@@ -10,28 +10,36 @@ import { Boundary, mwaitWake, singleStepDue } from './boundary-events';
 import { takeDebugTrap } from './debug';
 import { Vector, deliverEvent } from './deliver';
 import type { Hart } from './hart';
-import { Activity, RFLAGS } from './state';
+import { Activity, RFLAGS, Shadow } from './state';
+import { HW, beginBoundary, decided, hw, hwApic, nextCheck } from '../causes/why';
 
 /** The highest-priority event due and not blocked at this boundary (bare metal or root). Pure. */
 export function boundaryEvent(h: Hart): number {
   const cpu = h.cpu;
+  // Each check notes what it reads (causes/why.ts; nothing is noted in a run).
+  beginBoundary(h);
   // 4. Traps on the previous instruction: the single-step #DB (SDM "Single-Step Exception
   //    Condition"). It is a trap: the pushed RIP is the next instruction.
-  if (singleStepDue(cpu)) return Boundary.DEBUG_TRAP;
+  if (hw(h, HW.DEBUG_TRAP, singleStepDue(cpu))) return decided(h, Boundary.DEBUG_TRAP);
   // Blocking by STI and by MOV SS hold off NMIs and maskable interrupts for one instruction
   // (SDM "Interruptibility State"; whether STI blocks NMIs is model-specific: the lab follows
   // KVM's vmx_nmi_blocked and Bochs, which treat both shadows as blocking NMIs).
-  if (cpu.shadow !== 0) return Boundary.NONE;
+  nextCheck(h, true);
+  if (hw(h, HW.SHADOW_STI, cpu.shadow & Shadow.STI) || hw(h, HW.SHADOW_MOVSS, cpu.shadow & Shadow.MOVSS))
+    return Boundary.NONE;
   // AMD "Global Interrupt Flag": GIF = 0 holds NMIs and interrupts pending (STGI takes them).
   if (!h.svm.gif) return Boundary.NONE;
   // 5. Non-maskable interrupt, unless blocked by NMI (SDM "NMI Handling": from the delivery
   //    of an NMI until the next IRET).
-  if (cpu.nmiPending && !cpu.nmiBlocked) return Boundary.NMI_DELIVERY;
+  nextCheck(h);
+  if (hw(h, HW.NMI_PENDING, cpu.nmiPending) && !hw(h, HW.NMI_BLOCKED, cpu.nmiBlocked))
+    return decided(h, Boundary.NMI_DELIVERY);
   // 6. Maskable hardware interrupt: IF=1 and the APIC has a vector whose priority class is
   //    above the PPR (SDM "Interrupt Acceptance for Fixed Interrupts").
-  if (deliverableVector(h.apic) >= 0) {
-    if (cpu.rflags & RFLAGS.IF) return Boundary.EXTINT_DELIVERY;
-    if (cpu.activity === Activity.HLT && cpu.mwaitBreak) return Boundary.MWAIT_WAKE;
+  nextCheck(h);
+  if (hwApic(h, deliverableVector(h.apic)) >= 0) {
+    if (hw(h, HW.RFLAGS_IF, cpu.rflags & RFLAGS.IF)) return decided(h, Boundary.EXTINT_DELIVERY);
+    if (cpu.activity === Activity.HLT && cpu.mwaitBreak) return decided(h, Boundary.MWAIT_WAKE);
   }
   return Boundary.NONE;
 }

@@ -8,6 +8,7 @@ import type { ApicState } from './apic';
 import type { DInstr } from './decoded';
 import type { Memory } from './memory';
 import type { ContextBook, CpuState } from './state';
+import type { WhyLog } from '../causes/why';
 
 /** The event a step produced (EventKind and kind-specific data; see engine/view.ts). */
 export interface StepRecord {
@@ -45,6 +46,8 @@ export interface Hart {
   /** Cycles counted by the TSC so far (the engine advances it). */
   tsc: number;
   out: StepRecord;
+  /** The read set of this step, recorded only while explaining it (causes/why.ts); null in a run. */
+  why: WhyLog | null;
 }
 
 export function newStepRecord(): StepRecord {

@@ -179,6 +179,7 @@ export class Stepper {
       level: 0,
       tsc: s.time,
       out: newStepRecord(),
+      why: null,
     };
     this.hasKvm = c.lanes.some((l) => l.kind === 'kvm');
     this.kvmLevels = new KvmLevels(c, this.hart, s);

@@ -6,6 +6,7 @@ import { RunError } from '../errors';
 import type { CompiledScenario } from '../scenario/load';
 import { type SimState, Stepper, cloneState, initialState } from './machine';
 import { Trace } from './trace';
+import type { WhyLog } from '../causes/why';
 import type { EndReason } from './view';
 
 /** Steps between checkpoints: a seek replays at most this many steps. */
@@ -129,6 +130,41 @@ export class Simulation {
     st.state = s;
     visit(s);
     while (s.step < this.trace.length) {
+      st.step();
+      visit(s);
+    }
+    this.cursor = s;
+  }
+
+  /**
+   * Replays step `n` from the state before it with `why` attached to the hart, so that the
+   * models note what they read to decide (causes/why.ts). The run is not changed.
+   */
+  recordStep(n: number, why: WhyLog): void {
+    const target = Math.max(1, Math.min(n, this.trace.length));
+    const s = cloneState(this.stateAt(target - 1));
+    const st = this.stepper;
+    st.state = s;
+    st.hart.why = why;
+    try {
+      st.step();
+    } finally {
+      st.hart.why = null;
+    }
+    this.cursor = s;
+  }
+
+  /**
+   * Replays from checkpoint `k` (the state after step k * CHECKPOINT_INTERVAL) to the state
+   * after step `to`, calling `visit` with each state, the checkpoint's first (causes/causes.ts
+   * searches backwards for the step that set a value, one checkpoint interval at a time).
+   */
+  replayFromCheckpoint(k: number, to: number, visit: (s: SimState) => void): void {
+    const st = this.stepper;
+    const s = cloneState(this.checkpoints[k]);
+    st.state = s;
+    visit(s);
+    while (s.step < to) {
       st.step();
       visit(s);
     }

@@ -12,7 +12,8 @@ import { singleStepDue } from '../cpu/boundary-events';
 import { takeDebugTrap } from '../cpu/debug';
 import { Vector, deliverEvent } from '../cpu/deliver';
 import type { Hart } from '../cpu/hart';
-import { RFLAGS } from '../cpu/state';
+import { RFLAGS, Shadow } from '../cpu/state';
+import { HW, beginBoundary, decided, hw, hwApic, hwIntCtl, hwIntercept, nextCheck } from '../causes/why';
 import { INT_CTL, INTERCEPT, V_INTR_PRIO_SHIFT } from './bits';
 import { SvmExit } from './exit-codes';
 import { intercepted } from './state';
@@ -37,8 +38,8 @@ export const SvmBoundary = {
  */
 export function physicalIntrMasked(h: Hart): boolean {
   const svm = h.svm;
-  if (svm.intCtl & INT_CTL.V_INTR_MASKING_MASK) return !svm.hostIf;
-  return !(h.cpu.rflags & RFLAGS.IF);
+  if (hwIntCtl(h, INT_CTL.V_INTR_MASKING_MASK, svm.intCtl) & INT_CTL.V_INTR_MASKING_MASK) return !svm.hostIf;
+  return !hw(h, HW.RFLAGS_IF, h.cpu.rflags & RFLAGS.IF);
 }
 
 /**
@@ -47,9 +48,16 @@ export function physicalIntrMasked(h: Hart): boolean {
  */
 export function virqDeliverable(h: Hart): boolean {
   const c = h.svm.intCtl;
-  if (!(c & INT_CTL.V_IRQ_MASK) || !(h.cpu.rflags & RFLAGS.IF)) return false;
-  if (c & INT_CTL.V_IGN_TPR_MASK) return true;
-  return ((c >>> V_INTR_PRIO_SHIFT) & 0xf) > (c & INT_CTL.V_TPR_MASK);
+  if (
+    !(hwIntCtl(h, INT_CTL.V_IRQ_MASK, c) & INT_CTL.V_IRQ_MASK) ||
+    !hw(h, HW.RFLAGS_IF, h.cpu.rflags & RFLAGS.IF)
+  )
+    return false;
+  if (hwIntCtl(h, INT_CTL.V_IGN_TPR_MASK, c) & INT_CTL.V_IGN_TPR_MASK) return true;
+  return (
+    ((hwIntCtl(h, INT_CTL.V_INTR_PRIO_MASK, c) >>> V_INTR_PRIO_SHIFT) & 0xf) >
+    (hwIntCtl(h, INT_CTL.V_TPR_MASK, c) & INT_CTL.V_TPR_MASK)
+  );
 }
 
 /** With vGIF (V_GIF_ENABLE), V_GIF = 0 holds the guest's interrupts and NMIs (docs/svm.md). */
@@ -62,33 +70,53 @@ function vgifBlocks(h: Hart): boolean {
 export function svmBoundaryEvent(h: Hart): number {
   const svm = h.svm;
   const cpu = h.cpu;
-  if (svm.pendingExit) return SvmBoundary.PENDING_EXIT;
-  if (singleStepDue(cpu)) return SvmBoundary.DEBUG_TRAP;
+  // Each check notes what it reads (causes/why.ts; nothing is noted in a run).
+  beginBoundary(h);
+  if (hw(h, HW.PENDING_EXIT, svm.pendingExit !== null)) return decided(h, SvmBoundary.PENDING_EXIT);
+  nextCheck(h);
+  if (hw(h, HW.DEBUG_TRAP, singleStepDue(cpu))) return decided(h, SvmBoundary.DEBUG_TRAP);
   // The interrupt shadow (STI, MOV SS, or int_state at VMRUN; APM "Interrupt Shadows") holds
   // NMIs and interrupts, and with them their intercepts here (lab reading, docs/svm.md).
-  if (cpu.shadow !== 0 || vgifBlocks(h)) return SvmBoundary.NONE;
+  nextCheck(h, true);
+  if (
+    hw(h, HW.SHADOW_STI, cpu.shadow & Shadow.STI) ||
+    hw(h, HW.SHADOW_MOVSS, cpu.shadow & Shadow.MOVSS) ||
+    vgifBlocks(h)
+  )
+    return SvmBoundary.NONE;
   // APM "Global Interrupt Flag": GIF = 0 holds INTR, NMI and the virtual interrupt pending, and
   // with them their intercepts. VMRUN sets GIF = 1, but a guest whose VMCB neither intercepts
   // CLGI nor enables vGIF clears the real GIF with its CLGI; its STGI lets the events (and
   // their #VMEXITs) in (kvm-unit-tests svm_intr_intercept_mix_gif / _nmi; Bochs gates the
   // whole external-interrupt step on GIF).
-  if (!svm.gif) return SvmBoundary.NONE;
+  if (!hw(h, HW.GIF, svm.gif ? 1 : 0)) return SvmBoundary.NONE;
   const c = svm.intCtl;
-  if (cpu.nmiPending) {
-    if (intercepted(svm, INTERCEPT.INTERCEPT_NMI)) return SvmBoundary.NMI_EXIT;
-    if (!cpu.nmiBlocked) return SvmBoundary.NMI_DELIVERY;
+  nextCheck(h);
+  if (hw(h, HW.NMI_PENDING, cpu.nmiPending)) {
+    if (hwIntercept(h, INTERCEPT.INTERCEPT_NMI, intercepted(svm, INTERCEPT.INTERCEPT_NMI)))
+      return decided(h, SvmBoundary.NMI_EXIT);
+    if (!hw(h, HW.NMI_BLOCKED, cpu.nmiBlocked)) return decided(h, SvmBoundary.NMI_DELIVERY);
   }
   // "NMI Virtualization": V_NMI is taken when V_NMI_MASK is clear.
-  if (c & INT_CTL.V_NMI_ENABLE_MASK && c & INT_CTL.V_NMI_PENDING_MASK && !(c & INT_CTL.V_NMI_BLOCKING_MASK))
-    return SvmBoundary.VNMI_DELIVERY;
-  if (deliverableVector(h.apic) >= 0 && !physicalIntrMasked(h)) {
-    if (intercepted(svm, INTERCEPT.INTERCEPT_INTR)) return SvmBoundary.INTR_EXIT;
-    return SvmBoundary.INTR_DELIVERY;
+  nextCheck(h);
+  if (
+    hwIntCtl(h, INT_CTL.V_NMI_ENABLE_MASK, c) & INT_CTL.V_NMI_ENABLE_MASK &&
+    hwIntCtl(h, INT_CTL.V_NMI_PENDING_MASK, c) & INT_CTL.V_NMI_PENDING_MASK &&
+    !(hwIntCtl(h, INT_CTL.V_NMI_BLOCKING_MASK, c) & INT_CTL.V_NMI_BLOCKING_MASK)
+  )
+    return decided(h, SvmBoundary.VNMI_DELIVERY);
+  nextCheck(h);
+  if (hwApic(h, deliverableVector(h.apic)) >= 0 && !physicalIntrMasked(h)) {
+    if (hwIntercept(h, INTERCEPT.INTERCEPT_INTR, intercepted(svm, INTERCEPT.INTERCEPT_INTR)))
+      return decided(h, SvmBoundary.INTR_EXIT);
+    return decided(h, SvmBoundary.INTR_DELIVERY);
   }
+  nextCheck(h);
   if (virqDeliverable(h)) {
     // "the VINTR intercept occurs instead of and before the delivery" (facts §2.6).
-    if (intercepted(svm, INTERCEPT.INTERCEPT_VINTR)) return SvmBoundary.VINTR_EXIT;
-    return SvmBoundary.VIRQ_DELIVERY;
+    if (hwIntercept(h, INTERCEPT.INTERCEPT_VINTR, intercepted(svm, INTERCEPT.INTERCEPT_VINTR)))
+      return decided(h, SvmBoundary.VINTR_EXIT);
+    return decided(h, SvmBoundary.VIRQ_DELIVERY);
   }
   return SvmBoundary.NONE;
 }

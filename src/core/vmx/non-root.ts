@@ -19,6 +19,7 @@ import { type ExitInfo, ExitReason, vmExit } from './vm-exit';
 import { shadowed } from './shadow';
 import { vmxInstructionExit } from './instruction-info';
 import { systemInstructionExit } from './non-root-system';
+import { HW, beginBoundary, decided, hw, hwApic, hwField, nextCheck } from '../causes/why';
 
 function vmcs(h: Hart) {
   return currentVmcs(h.vmx)!;
@@ -45,48 +46,88 @@ function deliverInGuest(h: Hart, vector: number, type: number, debugCause?: numb
 export function nonRootEvent(h: Hart): number {
   const cpu = h.cpu;
   const vmx = h.vmx;
+  // Each check notes what it reads (causes/why.ts; nothing is noted in a run).
+  beginBoundary(h);
   // Decided during VM entry (delivering the injected event faulted): taken first.
-  if (vmx.pendingExit) return Boundary.PENDING_EXIT;
+  if (hw(h, HW.PENDING_EXIT, vmx.pendingExit !== null)) return decided(h, Boundary.PENDING_EXIT);
   // 3.5 MTF VM exit (SDM "Monitor Trap Flag"): above debug traps and everything below.
-  if (vmx.mtfPending) return Boundary.MTF_EXIT;
+  nextCheck(h);
+  if (hw(h, HW.MTF_PENDING, vmx.mtfPending)) return decided(h, Boundary.MTF_EXIT);
   // 4. Traps on the previous instruction: the single-step #DB (it may exit through the
   //    exception bitmap inside deliverEvent).
-  if (singleStepDue(cpu)) return Boundary.DEBUG_TRAP;
+  nextCheck(h);
+  if (hw(h, HW.DEBUG_TRAP, singleStepDue(cpu))) return decided(h, Boundary.DEBUG_TRAP);
   const pin = vmx.pin;
   const proc = vmx.proc;
   // 4.3 VMX-preemption timer expired (SDM "VMX-Preemption Timer"). The lab evaluates it
   //     regardless of interrupt shadows (facts §5 item 3: not stated by the SDM).
-  if (vmx.timerDeadline >= 0 && h.tsc >= vmx.timerDeadline) return Boundary.TIMER_EXIT;
+  nextCheck(h);
+  if (hw(h, HW.TIMER_EXPIRED, vmx.timerDeadline >= 0 && h.tsc >= vmx.timerDeadline))
+    return decided(h, Boundary.TIMER_EXIT);
   // 4.6 NMI-window exiting: no virtual-NMI blocking and no MOV-SS blocking. Blocking by STI
   //     may also hold it (model-specific); the lab holds it, consistent with its choice that
   //     STI blocks NMIs (docs/model.md).
+  nextCheck(h);
   if (
-    proc & CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING &&
-    !cpu.vnmiBlocked &&
-    !(cpu.shadow & (Shadow.MOVSS | Shadow.STI))
+    hwField(h, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING, proc) &
+      CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING &&
+    !hw(h, HW.VNMI_BLOCKED, cpu.vnmiBlocked) &&
+    !hw(h, HW.SHADOW_MOVSS, cpu.shadow & Shadow.MOVSS) &&
+    !hw(h, HW.SHADOW_STI, cpu.shadow & Shadow.STI)
   )
-    return Boundary.NMI_WINDOW_EXIT;
+    return decided(h, Boundary.NMI_WINDOW_EXIT);
   // 5. NMI. With NMI exiting it causes a VM exit (reason 0, 0x80000202); the guest's shadows
   //    do not hold the exit (KVM's choice, facts §3.2), blocking by NMI does (without virtual
   //    NMIs it is real blocking while in non-root operation).
-  if (cpu.nmiPending) {
-    if (pin & PIN_BASED.PIN_BASED_NMI_EXITING) {
-      if (pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS || !cpu.nmiBlocked) return Boundary.NMI_EXIT;
-    } else if (!cpu.nmiBlocked && !cpu.shadow) return Boundary.NMI_DELIVERY;
+  nextCheck(h);
+  if (hw(h, HW.NMI_PENDING, cpu.nmiPending)) {
+    if (
+      hwField(h, F.PIN_BASED_VM_EXEC_CONTROL, PIN_BASED.PIN_BASED_NMI_EXITING, pin) &
+      PIN_BASED.PIN_BASED_NMI_EXITING
+    ) {
+      if (
+        hwField(h, F.PIN_BASED_VM_EXEC_CONTROL, PIN_BASED.PIN_BASED_VIRTUAL_NMIS, pin) &
+          PIN_BASED.PIN_BASED_VIRTUAL_NMIS ||
+        !hw(h, HW.NMI_BLOCKED, cpu.nmiBlocked)
+      )
+        return decided(h, Boundary.NMI_EXIT);
+    } else if (
+      !hw(h, HW.NMI_BLOCKED, cpu.nmiBlocked) &&
+      !hw(h, HW.SHADOW_STI, cpu.shadow & Shadow.STI) &&
+      !hw(h, HW.SHADOW_MOVSS, cpu.shadow & Shadow.MOVSS)
+    )
+      return decided(h, Boundary.NMI_DELIVERY);
   }
   // The shutdown activity state blocks external interrupts, and the interrupt window does
   // not end it (SDM "Activity State"; facts §1.9, §3.5).
   if (cpu.activity === Activity.SHUTDOWN) return Boundary.NONE;
   // 5.5 Interrupt-window exiting: RFLAGS.IF = 1 and no blocking by STI or MOV SS.
-  if (proc & CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING && cpu.rflags & RFLAGS.IF && !cpu.shadow)
-    return Boundary.INTR_WINDOW_EXIT;
+  nextCheck(h);
+  if (
+    hwField(h, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING, proc) &
+      CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING &&
+    hw(h, HW.RFLAGS_IF, cpu.rflags & RFLAGS.IF) &&
+    !hw(h, HW.SHADOW_STI, cpu.shadow & Shadow.STI) &&
+    !hw(h, HW.SHADOW_MOVSS, cpu.shadow & Shadow.MOVSS)
+  )
+    return decided(h, Boundary.INTR_WINDOW_EXIT);
   // 6. External interrupt: with external-interrupt exiting a VM exit that RFLAGS.IF and the
   //    shadows do not hold; otherwise delivered through the guest IDT when IF=1, no shadow.
-  if (deliverableVector(h.apic) >= 0) {
-    if (pin & PIN_BASED.PIN_BASED_EXT_INTR_MASK) return Boundary.EXTINT_EXIT;
-    if (cpu.rflags & RFLAGS.IF && !cpu.shadow) return Boundary.EXTINT_DELIVERY;
+  nextCheck(h);
+  if (hwApic(h, deliverableVector(h.apic)) >= 0) {
+    if (
+      hwField(h, F.PIN_BASED_VM_EXEC_CONTROL, PIN_BASED.PIN_BASED_EXT_INTR_MASK, pin) &
+      PIN_BASED.PIN_BASED_EXT_INTR_MASK
+    )
+      return decided(h, Boundary.EXTINT_EXIT);
+    if (
+      hw(h, HW.RFLAGS_IF, cpu.rflags & RFLAGS.IF) &&
+      !hw(h, HW.SHADOW_STI, cpu.shadow & Shadow.STI) &&
+      !hw(h, HW.SHADOW_MOVSS, cpu.shadow & Shadow.MOVSS)
+    )
+      return decided(h, Boundary.EXTINT_DELIVERY);
     if (cpu.activity === Activity.HLT && cpu.mwaitBreak && !(cpu.rflags & RFLAGS.IF))
-      return Boundary.MWAIT_WAKE;
+      return decided(h, Boundary.MWAIT_WAKE);
   }
   return Boundary.NONE;
 }
@@ -199,7 +240,8 @@ const UNCONDITIONAL: Partial<Record<number, number>> = {
  */
 function msrExits(h: Hart, msr: number, write: boolean): boolean {
   const v = vmcs(h);
-  if (!(h.vmx.proc & CPU_BASED.CPU_BASED_USE_MSR_BITMAPS)) return true;
+  const bitmaps = CPU_BASED.CPU_BASED_USE_MSR_BITMAPS;
+  if (!(hwField(h, F.CPU_BASED_VM_EXEC_CONTROL, bitmaps, h.vmx.proc) & bitmaps)) return true;
   let offset: number;
   if (msr <= 0x1fff) offset = write ? 0x800 : 0;
   else if (msr >= 0xc0000000 && msr <= 0xc0001fff) offset = write ? 0xc00 : 0x400;
@@ -231,28 +273,32 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
     return false;
   if (reason === undefined) {
     const proc = h.vmx.proc;
+    // The control that makes the instruction exit is the decision's input (causes/why.ts).
+    nextCheck(h);
+    const control = (mask: number) => hwField(h, F.CPU_BASED_VM_EXEC_CONTROL, mask, proc) & mask;
     switch (op) {
       case Op.HLT:
-        if (proc & CPU_BASED.CPU_BASED_HLT_EXITING) reason = ExitReason.HLT;
+        if (control(CPU_BASED.CPU_BASED_HLT_EXITING)) reason = decided(h, ExitReason.HLT);
         break;
       case Op.RDTSC:
-        if (proc & CPU_BASED.CPU_BASED_RDTSC_EXITING) reason = ExitReason.RDTSC;
+        if (control(CPU_BASED.CPU_BASED_RDTSC_EXITING)) reason = decided(h, ExitReason.RDTSC);
         break;
       case Op.PAUSE:
-        if (proc & CPU_BASED.CPU_BASED_PAUSE_EXITING) reason = ExitReason.PAUSE;
+        if (control(CPU_BASED.CPU_BASED_PAUSE_EXITING)) reason = decided(h, ExitReason.PAUSE);
         break;
       case Op.RDMSR:
-        if (msrExits(h, cpu.regs[2], false)) reason = ExitReason.MSR_READ;
+        if (msrExits(h, cpu.regs[2], false)) reason = decided(h, ExitReason.MSR_READ);
         break;
       case Op.WRMSR:
-        if (msrExits(h, cpu.regs[2], true)) reason = ExitReason.MSR_WRITE;
+        if (msrExits(h, cpu.regs[2], true)) reason = decided(h, ExitReason.MSR_WRITE);
         break;
       case Op.MOV_TO_DR:
       case Op.MOV_FROM_DR:
         // "MOV-DR exiting": the exit comes before the general-detect #DB and the #GP/#UD
         // checks. "Exit Qualification for MOV DR": bits 2:0 the debug register, bit 4 the
         // direction (1 = MOV from DR), bits 11:8 the general register.
-        if (!(proc & CPU_BASED.CPU_BASED_MOV_DR_EXITING)) return false;
+        if (!control(CPU_BASED.CPU_BASED_MOV_DR_EXITING)) return false;
+        decided(h, true);
         exitForInstruction(h, ins, {
           reason: ExitReason.DR_ACCESS,
           qualification: ins.n | (op === Op.MOV_FROM_DR ? 0x10 : 0) | (ins.a.reg << 8),

@@ -28,6 +28,7 @@ import { handleSystemExit } from './handle-system';
 import {
   handleInterruptWindow,
   handleNmiWindow,
+  kvmRead,
   rd,
   vmxCompleteInterrupts,
   vmxInterruptBlocked,
@@ -133,12 +134,15 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
   }
   if (kvm.stage === 0) {
     kvm.stage = 1;
-    if (!kvm.enableVnmi && kvm.softVnmiBlocked) {
+    if (!kvmRead(c, 'enable_vnmi', kvm.enableVnmi) && kvmRead(c, 'soft_vnmi_blocked', kvm.softVnmiBlocked)) {
       if (!vmxInterruptBlocked(c)) {
         kvm.softVnmiBlocked = false;
         return decide(h, Fn.vmx_handle_exit, 1);
       }
-      if (kvm.vnmiBlockedTimeNs > SOFT_VNMI_TIMEOUT_NS && kvm.nmiPending > 0) {
+      if (
+        kvmRead(c, 'vnmi_blocked_time', kvm.vnmiBlockedTimeNs) > SOFT_VNMI_TIMEOUT_NS &&
+        kvmRead(c, 'nmi_pending', kvm.nmiPending) > 0
+      ) {
         kvm.softVnmiBlocked = false;
         kvm.log.push({
           step: c.step,

@@ -15,6 +15,7 @@ import { currentVmcs12 } from './nested-state';
 import { nestedVmxVmexit } from './nested';
 import type { KvmState } from './state';
 import { rd, vmxInterruptBlocked, vmxNmiBlocked, wr } from './vmx';
+import { kvmNote, noteRule } from '../../causes/why';
 
 function vmcs12Of(kvm: KvmState): VmcsState {
   return currentVmcs12(kvm.nested)!;
@@ -189,32 +190,42 @@ function l1WantsMsr(c: KvmContext, vmcs12: VmcsState, write: boolean): boolean {
   return ((bytes[addr] >>> (msr & 7)) & 1) === 1;
 }
 
+/** Bits of a vmcs12 control read to decide an exit's route, noted as the decision's input. */
+function l1Bits(c: KvmContext, vmcs12: VmcsState, enc: number, mask: number): boolean {
+  const set = (readField(vmcs12, enc) & mask) !== 0;
+  if (c.h.why)
+    kvmNote(c.h, c.lane, { k: 'vmcs', owner: c.lane + 1, addr: vmcs12.addr, enc, mask }, set ? 1 : 0);
+  return set;
+}
+
 /** nested_vmx_l1_wants_exit: whether vmcs12 asks for this exit of L2. */
 export function nestedVmxL1WantsExit(c: KvmContext, reason: number, intrInfo: number): boolean {
   const vmcs12 = vmcs12Of(c.kvm);
-  const proc = readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL);
+  // The control of vmcs12 that decides, noted as the decision's input (causes/why.ts).
+  const l1Set = (enc: number, mask: number) => l1Bits(c, vmcs12, enc, mask);
+  const proc = (mask: number) => l1Set(F.CPU_BASED_VM_EXEC_CONTROL, mask);
   if (reason & 0x80000000) return true; // a VM-entry failure (invalid guest state): L1's
   switch (reason & 0xffff) {
     case ExitReason.EXCEPTION_NMI:
       if ((intrInfo & 0x7ff) === 0x202) return true;
-      return ((readField(vmcs12, F.EXCEPTION_BITMAP) >>> (intrInfo & 0xff)) & 1) === 1;
+      return l1Set(F.EXCEPTION_BITMAP, 2 ** (intrInfo & 0x1f));
     case ExitReason.EXTERNAL_INTERRUPT:
-      return nestedExitOnIntr(c.kvm);
+      return l1Set(F.PIN_BASED_VM_EXEC_CONTROL, PIN_BASED.PIN_BASED_EXT_INTR_MASK);
     case ExitReason.INTERRUPT_WINDOW:
-      return (proc & CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING) !== 0;
+      return proc(CPU_BASED.CPU_BASED_INTR_WINDOW_EXITING);
     case ExitReason.NMI_WINDOW:
-      return (proc & CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING) !== 0;
+      return proc(CPU_BASED.CPU_BASED_NMI_WINDOW_EXITING);
     case ExitReason.HLT:
-      return (proc & CPU_BASED.CPU_BASED_HLT_EXITING) !== 0;
+      return proc(CPU_BASED.CPU_BASED_HLT_EXITING);
     case ExitReason.RDTSC:
-      return (proc & CPU_BASED.CPU_BASED_RDTSC_EXITING) !== 0;
+      return proc(CPU_BASED.CPU_BASED_RDTSC_EXITING);
     case ExitReason.PAUSE:
-      return (proc & CPU_BASED.CPU_BASED_PAUSE_EXITING) !== 0;
+      return proc(CPU_BASED.CPU_BASED_PAUSE_EXITING);
     case ExitReason.MTF:
       // nested_vmx_exit_handled_mtf: L1's MTF control, or an MTF exit L1 injected itself
       // (interruption type 7, vector 0), which the hardware delivers whatever the control says.
       return (
-        (proc & CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG) !== 0 ||
+        proc(CPU_BASED.CPU_BASED_MONITOR_TRAP_FLAG) ||
         readField(vmcs12, F.VM_ENTRY_INTR_INFO_FIELD) === 0x80000700
       );
     case ExitReason.MSR_READ:
@@ -222,7 +233,7 @@ export function nestedVmxL1WantsExit(c: KvmContext, reason: number, intrInfo: nu
     case ExitReason.MSR_WRITE:
       return l1WantsMsr(c, vmcs12, true);
     case ExitReason.DR_ACCESS:
-      return (proc & CPU_BASED.CPU_BASED_MOV_DR_EXITING) !== 0;
+      return proc(CPU_BASED.CPU_BASED_MOV_DR_EXITING);
     case ExitReason.PREEMPTION_TIMER:
       return false;
     default:
@@ -237,12 +248,20 @@ export function nestedVmxL1WantsExit(c: KvmContext, reason: number, intrInfo: nu
  * Returns the exit as L1 will see it, or null when L0 handles it.
  */
 export function nestedVmxReflectVmexit(c: KvmContext): { reason: number; intrInfo: number } | null {
-  const reason = rd(c, F.VM_EXIT_REASON);
+  const reason = rd(c, F.VM_EXIT_REASON, 0xffffffff);
   const intrInfo = rd(c, F.VM_EXIT_INTR_INFO);
+  const rule = (fn: string, to: 'L0' | 'L1') => noteRule(c.h, { fn, to, lane: c.lane, reason });
   if (!(reason & 0x80000000)) {
-    if (nestedVmxL0WantsExit(reason, intrInfo)) return null;
-    if (!nestedVmxL1WantsExit(c, reason, intrInfo)) return null;
-  }
+    if (nestedVmxL0WantsExit(reason, intrInfo)) {
+      rule('nested_vmx_l0_wants_exit', 'L0');
+      return null;
+    }
+    if (!nestedVmxL1WantsExit(c, reason, intrInfo)) {
+      rule('nested_vmx_l1_wants_exit', 'L0');
+      return null;
+    }
+    rule('nested_vmx_l1_wants_exit', 'L1');
+  } else rule('nested_vmx_reflect_vmexit', 'L1');
   nestedVmxVmexit(c, reason, reason & 0x80000000 ? 0 : intrInfo, rd(c, F.EXIT_QUALIFICATION));
   return { reason, intrInfo };
 }

@@ -26,7 +26,9 @@ import {
   vmxNmiBlockedNested,
 } from './nested-events';
 import {
+  kvmApicRead,
   kvmPinControls,
+  kvmRead,
   rd,
   vmxEnableIrqWindow,
   vmxEnableNmiWindow,
@@ -109,8 +111,8 @@ function setUp(c: KvmContext): KvmStepResult {
 function processNmi(c: KvmContext): KvmStepResult {
   const { h, kvm } = c;
   kvm.reqNmi = false;
-  const limit = vmxGetNmiMask(c, kvm) || kvm.nmiInjected ? 1 : 2;
-  const before = kvm.nmiPending + kvm.nmiQueued;
+  const limit = vmxGetNmiMask(c, kvm) || kvmRead(c, 'nmi_injected', kvm.nmiInjected) ? 1 : 2;
+  const before = kvmRead(c, 'nmi_pending', kvm.nmiPending) + kvmRead(c, 'nmi_queued', kvm.nmiQueued);
   kvm.nmiPending = Math.min(before, limit);
   kvm.nmiQueued = 0;
   if (kvm.nmiPending) kvm.reqEvent = true;
@@ -144,17 +146,17 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
   let canInject = true;
   // "New events, other than exceptions, cannot be injected if KVM needs to re-inject a
   // previous event."
-  if (kvm.exceptionInjected) {
+  if (kvmRead(c, 'exception.injected', kvm.exceptionInjected)) {
     // kvm_inject_exception again: the entry that was to deliver it has not happened yet.
     wr(c, F.VM_ENTRY_INTR_INFO_FIELD, hwExceptionInfo(kvm.exceptionVector));
     did |= Inject.EXCEPTION;
     vector = kvm.exceptionVector;
     canInject = false;
-  } else if (kvm.nmiInjected) {
+  } else if (kvmRead(c, 'nmi_injected', kvm.nmiInjected)) {
     vmxInjectNmi(c, kvm);
     did |= Inject.REINJECT_NMI;
     canInject = false;
-  } else if (kvm.irqInjected) {
+  } else if (kvmRead(c, 'interrupt.injected', kvm.irqInjected)) {
     vmxInjectIrq(c, kvm);
     did |= Inject.REINJECT_IRQ;
     vector = kvm.irqVector;
@@ -163,7 +165,7 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
   let busy = false;
   if (!nestedBusy) {
     // "Pending exception injected" before SMI, NMI and IRQ; it takes the injection slot.
-    if (kvm.exceptionPending && canInject) {
+    if (kvmRead(c, 'exception.pending', kvm.exceptionPending) && canInject) {
       kvm.exceptionPending = false;
       kvm.exceptionInjected = true;
       const v = kvm.exceptionVector;
@@ -188,10 +190,12 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
       vector = v;
       canInject = false;
     }
-    if (kvm.nmiPending > 0) {
+    if (kvmRead(c, 'nmi_pending', kvm.nmiPending) > 0) {
       // vmx_nmi_allowed: -EBUSY while a nested entry is pending or when L1 must see the NMI as
       // a VM exit; else whether the guest (L2's state in guest mode) blocks NMIs.
-      const nmiBusy = nested.runPending || (nested.guestMode && nestedExitOnNmi(kvm));
+      const nmiBusy =
+        kvmRead(c, 'nested_run_pending', nested.runPending) ||
+        (kvmRead(c, 'guest_mode', nested.guestMode) && nestedExitOnNmi(kvm));
       if (!canInject) busy = true;
       else if (nmiBusy) nestedBusy = true;
       else if (!vmxNmiBlockedNested(c)) {
@@ -204,9 +208,11 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
       if (!busy && !nestedBusy && kvm.nmiPending > 0)
         did |= vmxEnableNmiWindow(c, kvm) === 'nmi' ? Inject.NMI_WINDOW : Inject.NMI_WINDOW_VIA_IRQ;
     }
-    if (!busy && !nestedBusy && hasInjectableIntr(kvm)) {
+    if (!busy && !nestedBusy && kvmApicRead(c, hasInjectableIntr(kvm))) {
       // vmx_interrupt_allowed: the same -EBUSY cases, else L2's (or L1's) IF and shadows.
-      const irqBusy = nested.runPending || (nested.guestMode && nestedExitOnIntr(kvm));
+      const irqBusy =
+        kvmRead(c, 'nested_run_pending', nested.runPending) ||
+        (kvmRead(c, 'guest_mode', nested.guestMode) && nestedExitOnIntr(kvm));
       if (!canInject) busy = true;
       else if (irqBusy) nestedBusy = true;
       else if (!vmxInterruptBlockedNested(c)) {

@@ -6,9 +6,34 @@ import { F } from '../../vmx/vmcs';
 import type { KvmContext } from './context';
 import { RFLAGS } from '../../cpu/state';
 import type { KvmState } from './state';
+import { kvmNote, noteApic } from '../../causes/why';
 
-export function rd(c: KvmContext, enc: number): number {
-  return c.port.vmread(enc);
+/** VMREAD of the loaded VMCS. With `mask`, a decision reads those bits: they are noted as one
+ *  of its inputs (causes/why.ts; only while a step is being explained). */
+export function rd(c: KvmContext, enc: number, mask?: number): number {
+  const v = c.port.vmread(enc);
+  if (mask !== undefined && c.h.why) {
+    const at = { k: 'vmcs', owner: c.lane, addr: c.kvm.loadedVmcs, enc } as const;
+    if (mask === 0xffffffff) kvmNote(c.h, c.lane, { ...at, mask }, v >>> 0);
+    // Each bit tested is an input of its own (the VMCS panel marks bits).
+    else
+      for (let m = mask; m; m &= m - 1)
+        kvmNote(c.h, c.lane, { ...at, mask: (m & -m) >>> 0 }, v & m & -m ? 1 : 0);
+  }
+  return v;
+}
+
+/** KVM asked its virtual APIC for an injectable interrupt (kvm_cpu_has_injectable_intr): the
+ *  highest IRR vector and the PPR are the decision's inputs. Returns `value`. */
+export function kvmApicRead(c: KvmContext, value: boolean): boolean {
+  if (c.h.why) noteApic(c.h.why, c.kvm.lapic, c.lane, `KVM L${c.lane}`, true);
+  return value;
+}
+
+/** A KVM variable a decision reads (its kernel name, as search-targets' KVM_VARIABLES). */
+export function kvmRead<T extends number | boolean>(c: KvmContext, name: string, value: T): T {
+  if (c.h.why) kvmNote(c.h, c.lane, { k: 'kvm', lane: c.lane, name }, Number(value));
+  return value;
 }
 
 /**
@@ -39,12 +64,10 @@ function clearBits(c: KvmContext, enc: number, mask: number): void {
  * state (read from the VMCS after the exit).
  */
 export function vmxInterruptBlocked(c: KvmContext): boolean {
-  const rflags = rd(c, F.GUEST_RFLAGS);
-  const intr = rd(c, F.GUEST_INTERRUPTIBILITY_INFO);
-  return (
-    !(rflags & RFLAGS.IF) ||
-    (intr & (GUEST_INTR_STATE.GUEST_INTR_STATE_STI | GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS)) !== 0
-  );
+  const rflags = rd(c, F.GUEST_RFLAGS, RFLAGS.IF);
+  if (!(rflags & RFLAGS.IF)) return true;
+  const blocking = GUEST_INTR_STATE.GUEST_INTR_STATE_STI | GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS;
+  return (rd(c, F.GUEST_INTERRUPTIBILITY_INFO, blocking) & blocking) !== 0;
 }
 
 /**
@@ -52,21 +75,20 @@ export function vmxInterruptBlocked(c: KvmContext): boolean {
  * NMI in the interruptibility state (facts §3.2, seed A.6).
  */
 export function vmxNmiBlocked(c: KvmContext, kvm: KvmState): boolean {
-  if (!kvm.enableVnmi && kvm.softVnmiBlocked) return true;
-  const intr = rd(c, F.GUEST_INTERRUPTIBILITY_INFO);
-  return (
-    (intr &
-      (GUEST_INTR_STATE.GUEST_INTR_STATE_STI |
-        GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS |
-        GUEST_INTR_STATE.GUEST_INTR_STATE_NMI)) !==
-    0
-  );
+  if (!kvmRead(c, 'enable_vnmi', kvm.enableVnmi) && kvmRead(c, 'soft_vnmi_blocked', kvm.softVnmiBlocked))
+    return true;
+  const blocking =
+    GUEST_INTR_STATE.GUEST_INTR_STATE_STI |
+    GUEST_INTR_STATE.GUEST_INTR_STATE_MOV_SS |
+    GUEST_INTR_STATE.GUEST_INTR_STATE_NMI;
+  return (rd(c, F.GUEST_INTERRUPTIBILITY_INFO, blocking) & blocking) !== 0;
 }
 
 /** vmx_get_nmi_mask: the soft flag without virtual NMIs, else interruptibility bit 3. */
 export function vmxGetNmiMask(c: KvmContext, kvm: KvmState): boolean {
-  if (!kvm.enableVnmi) return kvm.softVnmiBlocked;
-  return (rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & GUEST_INTR_STATE.GUEST_INTR_STATE_NMI) !== 0;
+  if (!kvmRead(c, 'enable_vnmi', kvm.enableVnmi)) return kvmRead(c, 'soft_vnmi_blocked', kvm.softVnmiBlocked);
+  const nmi = GUEST_INTR_STATE.GUEST_INTR_STATE_NMI;
+  return (rd(c, F.GUEST_INTERRUPTIBILITY_INFO, nmi) & nmi) !== 0;
 }
 
 /**
@@ -100,7 +122,8 @@ export function vmxEnableIrqWindow(c: KvmContext): void {
  * in for the NMI window; otherwise NMI-window exiting. Returns which window it armed.
  */
 export function vmxEnableNmiWindow(c: KvmContext, kvm: KvmState): 'irq' | 'nmi' {
-  if (!kvm.enableVnmi || rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & GUEST_INTR_STATE.GUEST_INTR_STATE_STI) {
+  const sti = GUEST_INTR_STATE.GUEST_INTR_STATE_STI;
+  if (!kvmRead(c, 'enable_vnmi', kvm.enableVnmi) || rd(c, F.GUEST_INTERRUPTIBILITY_INFO, sti) & sti) {
     vmxEnableIrqWindow(c);
     return 'irq';
   }
