@@ -8,7 +8,7 @@
 const WINDOW = 4096;
 /** Most differences (insertions + deletions) a window's diff explores before giving up. */
 const MAX_D = 256;
-/** How far the fallback looks for the next matching pair (sum of the skips on both sides). */
+/** How far the greedy fallback looks ahead on each side for the next matching pair. */
 const LOOKAHEAD = 64;
 
 /** The matched pairs of an exact diff of a[a0,a1) and b[b0,b1), or null past MAX_D. */
@@ -95,41 +95,50 @@ export function matchSignatures(
 ): void {
   let i = a0;
   let j = b0;
+  // After a window too different for an exact diff, greedy matching up to here (then exact again).
+  let greedyUntilA = -1;
+  let greedyUntilB = -1;
   while (i < a1 && j < b1) {
     if (a[i] === b[j]) {
       match(i++, j++);
       continue;
     }
-    const ae = Math.min(a1, i + WINDOW);
-    const be = Math.min(b1, j + WINDOW);
-    const pairs = myers(a, i, ae, b, j, be);
-    if (pairs) {
-      const last = ae === a1 && be === b1;
-      let committed = false;
-      for (let p = 0; p < pairs.length; p += 2) {
-        if (!last && (pairs[p] - i >= WINDOW / 2 || pairs[p + 1] - j >= WINDOW / 2)) break;
-        match(pairs[p], pairs[p + 1]);
-        committed = true;
-        i = pairs[p] + 1;
-        j = pairs[p + 1] + 1;
-      }
-      if (last) return;
-      if (committed) continue;
-    }
-    // Too different for an exact window: the nearest matching pair (fewest events skipped).
-    let found = false;
-    for (let s = 1; s <= LOOKAHEAD && !found; s++)
-      for (let x = 0; x <= s; x++) {
-        const ii = i + x;
-        const jj = j + s - x;
-        if (ii < a1 && jj < b1 && a[ii] === b[jj]) {
-          i = ii;
-          j = jj;
-          found = true;
-          break;
+    if (i >= greedyUntilA && j >= greedyUntilB) {
+      const ae = Math.min(a1, i + WINDOW);
+      const be = Math.min(b1, j + WINDOW);
+      const pairs = myers(a, i, ae, b, j, be);
+      if (pairs) {
+        const last = ae === a1 && be === b1;
+        let committed = false;
+        for (let p = 0; p < pairs.length; p += 2) {
+          if (!last && (pairs[p] - i >= WINDOW / 2 || pairs[p + 1] - j >= WINDOW / 2)) break;
+          match(pairs[p], pairs[p + 1]);
+          committed = true;
+          i = pairs[p] + 1;
+          j = pairs[p + 1] + 1;
         }
+        if (last) return;
+        if (committed) continue;
       }
-    if (!found) {
+      greedyUntilA = i + WINDOW / 2;
+      greedyUntilB = j + WINDOW / 2;
+    }
+    // Greedy: the nearer of a[i]'s next occurrence in b and b[j]'s next occurrence in a.
+    let skipB = -1;
+    for (let k = 1; k <= LOOKAHEAD && j + k < b1; k++)
+      if (a[i] === b[j + k]) {
+        skipB = k;
+        break;
+      }
+    let skipA = -1;
+    for (let k = 1; k <= LOOKAHEAD && i + k < a1; k++)
+      if (a[i + k] === b[j]) {
+        skipA = k;
+        break;
+      }
+    if (skipB >= 0 && (skipA < 0 || skipB <= skipA)) j += skipB;
+    else if (skipA >= 0) i += skipA;
+    else {
       i++;
       j++;
     }
