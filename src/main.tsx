@@ -16,6 +16,7 @@ import './app/styles/controls.css';
 import './app/styles/machine-state.css';
 import './app/styles/vmcs.css';
 import './app/styles/search.css';
+import './app/styles/compare.css';
 
 const client = createWorkerClient();
 const store = createLabStore(client);

@@ -5,7 +5,14 @@
 // Calls that were waiting are retried once on the new worker.
 import * as Comlink from 'comlink';
 import type { LabError } from '../core/engine/view';
-import type { LoadRequest, LoadResponse, SearchAnswer, SimApi, SimClient } from '../worker/protocol';
+import type {
+  CompareResponse,
+  LoadRequest,
+  LoadResponse,
+  SearchAnswer,
+  SimApi,
+  SimClient,
+} from '../worker/protocol';
 
 export type WorkerFactory = () => Worker;
 
@@ -141,6 +148,7 @@ export function createWorkerClient(createWorker: WorkerFactory = spawnSimWorker)
     perfetto: (clock) => call((api) => api.perfetto(clock), true),
     closestBuiltins: (reason) => call((api) => api.closestBuiltins(reason), true),
     search: (query) => call((api) => api.search(query) as Promise<SearchAnswer>, true),
+    compareWith: (req) => call((api) => api.compareWith(req) as Promise<CompareResponse>, true),
     crash: () => call((api) => api.crash(), false),
     onCrash(listener) {
       listeners.add(listener);

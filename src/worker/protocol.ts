@@ -12,9 +12,30 @@ export interface BuiltinScenarioInfo {
   params: ParamInfo[];
 }
 
-export type LoadRequest =
+export type LoadRequest = (
   | { builtin: string; params?: Record<string, string | number | boolean> }
-  | { json: string; params?: Record<string, string | number | boolean> };
+  | { json: string; params?: Record<string, string | number | boolean> }
+) & {
+  /** A fork: edits of the state, each `STEP:TARGET=VALUE` (docs/compare.md). */
+  fork?: string[];
+};
+
+/**
+ * Two runs aligned (docs/compare.md): `a` is the run `compareWith` was given, `b` the run the
+ * worker has loaded. Steps are 1-based; the maps have one entry per step, 0 included.
+ */
+export type CompareResponse =
+  | {
+      ok: true;
+      prefix: number;
+      divergence: { a: number | null; b: number | null } | null;
+      aToB: Int32Array;
+      bToA: Int32Array;
+      matched: number;
+      exitsA: number[];
+      exitsB: number[];
+    }
+  | { ok: false; error: LabError };
 
 export type LoadResponse =
   | {
@@ -60,6 +81,8 @@ export interface SimApi {
   /** Go to or search (the palette's query, docs/search.md): a step to go to, the matching
    *  steps, or where the query cannot be read. */
   search(query: string): Promise<SearchAnswer>;
+  /** Opens `req` beside the loaded run and aligns the two (the compare view's second side). */
+  compareWith(req: LoadRequest): Promise<CompareResponse>;
   /** Test hook: throw inside the worker so the page's recovery path can be exercised. */
   crash(): Promise<never>;
 }

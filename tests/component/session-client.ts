@@ -14,6 +14,7 @@ export class SessionClient implements SimClient {
   search = api.search;
   perfetto = api.perfetto;
   closestBuiltins = api.closestBuiltins;
+  compareWith = api.compareWith;
   crash = api.crash;
   onCrash(listener: (error: LabError) => void): () => void {
     void listener;

@@ -33,6 +33,7 @@ function workerApi(id: number, log: { id: number; req: LoadRequest }[], hang: { 
   return {
     listScenarios: async () => [],
     search: async (query) => ({ ok: true, kind: 'goto', step: query.length, note: `w${id}` }),
+    compareWith: async () => ({ ok: false, error: { kind: 'scenario', message: `w${id}`, where: null } }),
     load: async (req) => {
       log.push({ id, req });
       if ('builtin' in req && req.builtin === 'bad') {
