@@ -53,7 +53,7 @@ function CompareItems() {
     const err = await compareControllerFor(store).prepare(spec);
     setBusy(false);
     if (err) {
-      setError(`${err.message}${err.where ? ` (${err.where})` : ''}`);
+      setError(err.message);
       return;
     }
     setError(null);

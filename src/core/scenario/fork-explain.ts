@@ -26,7 +26,7 @@ export function explainEdit(
       return e.value
         ? `an NMI raised at L${t.level}'s interrupt controller`
         : `L${t.level}'s NMI latch cleared`;
-    return `interrupt vector ${e.value} raised at L${t.level}'s interrupt controller`;
+    return `interrupt vector 0x${e.value.toString(16)} raised at L${t.level}'s interrupt controller`;
   });
   const list = edits.map((e) => `${e.index + 1} (${e.text})`).join(', ');
   return {

@@ -144,6 +144,14 @@ describe('each target kind', () => {
     expect(f.view(2).levels[0].apic.irr).toContain(0x41);
   });
 
+  it('an NMI raised at a machine that had halted for good wakes it (here: no NMI gate, a triple fault)', () => {
+    const b = base('apic-priority');
+    expect(b.info().endReason).toBe('halted');
+    const f = fork('apic-priority', {}, [`${b.totalSteps}:nmi=1`]);
+    expect(f.view(b.totalSteps + 1).event!.kind).toBe('edit');
+    expect(f.view(b.totalSteps + 2).event!.kind).toBe('shutdown');
+  });
+
   it('blocking by NMI of the running level', () => {
     const f = fork('apic-priority', {}, ['1:blocking_by_nmi=1']);
     expect(f.view(2).levels[0].cpu.interruptibility.nmi).toBe(true);
