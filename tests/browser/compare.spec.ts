@@ -119,3 +119,16 @@ test('a link with a fork edit that cannot be read changes nothing', async ({ pag
   await expect(page.getByTestId('notice')).toContainText("'NOPE' is not something to edit");
   await expect(page.getByTestId('compare-view')).toHaveCount(0);
 });
+
+test('at 1024x768 the Compare button and its menu are in view', async ({ page }) => {
+  await page.setViewportSize({ width: 1024, height: 768 });
+  await openLab(page, '/#builtin=soft-vnmi');
+  for (const id of ['compare-menu', 'trace-menu', 'help-button']) {
+    const box = (await page.getByTestId(id).boundingBox())!;
+    expect(box.x + box.width, id).toBeLessThanOrEqual(1024);
+  }
+  await page.getByTestId('compare-menu').click();
+  const submit = (await page.getByTestId('fork-submit').boundingBox())!;
+  expect(submit.x + submit.width).toBeLessThanOrEqual(1024);
+  expect(submit.y + submit.height).toBeLessThanOrEqual(768);
+});

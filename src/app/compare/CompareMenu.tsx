@@ -164,7 +164,19 @@ export function CompareMenu() {
       testId="compare-menu"
       className="compare-menu"
       title="Compare this run with a variant (a parameter toggled), or fork it at this step"
-      label="Compare"
+      label={
+        <>
+          <svg viewBox="0 0 14 12" width="12" height="11" aria-hidden="true">
+            <path
+              d="M1 3h10M8 0l3 3-3 3M13 9H3M6 6l-3 3 3 3"
+              fill="none"
+              stroke="currentColor"
+              strokeWidth="1.5"
+            />
+          </svg>
+          <span className="btn-text-wide">Compare</span>
+        </>
+      }
     >
       <CompareItems />
     </Popover>
