@@ -77,6 +77,9 @@ test('fork at step 30, clear blocking by NMI, see the new future beside the orig
   await expect
     .poll(() => page.evaluate(() => window.location.hash))
     .toContain('fork=30%3AGUEST_INTERRUPTIBILITY_INFO.NMI%3D0');
+  // The fork's timeline marks the edit.
+  await expect(side(page, 'b').getByTestId('timeline-marker-edit')).toHaveAttribute('data-step', '31');
+  await expect(side(page, 'a').getByTestId('timeline-marker-edit')).toHaveCount(0);
   await page.getByTestId('go-to-divergence').click();
   await waitForStep(page, 31);
   await expect(side(page, 'b')).toHaveAttribute('data-step', '31');

@@ -4,12 +4,12 @@
 // with a button to go there, and the diff of the panels at the aligned steps.
 import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { useStore } from 'zustand';
-import type { StepView } from '../../core/engine/view';
+import { EventKind, type StepView, type TimelineData } from '../../core/engine/view';
 import { ExplanationBar } from '../explanation/ExplanationBar';
 import { SimClientProvider, useLab, useLabStoreApi } from '../sim-client-context';
 import type { LabStore } from '../store/lab-store';
 import type { CompareSpec } from '../store/compare-types';
-import { selectInfo, selectStep, selectView } from '../store/selectors';
+import { selectInfo, selectStep, selectTimeline, selectView } from '../store/selectors';
 import { Timeline } from '../timeline/Timeline';
 import type { TimelineMarker } from '../timeline/TimelineMarkers';
 import { type Aligned, compareControllerFor } from './compare-controller';
@@ -34,9 +34,23 @@ function useOtherView(other: LabStore | null): StepView | null {
   return useSyncExternalStore(subscribe, () => other?.getState().view ?? null);
 }
 
+/** A fork's edit events (kind `edit`), marked on its timeline. */
+function editMarkers(t: TimelineData | null): TimelineMarker[] {
+  if (!t) return NO_MARKERS;
+  const out: TimelineMarker[] = [];
+  t.kinds.forEach((k, i) => {
+    if (k === EventKind.EDIT) out.push({ step: t.steps[i], label: 'Edited by the user', kind: 'edit' });
+  });
+  return out.length ? out : NO_MARKERS;
+}
+const NO_MARKERS: TimelineMarker[] = [];
+
 function Side({ side, title, markers }: { side: 'a' | 'b'; title: string; markers: TimelineMarker[] }) {
   const step = useLab(selectStep);
   const info = useLab(selectInfo);
+  const timeline = useLab(selectTimeline);
+  const edits = useMemo(() => editMarkers(timeline), [timeline]);
+  const all = useMemo(() => [...edits, ...markers], [edits, markers]);
   return (
     <section className="compare-side panel" data-testid={`compare-side-${side}`} data-step={step}>
       <h3 className="compare-side-title">
@@ -49,7 +63,7 @@ function Side({ side, title, markers }: { side: 'a' | 'b'; title: string; marker
         </span>
       </h3>
       <ExplanationBar />
-      <Timeline markers={markers} />
+      <Timeline markers={all} />
     </section>
   );
 }
