@@ -87,11 +87,22 @@ export class CompareController {
       if (s.compare !== prev.compare || s.request !== prev.request || s.info !== prev.info) void this.sync();
       else if (s.step !== prev.step) this.mainMoved(s.step);
     });
+    this.watchOther();
     void this.sync();
     return () => {
       unsub();
       this.unsubOther?.();
+      this.unsubOther = null;
     };
+  }
+
+  /** Follows the other side's cursor (moved on its own timeline). */
+  private watchOther(): void {
+    const other = this.state.getState().other;
+    if (!other || this.unsubOther) return;
+    this.unsubOther = other.subscribe((s, prev) => {
+      if (s.step !== prev.step) this.otherMoved(s.step);
+    });
   }
 
   private ensureOther(): LabStore {
@@ -99,10 +110,8 @@ export class CompareController {
     if (!other) {
       this.client = this.makeClient();
       other = createLabStore(this.client, noDrafts);
-      this.unsubOther = other.subscribe((s, prev) => {
-        if (s.step !== prev.step) this.otherMoved(s.step);
-      });
       this.state.setState({ other, otherClient: this.client });
+      this.watchOther();
     }
     return other;
   }
