@@ -18,6 +18,7 @@ import './app/styles/vmcs.css';
 import './app/styles/svm.css';
 import './app/styles/counters.css';
 import './app/styles/search.css';
+import './app/styles/compare.css';
 
 const client = createWorkerClient();
 const store = createLabStore(client);

@@ -4,6 +4,7 @@
 // the machine state gets the room.
 import { useEffect, useMemo, type CSSProperties } from 'react';
 import { AssertionList } from './assertions/AssertionList';
+import { CompareView, useCompareConnection } from './compare/CompareView';
 import { Banners } from './banners/Banners';
 import { SwitchDialog } from './dialogs/SwitchDialog';
 import { ExplanationBar } from './explanation/ExplanationBar';
@@ -30,7 +31,9 @@ export function App() {
   const store = useLabStoreApi();
   const info = useLab(selectInfo);
   const leftTab = useLab(selectLeftTab);
+  const comparing = useLab((s) => s.compare !== null);
   useKeyboardShortcuts();
+  useCompareConnection();
 
   // The address bar follows the place on screen; Back, Forward and pasted links open theirs.
   useEffect(() => connectUrl(store), [store]);
@@ -60,16 +63,23 @@ export function App() {
       <TopBar />
       <Banners />
       <TransportBar />
-      <main className={`lab-main${info?.virtualization ? ' virtualization' : ''}`} style={mainStyle}>
-        <div className="work-column">
-          <WorkPane />
-          <AssertionList />
-        </div>
-        <MachineState />
-      </main>
-      <ExplanationBar />
-      <Timeline />
-      <CounterTracks />
+      {comparing ? (
+        // The compare view takes the place of the panels, the explanation and the timeline.
+        <CompareView />
+      ) : (
+        <>
+          <main className={`lab-main${info?.virtualization ? ' virtualization' : ''}`} style={mainStyle}>
+            <div className="work-column">
+              <WorkPane />
+              <AssertionList />
+            </div>
+            <MachineState />
+          </main>
+          <ExplanationBar />
+          <Timeline />
+          <CounterTracks />
+        </>
+      )}
       <HelpOverlay />
       <CommandPalette />
       <SwitchDialog />

@@ -7,6 +7,7 @@ import * as Comlink from 'comlink';
 import type { LabError } from '../core/engine/view';
 import type {
   CounterAnswer,
+  CompareResponse,
   LoadRequest,
   LoadResponse,
   SearchAnswer,
@@ -150,6 +151,7 @@ export function createWorkerClient(createWorker: WorkerFactory = spawnSimWorker)
     search: (query) => call((api) => api.search(query) as Promise<SearchAnswer>, true),
     counter: (query) => call((api) => api.counter(query) as Promise<CounterAnswer>, true),
     causes: (step) => call((api) => api.causes(step), true),
+    compareWith: (req) => call((api) => api.compareWith(req) as Promise<CompareResponse>, true),
     crash: () => call((api) => api.crash(), false),
     onCrash(listener) {
       listeners.add(listener);

@@ -3,19 +3,21 @@
 // Runs a scenario to its end in Node. Exit status: 0 every assertion passed, 1 one failed,
 // 2 the scenario is invalid or the run hit a limit or a run-time error (reason on stderr).
 // --search runs a palette query (docs/search.md) and prints its results instead: status 0, or
-// 2 with the column and the reason when the query cannot be read.
+// 2 with the column and the reason when the query cannot be read. --fork runs the scenario with
+// edits of its state; --compare prints the first divergence of two variants (docs/compare.md).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runQuery, sessionRun } from '../core/engine/search';
-import { openSession } from '../core/engine/session';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
 import { ScenarioError, readParams } from '../core/scenario/params';
 import { parseScenarioText } from '../core/scenario/load';
 import { nestUnderKvm } from '../core/scenario/nest';
 import type { ParamValue } from '../core/scenario/schema';
 import { runImport, writePerfetto, type WriteFile } from './export-import';
+import { compareOutput, openMaybeFork } from './compare-cli';
 import { formatError, formatStepState, formatSummary, formatTraceJson } from './summary';
 
 const USAGE = `usage: npm run sim -- <scenario.json | built-in name> [--set key=value ...] [--nest kvm] [--json] [--at STEP] [--from STEP] [--to STEP] [--search QUERY]
+           [--fork STEP:TARGET=VALUE ...] [--compare PARAM=VALUE ... | --compare fork]
            [--perfetto OUT.json [--perfetto-clock tsc|cycles]]
        npm run sim -- --import TRACE.txt [--perfetto OUT.json] [--search QUERY]
        npm run sim -- --list`;
@@ -56,6 +58,8 @@ export function runCli(
   let nest = 0;
   let search: string | null = null;
   const params: Record<string, ParamValue> = {};
+  const edits: string[] = [];
+  let compare: Record<string, ParamValue> | null = null;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--json') json = true;
@@ -85,6 +89,26 @@ export function runCli(
       if (v === undefined)
         return { code: 2, stdout: '', stderr: `--search needs a query (docs/search.md)\n${USAGE}\n` };
       search = v;
+    } else if (a === '--fork') {
+      const v = args[++i];
+      if (v === undefined || v.startsWith('--'))
+        return {
+          code: 2,
+          stdout: '',
+          stderr: `--fork needs an edit STEP:TARGET=VALUE (docs/compare.md)\n${USAGE}\n`,
+        };
+      edits.push(v);
+    } else if (a === '--compare') {
+      const v = args[++i];
+      const eq = v?.indexOf('=') ?? -1;
+      if (v !== 'fork' && (v === undefined || eq <= 0))
+        return {
+          code: 2,
+          stdout: '',
+          stderr: `--compare needs PARAM=VALUE (the other variant) or 'fork' (the --fork edits)\n${USAGE}\n`,
+        };
+      compare ??= {};
+      if (v !== 'fork') compare[v.slice(0, eq)] = v.slice(eq + 1);
     } else if (a === '--nest') {
       const v = args[++i];
       if (v !== 'kvm')
@@ -150,7 +174,8 @@ export function runCli(
       throw e;
     }
   }
-  const opened = openSession(source, params);
+  if (compare !== null) return compareOutput(target, source, params, compare, edits, json);
+  const opened = openMaybeFork(source, params, edits);
   if (!opened.ok) return { code: 2, stdout: '', stderr: formatError(target, opened.error) + '\n' };
   const session = opened.session;
   const runError = session.runError();

@@ -69,6 +69,7 @@ export function formatSummary(session: LabSession, range: StoryRange = {}): stri
   if (info.params.length)
     lines.push(`parameters: ${info.params.map((p) => `${p.key}=${String(p.value)}`).join(' ')}`);
   lines.push(`levels: ${info.levels.map((l) => `${l.name} (${l.kind})`).join(', ')}`);
+  if (session.fork) lines.push(`fork edits: ${session.fork.edits.map((e) => e.text).join('  ')}`);
   lines.push('');
   lines.push('   step        time  level  what happened');
   const steps = storySteps(session).filter((n) => n >= (range.from ?? 0) && n <= (range.to ?? Infinity));
@@ -132,6 +133,7 @@ export function formatTraceJson(session: LabSession): string {
         traceVersion: 1,
         scenario: info.name,
         params: Object.fromEntries(info.params.map((p) => [p.key, p.value])),
+        ...(session.fork ? { fork: session.fork.edits.map((e) => e.text) } : {}),
         totalSteps: info.totalSteps,
         endTime: info.endTime,
         endReason: info.endReason,

@@ -15,9 +15,30 @@ export interface BuiltinScenarioInfo {
   params: ParamInfo[];
 }
 
-export type LoadRequest =
+export type LoadRequest = (
   | { builtin: string; params?: Record<string, string | number | boolean> }
-  | { json: string; params?: Record<string, string | number | boolean> };
+  | { json: string; params?: Record<string, string | number | boolean> }
+) & {
+  /** A fork: edits of the state, each `STEP:TARGET=VALUE` (docs/compare.md). */
+  fork?: string[];
+};
+
+/**
+ * Two runs aligned (docs/compare.md): `a` is the run `compareWith` was given, `b` the run the
+ * worker has loaded. Steps are 1-based; the maps have one entry per step, 0 included.
+ */
+export type CompareResponse =
+  | {
+      ok: true;
+      prefix: number;
+      divergence: { a: number | null; b: number | null } | null;
+      aToB: Int32Array;
+      bToA: Int32Array;
+      matched: number;
+      exitsA: number[];
+      exitsB: number[];
+    }
+  | { ok: false; error: LabError };
 
 export type LoadResponse =
   | {
@@ -69,6 +90,8 @@ export interface SimApi {
   /** Why step N happened (docs/causes.md): what its decision read, with the value read and the
    *  step that set each, and under nesting the rule that routed an exit. */
   causes(step: number): Promise<CausesView>;
+  /** Opens `req` beside the loaded run and aligns the two (the compare view's second side). */
+  compareWith(req: LoadRequest): Promise<CompareResponse>;
   /** Test hook: throw inside the worker so the page's recovery path can be exercised. */
   crash(): Promise<never>;
 }

@@ -5,7 +5,17 @@ import { sessionToPerfetto } from '../core/export/perfetto';
 import { builtinExitIndex, closestBuiltins } from '../core/import/closest';
 import { BUILTIN_SCENARIOS, findBuiltin } from '../core/scenario/builtins';
 import { paramInfo, readParams } from '../core/scenario/params';
-import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi, TransitionColumns } from './protocol';
+import type {
+  BuiltinScenarioInfo,
+  CompareResponse,
+  LoadRequest,
+  LoadResponse,
+  SimApi,
+  TransitionColumns,
+} from './protocol';
+import { alignRuns, exitsPerLevel } from '../core/engine/compare';
+import { openFork, forkLabError } from '../core/engine/fork-session';
+import { ForkError, parseEdit } from '../core/scenario/fork';
 import { transitionColumns } from './transitions';
 import { runQuery, sessionRun, type SearchAnswer } from '../core/engine/search';
 import { counterSeries, type CounterAnswer } from '../core/engine/counter-series';
@@ -19,6 +29,28 @@ function requireSession(): LabSession {
   return session;
 }
 
+/** Opens a load request: a built-in or a document, its parameters, and a fork's edits. */
+function openRequest(req: LoadRequest): ReturnType<typeof openSession> {
+  let source: { text: string } | { doc: unknown };
+  if ('builtin' in req) {
+    const doc = findBuiltin(req.builtin);
+    if (!doc)
+      return {
+        ok: false,
+        error: { kind: 'scenario', message: `no built-in scenario named '${req.builtin}'`, where: null },
+      };
+    source = { doc };
+  } else source = { text: req.json };
+  if (!req.fork?.length) return openSession(source, req.params ?? {});
+  try {
+    const edits = req.fork.map((e, i) => parseEdit(e, i));
+    return openFork(source, req.params ?? {}, edits);
+  } catch (e) {
+    if (e instanceof ForkError) return { ok: false, error: forkLabError(e) };
+    throw e;
+  }
+}
+
 export const api: SimApi = {
   async listScenarios(): Promise<BuiltinScenarioInfo[]> {
     return BUILTIN_SCENARIOS.map((doc) => {
@@ -29,18 +61,8 @@ export const api: SimApi = {
   },
 
   async load(req: LoadRequest): Promise<LoadResponse> {
-    let source: { text: string } | { doc: unknown };
-    if ('builtin' in req) {
-      const doc = findBuiltin(req.builtin);
-      if (!doc)
-        return {
-          ok: false,
-          error: { kind: 'scenario', message: `no built-in scenario named '${req.builtin}'`, where: null },
-        };
-      source = { doc };
-    } else source = { text: req.json };
     try {
-      const opened = openSession(source, req.params ?? {});
+      const opened = openRequest(req);
       if (!opened.ok) return { ok: false, error: opened.error };
       session = opened.session;
       return {
@@ -88,6 +110,28 @@ export const api: SimApi = {
 
   async closestBuiltins(reason: number): Promise<{ name: string; title: string }[]> {
     return closestBuiltins(reason, builtinExitIndex()).map(({ name, title }) => ({ name, title }));
+  },
+
+  async compareWith(req: LoadRequest): Promise<CompareResponse> {
+    const b = requireSession();
+    try {
+      const opened = openRequest(req);
+      if (!opened.ok) return { ok: false, error: opened.error };
+      const a = opened.session;
+      const al = alignRuns(a.sim.trace, b.sim.trace);
+      return {
+        ok: true,
+        prefix: al.prefix,
+        divergence: al.divergence,
+        aToB: al.aToB,
+        bToA: al.bToA,
+        matched: al.matched,
+        exitsA: exitsPerLevel(a.sim.trace),
+        exitsB: exitsPerLevel(b.sim.trace),
+      };
+    } catch (e) {
+      return { ok: false, error: toLabError(e) };
+    }
   },
 
   async crash(): Promise<never> {

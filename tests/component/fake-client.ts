@@ -14,6 +14,7 @@ import type {
 import type {
   BuiltinScenarioInfo,
   CounterAnswer,
+  CompareResponse,
   LoadRequest,
   LoadResponse,
   SearchAnswer,
@@ -320,6 +321,23 @@ export class FakeSimClient implements SimClient {
       })),
     ];
     return JSON.stringify({ traceEvents, displayTimeUnit: 'ns', otherData: { scenario: info.name, clock } });
+  }
+
+  /** The fake has one run: comparing with it finds no divergence. */
+  async compareWith(req: LoadRequest): Promise<CompareResponse> {
+    this.record('compareWith', req);
+    const n = (this.loaded?.info.totalSteps ?? 0) + 1;
+    const map = Int32Array.from({ length: n }, (_, i) => i);
+    return {
+      ok: true,
+      prefix: n - 1,
+      divergence: null,
+      aToB: map,
+      bToA: map,
+      matched: n - 1,
+      exitsA: [],
+      exitsB: [],
+    };
   }
 
   /** Exit 1 (external interrupt) is explained by irq-basics, an NMI (0) by nmi-nesting. */

@@ -46,10 +46,41 @@ describe('link format: round trips', () => {
     };
     expect(roundTrip(place)).toEqual(place);
     const hash = encodeLink(place);
-    expect(hash.startsWith(`#v=${LINK_VERSION}&builtin=soft-vnmi&virtual_nmis=1&vector=48&`)).toBe(true);
+    // Without a compare view the link is written in version 1, which older pages read.
+    expect(hash.startsWith(`#v=1&builtin=soft-vnmi&virtual_nmis=1&vector=48&`)).toBe(true);
     // A parameter named like a field of the format is written p.NAME.
     expect(hash).toContain('&p.step=a%26b%3Dc&');
     expect(hash).toContain('&step=38&axis=cycles&zoom=20-60&');
+  });
+
+  it('keeps the compare view: parameters of the other side and fork edits (version 2)', () => {
+    const place: LinkPlace = {
+      scenario: { builtin: 'soft-vnmi', params: {} },
+      step: 31,
+      zoom: null,
+      axis: 'step',
+      bookmarks: [],
+      compare: {
+        params: { virtual_nmis: '1', 'a~b': 'x&y' },
+        edits: ['30:GUEST_INTERRUPTIBILITY_INFO.NMI=0', '40:RFLAGS.IF of L1=1'],
+      },
+    };
+    expect(roundTrip(place)).toEqual(place);
+    const hash = encodeLink(place);
+    expect(LINK_VERSION).toBe(2);
+    expect(hash).toBe(
+      '#v=2&builtin=soft-vnmi&step=31&cmp=virtual_nmis~1&cmp=a%7Eb~x%26y' +
+        '&fork=30%3AGUEST_INTERRUPTIBILITY_INFO.NMI%3D0&fork=40%3ARFLAGS.IF%20of%20L1%3D1',
+    );
+    // A fork alone (compare with the scenario's own fork).
+    const forkOnly = { ...place, compare: { params: {}, edits: ['5:nmi=1'] } };
+    expect(roundTrip(forkOnly)).toEqual(forkOnly);
+  });
+
+  it('reads cmp and fork of a version-1 link as parameters, as version 1 did', () => {
+    const parsed = parseLink('#v=1&builtin=x&fork=1');
+    expect(parsed.ok && parsed.place?.scenario).toEqual({ builtin: 'x', params: { fork: '1' } });
+    expect(parsed.ok && parsed.place?.compare).toBeUndefined();
   });
 
   it('keeps a custom scenario’s document, byte for byte', () => {
@@ -98,11 +129,23 @@ describe('link format: round trips', () => {
 });
 
 describe('link format: links that cannot be read name the field', () => {
+  it('refuses a fork edit or a compared parameter that cannot be read, naming the edit', () => {
+    const e = errorOf('#v=2&builtin=soft-vnmi&fork=5%3ARAX%3D1&fork=x%3ARAX%3D1');
+    expect(e.field).toBe('fork (edit 2)');
+    expect(describeLinkError(e)).toMatch(/^field ‘fork \(edit 2\)’: edit 2 \('x:RAX=1'\), column 1: /);
+    expect(errorOf('#v=2&builtin=soft-vnmi&fork=5%3ARAX').field).toBe('fork (edit 1)');
+    expect(errorOf('#v=2&builtin=soft-vnmi&fork=5%3ARAX%3').field).toBe('fork (edit 1)');
+    expect(errorOf('#v=2&builtin=soft-vnmi&cmp=virtual_nmis').message).toBe(
+      'a compared parameter is NAME~VALUE',
+    );
+    expect(errorOf('#v=2&builtin=soft-vnmi&cmp=a~1&cmp=a~2').field).toBe('cmp (parameter 2)');
+  });
+
   it('refuses a future version, saying which one it reads', () => {
-    const e = errorOf('#v=2&builtin=irq-basics&step=3');
+    const e = errorOf('#v=3&builtin=irq-basics&step=3');
     expect(e.field).toBe('v');
     expect(describeLinkError(e)).toBe(
-      'field ‘v’: the link is in format version 2, made by a newer nestlab; this page reads version 1 and older',
+      'field ‘v’: the link is in format version 3, made by a newer nestlab; this page reads version 2 and older',
     );
     expect(errorOf('#v=one&builtin=x').field).toBe('v');
     expect(errorOf('#v=0&builtin=x').field).toBe('v');

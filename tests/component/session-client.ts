@@ -16,6 +16,7 @@ export class SessionClient implements SimClient {
   causes = api.causes;
   perfetto = api.perfetto;
   closestBuiltins = api.closestBuiltins;
+  compareWith = api.compareWith;
   crash = api.crash;
   onCrash(listener: (error: LabError) => void): () => void {
     void listener;

@@ -35,6 +35,7 @@ function workerApi(id: number, log: { id: number; req: LoadRequest }[], hang: { 
     search: async (query) => ({ ok: true, kind: 'goto', step: query.length, note: `w${id}` }),
     counter: async (query) => ({ ok: false, error: { message: `w${id}`, column: 1, length: query.length } }),
     causes: async (step) => ({ step, event: `w${id}`, recorded: false, inputs: [], routing: null }),
+    compareWith: async () => ({ ok: false, error: { kind: 'scenario', message: `w${id}`, where: null } }),
     load: async (req) => {
       log.push({ id, req });
       if ('builtin' in req && req.builtin === 'bad') {

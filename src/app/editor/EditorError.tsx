@@ -8,6 +8,7 @@ const KIND_TITLES: Record<LabError['kind'], string> = {
   limit: 'Limit reached',
   runtime: 'Run-time error',
   crash: 'Worker crash',
+  fork: 'Fork edit error',
 };
 
 export function EditorError({

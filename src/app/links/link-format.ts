@@ -1,15 +1,24 @@
-// The lab's links: where the user is, in the URL's hash. Version 1 (docs/links.md):
+// The lab's links: where the user is, in the URL's hash. Version 2 (docs/links.md):
 //
 //   #v=1&builtin=soft-vnmi&virtual_nmis=1&step=38&zoom=20-60&bm=38~first%20NMI~note
 //   #v=1&s=<base64url of the scenario document>&step=12
+//   #v=2&builtin=soft-vnmi&step=38&cmp=virtual_nmis~1&fork=30%3AGUEST_RFLAGS.IF%3D0
+//
+// A link without a compare view is written as version 1, as before, so older pages open it.
 //
 // This module only reads and writes the text; whether a built-in and its parameters exist is
 // checked against the built-ins list (link-resolve.ts). Reading never throws: a link that
 // cannot be read gives a LinkError naming the field, and the caller changes nothing.
+import { ForkError, parseEdit } from '../../core/scenario/fork';
+import type { CompareSpec } from '../store/compare-types';
 import { decodeScenario, encodeScenario } from '../share';
 
 /** The newest format this page writes and reads. */
-export const LINK_VERSION = 1;
+export const LINK_VERSION = 2;
+/** The version of a link without the compare view's fields (they came with version 2). */
+const BASE_VERSION = 1;
+/** More fork edits than this in one link are refused. */
+export const MAX_FORK_EDITS = 50;
 /** Longer hashes are refused unread (a scenario document is a few kilobytes). */
 export const MAX_LINK_LENGTH = 2_000_000;
 /** More bookmarks than this in one link are refused. */
@@ -39,6 +48,8 @@ export interface LinkPlace {
   zoom: ZoomRange | null;
   axis: 'step' | 'cycles';
   bookmarks: Bookmark[];
+  /** The compare view's other side (version 2: `cmp` and `fork` fields), or null/absent. */
+  compare?: CompareSpec | null;
 }
 
 export interface LinkError {
@@ -53,8 +64,10 @@ export type LinkParse =
   | { ok: false; error: LinkError };
 
 /** Keys of the format; every other key of a built-in's link is one of its parameters. */
-export const RESERVED_KEYS = ['v', 'builtin', 's', 'step', 'zoom', 'axis', 'bm'] as const;
+export const RESERVED_KEYS = ['v', 'builtin', 's', 'step', 'zoom', 'axis', 'bm', 'cmp', 'fork'] as const;
 const RESERVED = new Set<string>(RESERVED_KEYS);
+/** Fields that version 1 did not have: in a version-1 link they are parameters, as they were. */
+const V2_KEYS = new Set(['cmp', 'fork']);
 /** A parameter whose name is a reserved key is written `p.NAME`. */
 const PARAM_PREFIX = 'p.';
 
@@ -76,7 +89,8 @@ function formatNumber(n: number): string {
 
 /** The hash (with its `#`) that describes `place`. Parameters are written as given. */
 export function encodeLink(place: LinkPlace): string {
-  const parts = [`v=${LINK_VERSION}`];
+  const cmp = place.compare;
+  const parts = [`v=${cmp ? LINK_VERSION : BASE_VERSION}`];
   const sc = place.scenario;
   if ('builtin' in sc) {
     parts.push(`builtin=${enc(sc.builtin)}`);
@@ -90,6 +104,10 @@ export function encodeLink(place: LinkPlace): string {
   if (place.axis !== 'step') parts.push(`axis=${place.axis}`);
   if (place.zoom) parts.push(`zoom=${formatNumber(place.zoom.from)}-${formatNumber(place.zoom.to)}`);
   for (const b of place.bookmarks) parts.push(`bm=${b.step}~${enc(b.name)}~${enc(b.note)}`);
+  if (cmp) {
+    for (const [key, value] of Object.entries(cmp.params)) parts.push(`cmp=${enc(key)}~${enc(value)}`);
+    for (const e of cmp.edits) parts.push(`fork=${enc(e)}`);
+  }
   return '#' + parts.join('&');
 }
 
@@ -121,6 +139,7 @@ export function parseLink(hash: string): LinkParse {
 
   const fields = new Map<string, string>();
   const bookmarks: string[] = [];
+  const repeated: Record<string, string[]> = { cmp: [], fork: [] };
   for (const pair of body.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
@@ -131,6 +150,10 @@ export function parseLink(hash: string): LinkParse {
     const raw = pair.slice(eq + 1);
     if (key === 'bm') {
       bookmarks.push(raw);
+      continue;
+    }
+    if (key in repeated) {
+      repeated[key].push(raw);
       continue;
     }
     const value = decodeComponent(raw);
@@ -154,6 +177,24 @@ export function parseLink(hash: string): LinkParse {
     );
   }
 
+  // Version 1 had no compare view: its `cmp` and `fork` fields are parameters, as they were.
+  const version = v === undefined ? BASE_VERSION : Number(v);
+  if (version < 2) {
+    for (const key of V2_KEYS) {
+      const raw = repeated[key];
+      if (raw.length > 1) return fail(key, 'the field appears twice');
+      if (raw.length === 1) {
+        const value = decodeComponent(raw[0]);
+        if (value === null)
+          return fail(key, 'the value has a broken %-escape (the link may have been cut short)');
+        fields.set(key, value);
+      }
+      repeated[key] = [];
+    }
+  }
+  const compare = readCompare(repeated.cmp, repeated.fork);
+  if (compare && 'error' in compare) return { ok: false, error: compare.error };
+
   // The scenario: exactly one of `builtin` and `s`.
   const builtin = fields.get('builtin');
   const s = fields.get('s');
@@ -170,14 +211,14 @@ export function parseLink(hash: string): LinkParse {
     }
     const params: Record<string, string> = {};
     for (const [key, value] of fields) {
-      if (RESERVED.has(key)) continue;
+      if (RESERVED.has(key) && !(version < 2 && V2_KEYS.has(key))) continue;
       const name = key.startsWith(PARAM_PREFIX) ? key.slice(PARAM_PREFIX.length) : key;
       if (name in params) return fail(key, 'the parameter appears twice');
       params[name] = value;
     }
     scenario = { builtin, params };
   } else if (s !== undefined) {
-    const extra = [...fields.keys()].find((k) => !RESERVED.has(k));
+    const extra = [...fields.keys()].find((k) => !RESERVED.has(k) || (version < 2 && V2_KEYS.has(k)));
     if (extra !== undefined) {
       return fail(
         extra,
@@ -244,7 +285,55 @@ export function parseLink(hash: string): LinkParse {
     marks.push({ step: Number(parts[0]), name, note });
   }
 
-  return { ok: true, place: { scenario, step, zoom, axis: axisText, bookmarks: marks }, migratedFrom };
+  return {
+    ok: true,
+    place: { scenario, step, zoom, axis: axisText, bookmarks: marks, ...(compare ? { compare } : {}) },
+    migratedFrom,
+  };
+}
+
+/** The compare view's fields: `cmp=KEY~VALUE` and `fork=STEP:TARGET=VALUE`, each repeatable. */
+function readCompare(cmp: string[], fork: string[]): CompareSpec | null | { error: LinkError } {
+  if (cmp.length === 0 && fork.length === 0) return null;
+  const params: Record<string, string> = {};
+  for (const [i, raw] of cmp.entries()) {
+    const where = `cmp (parameter ${i + 1})`;
+    const parts = raw.split('~');
+    if (parts.length !== 2) return { error: { field: where, message: 'a compared parameter is NAME~VALUE' } };
+    const key = decodeComponent(parts[0]);
+    const value = decodeComponent(parts[1]);
+    if (key === null || value === null)
+      return {
+        error: { field: where, message: 'the text has a broken %-escape (the link may have been cut short)' },
+      };
+    if (key === '') return { error: { field: where, message: 'the parameter has no name' } };
+    if (key in params) return { error: { field: where, message: `the parameter '${key}' appears twice` } };
+    params[key] = value;
+  }
+  if (fork.length > MAX_FORK_EDITS)
+    return {
+      error: {
+        field: 'fork',
+        message: `the link holds ${fork.length} fork edits; at most ${MAX_FORK_EDITS} are read`,
+      },
+    };
+  const edits: string[] = [];
+  for (const [i, raw] of fork.entries()) {
+    const where = `fork (edit ${i + 1})`;
+    const text = decodeComponent(raw);
+    if (text === null)
+      return {
+        error: { field: where, message: 'the edit has a broken %-escape (the link may have been cut short)' },
+      };
+    try {
+      parseEdit(text, i);
+    } catch (e) {
+      if (e instanceof ForkError) return { error: { field: where, message: e.message } };
+      throw e;
+    }
+    edits.push(text);
+  }
+  return { params, edits };
 }
 
 /** "field `step`: ..." — the error as one sentence for the banner. */

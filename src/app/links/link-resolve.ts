@@ -106,3 +106,30 @@ export function sameLinkScenario(a: LinkScenario, b: LinkScenario): boolean {
   const kb = Object.keys(b.params).sort();
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a.params[k] === b.params[k]);
 }
+
+/**
+ * The compare view's parameters (the link's `cmp` fields, or the menu's choice), typed as the
+ * scenario on screen declares them, or what is wrong with one (and which).
+ */
+export function typeCompareParams(
+  texts: Record<string, string>,
+  params: readonly ParamInfo[],
+): { ok: true; params: Record<string, ParamValue> } | { ok: false; error: LinkError } {
+  const out: Record<string, ParamValue> = {};
+  for (const [i, [key, text]] of Object.entries(texts).entries()) {
+    const field = `cmp (parameter ${i + 1})`;
+    const p = params.find((x) => x.key === key);
+    if (!p) {
+      const known = params.map((x) => x.key).join(', ') || 'none';
+      return {
+        ok: false,
+        error: { field, message: `the scenario has no parameter '${key}' (its parameters: ${known})` },
+      };
+    }
+    const value = typed(p, text);
+    if (typeof value === 'string' && (p.type !== 'string' || value !== text))
+      return { ok: false, error: { field, message: `${key}: ${value}` } };
+    out[key] = value;
+  }
+  return { ok: true, params: out };
+}

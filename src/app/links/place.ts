@@ -18,6 +18,7 @@ export function placeOf(s: LabState): LinkPlace | null {
     zoom: zoomToRange(s.timelineZoom, s.timelineGeometry ?? DEFAULT_GEOMETRY, axisMax(s)),
     axis: s.timeAxis,
     bookmarks: s.bookmarks,
+    compare: s.compare,
   };
 }
 
@@ -38,6 +39,7 @@ export function placeChanged(a: LabState, b: LabState): boolean {
     a.timeAxis !== b.timeAxis ||
     a.timelineGeometry !== b.timelineGeometry ||
     a.bookmarks !== b.bookmarks ||
+    a.compare !== b.compare ||
     a.draftId !== b.draftId ||
     a.jumps !== b.jumps
   );

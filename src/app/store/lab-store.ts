@@ -10,6 +10,7 @@ import { createLinksSlice } from './links-slice';
 import { createPlaybackSlice } from './playback-slice';
 import { createScenarioSlice } from './scenario-slice';
 import { createSearchSlice } from './search-slice';
+import { createCompareSlice } from './compare-slice';
 import { createStepSlice, pumpViews } from './step-slice';
 import type { LabState, Runtime, StoreDeps } from './types';
 import { createUiSlice } from './ui-slice';
@@ -42,6 +43,7 @@ export function createLabStore(client: SimClient, drafts: DraftStorage = localDr
     ...createDraftsSlice(deps)(...a),
     ...createLinksSlice(deps)(...a),
     ...createSearchSlice(deps)(...a),
+    ...createCompareSlice(deps)(...a),
   }));
 
   return {

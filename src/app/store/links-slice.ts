@@ -5,7 +5,7 @@
 // work opens beside it, as a new draft.
 import type { LoadRequest } from '../../worker/protocol';
 import { describeLinkError, parseLink, type Bookmark, type LinkPlace } from '../links/link-format';
-import { resolveLinkScenario } from '../links/link-resolve';
+import { resolveLinkScenario, typeCompareParams } from '../links/link-resolve';
 import { axisMax } from '../links/place';
 import { DEFAULT_GEOMETRY, rangeToZoom, zoomToRange } from '../links/zoom-range';
 import { documentWithParamValues } from '../share';
@@ -81,6 +81,14 @@ export const createLinksSlice: SliceCreator<LinkValues & LinkActions> = () => (s
       const place = parsed.place;
       const resolved = resolveLinkScenario(place.scenario, get().builtins);
       if (!resolved.ok) return refuse(describeLinkError(resolved.error));
+      // The compare view's parameters, checked before anything changes (a custom scenario's
+      // are checked when the other side loads).
+      const sc = place.scenario;
+      const b = 'builtin' in sc ? get().builtins.find((x) => x.name === sc.builtin) : undefined;
+      if (place.compare && b) {
+        const typed = typeCompareParams(place.compare.params, b.params);
+        if (!typed.ok) return refuse(describeLinkError(typed.error));
+      }
 
       // A reload: the draft this page showed, at the place its address names if that draft
       // still shows that run (its edits may be newer than the address).
@@ -89,7 +97,10 @@ export const createLinksSlice: SliceCreator<LinkValues & LinkActions> = () => (s
       if (opts.initial && known) {
         get().selectDraft(draft);
         await get().openDraft({ jump: false });
-        if (sameRun(get(), resolved.request)) applyPlace(place, false);
+        if (sameRun(get(), resolved.request)) {
+          applyPlace(place, false);
+          set({ compare: place.compare ?? null });
+        }
         return true;
       }
       // Back or Forward to a place in another draft: that draft again, if it still exists.
@@ -106,7 +117,7 @@ export const createLinksSlice: SliceCreator<LinkValues & LinkActions> = () => (s
           return refuse(`its scenario is rejected: ${res.error.message}${where}`);
         }
       }
-      set({ linkError: null });
+      set({ linkError: null, compare: place.compare ?? null });
       // A followed link brings its bookmarks into the draft; a move through history does not
       // (it would bring back the bookmarks the user deleted since).
       applyPlace(place, !opts.history);

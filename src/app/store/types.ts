@@ -12,6 +12,7 @@ import type {
 import type { Bookmark, ZoomRange } from '../links/link-format';
 import type { Draft, DraftStorage } from './draft-storage';
 import type { SearchActions, SearchValues } from './search-types';
+import type { CompareActions, CompareValues } from './compare-types';
 
 export type ParamValue = string | number | boolean;
 export type BuiltinRequest = { builtin: string; params?: Record<string, ParamValue> };
@@ -256,7 +257,9 @@ export type LabState = ScenarioValues &
   LinkValues &
   LinkActions &
   SearchValues &
-  SearchActions;
+  SearchActions &
+  CompareValues &
+  CompareActions;
 
 /** Mutable bookkeeping that never renders: requests in flight, timers. */
 export interface Runtime {

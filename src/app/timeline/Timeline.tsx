@@ -28,6 +28,7 @@ import { kvmLanesOf, nestingOf } from './nesting';
 import { nestingMarks } from './nesting-marks';
 import { TimelineBookmarks } from './TimelineBookmarks';
 import { TimelineMarks } from './TimelineMarks';
+import { type TimelineMarker, TimelineMarkers } from './TimelineMarkers';
 import { TimelineSearchMarks } from './TimelineSearchMarks';
 import {
   axisScale,
@@ -80,7 +81,12 @@ function useElementWidth(ref: RefObject<HTMLElement | null>): number {
   return width;
 }
 
-export function Timeline() {
+export interface TimelineProps {
+  /** Extra marks at steps (the compare view's first divergence). */
+  markers?: TimelineMarker[];
+}
+
+export function Timeline({ markers }: TimelineProps = {}) {
   const store = useLabStoreApi();
   const info = useLab(selectInfo);
   const data = useLab(selectTimeline);
@@ -262,6 +268,9 @@ export function Timeline() {
           </g>
           <TimelineSearchMarks scale={scale} data={data} y={axisY} x0={x0} x1={x1} />
           <TimelineBookmarks scale={scale} data={data} y={axisY} x0={x0} x1={x1} />
+          {markers && markers.length > 0 && (
+            <TimelineMarkers scale={scale} data={data} y={axisY} x0={x0} x1={x1} markers={markers} />
+          )}
           {info && (
             <g
               ref={playheadRef}

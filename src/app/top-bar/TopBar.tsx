@@ -4,6 +4,7 @@
 import { actionTitle } from '../actions';
 import { useLab, useLabStoreApi } from '../sim-client-context';
 import { selectBuiltins, selectInfo, selectLoading, selectRequest } from '../store/selectors';
+import { CompareMenu } from '../compare/CompareMenu';
 import { BookmarksMenu } from './BookmarksMenu';
 import { DraftsMenu } from './DraftsMenu';
 import { ScenarioParams } from './ScenarioParams';
@@ -93,6 +94,7 @@ export function TopBar() {
         >
           Copy link
         </button>
+        <CompareMenu />
         <TraceMenu />
         <button
           type="button"

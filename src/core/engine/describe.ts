@@ -305,6 +305,8 @@ export function eventData(kind: number, d0: number, d1: number, d2: number): Rec
       return { reason: d0, intrInfo: d1, vectoringInfo: d2 };
     case EventKind.DECISION:
       return { function: d0, a: d1, b: d2 };
+    case EventKind.EDIT:
+      return { group: d0, edits: d1 };
     default:
       return {};
   }

@@ -26,6 +26,7 @@ import { F, readField } from '../vmx/vmcs';
 import { EventKind, type EndReason } from './view';
 import { KvmLevels, type KvmTx, cloneKvmTx, initialKvms, loadKvmImage } from './kvm-levels';
 import { externalDue, nextArmed, raise, takeDueEvent } from './external-events';
+import type { ExternalRaise } from '../scenario/load';
 import { kvmStubs } from '../hypervisors/kvm/stubs';
 import { type KvmState, cloneKvm } from '../hypervisors/kvm/state';
 import { type XenState, cloneXen } from '../hypervisors/xen/state';
@@ -138,6 +139,16 @@ function cloneKvms(s: SimState): { kvm: KvmState | null; kvms: (KvmState | null)
   return { kvm: kvms[0], kvms, tx: s.tx.map(cloneKvmTx) };
 }
 
+/**
+ * A fork's edits of the state (scenario/fork-apply.ts). `apply` is called before every step:
+ * when edits are due after step `s.step` it changes the state, writes the edit event into
+ * `h.out` and returns the lane the event belongs to; otherwise it returns -1. It must be a pure
+ * function of the state, so that seeking (which replays from checkpoints) applies it again.
+ */
+export interface StepEdits {
+  apply(s: SimState, h: Hart, raiseEvent: (e: ExternalRaise) => void): number;
+}
+
 /** A reusable view of the state for the interpreter; rebound cheaply when the state object changes. */
 export class Stepper {
   readonly hart: Hart;
@@ -150,6 +161,8 @@ export class Stepper {
   /** The stack has a KVM level (so KVM's hrtimers exist): a bare run skips their checks. */
   private readonly hasKvm: boolean;
   private readonly laneCode: (LaneCode | null)[];
+  /** A fork's edits, applied between steps (null for an unedited run). */
+  edits: StepEdits | null = null;
 
   constructor(
     readonly c: CompiledScenario,
@@ -255,8 +268,18 @@ export class Stepper {
    */
   step(): boolean {
     const s = this.s;
-    if (s.end) return false;
     const h = this.hart;
+    if (this.edits) {
+      h.tsc = s.time;
+      const lane = this.edits.apply(s, h, (e) => raise(s, e, h, this.kvmLevels));
+      if (lane >= 0) {
+        // An edit can wake a run that had ended (an NMI raised at a halted machine).
+        s.end = null;
+        this.actor = lane;
+        return this.finish();
+      }
+    }
+    if (s.end) return false;
     const c = this.c;
     const cpu = s.cpu;
     h.tsc = s.time;

@@ -7,6 +7,8 @@ import { type CompiledScenario, compileScenario, parseScenarioText } from '../sc
 import type { ParamValue } from '../scenario/schema';
 import { describeEvent, describeLevel, describeVmx, levelName } from './describe';
 import { explainStep } from './explain';
+import type { ForkPlan } from '../scenario/fork-apply';
+import { explainEdit } from '../scenario/fork-explain';
 import { type SimState, cloneState } from './machine';
 import { Simulation } from './simulation';
 import {
@@ -65,8 +67,10 @@ export class LabSession {
     readonly compiled: CompiledScenario,
     /** The document as given (parameters not applied), for sharing and editing. */
     readonly document: unknown,
+    /** A fork's edits (scenario/fork-apply.ts), or null for the scenario as written. */
+    readonly fork: ForkPlan | null = null,
   ) {
-    this.sim = new Simulation(compiled).run();
+    this.sim = new Simulation(compiled, fork).run();
     const t = this.sim.trace;
     for (let i = 0; i < t.length; i++) {
       if (t.kind[i] !== EventKind.ASSERT) continue;
@@ -192,14 +196,17 @@ export class LabSession {
       prev = cloneState(this.sim.stateAt(n - 1));
       cur = this.sim.stateAt(n);
       const i = n - 1;
-      explanation = explainStep(c, prev, cur, {
-        kind: t.kind[i],
-        level: t.level[i],
-        rip: t.rip[i],
-        d0: t.d0[i],
-        d1: t.d1[i],
-        d2: t.d2[i],
-      });
+      explanation =
+        t.kind[i] === EventKind.EDIT && this.fork
+          ? explainEdit(c, this.fork, t.d0[i], prev, cur)
+          : explainStep(c, prev, cur, {
+              kind: t.kind[i],
+              level: t.level[i],
+              rip: t.rip[i],
+              d0: t.d0[i],
+              d1: t.d1[i],
+              d2: t.d2[i],
+            });
     }
     return {
       step: n,

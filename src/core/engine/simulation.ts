@@ -4,7 +4,7 @@
 // the initial state.
 import { RunError } from '../errors';
 import type { CompiledScenario } from '../scenario/load';
-import { type SimState, Stepper, cloneState, initialState } from './machine';
+import { type SimState, type StepEdits, Stepper, cloneState, initialState } from './machine';
 import { Trace } from './trace';
 import type { WhyLog } from '../causes/why';
 import type { EndReason } from './view';
@@ -29,10 +29,15 @@ export class Simulation {
   endReason: EndReason = 'running';
   problem: RunProblem | null = null;
 
-  constructor(readonly compiled: CompiledScenario) {
+  constructor(
+    readonly compiled: CompiledScenario,
+    /** A fork's edits (scenario/fork-apply.ts): applied in the run and in every replay. */
+    edits: StepEdits | null = null,
+  ) {
     const s0 = initialState(compiled);
     this.checkpoints.push(cloneState(s0));
     this.stepper = new Stepper(compiled, s0);
+    this.stepper.edits = edits;
     this.cursor = s0;
     this.finalState = s0;
   }

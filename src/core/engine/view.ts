@@ -26,6 +26,8 @@ export const EventKind = {
   VMEXIT: 10,
   /** A hypervisor model's decision: d0 = function id, d1/d2 = its numbers. */
   DECISION: 11,
+  /** A fork's edit of the state by the user (scenario/fork.ts): d0 = edit group, d1 = edits in it. */
+  EDIT: 12,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 export const EVENT_KIND_NAMES: Record<number, string> = {
@@ -40,6 +42,7 @@ export const EVENT_KIND_NAMES: Record<number, string> = {
   9: 'vmentry',
   10: 'vmexit',
   11: 'decision',
+  12: 'edit',
 };
 
 /** Interruption types, with the VMX encoding (SDM "Format of Interruption-Information Field"). */
@@ -411,7 +414,7 @@ export interface TimelineData {
 
 /** A problem with the user's input or the run, with where it is. */
 export interface LabError {
-  kind: 'scenario' | 'program' | 'limit' | 'runtime' | 'crash';
+  kind: 'scenario' | 'program' | 'limit' | 'runtime' | 'crash' | 'fork';
   message: string;
   /** A JSON path in the scenario ("levels[0].program") or "L0 line 3, column 5". */
   where: string | null;
