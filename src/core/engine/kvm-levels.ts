@@ -11,6 +11,7 @@ import { Fn, RESCHEDULE_VECTOR } from '../hypervisors/kvm/functions';
 import { kvmApicSetIrq, kvmInjectNmi } from '../hypervisors/kvm/lapic';
 import { nestedVmxCaps } from '../hypervisors/kvm/nested';
 import { HardwarePort } from '../hypervisors/kvm/port';
+import { VMX_OPS } from '../hypervisors/kvm/vmx-ops';
 import {
   GuestPort,
   PortOp,
@@ -135,6 +136,7 @@ export class KvmLevels {
       const opts = level.kind === 'kvm' ? level.options : null;
       ctx = {
         h: this.h,
+        ops: VMX_OPS,
         port: this.hardware,
         lane,
         laneRunBy: this.laneRunBy,
