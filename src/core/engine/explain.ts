@@ -200,6 +200,7 @@ export function explainStep(
       d2,
       level.kind === 'kvm' ? level.options.era : 'current',
       rec.level,
+      c.scenario.arch,
     );
   }
   const svmText = explainSvm(c, prev, cur, kind, d0, d1, d2, rec.level);

@@ -257,7 +257,8 @@ export class Stepper {
       s.end = 'shutdown';
       return false;
     }
-    if (s.kvm && !s.vmx.nonRoot) return this.kvmStep();
+    // KVM at L0 runs when its guest does not (VMX root operation, or no SVM guest running).
+    if (s.kvm && !s.vmx.nonRoot && !s.svm.guest) return this.kvmStep();
     if (s.vmx.nonRoot && c.lanes[h.level].kind === 'kvm') {
       // KVM above L0 runs in non-root operation: the processor's boundary checks first (an
       // interrupt-window or external-interrupt exit, an injected interrupt delivered), then

@@ -5,6 +5,7 @@ import { EventKind } from '../../engine/view';
 import type { KvmState } from './state';
 import type { KvmPort } from './port';
 import type { KvmX86Ops } from './x86-ops';
+import type { SvmPort } from '../svm-port';
 
 /** What kvm_check_and_inject_events did, as bits of the DECISION record's d1. */
 export const Inject = {
@@ -84,6 +85,8 @@ export interface KvmContext {
   ops: KvmX86Ops;
   /** What KVM's code does to the processor: the hardware at L0, trapping instructions above. */
   port: KvmPort;
+  /** On an AMD processor (kvm_amd): the SVM side of the port (VMCBs, VMRUN, CLGI/STGI). */
+  svmPort: SvmPort | null;
   /** The lane this KVM runs in (its level). */
   lane: number;
   /** The lane a VMCS of `owner` (a level above this KVM) runs: lab bookkeeping of whose code runs. */

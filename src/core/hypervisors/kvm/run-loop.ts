@@ -218,7 +218,7 @@ function block(c: KvmContext): KvmStepResult {
 }
 
 /** A host interrupt or NMI that reaches the host while KVM runs in root operation. */
-function hostEvents(c: KvmContext): KvmStepResult | null {
+export function hostEvents(c: KvmContext): KvmStepResult | null {
   const v = c.port.hostInterrupt();
   if (v < 0) return null;
   if (v === 2) return decide(c.h, Fn.host_irq, 2, 1);
