@@ -2,6 +2,7 @@
 import apicPriority from './apic-priority.json';
 import immediateExit from './immediate-exit.json';
 import kutDb from './kut-db.json';
+import kvmSvmNmi from './kvm-svm-nmi.json';
 import kutEventDelivery from './kut-event-delivery.json';
 import kutException from './kut-exception.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
@@ -55,6 +56,8 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   svmVnmi,
   svmIntrGif,
   svmEventInj,
+  // KVM at L0 on the AMD processor (kvm_amd)
+  kvmSvmNmi,
 ];
 
 export function builtinNames(): string[] {

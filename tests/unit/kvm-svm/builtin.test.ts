@@ -1,0 +1,74 @@
+// The kvm-svm-nmi built-in: a guest under KVM on SVM with a periodic timer and two NMIs, its
+// asserts in the guest, in both variants (kvm_amd.vnmi on and off); and the explanations of a
+// KVM-on-SVM run, which speak SVM (no VMCS field names).
+import { describe, expect, it } from 'vitest';
+import { findBuiltin } from '../../../src/core/scenario/builtins';
+import { EventKind, open, rows } from '../helpers';
+import { Fn, decisions, exits } from '../kvm/kvm-helpers';
+import { SvmExit } from './kvm-svm-helpers';
+
+function builtin(vnmi: boolean) {
+  return open(findBuiltin('kvm-svm-nmi'), { vnmi });
+}
+
+const count = (s: ReturnType<typeof builtin>, code: number) => exits(s).filter((e) => e.d0 === code).length;
+
+describe('kvm-svm-nmi', () => {
+  const on = builtin(true);
+  const off = builtin(false);
+
+  it('passes its asserts in both variants and halts', () => {
+    for (const s of [on, off]) {
+      expect(s.assertions.map((a) => a.passed)).toEqual([true, true, true]);
+      expect(s.sim.endReason).toBe('halted');
+    }
+  });
+
+  it('the timer handler’s IF = 0 makes KVM open the IRQ window with VINTR (exit 0x64) in both', () => {
+    expect(count(on, SvmExit.VINTR)).toBeGreaterThan(0);
+    expect(count(off, SvmExit.VINTR)).toBeGreaterThan(0);
+  });
+
+  it('with vNMI: no IRET or #DB exit, one NMI parked in V_NMI_PENDING', () => {
+    expect(count(on, SvmExit.IRET)).toBe(0);
+    expect(count(on, SvmExit.EXCP_BASE + 1)).toBe(0);
+    expect(decisions(on, Fn.process_nmi).some((d) => d.d1 & 0x100)).toBe(true);
+  });
+
+  it('without vNMI: the IRET intercept and the single-step #DB; more exits in all', () => {
+    expect(count(off, SvmExit.IRET)).toBeGreaterThan(0);
+    expect(count(off, SvmExit.EXCP_BASE + 1)).toBe(1);
+    expect(decisions(off, Fn.iret_interception).length).toBeGreaterThan(0);
+    expect(exits(off).length).toBeGreaterThan(exits(on).length);
+  });
+
+  it('every decision is explained in SVM terms, citing svm.c or x86.c, never a VMCS field', () => {
+    for (const s of [on, off]) {
+      for (const r of rows(s).filter((x) => x.kind === EventKind.DECISION)) {
+        const e = s.view(r.step).explanation;
+        expect(e.text, `step ${r.step}`).not.toMatch(
+          /VMCS|VM_ENTRY|GUEST_|vmx_|VMLAUNCH|VMRESUME|IDT_VECTORING/,
+        );
+        expect(e.cite ?? '', `step ${r.step}`).not.toMatch(/vmx/);
+      }
+    }
+  });
+
+  it('the KVM panel shows struct vcpu_svm: awaiting_iret_completion after the IRET exit, svm.c phases', () => {
+    const iret = decisions(off, Fn.iret_interception)[0];
+    const k = off.view(iret.step).levels[0].kvm!;
+    expect(k.svm).toMatchObject({
+      vnmi: false,
+      nmiMasked: true,
+      awaitingIretCompletion: true,
+      lastExit: 'SVM_EXIT_IRET',
+    });
+    const running = off.view(iret.step + 2).levels[0].kvm!; // after kvm_check_and_inject_events and VMRUN
+    expect(running.phase).toBe('the guest runs (in svm_vcpu_run)');
+    expect(on.view(iret.step).levels[0].kvm!.svm!.vnmi).toBe(true);
+  });
+
+  it('every step has a view', () => {
+    for (let n = 0; n <= on.totalSteps; n += 7) expect(() => on.view(n)).not.toThrow();
+  });
+});
