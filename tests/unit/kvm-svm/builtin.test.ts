@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { findBuiltin } from '../../../src/core/scenario/builtins';
 import { EventKind, open, rows } from '../helpers';
-import { Fn, decisions, exits } from '../kvm/kvm-helpers';
+import { Fn, Inject, decisions, exits } from '../kvm/kvm-helpers';
 import { SvmExit } from './kvm-svm-helpers';
 
 function builtin(vnmi: boolean) {
@@ -70,5 +70,37 @@ describe('kvm-svm-nmi', () => {
 
   it('every step has a view', () => {
     for (let n = 0; n <= on.totalSteps; n += 7) expect(() => on.view(n)).not.toThrow();
+  });
+});
+
+describe('kvm-svm-immediate-exit', () => {
+  const run = (vnmi: boolean) => open(findBuiltin('kvm-svm-immediate-exit'), { vnmi });
+  const on = run(true);
+  const off = run(false);
+
+  it('passes its asserts in both variants', () => {
+    for (const s of [on, off]) expect(s.assertions.map((a) => a.passed)).toEqual([true, true]);
+  });
+
+  it('without vNMI: the NMI goes in, the IRQ forces a self-IPI exit before the handler’s first instruction', () => {
+    const inj = decisions(off, Fn.kvm_check_and_inject_events).find((d) => d.d1 & Inject.NMI)!;
+    expect(inj.d1 & Inject.IMMEDIATE_EXIT).toBeTruthy();
+    const entry = rows(off).find((r) => r.step > inj.step && r.kind === EventKind.VMENTRY)!;
+    const exit = exits(off).find((e) => e.step > entry.step)!;
+    expect(exit.step).toBe(entry.step + 1);
+    expect(exit.d0).toBe(SvmExit.INTR);
+    expect(count(off, SvmExit.IRET)).toBe(1);
+    expect(count(off, SvmExit.VINTR)).toBe(1);
+  });
+
+  it('with vNMI: the NMI is parked, the IRQ goes in, no immediate exit and fewer exits', () => {
+    expect(decisions(on, Fn.process_nmi)[0].d1 & 0x100).toBe(0x100);
+    expect(decisions(on, Fn.kvm_check_and_inject_events).some((d) => d.d1 & Inject.IMMEDIATE_EXIT)).toBe(
+      false,
+    );
+    expect(exits(on).length).toBeLessThan(exits(off).length);
+    // The processor delivers the V_NMI right after EVENTINJ delivered the IRQ.
+    const vnmi = rows(on).find((r) => r.kind === EventKind.DELIVER && (r.d0 & 0xff) === 2)!;
+    expect(rows(on)[vnmi.step - 2].kind).toBe(EventKind.VMENTRY);
   });
 });

@@ -2,6 +2,7 @@
 import apicPriority from './apic-priority.json';
 import immediateExit from './immediate-exit.json';
 import kutDb from './kut-db.json';
+import kvmSvmImmediateExit from './kvm-svm-immediate-exit.json';
 import kvmSvmNmi from './kvm-svm-nmi.json';
 import kutEventDelivery from './kut-event-delivery.json';
 import kutException from './kut-exception.json';
@@ -58,6 +59,7 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   svmEventInj,
   // KVM at L0 on the AMD processor (kvm_amd)
   kvmSvmNmi,
+  kvmSvmImmediateExit,
 ];
 
 export function builtinNames(): string[] {
