@@ -3,6 +3,7 @@
 // KVM-on-SVM run, which speak SVM (no VMCS field names).
 import { describe, expect, it } from 'vitest';
 import { findBuiltin } from '../../../src/core/scenario/builtins';
+import { runQuery, sessionRun } from '../../../src/core/engine/search';
 import { EventKind, open, rows } from '../helpers';
 import { Fn, Inject, decisions, exits } from '../kvm/kvm-helpers';
 import { SvmExit } from './kvm-svm-helpers';
@@ -66,6 +67,13 @@ describe('kvm-svm-nmi', () => {
     const running = off.view(iret.step + 2).levels[0].kvm!; // after kvm_check_and_inject_events and VMRUN
     expect(running.phase).toBe('the guest runs (in svm_vcpu_run)');
     expect(on.view(iret.step).levels[0].kvm!.svm!.vnmi).toBe(true);
+  });
+
+  it('the search finds struct vcpu_svm’s variables: awaiting_iret_completion set at each IRET exit', () => {
+    const a = runQuery(sessionRun(off), 'awaiting_iret_completion');
+    if (!a.ok || a.kind !== 'results') throw new Error(JSON.stringify(a));
+    const sets = decisions(off, Fn.iret_interception).map((d) => d.step);
+    expect(a.steps.filter((n) => sets.includes(n))).toEqual(sets);
   });
 
   it('every step has a view', () => {
