@@ -313,6 +313,14 @@ function checkStack(scenario: Scenario, orig: number[]): void {
 
 /** A program below another level must enter a guest (VMLAUNCH/VMRESUME): that level. */
 function checkProgramsBelow(scenario: Scenario, programs: Program[], orig: number[]): void {
+  // KVM on SVM runs a guest, not a hypervisor: a program above it that executes VMRUN needs
+  // nested SVM (not modelled yet).
+  const levels = scenario.levels;
+  if (scenario.arch === 'svm' && levels[0]?.kind === 'kvm' && programs[1] && entersGuest(programs[1]))
+    throw new ScenarioError(
+      'L1 runs a guest of its own (VMRUN) under KVM on AMD SVM: nested SVM is not modelled yet',
+      `levels[${orig[1]}]`,
+    );
   scenario.levels.forEach((l, i) => {
     if (l.kind === 'program' && i < scenario.levels.length - 1 && !entersGuest(programs[i]))
       throw new ScenarioError(

@@ -71,6 +71,19 @@ describe('KVM levels', () => {
     expect(e.where).toBe('levels[1]');
     expect(e.message).toMatch(/KVM on AMD SVM runs only at L0 with a program guest at L1/);
   });
+
+  it('refuse a hypervisor program above KVM on SVM (its VMRUN needs nested SVM), at that level', () => {
+    const e = openError({
+      version: 1,
+      name: 'x',
+      title: 't',
+      description: '',
+      arch: 'svm',
+      levels: [{ kind: 'kvm' }, { kind: 'program', program: ['vmrun', 'hlt'] }],
+    });
+    expect(e.where).toBe('levels[1]');
+    expect(e.message).toMatch(/nested SVM is not modelled yet/);
+  });
 });
 
 describe('CPUID', () => {
