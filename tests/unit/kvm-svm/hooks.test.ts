@@ -344,16 +344,16 @@ describe('other exits', () => {
     expect(decisions(s, Fn.io_interception)[0].d1).toBe(0x60);
   });
 
-  it('VMRUN of the guest is #UD (no nested SVM: its own EFER.SVME is clear)', () => {
+  it('VMLOAD of the guest is #UD (no nested SVM: its own EFER.SVME is clear)', () => {
     const s = runKvmSvm([
       '        .intgate 6, ud',
-      'start:  vmrun',
+      'start:  vmload',
       '        hlt',
       'ud:     mov qword [uds], 1',
       '        hlt',
       'uds:    .dq 0',
     ]);
-    expect(exits(s)[0].d0).toBe(SvmExit.VMRUN);
+    expect(exits(s)[0].d0).toBe(SvmExit.VMLOAD);
     expect(decisions(s, Fn.ud_interception)).toHaveLength(1);
     expect(guestQ(s, glabel(s, 'uds'))).toBe(1n);
   });
