@@ -20,10 +20,13 @@ export function kvmChanges(prev: KvmView | null | undefined, cur: KvmView): Read
   const out = new Set<string>();
   if (!prev) return out;
   for (const key of Object.keys(cur) as (keyof KvmView)[]) {
-    if (key === 'log' || key === 'requests' || key === 'nested') continue;
+    if (key === 'log' || key === 'requests' || key === 'nested' || key === 'svm') continue;
     if (prev[key] !== cur[key]) out.add(key);
   }
   for (const key of nestedChanges(prev.nested, cur.nested)) out.add(key);
+  if (prev.svm && cur.svm)
+    for (const key of Object.keys(cur.svm) as (keyof NonNullable<KvmView['svm']>)[])
+      if (prev.svm[key] !== cur.svm[key]) out.add(`svm.${key}`);
   for (const r of new Set([...prev.requests, ...cur.requests])) {
     if (prev.requests.includes(r) !== cur.requests.includes(r)) out.add(`req:${r}`);
   }
@@ -39,6 +42,40 @@ export function exitReasonName(code: number): string {
 
 function grouped(n: number): string {
   return n.toLocaleString('en-US');
+}
+
+/** struct vcpu_svm's NMI state (kvm_amd): the software mask, the IRET wait, the single-step. */
+function SvmVcpuRow({ svm, c }: { svm: NonNullable<KvmView['svm']>; c: (k: string) => boolean }) {
+  return (
+    <div className="kvm-row">
+      <span className="row-label" title="struct vcpu_svm (arch/x86/kvm/svm/svm.h)">
+        SVM NMI
+      </span>
+      <div className="chips">
+        <Chip
+          label="nmi_masked"
+          on={svm.nmiMasked}
+          testId="kvm-svm-nmi-masked"
+          changed={c('svm.nmiMasked')}
+          hint="svm->nmi_masked: KVM's software NMI mask without vNMI (set by svm_inject_nmi)"
+        />
+        <Chip
+          label="awaiting_iret_completion"
+          on={svm.awaitingIretCompletion}
+          testId="kvm-svm-awaiting-iret"
+          changed={c('svm.awaitingIretCompletion')}
+          hint={`iret_interception fired at ${svm.nmiIretRip.toString(16)}h: NMIs unmask once RIP moves on`}
+        />
+        <Chip
+          label="nmi_singlestep"
+          on={svm.nmiSinglestep}
+          testId="kvm-svm-nmi-singlestep"
+          changed={c('svm.nmiSinglestep')}
+          hint="svm_enable_nmi_window set RFLAGS.TF|RF; the #DB intercept ends the window"
+        />
+      </div>
+    </div>
+  );
 }
 
 function BlockedTime({ kvm, changed }: { kvm: KvmView; changed: boolean }) {
@@ -100,12 +137,18 @@ export function KvmPanel({
         >
           {kvm.phase}
         </span>
-        <span
-          className="kvm-config"
-          title="kvm_intel.vnmi and the CPU's virtual-NMIs control; the era of KVM's injection code"
-        >
-          enable_vnmi=<b data-testid="kvm-enable-vnmi">{kvm.enableVnmi ? 1 : 0}</b> · era {kvm.era}
-        </span>
+        {kvm.svm ? (
+          <span className="kvm-config" title="kvm_amd.vnmi and the CPU's vNMI (CPUID 8000_000A EDX[25])">
+            kvm_amd · vnmi=<b data-testid="kvm-enable-vnmi">{kvm.svm.vnmi ? 1 : 0}</b>
+          </span>
+        ) : (
+          <span
+            className="kvm-config"
+            title="kvm_intel.vnmi and the CPU's virtual-NMIs control; the era of KVM's injection code"
+          >
+            enable_vnmi=<b data-testid="kvm-enable-vnmi">{kvm.enableVnmi ? 1 : 0}</b> · era {kvm.era}
+          </span>
+        )}
       </div>
       <div className="kvm-grid">
         <Field
@@ -180,24 +223,27 @@ export function KvmPanel({
           <NestedVmxState nested={kvm.nested} changed={changed} lane={lane} vmcs={vmcs} />
         </div>
       )}
-      <div className="kvm-row">
-        <span className="row-label">soft vNMI</span>
-        <Chip
-          label="soft_vnmi_blocked"
-          on={kvm.softVnmiBlocked}
-          testId="kvm-soft-vnmi-blocked"
-          changed={c('softVnmiBlocked')}
-          hint="loaded_vmcs->soft_vnmi_blocked: KVM's guess that the guest's NMI handler runs (no virtual NMIs)"
-        />
-      </div>
-      <BlockedTime kvm={kvm} changed={c('vnmiBlockedTimeNs')} />
+      {kvm.svm && <SvmVcpuRow svm={kvm.svm} c={c} />}
+      {!kvm.svm && (
+        <div className="kvm-row">
+          <span className="row-label">soft vNMI</span>
+          <Chip
+            label="soft_vnmi_blocked"
+            on={kvm.softVnmiBlocked}
+            testId="kvm-soft-vnmi-blocked"
+            changed={c('softVnmiBlocked')}
+            hint="loaded_vmcs->soft_vnmi_blocked: KVM's guess that the guest's NMI handler runs (no virtual NMIs)"
+          />
+        </div>
+      )}
+      {!kvm.svm && <BlockedTime kvm={kvm} changed={c('vnmiBlockedTimeNs')} />}
       <Field
         label="last exit handled"
         testId="kvm-last-exit"
         changed={c('lastExitReason')}
         hint="The exit reason KVM handled last"
       >
-        {exitReasonName(kvm.lastExitReason)}
+        {kvm.svm ? kvm.svm.lastExit : exitReasonName(kvm.lastExitReason)}
       </Field>
       <div className="kvm-log" data-testid="kvm-log" aria-label="KVM log">
         {log.length === 0 ? (

@@ -11,6 +11,7 @@ import { KVM_HOST, laneRunBy } from '../hypervisors/kvm/context';
 import { currentVmcs12 } from '../hypervisors/kvm/nested-state';
 import { F, readField } from '../vmx/vmcs';
 import type { CompiledScenario } from '../scenario/load';
+import { svmExitName } from '../svm/exit-codes';
 import type { KvmState } from '../hypervisors/kvm/state';
 import type { SimState } from './machine';
 import type { Trace } from './trace';
@@ -326,6 +327,17 @@ export function describeEvent(t: Trace, step: number): TraceEventView | null {
   };
 }
 
+/** The same phases on an AMD processor (kvm_amd: svm.c's functions). */
+const SVM_PHASES = [
+  'setting up (svm_hardware_enable, svm_vcpu_create)',
+  'vcpu_enter_guest',
+  'svm_vcpu_run',
+  'after a #VMEXIT (STGI, svm_complete_interrupts)',
+  'svm_handle_exit',
+  'kvm_vcpu_block (vCPU halted)',
+  'stopped',
+];
+
 const PHASES = [
   'setting up (hardware_enable, vmx_vcpu_create)',
   'vcpu_enter_guest',
@@ -338,12 +350,19 @@ const PHASES = [
 
 export function describeKvm(c: CompiledScenario, k: KvmState, guestRunning: boolean, lane = 0): KvmView {
   const l0 = c.scenario.levels[c.lanes[lane].level];
+  const svm = c.scenario.arch === 'svm';
   const requests: string[] = [];
   if (k.reqEvent) requests.push('KVM_REQ_EVENT');
   if (k.reqNmi) requests.push('KVM_REQ_NMI');
   if (k.immediateExit) requests.push('immediate exit');
   return {
-    phase: guestRunning ? 'the guest runs (in vmx_vcpu_run)' : (PHASES[k.phase] ?? String(k.phase)),
+    phase: svm
+      ? guestRunning
+        ? 'the guest runs (in svm_vcpu_run)'
+        : (SVM_PHASES[k.phase] ?? String(k.phase))
+      : guestRunning
+        ? 'the guest runs (in vmx_vcpu_run)'
+        : (PHASES[k.phase] ?? String(k.phase)),
     enableVnmi: k.enableVnmi,
     era: l0.kind === 'kvm' ? l0.options.era : 'current',
     halted: k.halted,
@@ -358,6 +377,16 @@ export function describeKvm(c: CompiledScenario, k: KvmState, guestRunning: bool
     hostIrqs: k.hostIrqs,
     nested: describeNested(k),
     log: k.log.slice(-20),
+    svm: svm
+      ? {
+          vnmi: k.svm.vnmi,
+          nmiMasked: k.svm.nmiMasked,
+          awaitingIretCompletion: k.svm.awaitingIretCompletion,
+          nmiIretRip: k.svm.nmiIretRip,
+          nmiSinglestep: k.svm.nmiSinglestep,
+          lastExit: k.svm.exitCode === -1 ? 'none' : svmExitName(k.svm.exitCode >>> 0),
+        }
+      : null,
   };
 }
 

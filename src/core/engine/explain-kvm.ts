@@ -5,6 +5,7 @@ import { X2APIC, vectorsOf } from '../cpu/apic';
 import type { KvmState } from '../hypervisors/kvm/state';
 import { hex } from './describe';
 import { explainKvmSystem } from './explain-kvm-system';
+import { explainKvmSvm } from './explain-kvm-svm';
 import { describeIntrInfo, exitName } from './explain-vmx';
 import type { Explanation } from './view';
 import { fieldByEncoding } from '../vmx/fields';
@@ -95,7 +96,13 @@ export function explainKvm(
   d2: number,
   era: 'current' | '2008' = 'current',
   lane = 0,
+  arch: 'vmx' | 'svm' = 'vmx',
 ): Explanation {
+  // kvm_amd: SVM's words for the shared x86.c decisions, and svm.c's handlers.
+  if (arch === 'svm') {
+    const svm = explainKvmSvm(prevK, curK, fn, d1, d2);
+    if (svm) return svm;
+  }
   if (fn === Fn.vmx_vcpu_run)
     return {
       text: `vmx_vcpu_run: KVM's ${d1 ? 'VMLAUNCH' : 'VMRESUME'} trapped to the level below, which ran L${d2} until an exit of it came back to KVM at its HOST_RIP (KVM runs as a guest itself: its VM entry is emulated).`,

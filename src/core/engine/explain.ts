@@ -202,6 +202,7 @@ export function explainStep(
       d2,
       level.kind === 'kvm' ? level.options.era : 'current',
       rec.level,
+      c.scenario.arch,
     );
   }
   if (prev?.xen && cur.xen && kind === EventKind.DECISION && isXenFunction(d0))

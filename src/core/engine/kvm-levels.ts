@@ -11,6 +11,9 @@ import { Fn, RESCHEDULE_VECTOR } from '../hypervisors/kvm/functions';
 import { kvmApicSetIrq, kvmInjectNmi } from '../hypervisors/kvm/lapic';
 import { nestedVmxCaps } from '../hypervisors/kvm/nested';
 import { HardwarePort } from '../hypervisors/kvm/port';
+import { VMX_OPS } from '../hypervisors/kvm/vmx-ops';
+import { SVM_OPS } from '../hypervisors/kvm/svm-ops';
+import { SvmHardwarePort } from '../hypervisors/svm-port';
 import {
   GuestPort,
   PortOp,
@@ -64,7 +67,8 @@ export interface KvmLevelsState {
 
 /** The KVM states of a new run: every KVM lane, its virtual NMIs as the level below offers them. */
 export function initialKvms(c: CompiledScenario): KvmLevelsState {
-  let vnmi = c.scenario.features.vmx.virtualNmis;
+  // On AMD the processor has vNMI (CPUID 8000_000A EDX[25], svm/cpuid.ts): kvm_amd.vnmi decides.
+  let vnmi = c.scenario.arch === 'svm' ? true : c.scenario.features.vmx.virtualNmis;
   const kvms = c.lanes.map((l) => {
     if (l.kind !== 'kvm') return null;
     const level = c.scenario.levels[l.level];
@@ -91,15 +95,17 @@ export interface KvmStepOutcome {
 export class KvmLevels {
   private readonly contexts: (KvmContext | null)[];
   private readonly hardware: HardwarePort;
+  private readonly svmHardware: SvmHardwarePort;
   private readonly caps: VmxCaps[];
 
   constructor(
     private readonly c: CompiledScenario,
     private readonly h: Hart,
     /** The state the engine runs now (rebound by the engine when it changes). */
-    private s: KvmLevelsState & { lane: number; vmx: { nonRoot: boolean } },
+    private s: KvmLevelsState & { lane: number; vmx: { nonRoot: boolean }; svm: { guest: boolean } },
   ) {
     this.hardware = new HardwarePort(h);
+    this.svmHardware = new SvmHardwarePort(h);
     this.contexts = c.lanes.map(() => null);
     // The VMX capabilities each level reads: the processor's at L0; above, what the KVM below
     // offers (nested_vmx_setup_ctls_msrs).
@@ -113,7 +119,7 @@ export class KvmLevels {
   }
 
   /** The engine's state changed (a seek restored another). */
-  bind(s: KvmLevelsState & { lane: number; vmx: { nonRoot: boolean } }): void {
+  bind(s: KvmLevelsState & { lane: number; vmx: { nonRoot: boolean }; svm: { guest: boolean } }): void {
     this.s = s;
   }
 
@@ -135,7 +141,9 @@ export class KvmLevels {
       const opts = level.kind === 'kvm' ? level.options : null;
       ctx = {
         h: this.h,
+        ops: c.scenario.arch === 'svm' ? SVM_OPS : VMX_OPS,
         port: this.hardware,
+        svmPort: c.scenario.arch === 'svm' ? this.svmHardware : null,
         lane,
         laneRunBy: this.laneRunBy,
         kvm,
@@ -293,7 +301,8 @@ export class KvmLevels {
    */
   kick(lane: number): boolean {
     if (lane === 0) {
-      if (!this.s.vmx.nonRoot) return false;
+      // The vCPU runs its guest: VMX non-root operation, or an SVM guest (VMRUN).
+      if (!this.s.vmx.nonRoot && !this.s.svm.guest) return false;
       requestInterrupt(this.h.apic, RESCHEDULE_VECTOR);
       return true;
     }

@@ -297,7 +297,8 @@ export class Stepper {
       s.end = 'shutdown';
       return false;
     }
-    if (s.kvm && !s.vmx.nonRoot) return this.rootStep(this.kvmLevels.stepRoot(s.step + 1));
+    // KVM at L0 runs when its guest does not (VMX root operation, or no SVM guest running).
+    if (s.kvm && !s.vmx.nonRoot && !s.svm.guest) return this.rootStep(this.kvmLevels.stepRoot(s.step + 1));
     if (s.xen && !s.svm.guest) return this.rootStep(this.xenLevels.stepRoot());
     if (s.vmx.nonRoot && c.lanes[h.level].kind === 'kvm') {
       // KVM above L0 runs in non-root operation: the processor's boundary checks first (an

@@ -59,6 +59,11 @@ export const KVM_VARIABLES: Record<string, (k: KvmState) => number> = {
   nested_run_pending: (k) => BOOL(k.nested.runPending),
   guest_mode: (k) => BOOL(k.nested.guestMode),
   current_vmptr: (k) => k.nested.currentVmptr,
+  // struct vcpu_svm (kvm_amd)
+  nmi_masked: (k) => BOOL(k.svm.nmiMasked),
+  awaiting_iret_completion: (k) => BOOL(k.svm.awaitingIretCompletion),
+  nmi_iret_rip: (k) => k.svm.nmiIretRip,
+  nmi_singlestep: (k) => BOOL(k.svm.nmiSinglestep),
 };
 
 const RFLAGS_BITS: Record<string, number> = Object.fromEntries(

@@ -197,6 +197,17 @@ export interface KvmView {
     mtfPending: boolean;
   } | null;
   log: { step: number; text: string }[];
+  /** struct vcpu_svm's event state, for KVM on an AMD processor (kvm_amd); null on Intel. */
+  svm?: {
+    /** kvm_amd.vnmi: V_NMI_ENABLE in vmcb01. */
+    vnmi: boolean;
+    nmiMasked: boolean;
+    awaitingIretCompletion: boolean;
+    nmiIretRip: number;
+    nmiSinglestep: boolean;
+    /** The SVM_EXIT_* name of the exit KVM handled last. */
+    lastExit: string;
+  } | null;
 }
 
 export interface VmcsFieldValue {

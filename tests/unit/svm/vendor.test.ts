@@ -59,17 +59,30 @@ describe('vendor', () => {
 });
 
 describe('KVM levels', () => {
-  it('are refused on arch svm until KVM on SVM exists, at the KVM level', () => {
+  it('run on arch svm at L0 with a program guest (kvm_amd); above L0 they are refused until nested SVM exists', () => {
     const e = openError({
       version: 1,
       name: 'x',
       title: 't',
       description: '',
       arch: 'svm',
-      levels: [{ kind: 'kvm' }, { kind: 'program', program: 'hlt' }],
+      levels: [{ kind: 'program', program: ['vmrun'] }, { kind: 'kvm' }, { kind: 'program', program: 'hlt' }],
     });
-    expect(e.where).toBe('levels[0]');
-    expect(e.message).toMatch(/KVM on AMD SVM is not modelled yet/);
+    expect(e.where).toBe('levels[1]');
+    expect(e.message).toMatch(/KVM on AMD SVM runs only at L0 with a program guest at L1/);
+  });
+
+  it('refuse a hypervisor program above KVM on SVM (its VMRUN needs nested SVM), at that level', () => {
+    const e = openError({
+      version: 1,
+      name: 'x',
+      title: 't',
+      description: '',
+      arch: 'svm',
+      levels: [{ kind: 'kvm' }, { kind: 'program', program: ['vmrun', 'hlt'] }],
+    });
+    expect(e.where).toBe('levels[1]');
+    expect(e.message).toMatch(/nested SVM is not modelled yet/);
   });
 });
 

@@ -4,6 +4,8 @@ import type { Hart } from '../../cpu/hart';
 import { EventKind } from '../../engine/view';
 import type { KvmState } from './state';
 import type { KvmPort } from './port';
+import type { KvmX86Ops } from './x86-ops';
+import type { SvmPort } from '../svm-port';
 
 /** What kvm_check_and_inject_events did, as bits of the DECISION record's d1. */
 export const Inject = {
@@ -79,8 +81,12 @@ export const CURRENT_NESTED: NestedOptions = {
 
 export interface KvmContext {
   h: Hart;
+  /** kvm_x86_ops: the vendor's hooks (VMX or SVM, by the scenario's arch). */
+  ops: KvmX86Ops;
   /** What KVM's code does to the processor: the hardware at L0, trapping instructions above. */
   port: KvmPort;
+  /** On an AMD processor (kvm_amd): the SVM side of the port (VMCBs, VMRUN, CLGI/STGI). */
+  svmPort: SvmPort | null;
   /** The lane this KVM runs in (its level). */
   lane: number;
   /** The lane a VMCS of `owner` (a level above this KVM) runs: lab bookkeeping of whose code runs. */

@@ -63,6 +63,20 @@ export const KVM_FUNCTIONS = [
   { name: 'vmx_set_msr (IA32_DEBUGCTL)', file: 'vmx/vmx.c' }, // 52
   { name: 'vmx_get_msr (IA32_DEBUGCTL)', file: 'vmx/vmx.c' }, // 53
   { name: 'handle_invd', file: 'vmx/vmx.c' }, // 54: kvm_emulate_invd, a NOP
+  { name: 'svm_hardware_enable', file: 'svm/svm.c' }, // 55: EFER.SVME and VM_HSAVE_PA
+  { name: 'svm_vcpu_create', file: 'svm/svm.c' }, // 56: init_vmcb: intercepts, permission maps, int_ctl, guest state
+  { name: 'svm_vcpu_run', file: 'svm/svm.c' }, // 57: VMRUN
+  { name: 'svm_complete_interrupts', file: 'svm/svm.c' }, // 58: EXITINTINFO re-queued; the IRET completion
+  { name: 'svm_handle_exit', file: 'svm/svm.c' }, // 59: an exit KVM cannot handle, or VMEXIT_INVALID
+  { name: 'intr_interception', file: 'svm/svm.c' }, // 60: exit 0x60: the host took its interrupt after STGI
+  { name: 'nmi_interception', file: 'svm/svm.c' }, // 61: exit 0x61: the host took its NMI after STGI
+  { name: 'interrupt_window_interception', file: 'svm/svm.c' }, // 62: exit 0x64 (VINTR): svm_clear_vintr
+  { name: 'iret_interception', file: 'svm/svm.c' }, // 63: exit 0x74: awaiting_iret_completion
+  { name: 'db_interception', file: 'svm/svm.c' }, // 64: exit 0x41: the NMI single-step ends, or #DB for the guest
+  { name: 'io_interception', file: 'svm/svm.c' }, // 65: IOIO (no device: reads all ones)
+  { name: 'ud_interception', file: 'svm/svm.c' }, // 66: exit 0x46, or an SVM instruction of the guest: #UD
+  { name: 'shutdown_interception', file: 'svm/svm.c' }, // 67: exit 0x7f: KVM_EXIT_SHUTDOWN
+  { name: 'ac_interception', file: 'svm/svm.c' }, // 68: exit 0x51: #AC re-injected
 ] as const satisfies readonly KvmFunction[];
 
 export const Fn = {
@@ -121,6 +135,20 @@ export const Fn = {
   vmx_set_debugctl: 52,
   vmx_get_debugctl: 53,
   handle_invd: 54,
+  svm_hardware_enable: 55,
+  svm_vcpu_create: 56,
+  svm_vcpu_run: 57,
+  svm_complete_interrupts: 58,
+  svm_handle_exit: 59,
+  intr_interception: 60,
+  nmi_interception: 61,
+  interrupt_window_interception: 62,
+  iret_interception: 63,
+  db_interception: 64,
+  io_interception: 65,
+  ud_interception: 66,
+  shutdown_interception: 67,
+  ac_interception: 68,
 } as const;
 
 export function kvmFunction(id: number): KvmFunction {

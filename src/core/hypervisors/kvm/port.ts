@@ -106,6 +106,8 @@ export class HardwarePort implements KvmPort {
   cli(): void {}
   hostInterrupt(): number {
     const cpu = this.h.cpu;
+    // On AMD, GIF = 0 (from #VMEXIT until KVM's STGI) holds interrupts and NMIs pending.
+    if (!this.h.svm.gif) return -1;
     if (cpu.nmiPending && !cpu.nmiBlocked) {
       cpu.nmiPending = false;
       return 2;

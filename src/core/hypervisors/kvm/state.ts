@@ -4,6 +4,7 @@
 import { CR0_INITIAL, CR4_INITIAL } from '../../cpu/state';
 import { type ApicState, cloneApic, createApic } from '../../cpu/apic';
 import { type NestedVmxState, cloneNestedVmx, createNestedVmx } from './nested-state';
+import { type SvmVcpuState, createSvmVcpu } from './svm-state';
 
 /** Where KVM is in its run loop (vcpu_run → vcpu_enter_guest → vmx_vcpu_run → exit handling). */
 export const KvmPhase = {
@@ -101,6 +102,8 @@ export interface KvmState {
   dbregsWontExit: boolean;
   /** Log lines KVM printed (pr_info / pr_warn), with their step. */
   log: { step: number; text: string }[];
+  /** struct vcpu_svm: KVM's SVM event state (used on an AMD processor only). */
+  svm: SvmVcpuState;
 }
 
 /**
@@ -153,6 +156,7 @@ export function createKvm(enableVnmi: boolean): KvmState {
     nested: createNestedVmx(),
     dbregsWontExit: false,
     log: [],
+    svm: createSvmVcpu(enableVnmi),
   };
 }
 
@@ -166,5 +170,6 @@ export function cloneKvm(k: KvmState): KvmState {
     guestRegs: k.guestRegs.slice(),
     nested: cloneNestedVmx(k.nested),
     log: k.log.slice(),
+    svm: { ...k.svm },
   };
 }

@@ -2,6 +2,8 @@
 import apicPriority from './apic-priority.json';
 import immediateExit from './immediate-exit.json';
 import kutDb from './kut-db.json';
+import kvmSvmImmediateExit from './kvm-svm-immediate-exit.json';
+import kvmSvmNmi from './kvm-svm-nmi.json';
 import kutEventDelivery from './kut-event-delivery.json';
 import kutException from './kut-exception.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
@@ -68,6 +70,9 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   svmExitIntInfo,
   // Xen on AMD SVM: seed 004
   xenSvmVnmi,
+  // KVM at L0 on the AMD processor (kvm_amd)
+  kvmSvmNmi,
+  kvmSvmImmediateExit,
 ];
 
 export function builtinNames(): string[] {
