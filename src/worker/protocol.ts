@@ -2,6 +2,7 @@
 // it shows; every method returns plain, structured-cloneable data.
 import type { LabError, ScenarioInfo, StepView, TimelineData, ParamInfo } from '../core/engine/view';
 import type { SearchAnswer } from '../core/engine/search';
+import type { RangeRequest, TimelineRange } from '../core/engine/timeline-range';
 
 export type { SearchAnswer } from '../core/engine/search';
 
@@ -51,6 +52,9 @@ export interface SimApi {
   view(step: number): Promise<StepView>;
   timeline(): Promise<TimelineData>;
   transitions(): Promise<TransitionColumns>;
+  /** The visible range of the timeline at the zoom shown: per-pixel buckets per lane, from
+   *  the whole trace (src/core/engine/timeline-range.ts). */
+  timelineRange(req: RangeRequest): Promise<TimelineRange>;
   /** Next/previous step from `step` whose event is of one of `kinds` (for step-by-kind). */
   findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null>;
   /** The run as Chrome/Perfetto trace-event JSON text (src/core/export/perfetto.ts). */

@@ -9,6 +9,7 @@ import type { BuiltinScenarioInfo, LoadRequest, LoadResponse, SimApi, Transition
 import { transitionColumns } from './transitions';
 import { runQuery, sessionRun, type SearchAnswer } from '../core/engine/search';
 import type { StepView, TimelineData } from '../core/engine/view';
+import { timelineRange, type RangeRequest, type TimelineRange } from '../core/engine/timeline-range';
 
 let session: LabSession | null = null;
 
@@ -58,6 +59,10 @@ export const api: SimApi = {
 
   async timeline(): Promise<TimelineData> {
     return requireSession().timeline();
+  },
+
+  async timelineRange(req: RangeRequest): Promise<TimelineRange> {
+    return timelineRange(requireSession().sim.trace, req);
   },
 
   async transitions(): Promise<TransitionColumns> {
