@@ -1,24 +1,18 @@
-// The marks layer of the timeline, memoised: moving the playhead re-renders the playhead
-// only, not the thousands of marks, which change only with the data, zoom, axis, width or
-// the transition details. VM exits and entries are arrows between lanes; an exit is labelled
+// The SVG marks layer of the timeline, for the few marks in view (the canvas draws the ticks,
+// and the marks too where they are dense): memoised, so moving the playhead re-renders the
+// playhead only. Each mark is keyed by its event's step, so panning moves elements rather
+// than recreating them. VM exits and entries are arrows between lanes; an exit is labelled
 // with its reason where there is room, an entry that injects an event carries the event.
 // Nesting adds its links (an exit of L2 to the entry into L1 that L0 emulated) and folds.
 import { memo } from 'react';
 import type { TimelineData } from '../../core/engine/view';
 import type { EventDetail } from '../store/types';
-import { KIND_COLORS } from '../theme';
 import { MarkGlyph, markTitle } from './MarkGlyph';
 import { FoldMarks, ReflectionLinks } from './NestingLayer';
 import type { NestingMarks } from './nesting-marks';
 import { laneTop, type TimelineLayout } from './timeline-scale';
 import { exitReasonLabel, injectedCategory, transitionTitle } from './transition-text';
 import type { Mark, VisibleMarks } from './visible-marks';
-
-function tickPath(xs: number[], y0: number, y1: number): string {
-  let d = '';
-  for (const x of xs) d += `M${x} ${y0}V${y1}`;
-  return d;
-}
 
 /** Room (px) an exit label needs: the reason's number alone, or number and name. */
 const NUMBER_ROOM = 16;
@@ -39,9 +33,15 @@ function exitLabels(marks: Mark[], details: Record<number, EventDetail>): Map<Ma
   return out;
 }
 
-/** A transition where they are too dense for arrows: a thin stroke between the lanes. */
-function DenseStroke({ x, y0, y1, color }: { x: number; y0: number; y1: number; color: string }) {
-  return <path d={`M${x} ${y0}V${y1}`} stroke={color} strokeWidth={1} strokeOpacity={0.75} />;
+/** Right of the arrow, or left of it (anchored at its end) when it would run past `right`. */
+export function labelPlace(
+  x: number,
+  label: string,
+  right: number,
+): { x: number; textAnchor: 'start' | 'end' } {
+  return x + 5 + label.length * CHAR_PX <= right
+    ? { x: x + 5, textAnchor: 'start' }
+    : { x: x - 5, textAnchor: 'end' };
 }
 
 export const TimelineMarks = memo(function TimelineMarks({
@@ -51,8 +51,11 @@ export const TimelineMarks = memo(function TimelineMarks({
   details,
   data,
   nest,
+  right,
 }: {
   drawn: VisibleMarks | null;
+  /** The right end of the axis: a label that would run past it is put left of its arrow. */
+  right: number;
   layout: TimelineLayout;
   clipPath: string;
   details: Record<number, EventDetail>;
@@ -74,27 +77,6 @@ export const TimelineMarks = memo(function TimelineMarks({
       {nest && data && nest.links.length > 0 && (
         <ReflectionLinks links={nest.links} data={data} centre={centre} half={half} arrowXs={arrowXs} />
       )}
-      {drawn.idle.map((xs, lane) => (
-        <path
-          key={`idle-${lane}`}
-          d={tickPath(xs, centre(lane) - 6, centre(lane) + 6)}
-          stroke={KIND_COLORS.idle}
-          strokeWidth={1}
-          data-mark="idle"
-          data-count={xs.length}
-        />
-      ))}
-      {drawn.ticks.map((xs, lane) => (
-        <path
-          key={`ticks-${lane}`}
-          d={tickPath(xs, centre(lane) - 3, centre(lane) + 3)}
-          stroke={KIND_COLORS.instruction}
-          strokeWidth={1}
-          data-mark="instruction"
-          data-lane={lane}
-          data-count={xs.length}
-        />
-      ))}
       {arrows.map((m) => {
         const detail = details[m.step];
         const to = inLanes(m.target) ? centre(m.target) : undefined;
@@ -103,7 +85,7 @@ export const TimelineMarks = memo(function TimelineMarks({
         const y0 = centre(m.lane);
         return (
           <g
-            key={`${m.lane}:${m.kind}:${Math.round(m.x)}`}
+            key={`${m.kind}:${m.step}`}
             className="transition-mark"
             data-mark={m.kind}
             data-category={m.category}
@@ -126,7 +108,7 @@ export const TimelineMarks = memo(function TimelineMarks({
             {label && (
               <text
                 className="exit-label"
-                x={m.x + 5}
+                {...labelPlace(m.x, label, right)}
                 // Beside the arrow, halfway to the next lane it crosses (not in the middle of a
                 // long arrow, where it would read as the middle lane's).
                 y={y0 + ((to ?? y0 - half) < y0 ? -half : half) + 4}
@@ -142,7 +124,7 @@ export const TimelineMarks = memo(function TimelineMarks({
       {nest && nest.folds.length > 0 && <FoldMarks folds={nest.folds} centre={centre} />}
       {others.map((m) => (
         <g
-          key={`${m.lane}:${m.kind}:${m.category}:${Math.round(m.x)}`}
+          key={`${m.kind}:${m.step}`}
           data-mark={m.kind}
           data-category={m.category}
           data-step={m.step}
@@ -153,16 +135,7 @@ export const TimelineMarks = memo(function TimelineMarks({
               ? transitionTitle(m, details[m.step])
               : markTitle(m.kind, m.category, m.step, m.vector)}
           </title>
-          {drawn.dense && m.kind === 'decision' ? (
-            <DenseStroke
-              x={m.x}
-              y0={centre(m.lane) - 4}
-              y1={centre(m.lane) + 4}
-              color={KIND_COLORS.decision}
-            />
-          ) : (
-            <MarkGlyph kind={m.kind} category={m.category} x={m.x} cy={centre(m.lane)} half={half} />
-          )}
+          <MarkGlyph kind={m.kind} category={m.category} x={m.x} cy={centre(m.lane)} half={half} />
         </g>
       ))}
     </g>

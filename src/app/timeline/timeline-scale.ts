@@ -16,8 +16,8 @@ export interface TimelineLayout {
   lanes: number;
 }
 
-export function layoutFor(width: number, lanes: number, laneHeight = 40): TimelineLayout {
-  return { width, left: 112, right: 16, laneHeight, top: 4, axisHeight: 22, lanes: Math.max(1, lanes) };
+export function layoutFor(width: number, lanes: number, laneHeight = 40, axisHeight = 22): TimelineLayout {
+  return { width, left: 112, right: 16, laneHeight, top: 4, axisHeight, lanes: Math.max(1, lanes) };
 }
 
 export function layoutHeight(l: TimelineLayout): number {
@@ -109,14 +109,26 @@ export function stepAtX(
   return Math.max(0, Math.min(totalSteps, step));
 }
 
-/** Axis labels: steps as integers, cycles shortened (12.5k, 3.2M). */
-export function formatTick(axis: TimeAxis, value: number): string {
-  if (axis === 'step') return String(Math.round(value));
-  const abs = Math.abs(value);
-  if (abs >= 1e9) return `${+(value / 1e9).toFixed(2)}G`;
-  if (abs >= 1e6) return `${+(value / 1e6).toFixed(2)}M`;
-  if (abs >= 1e4) return `${+(value / 1e3).toFixed(1)}k`;
-  return String(Math.round(value));
+/** Axis labels: whole steps or cycles, with thousands separators (1,250,000). */
+export function formatTick(_axis: TimeAxis, value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+/** A number of cycles as time at `tscHz`: 0 s, 250 ns, 1.5 µs, 12.25 ms, 1.6 s. */
+export function formatCyclesAsTime(cycles: number, tscHz: number): string {
+  const s = cycles / tscHz;
+  const abs = Math.abs(s);
+  const [scale, unit] =
+    abs === 0
+      ? [1, 's']
+      : abs < 1e-6
+        ? [1e9, 'ns']
+        : abs < 1e-3
+          ? [1e6, 'µs']
+          : abs < 1
+            ? [1e3, 'ms']
+            : [1, 's'];
+  return `${+(s * scale).toFixed(2)} ${unit}`;
 }
 
 /** The props of a layer drawn along the timeline's axis (bookmark flags, search ticks). */

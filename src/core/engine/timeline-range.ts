@@ -21,11 +21,15 @@ export interface RangeRequest {
   pixels: number;
   /** Lanes (levels) to aggregate; events of other levels are left out. */
   lanes: number;
+  /** The part of [t0, t1] on screen, whose events `eventsInView` counts (default: all). */
+  view?: [number, number];
 }
 
 export interface TimelineRange extends RangeRequest {
   /** Every event whose step (or time) lies in [t0, t1]: the real count, never thinned. */
   events: number;
+  /** Every event whose step (or time) lies in `view`. */
+  eventsInView: number;
   /** Per lane × bucket (index lane * pixels + bucket): instructions retired (and wake-ups). */
   instr: Uint32Array;
   /** Per lane × bucket: idle (halted) steps. */
@@ -104,6 +108,7 @@ export function timelineRange(t: Trace, req: RangeRequest): TimelineRange {
     pixels,
     lanes,
     events: 0,
+    eventsInView: 0,
     instr: new Uint32Array(n),
     idle: new Uint32Array(n),
     marks: new Uint32Array(n),
@@ -114,6 +119,10 @@ export function timelineRange(t: Trace, req: RangeRequest): TimelineRange {
   };
   const [from, to] = rangeIndices(t, req.axis, req.t0, req.t1);
   out.events = to - from;
+  if (req.view) {
+    const [v0, v1] = rangeIndices(t, req.axis, req.view[0], req.view[1]);
+    out.eventsInView = v1 - v0;
+  } else out.eventsInView = out.events;
   const span = req.t1 - req.t0;
   if (span <= 0 || to <= from) return out;
   const perUnit = pixels / span;
