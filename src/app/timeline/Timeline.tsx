@@ -303,7 +303,14 @@ export function Timeline({
           />
           <g className="axis" transform={`translate(0, ${axisY})`}>
             <line x1={x0} x2={x1} y1={0} y2={0} className="axis-line" />
-            <AxisLabels ticks={axisTicks} scale={scale} axis={axis} width={width} tscHz={info?.tscHz} />
+            <AxisLabels
+              ticks={axisTicks}
+              scale={scale}
+              axis={axis}
+              left={x0}
+              width={width}
+              tscHz={info?.tscHz}
+            />
             <text x={x0 - 8} y={15} textAnchor="end" className="axis-unit">
               {axis === 'step' ? 'step' : 'cycles'}
             </text>

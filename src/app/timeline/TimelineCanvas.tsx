@@ -83,7 +83,9 @@ function draw(
   const k = scale(range.t0 + w) - a;
   const bFrom = Math.max(0, Math.floor((x0 - a) / k) - 1);
   const bTo = Math.min(range.pixels - 1, Math.ceil((x1 - a) / k) + 1);
-  const width = Math.max(1, k);
+  // Whole pixels, from a bucket's first pixel to past its last: no gaps between buckets a
+  // little over a pixel wide, no blurred edges.
+  const span = (x: number) => Math.max(1, Math.ceil(x + k) - Math.floor(x));
   for (let lane = 0; lane < range.lanes && lane < layout.lanes; lane++) {
     const c = laneTop(layout, lane) + half;
     const base = lane * range.pixels;
@@ -93,16 +95,17 @@ function draw(
     for (let b = bFrom; b <= bTo; b++) {
       if (range.idle[base + b] === 0) continue;
       const x = a + b * k;
-      if (x + width < x0 || x > x1) continue;
-      ctx.fillRect(Math.floor(x), c - 6, width, 12);
+      if (x + k < x0 || x > x1) continue;
+      ctx.fillRect(Math.floor(x), c - 6, span(x), 12);
     }
     ctx.fillStyle = KIND_COLORS.instruction;
     for (let b = bFrom; b <= bTo; b++) {
       if (range.instr[base + b] === 0) continue;
       const x = a + b * k;
-      if (x + width < x0 || x > x1) continue;
+      if (x + k < x0 || x > x1) continue;
       const px = Math.floor(x);
-      ctx.fillRect(px, c - 3, k < 3 ? width : 1, 6);
+      // A bucket several pixels wide holds one instruction or a few: a 1-px tick at its start.
+      ctx.fillRect(px, c - 3, k < 3 ? span(x) : 1, 6);
       if (px !== lastPx) columns++;
       lastPx = px;
     }
@@ -113,12 +116,12 @@ function draw(
         const n = range.marks[base + b];
         if (n === 0) continue;
         const x = a + b * k;
-        if (x + width < x0 || x > x1) continue;
+        if (x + k < x0 || x > x1) continue;
         const kind = range.topKind[base + b];
         const type = range.topType[base + b];
         ctx.fillStyle = KIND_COLORS[markCategory(kind, type, type !== 0)];
         const h = Math.min(half - 2, 4 + 3 * Math.log2(n));
-        ctx.fillRect(Math.floor(x), c - h, Math.max(1, Math.min(width, 3)), 2 * h);
+        ctx.fillRect(Math.floor(x), Math.round(c - h), Math.min(3, span(x)), Math.round(2 * h));
         bars++;
       }
     }

@@ -18,30 +18,20 @@ import type { Mark, VisibleMarks } from './visible-marks';
 const NUMBER_ROOM = 16;
 const CHAR_PX = 6.2;
 
-/** The label of each exit: as much of "7 INTERRUPT_WINDOW" as fits before the next arrow. */
-function exitLabels(marks: Mark[], details: Record<number, EventDetail>): Map<Mark, string> {
+/** The label of each exit: as much of "7 INTERRUPT_WINDOW" as fits before the next arrow and
+ *  the right end of the axis (none where not even the number fits: its title still tells). */
+function exitLabels(marks: Mark[], details: Record<number, EventDetail>, right: number): Map<Mark, string> {
   const arrows = marks.filter((m) => m.kind === 'exit' || m.kind === 'entry').sort((a, b) => a.x - b.x);
   const out = new Map<Mark, string>();
   arrows.forEach((m, i) => {
     const reason = details[m.step]?.data.reason;
     if (m.kind !== 'exit' || reason === undefined) return;
-    const room = (arrows[i + 1]?.x ?? Infinity) - m.x - 6;
+    const room = Math.min(arrows[i + 1]?.x ?? Infinity, right) - m.x - 6;
     const full = exitReasonLabel(reason);
     if (room >= full.length * CHAR_PX) out.set(m, full);
     else if (room >= NUMBER_ROOM) out.set(m, String(reason & 0xffff));
   });
   return out;
-}
-
-/** Right of the arrow, or left of it (anchored at its end) when it would run past `right`. */
-export function labelPlace(
-  x: number,
-  label: string,
-  right: number,
-): { x: number; textAnchor: 'start' | 'end' } {
-  return x + 5 + label.length * CHAR_PX <= right
-    ? { x: x + 5, textAnchor: 'start' }
-    : { x: x - 5, textAnchor: 'end' };
 }
 
 export const TimelineMarks = memo(function TimelineMarks({
@@ -54,7 +44,7 @@ export const TimelineMarks = memo(function TimelineMarks({
   right,
 }: {
   drawn: VisibleMarks | null;
-  /** The right end of the axis: a label that would run past it is put left of its arrow. */
+  /** The right end of the axis: exit labels are shortened (or left out) to end before it. */
   right: number;
   layout: TimelineLayout;
   clipPath: string;
@@ -67,7 +57,7 @@ export const TimelineMarks = memo(function TimelineMarks({
   const half = layout.laneHeight / 2;
   const centre = (lane: number) => laneTop(layout, lane) + half;
   const inLanes = (lane: number) => lane >= 0 && lane < layout.lanes;
-  const labels = drawn.dense ? new Map<Mark, string>() : exitLabels(drawn.marks, details);
+  const labels = drawn.dense ? new Map<Mark, string>() : exitLabels(drawn.marks, details, right);
   // Arrows first, so the marks in the lanes are drawn over them.
   const arrows = drawn.marks.filter((m) => m.kind === 'exit' || m.kind === 'entry');
   const others = drawn.marks.filter((m) => m.kind !== 'exit' && m.kind !== 'entry');
@@ -108,7 +98,7 @@ export const TimelineMarks = memo(function TimelineMarks({
             {label && (
               <text
                 className="exit-label"
-                {...labelPlace(m.x, label, right)}
+                x={m.x + 5}
                 // Beside the arrow, halfway to the next lane it crosses (not in the middle of a
                 // long arrow, where it would read as the middle lane's).
                 y={y0 + ((to ?? y0 - half) < y0 ? -half : half) + 4}

@@ -114,8 +114,11 @@ export function formatTick(_axis: TimeAxis, value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
-/** A number of cycles as time at `tscHz`: 0 s, 250 ns, 1.5 µs, 12.25 ms, 1.6 s. */
-export function formatCyclesAsTime(cycles: number, tscHz: number): string {
+/**
+ * A number of cycles as time at `tscHz`, in the unit of its size (0 s, 250 ns, 1.5 µs,
+ * 3.4235 ms, 1.6 s), with as many decimals as it takes to tell apart labels `stepCycles` apart.
+ */
+export function formatCyclesAsTime(cycles: number, tscHz: number, stepCycles = 0): string {
   const s = cycles / tscHz;
   const abs = Math.abs(s);
   const [scale, unit] =
@@ -128,7 +131,9 @@ export function formatCyclesAsTime(cycles: number, tscHz: number): string {
           : abs < 1
             ? [1e3, 'ms']
             : [1, 's'];
-  return `${+(s * scale).toFixed(2)} ${unit}`;
+  const step = (stepCycles / tscHz) * scale;
+  const decimals = step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 2;
+  return `${(s * scale).toFixed(decimals)} ${unit}`;
 }
 
 /** The props of a layer drawn along the timeline's axis (bookmark flags, search ticks). */
