@@ -139,3 +139,69 @@ describe('timeline geometry and decimation', () => {
     expect(stepAtX('step', steps, data, -50, 100)).toBe(0);
   });
 });
+
+describe('axis labels', () => {
+  it('writes steps and cycles with separators, and cycles as time at the TSC rate', async () => {
+    const { formatTick, formatCyclesAsTime } = await import('../../src/app/timeline/timeline-scale');
+    expect(formatTick('step', 250000)).toBe('250,000');
+    expect(formatTick('cycles', 6847200)).toBe('6,847,200');
+    // 2 GHz: 200 cycles are 100 ns; labels 200 cycles apart need 1 decimal of µs.
+    expect(formatCyclesAsTime(6847200, 2e9, 200)).toBe('3.4236 ms');
+    expect(formatCyclesAsTime(100000, 2e9, 100000)).toBe('50 µs');
+    expect(formatCyclesAsTime(0, 2e9, 100000)).toBe('0 µs');
+    expect(formatCyclesAsTime(3e9, 2e9, 1e9)).toBe('1.5 s');
+    expect(formatCyclesAsTime(500, 1e9, 100)).toBe('500 ns');
+  });
+
+  it('keeps a label near either end inside the timeline', async () => {
+    const { axisLabelAnchor } = await import('../../src/app/timeline/TimelineAxis');
+    expect(axisLabelAnchor(600, 7, 112, 1280)).toBe('middle');
+    expect(axisLabelAnchor(1264, 7, 112, 1280)).toBe('end');
+    expect(axisLabelAnchor(112, 9, 112, 1280)).toBe('start');
+  });
+});
+
+describe('canvas hit-testing', () => {
+  it('a click on a drawn mark selects that event, at every width', async () => {
+    const { canvasHit } = await import('../../src/app/timeline/TimelineCanvas');
+    const { timelineRange } = await import('../../src/core/engine/timeline-range');
+    const { Trace } = await import('../../src/core/engine/trace');
+    // 10,000 steps: instructions, a delivery every 97 steps (lane 0).
+    const t = new Trace();
+    for (let i = 0; i < 10_000; i++) {
+      const deliver = i % 97 === 50;
+      t.append(
+        { kind: deliver ? EventKind.DELIVER : EventKind.INSTR, rip: 0, d0: 0x20, d1: 0, d2: 0 } as never,
+        0,
+        i,
+      );
+    }
+    for (const width of [400, 1280, 3000]) {
+      const l = layoutFor(width, 1);
+      for (const k of [1, 20, 400]) {
+        const base = axisScale('step', 10_000, 0, l, { k: 1, x: 0 });
+        const x = l.left + (width - l.right - l.left) / 2 - k * base(5_000);
+        const scale = axisScale('step', 10_000, 0, l, { k, x });
+        const [d0, d1] = scale.domain();
+        const range = timelineRange(t, {
+          axis: 'step',
+          t0: d0,
+          t1: d1,
+          pixels: width - l.left - l.right,
+          lanes: 1,
+        });
+        // The delivery nearest the middle of the view: step 97n + 51.
+        const step = 97 * Math.round((5_000 - 51) / 97) + 51;
+        const hit = canvasHit(range, scale, 0, scale(step), true);
+        if (k === 1) {
+          // Zoomed out, a pixel holds several events: the delivery drawn there.
+          expect(hit).not.toBeNull();
+          expect(Math.abs(hit! - step)).toBeLessThanOrEqual(Math.ceil(10_000 / (width - 128)) + 1);
+          expect(t.kind[hit! - 1]).toBe(EventKind.DELIVER);
+        } else expect(hit).toBe(step);
+        // Beside it (2 px off) it is still that mark, within the slop.
+        if (k === 400) expect(canvasHit(range, scale, 0, scale(step) + 2, true)).toBe(step);
+      }
+    }
+  });
+});

@@ -120,7 +120,8 @@ export function formatTick(_axis: TimeAxis, value: number): string {
  */
 export function formatCyclesAsTime(cycles: number, tscHz: number, stepCycles = 0): string {
   const s = cycles / tscHz;
-  const abs = Math.abs(s);
+  // Zero in the unit of its neighbours (0 µs), not 0.00000 s.
+  const abs = Math.abs(s) || stepCycles / tscHz;
   const [scale, unit] =
     abs === 0
       ? [1, 's']
