@@ -45,18 +45,12 @@ function ensureBuilt(): void {
 }
 
 async function startPreview(): Promise<ChildProcess> {
-  const args = [
-    'vite',
-    'preview',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(PORT),
-    '--strictPort',
-    '--outDir',
-    DIST,
-  ];
-  const child = spawn('npx', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const args = ['preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort', '--outDir', DIST];
+  // The local vite itself (not through npx, whose child would outlive a kill of npx).
+  const vite = join(ROOT, 'node_modules', '.bin', 'vite');
+  const child = existsSync(vite)
+    ? spawn(vite, args, { cwd: ROOT, stdio: 'ignore' })
+    : spawn('npx', ['vite', ...args], { cwd: ROOT, stdio: 'ignore', detached: true });
   const url = `http://127.0.0.1:${PORT}/`;
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`vite preview exited (port ${PORT} taken?)`);
@@ -67,8 +61,14 @@ async function startPreview(): Promise<ChildProcess> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill();
+  stopPreview(child);
   throw new Error('vite preview did not start');
+}
+
+function stopPreview(child: ChildProcess): void {
+  // Through npx (detached, its own process group): end the group, vite included.
+  if (child.spawnargs[0] === 'npx' && child.pid) process.kill(-child.pid);
+  else child.kill();
 }
 
 function availableCores(): number {
@@ -275,7 +275,7 @@ export async function timelineBrowserBenchmarks(): Promise<Row[]> {
     ]);
   } finally {
     await browser.close();
-    server.kill();
+    stopPreview(server);
   }
   return rows;
 }
