@@ -156,8 +156,9 @@ export function Timeline({
     if (!data || !nesting || !drawn) return null;
     const column = axis === 'step' ? data.steps : data.times;
     const range = scale.range() as [number, number];
-    const marks = nestingMarks(nesting, data, (i) => scale(column[i]), range, fold);
-    return drawn.dense ? { links: [], folds: marks.folds } : marks;
+    // Dense: no links, so their positions are not even computed (every frame of a zoom).
+    const shown = drawn.dense ? { ...nesting, reflections: [] } : nesting;
+    return nestingMarks(shown, data, (i) => scale(column[i]), range, fold);
   }, [data, nesting, drawn, axis, scale, fold]);
 
   // The exits, entries and decisions in view get their details (reason, injected event,
