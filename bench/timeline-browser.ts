@@ -13,7 +13,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type CDPSession, type Page } from 'playwright';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = process.env.BENCH_CHROMIUM ?? '/usr/bin/chromium';
 const PORT = Number(process.env.BENCH_PORT ?? 4199);
 const ROOT = resolve(import.meta.dirname, '..');
 /** Where the page under test comes from (BENCH_DIST: another build, e.g. main's, to compare). */

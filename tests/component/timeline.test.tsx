@@ -205,3 +205,22 @@ describe('canvas hit-testing', () => {
     }
   });
 });
+
+describe('stable marks', () => {
+  it('an 8-px pan moves the mark elements, it does not recreate them (keys are event steps)', async () => {
+    const { store } = await renderApp();
+    await waitFor(() => expect(marks('delivery')).toHaveLength(1));
+    const all = () => [...screen.getByTestId('timeline-svg').querySelectorAll('[data-mark][data-step]')];
+    const before = all();
+    expect(before.length).toBeGreaterThan(2);
+    const { act } = await import('@testing-library/react');
+    act(() => store.getState().setTimelineZoom({ k: 1.5, x: -100 }));
+    const zoomed = all();
+    act(() => store.getState().setTimelineZoom({ k: 1.5, x: -108 }));
+    const panned = all();
+    // Every mark still in view is the same element as before the pan.
+    const kept = panned.filter((el) => zoomed.includes(el));
+    expect(panned.length).toBeGreaterThan(0);
+    expect(kept).toEqual(panned);
+  });
+});
