@@ -7,12 +7,15 @@
 //      10,000-cycle timer: bench/hypervisors.ts (npx tsx bench/hypervisors.ts runs only these)
 //  (f), (g) nesting: bench/nested.ts
 //  (h) go to and search over the 1,000,000-step run: bench/search.ts
+//  (i) the timeline in headless Chromium: zoom and pan frame intervals with 10^5 events in
+//      view, key press to painted step: bench/timeline-browser.ts (skipped without Chromium)
 import { performance } from 'node:perf_hooks';
 import { openSession, type LabSession } from '../src/core/engine/session';
 import { findBuiltin } from '../src/core/scenario/builtins';
 import { hypervisorBenchmarks } from './hypervisors';
 import { nestedBenchmarks } from './nested';
 import { searchBenchmarks } from './search';
+import { timelineBrowserBenchmarks } from './timeline-browser';
 
 function scenario(iterations: number, steps: number): unknown {
   return {
@@ -151,6 +154,8 @@ rows.push(...searchBenchmarks(big));
 rows.push(...hypervisorBenchmarks());
 
 rows.push(...nestedBenchmarks());
+
+rows.push(...(await timelineBrowserBenchmarks()));
 
 const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));

@@ -145,6 +145,7 @@ export function createWorkerClient(createWorker: WorkerFactory = spawnSimWorker)
     view: (step) => call((api) => api.view(step), true),
     timeline: () => call((api) => api.timeline(), true),
     transitions: () => call((api) => api.transitions(), true),
+    timelineRange: (req) => call((api) => api.timelineRange(req), true),
     findStep: (step, direction, kinds) => call((api) => api.findStep(step, direction, kinds), true),
     perfetto: (clock) => call((api) => api.perfetto(clock), true),
     closestBuiltins: (reason) => call((api) => api.closestBuiltins(reason), true),

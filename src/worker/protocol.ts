@@ -4,6 +4,7 @@ import type { CausesView } from '../core/causes/causes';
 import type { LabError, ScenarioInfo, StepView, TimelineData, ParamInfo } from '../core/engine/view';
 import type { SearchAnswer } from '../core/engine/search';
 import type { CounterAnswer } from '../core/engine/counter-series';
+import type { RangeRequest, TimelineRange } from '../core/engine/timeline-range';
 
 export type { SearchAnswer } from '../core/engine/search';
 export type { CounterAnswer, CounterSeries } from '../core/engine/counter-series';
@@ -75,6 +76,9 @@ export interface SimApi {
   view(step: number): Promise<StepView>;
   timeline(): Promise<TimelineData>;
   transitions(): Promise<TransitionColumns>;
+  /** The visible range of the timeline at the zoom shown: per-pixel buckets per lane, from
+   *  the whole trace (src/core/engine/timeline-range.ts). */
+  timelineRange(req: RangeRequest): Promise<TimelineRange>;
   /** Next/previous step from `step` whose event is of one of `kinds` (for step-by-kind). */
   findStep(step: number, direction: 1 | -1, kinds: string[]): Promise<number | null>;
   /** The run as Chrome/Perfetto trace-event JSON text (src/core/export/perfetto.ts). */

@@ -21,6 +21,7 @@ import { runQuery, sessionRun, type SearchAnswer } from '../core/engine/search';
 import { counterSeries, type CounterAnswer } from '../core/engine/counter-series';
 import type { StepView, TimelineData } from '../core/engine/view';
 import { type CausesView, causesOf } from '../core/causes/causes';
+import { timelineRange, type RangeRequest, type TimelineRange } from '../core/engine/timeline-range';
 
 let session: LabSession | null = null;
 
@@ -82,6 +83,10 @@ export const api: SimApi = {
 
   async timeline(): Promise<TimelineData> {
     return requireSession().timeline();
+  },
+
+  async timelineRange(req: RangeRequest): Promise<TimelineRange> {
+    return timelineRange(requireSession().sim.trace, req);
   },
 
   async transitions(): Promise<TransitionColumns> {

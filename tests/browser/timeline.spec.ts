@@ -27,7 +27,7 @@ async function axisTicks(page: Page): Promise<[number, number][]> {
   const out: [number, number][] = [];
   for (const label of await labels.all()) {
     const box = await label.boundingBox();
-    if (box) out.push([Number(await label.textContent()), box.x + box.width / 2]);
+    if (box) out.push([Number((await label.textContent())?.replace(/,/g, '')), box.x + box.width / 2]);
   }
   return out;
 }

@@ -3,6 +3,10 @@
 // and unknown instructions with a line and column like the real assembler, step-by-kind
 // search, the palette's search (the core's query engine over the canned events), crash
 // notification, and a switch that holds view answers so tests can observe request coalescing.
+import type { StepRecord } from '../../src/core/cpu/hart';
+import { timelineRange, type RangeRequest, type TimelineRange } from '../../src/core/engine/timeline-range';
+import { Trace } from '../../src/core/engine/trace';
+import { EventKind } from '../../src/core/engine/view';
 import type {
   ExpectedEndView,
   LabError,
@@ -279,6 +283,19 @@ export class FakeSimClient implements SimClient {
     this.record('timeline');
     if (!this.loaded) throw new Error('nothing loaded');
     return timelineOf(this.loaded.run);
+  }
+
+  /** The real aggregation (core/engine/timeline-range.ts) over a trace rebuilt from the canned run. */
+  async timelineRange(req: RangeRequest): Promise<TimelineRange> {
+    if (!this.loaded) throw new Error('nothing loaded');
+    const d = timelineOf(this.loaded.run);
+    const t = new Trace();
+    d.kinds.forEach((kind, i) => {
+      const d0 = d.vectors[i] >= 0 ? (d.types[i] << 8) | d.vectors[i] : 0;
+      const d1 = kind === EventKind.ASSERT ? d.types[i] : 0;
+      t.append({ kind, rip: 0, d0, d1, d2: 0 } as unknown as StepRecord, d.levels[i], d.times[i]);
+    });
+    return timelineRange(t, req);
   }
 
   async transitions(): Promise<TransitionColumns> {

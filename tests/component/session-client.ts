@@ -10,6 +10,7 @@ export class SessionClient implements SimClient {
   view = api.view;
   timeline = api.timeline;
   transitions = api.transitions;
+  timelineRange = api.timelineRange;
   findStep = api.findStep;
   search = api.search;
   counter = api.counter;

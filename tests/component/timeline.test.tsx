@@ -3,7 +3,7 @@ import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { EventKind, EventType, type TimelineData } from '../../src/core/engine/view';
 import { axisScale, layoutFor, stepAtX, xOfStep } from '../../src/app/timeline/timeline-scale';
-import { visibleMarks } from '../../src/app/timeline/visible-marks';
+import { stepsInView, visibleMarks } from '../../src/app/timeline/visible-marks';
 import { FakeSimClient } from './fake-client';
 import { renderApp, resetDomBetweenTests, untilStep } from './render-app';
 
@@ -34,7 +34,8 @@ describe('timeline', () => {
     expect(marks('iret')).toHaveLength(1);
     expect(marks('iret')[0]).toHaveAttribute('data-step', '7');
     await waitFor(() => expect(marks('assert')[0]).toHaveAttribute('data-category', 'assert-pass'));
-    expect(marks('instruction')[0]).toHaveAttribute('data-count', '5');
+    // Instruction ticks are drawn on the canvas: 5 pixel columns of them in lane 0.
+    await waitFor(() => expect(screen.getByTestId('timeline-canvas')).toHaveAttribute('data-ticks', '5'));
     expect(screen.getByTestId('timeline-legend')).toHaveTextContent('NMI');
   });
 
@@ -98,15 +99,16 @@ describe('timeline geometry and decimation', () => {
     return data;
   }
 
-  it('draws at most one tick per pixel column per lane for a run of 300k events', () => {
+  it('leaves 300 marks among 300k events to the canvas, and counts every event in view', () => {
     const data = bigTrace(300_000);
     const l = layoutFor(1200, 2);
     const scale = axisScale('step', data.totalSteps, 900_000, l, { k: 1, x: 0 });
     const drawn = visibleMarks(data, scale, 'step', 2, () => true);
-    const width = l.width - l.left - l.right;
-    expect(drawn.eventsInView).toBe(300_000);
-    for (const lane of drawn.ticks) expect(lane.length).toBeLessThanOrEqual(width + 2);
-    expect(drawn.marks.length).toBeLessThanOrEqual(2 * (width + 2));
+    const [d0, d1] = scale.domain();
+    expect(stepsInView(d0, d1, data.totalSteps)).toBe(300_000);
+    expect(drawn.marksInView).toBe(300);
+    // 300 marks in 1,072 px are fewer than SVG_MARKS: drawn one by one, at most one a pixel.
+    expect(drawn.dense).toBe(false);
     expect(drawn.marks.every((m) => m.kind === 'delivery' && m.category === 'extint')).toBe(true);
   });
 
@@ -119,8 +121,9 @@ describe('timeline geometry and decimation', () => {
     const x = l.left + (l.width - l.right - l.left) / 2 - k * base(150_000);
     const scale = axisScale('step', data.totalSteps, 0, l, { k, x });
     const drawn = visibleMarks(data, scale, 'step', 2, () => true);
-    expect(drawn.eventsInView).toBeLessThan(400);
-    expect(drawn.eventsInView).toBeGreaterThan(250);
+    const [d0, d1] = scale.domain();
+    expect(stepsInView(d0, d1, data.totalSteps)).toBeLessThan(400);
+    expect(stepsInView(d0, d1, data.totalSteps)).toBeGreaterThan(250);
     expect(drawn.marks.map((m) => m.step)).toEqual([150_000]);
   });
 
@@ -134,5 +137,90 @@ describe('timeline geometry and decimation', () => {
     expect(stepAtX('cycles', cycles, data, cycles(127), 100)).toBe(42);
     expect(stepAtX('step', steps, data, 5000, 100)).toBe(100);
     expect(stepAtX('step', steps, data, -50, 100)).toBe(0);
+  });
+});
+
+describe('axis labels', () => {
+  it('writes steps and cycles with separators, and cycles as time at the TSC rate', async () => {
+    const { formatTick, formatCyclesAsTime } = await import('../../src/app/timeline/timeline-scale');
+    expect(formatTick('step', 250000)).toBe('250,000');
+    expect(formatTick('cycles', 6847200)).toBe('6,847,200');
+    // 2 GHz: 200 cycles are 100 ns; labels 200 cycles apart need 1 decimal of µs.
+    expect(formatCyclesAsTime(6847200, 2e9, 200)).toBe('3.4236 ms');
+    expect(formatCyclesAsTime(100000, 2e9, 100000)).toBe('50 µs');
+    expect(formatCyclesAsTime(0, 2e9, 100000)).toBe('0 µs');
+    expect(formatCyclesAsTime(3e9, 2e9, 1e9)).toBe('1.5 s');
+    expect(formatCyclesAsTime(500, 1e9, 100)).toBe('500 ns');
+  });
+
+  it('keeps a label near either end inside the timeline', async () => {
+    const { axisLabelAnchor } = await import('../../src/app/timeline/TimelineAxis');
+    expect(axisLabelAnchor(600, 7, 112, 1280)).toBe('middle');
+    expect(axisLabelAnchor(1264, 7, 112, 1280)).toBe('end');
+    expect(axisLabelAnchor(112, 9, 112, 1280)).toBe('start');
+  });
+});
+
+describe('canvas hit-testing', () => {
+  it('a click on a drawn mark selects that event, at every width', async () => {
+    const { canvasHit } = await import('../../src/app/timeline/TimelineCanvas');
+    const { timelineRange } = await import('../../src/core/engine/timeline-range');
+    const { Trace } = await import('../../src/core/engine/trace');
+    // 10,000 steps: instructions, a delivery every 97 steps (lane 0).
+    const t = new Trace();
+    for (let i = 0; i < 10_000; i++) {
+      const deliver = i % 97 === 50;
+      t.append(
+        { kind: deliver ? EventKind.DELIVER : EventKind.INSTR, rip: 0, d0: 0x20, d1: 0, d2: 0 } as never,
+        0,
+        i,
+      );
+    }
+    for (const width of [400, 1280, 3000]) {
+      const l = layoutFor(width, 1);
+      for (const k of [1, 20, 400]) {
+        const base = axisScale('step', 10_000, 0, l, { k: 1, x: 0 });
+        const x = l.left + (width - l.right - l.left) / 2 - k * base(5_000);
+        const scale = axisScale('step', 10_000, 0, l, { k, x });
+        const [d0, d1] = scale.domain();
+        const range = timelineRange(t, {
+          axis: 'step',
+          t0: d0,
+          t1: d1,
+          pixels: width - l.left - l.right,
+          lanes: 1,
+        });
+        // The delivery nearest the middle of the view: step 97n + 51.
+        const step = 97 * Math.round((5_000 - 51) / 97) + 51;
+        const hit = canvasHit(range, scale, 0, scale(step), true);
+        if (k === 1) {
+          // Zoomed out, a pixel holds several events: the delivery drawn there.
+          expect(hit).not.toBeNull();
+          expect(Math.abs(hit! - step)).toBeLessThanOrEqual(Math.ceil(10_000 / (width - 128)) + 1);
+          expect(t.kind[hit! - 1]).toBe(EventKind.DELIVER);
+        } else expect(hit).toBe(step);
+        // Beside it (2 px off) it is still that mark, within the slop.
+        if (k === 400) expect(canvasHit(range, scale, 0, scale(step) + 2, true)).toBe(step);
+      }
+    }
+  });
+});
+
+describe('stable marks', () => {
+  it('an 8-px pan moves the mark elements, it does not recreate them (keys are event steps)', async () => {
+    const { store } = await renderApp();
+    await waitFor(() => expect(marks('delivery')).toHaveLength(1));
+    const all = () => [...screen.getByTestId('timeline-svg').querySelectorAll('[data-mark][data-step]')];
+    const before = all();
+    expect(before.length).toBeGreaterThan(2);
+    const { act } = await import('@testing-library/react');
+    act(() => store.getState().setTimelineZoom({ k: 1.5, x: -100 }));
+    const zoomed = all();
+    act(() => store.getState().setTimelineZoom({ k: 1.5, x: -108 }));
+    const panned = all();
+    // Every mark still in view is the same element as before the pan.
+    const kept = panned.filter((el) => zoomed.includes(el));
+    expect(panned.length).toBeGreaterThan(0);
+    expect(kept).toEqual(panned);
   });
 });

@@ -32,6 +32,9 @@ class FakeWorker extends EventTarget {
 function workerApi(id: number, log: { id: number; req: LoadRequest }[], hang: { view: boolean }): SimApi {
   return {
     listScenarios: async () => [],
+    timelineRange: async () => {
+      throw new Error('not used');
+    },
     search: async (query) => ({ ok: true, kind: 'goto', step: query.length, note: `w${id}` }),
     counter: async (query) => ({ ok: false, error: { message: `w${id}`, column: 1, length: query.length } }),
     causes: async (step) => ({ step, event: `w${id}`, recorded: false, inputs: [], routing: null }),

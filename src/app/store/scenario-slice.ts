@@ -76,6 +76,7 @@ export const createScenarioSlice: SliceCreator<ScenarioValues & ScenarioActions>
       view: null,
       prevView: null,
       step,
+      shownStep: step,
       timelineZoom: { k: 1, x: 0 },
       ...(opts.beside ? draftBeside(get()) : {}),
       ...editor,

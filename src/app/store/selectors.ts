@@ -11,6 +11,8 @@ export const selectTransitions = (s: LabState) => s.transitions;
 export const selectAllAssertions = (s: LabState) => s.allAssertions;
 
 export const selectStep = (s: LabState) => s.step;
+/** The step the counter and the playhead show (LabState.shownStep). */
+export const selectShownStep = (s: LabState) => s.shownStep;
 export const selectView = (s: LabState) => s.view;
 export const selectPrevView = (s: LabState) => s.prevView;
 export const selectTotalSteps = (s: LabState) => s.info?.totalSteps ?? 0;

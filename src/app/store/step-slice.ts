@@ -41,6 +41,7 @@ export async function pumpViews(deps: StoreDeps, get: Get, set: Set): Promise<vo
       const { info, view, step, prevView } = get();
       if (!info) return;
       if (view && view.step === step && !runtime.refreshView) {
+        if (get().shownStep !== step) set({ shownStep: step });
         if (view.step === 0 || prevView?.step === view.step - 1) return;
         await fetchComparisonBasis(deps, get, set, view.step);
         continue;
@@ -56,7 +57,7 @@ export async function pumpViews(deps: StoreDeps, get: Get, set: Set): Promise<vo
         return;
       }
       if (generation !== runtime.generation) continue;
-      set((s) => ({ prevView: s.view, view: next }));
+      set((s) => ({ prevView: s.view, view: next, shownStep: next.step }));
       if (next.step !== step && get().step === step) {
         // The worker clamped the step: adopt its answer rather than asking forever.
         set({ step: next.step });
@@ -67,43 +68,57 @@ export async function pumpViews(deps: StoreDeps, get: Get, set: Set): Promise<vo
   }
 }
 
-export const createStepSlice: SliceCreator<StepValues & StepActions> = (deps) => (set, get) => ({
-  step: 0,
-  view: null,
-  prevView: null,
-  seek(step, opts = {}) {
-    const target = clampStep(step, get);
-    // A jump is a new place in the browser's history, unless it goes nowhere.
-    const jump = opts.jump && target !== get().step ? { jumps: get().jumps + 1 } : {};
-    set({ step: target, ...jump });
-    void pumpViews(deps, get, set);
-  },
-  stepForward() {
-    get().seek(get().step + 1);
-  },
-  stepBack() {
-    get().seek(get().step - 1);
-  },
-  jumpToStart() {
-    get().seek(0, { jump: true });
-  },
-  jumpToEnd() {
-    get().seek(get().info?.totalSteps ?? 0, { jump: true });
-  },
-  seekKind(direction, kinds) {
-    // Queued, so that pressing n three times goes three deliveries on, each search starting
-    // where the previous one landed.
-    const run = async () => {
-      const generation = deps.runtime.generation;
-      let found: number | null;
-      try {
-        found = await deps.client.findStep(get().step, direction, kinds);
-      } catch {
-        return;
-      }
-      if (found !== null && generation === deps.runtime.generation) get().seek(found, { jump: true });
-    };
-    deps.runtime.kindSeek = deps.runtime.kindSeek.then(run);
-    return deps.runtime.kindSeek;
-  },
-});
+/** How long the counter and playhead wait for the view of a new step before showing it anyway. */
+export const SHOW_STEP_AFTER_MS = 40;
+
+export const createStepSlice: SliceCreator<StepValues & StepActions> = (deps) => (set, get) => {
+  let showTimer: ReturnType<typeof setTimeout> | null = null;
+  return {
+    step: 0,
+    view: null,
+    prevView: null,
+    shownStep: 0,
+    seek(step, opts = {}) {
+      const target = clampStep(step, get);
+      // A jump is a new place in the browser's history, unless it goes nowhere.
+      const jump = opts.jump && target !== get().step ? { jumps: get().jumps + 1 } : {};
+      set({ step: target, ...jump });
+      void pumpViews(deps, get, set);
+      // The view usually arrives within a frame and brings shownStep with it; if not, show
+      // the step without it.
+      if (showTimer) clearTimeout(showTimer);
+      showTimer = setTimeout(() => {
+        showTimer = null;
+        if (get().shownStep !== get().step) set({ shownStep: get().step });
+      }, SHOW_STEP_AFTER_MS);
+    },
+    stepForward() {
+      get().seek(get().step + 1);
+    },
+    stepBack() {
+      get().seek(get().step - 1);
+    },
+    jumpToStart() {
+      get().seek(0, { jump: true });
+    },
+    jumpToEnd() {
+      get().seek(get().info?.totalSteps ?? 0, { jump: true });
+    },
+    seekKind(direction, kinds) {
+      // Queued, so that pressing n three times goes three deliveries on, each search starting
+      // where the previous one landed.
+      const run = async () => {
+        const generation = deps.runtime.generation;
+        let found: number | null;
+        try {
+          found = await deps.client.findStep(get().step, direction, kinds);
+        } catch {
+          return;
+        }
+        if (found !== null && generation === deps.runtime.generation) get().seek(found, { jump: true });
+      };
+      deps.runtime.kindSeek = deps.runtime.kindSeek.then(run);
+      return deps.runtime.kindSeek;
+    },
+  };
+};

@@ -142,6 +142,12 @@ export interface StepValues {
   view: StepView | null;
   /** The view held before `view`, for highlighting what changed. */
   prevView: StepView | null;
+  /**
+   * The step the step counter and the playhead show: the step of the view when it arrives
+   * (so a step paints the counter, the playhead and the panels in one frame), or `step`
+   * when the view takes longer than SHOW_STEP_AFTER_MS (a long drag keeps moving).
+   */
+  shownStep: number;
 }
 export interface StepActions {
   /** Goes to a step; `jump`: a new place in the browser's history (a click, not a step or a drag). */

@@ -11,13 +11,15 @@ import {
   type MouseEvent,
   type RefObject,
 } from 'react';
-import { useLab, useLabStoreApi } from '../sim-client-context';
+import { useLab, useLabStoreApi, useSimClient } from '../sim-client-context';
+import type { SimClient } from '../../worker/protocol';
 import {
   selectAllAssertions,
   selectEventDetails,
   selectFoldTrapped,
   selectInfo,
   selectPlaying,
+  selectShownStep,
   selectStep,
   selectTimeAxis,
   selectTimeline,
@@ -32,7 +34,6 @@ import { type TimelineMarker, TimelineMarkers } from './TimelineMarkers';
 import { TimelineSearchMarks } from './TimelineSearchMarks';
 import {
   axisScale,
-  formatTick,
   laneTop,
   laneSubLabel,
   layoutFor,
@@ -44,7 +45,10 @@ import {
 import { TimelineToolbar } from './TimelineToolbar';
 import { usePlayheadDrag } from './use-playhead-drag';
 import { useTimelineZoom } from './use-timeline-zoom';
-import { visibleMarks } from './visible-marks';
+import { stepsInView, visibleMarks } from './visible-marks';
+import { canvasHit, TimelineCanvas } from './TimelineCanvas';
+import { AxisLabels } from './TimelineAxis';
+import { useTimelineRange, type RangeWant } from './use-timeline-range';
 
 const DEFAULT_WIDTH = 960;
 /** At most this many transitions and decisions in view have their details fetched. */
@@ -84,13 +88,17 @@ function useElementWidth(ref: RefObject<HTMLElement | null>): number {
 export interface TimelineProps {
   /** Extra marks at steps (the compare view's first divergence). */
   markers?: TimelineMarker[];
+  /** Where the visible range's aggregates come from (default: the lab's worker client). */
+  rangeSource?: Pick<SimClient, 'timelineRange'>;
 }
 
-export function Timeline({ markers }: TimelineProps = {}) {
+export function Timeline({ markers, rangeSource }: TimelineProps = {}) {
   const store = useLabStoreApi();
+  const client = useSimClient();
   const info = useLab(selectInfo);
   const data = useLab(selectTimeline);
-  const step = useLab(selectStep);
+  const wantedStep = useLab(selectStep);
+  const shownStep = useLab(selectShownStep);
   const zoomState = useLab(selectTimelineZoom);
   const axis = useLab(selectTimeAxis);
   const playing = useLab(selectPlaying);
@@ -107,7 +115,10 @@ export function Timeline({ markers }: TimelineProps = {}) {
 
   const width = useElementWidth(wrapRef);
   const lanes = info?.levels.length ?? 1;
-  const layout = useMemo(() => layoutFor(width, lanes, tall ? 54 : 40), [width, lanes, tall]);
+  const layout = useMemo(
+    () => layoutFor(width, lanes, tall ? 54 : 40, axis === 'cycles' ? 34 : 22),
+    [width, lanes, tall, axis],
+  );
   const height = layoutHeight(layout);
   const x0 = layout.left;
   const x1 = width - layout.right;
@@ -128,6 +139,17 @@ export function Timeline({ markers }: TimelineProps = {}) {
     [data, transitions, info],
   );
   const hidden = fold && nesting && nesting.folds.length > 0 ? nesting.folded : undefined;
+  // What the canvas draws: the worker's aggregates of the range on screen, from the whole trace.
+  const want = useMemo<RangeWant | null>(() => {
+    if (!info || !data) return null;
+    const [d0, d1] = scale.domain();
+    return { axis, d0, d1, pixels: Math.max(1, x1 - x0), lanes };
+  }, [info, data, scale, axis, x0, x1, lanes]);
+  const range = useTimelineRange(rangeSource ?? client, data, want);
+  const eventsInView = useMemo(() => {
+    const [d0, d1] = scale.domain();
+    return axis === 'step' ? stepsInView(d0, d1, total) : (range?.eventsInView ?? 0);
+  }, [scale, axis, total, range]);
   const drawn = useMemo(
     () => (data ? visibleMarks(data, scale, axis, lanes, (s) => passedByStep.get(s) ?? true, hidden) : null),
     [data, scale, axis, lanes, passedByStep, hidden],
@@ -137,8 +159,9 @@ export function Timeline({ markers }: TimelineProps = {}) {
     if (!data || !nesting || !drawn) return null;
     const column = axis === 'step' ? data.steps : data.times;
     const range = scale.range() as [number, number];
-    const marks = nestingMarks(nesting, data, (i) => scale(column[i]), range, fold);
-    return drawn.dense ? { links: [], folds: marks.folds } : marks;
+    // Dense: no links, so their positions are not even computed (every frame of a zoom).
+    const shown = drawn.dense ? { ...nesting, reflections: [] } : nesting;
+    return nestingMarks(shown, data, (i) => scale(column[i]), range, fold);
   }, [data, nesting, drawn, axis, scale, fold]);
 
   // The exits, entries and decisions in view get their details (reason, injected event,
@@ -163,6 +186,9 @@ export function Timeline({ markers }: TimelineProps = {}) {
     [store, axis, scale, data, total],
   );
   usePlayheadDrag(playheadRef, svgRef, seekX, setDragging, info !== null);
+  // The playhead moves with the view (one frame with the panels), or with the pointer while
+  // it is dragged.
+  const step = dragging ? wantedStep : shownStep;
 
   const playheadX = xOfStep(axis, scale, data, step);
 
@@ -178,23 +204,49 @@ export function Timeline({ markers }: TimelineProps = {}) {
   }, [playing, playheadX, x0, x1, zoomState, axis, total, endTime, layout, data, step, store]);
 
   const axisTicks = useMemo(() => {
-    const ticks = scale.ticks(Math.max(2, Math.floor((x1 - x0) / 90)));
+    // Cycles labels are longer (1,250,000 over 625 µs): fewer of them.
+    const ticks = scale.ticks(Math.max(2, Math.floor((x1 - x0) / (axis === 'step' ? 90 : 120))));
     return axis === 'step' ? ticks.filter((t) => Number.isInteger(t)) : ticks;
   }, [scale, axis, x0, x1]);
 
+  // A click goes to a place (a history entry); a drag only scrubs. On a mark or its label:
+  // that mark's event, exactly. On the canvas: the mark drawn nearest (a few pixels' slop),
+  // else the instruction drawn there. Elsewhere: the step under the pointer.
   const onClick = (event: MouseEvent<SVGSVGElement>) => {
     const rect = event.currentTarget.getBoundingClientRect();
     const x = event.clientX - rect.left;
+    const y = event.clientY - rect.top;
     if (x < x0 - 4 || !info) return;
-    seekX(x, true); // a click goes to a place (a history entry); a drag only scrubs
+    const own = (event.target as Element).closest?.('[data-step]');
+    const markStep = own?.closest('[data-mark]') ? Number(own.getAttribute('data-step')) : NaN;
+    if (Number.isFinite(markStep) && markStep > 0) {
+      store.getState().seek(markStep, { jump: true });
+      return;
+    }
+    const lane = Math.floor((y - layout.top) / layout.laneHeight);
+    if (range && lane >= 0 && lane < lanes) {
+      const hit = canvasHit(range, scale, lane, x, drawn?.dense ?? false);
+      if (hit !== null) {
+        store.getState().seek(hit, { jump: true });
+        return;
+      }
+    }
+    seekX(x, true);
   };
 
   const half = layout.laneHeight / 2;
   const axisY = laneTop(layout, lanes);
   return (
     <section className="timeline" aria-label="Timeline">
-      <TimelineToolbar eventsInView={drawn?.eventsInView ?? 0} foldable={nesting?.folds.length ?? 0} />
+      <TimelineToolbar eventsInView={eventsInView} foldable={nesting?.folds.length ?? 0} />
       <div className="timeline-canvas" ref={wrapRef}>
+        <TimelineCanvas
+          range={range}
+          scale={scale}
+          layout={layout}
+          height={height}
+          marks={drawn?.dense ?? false}
+        />
         <svg
           ref={svgRef}
           width={width}
@@ -251,17 +303,19 @@ export function Timeline({ markers }: TimelineProps = {}) {
             details={details}
             data={data}
             nest={nest}
+            right={x1}
+            arch={info?.arch}
           />
           <g className="axis" transform={`translate(0, ${axisY})`}>
             <line x1={x0} x2={x1} y1={0} y2={0} className="axis-line" />
-            {axisTicks.map((t) => (
-              <g key={t} transform={`translate(${scale(t)}, 0)`}>
-                <line y1={0} y2={4} className="axis-tick" />
-                <text y={15} textAnchor="middle" className="axis-label">
-                  {formatTick(axis, t)}
-                </text>
-              </g>
-            ))}
+            <AxisLabels
+              ticks={axisTicks}
+              scale={scale}
+              axis={axis}
+              left={x0}
+              width={width}
+              tscHz={info?.tscHz}
+            />
             <text x={x0 - 8} y={15} textAnchor="end" className="axis-unit">
               {axis === 'step' ? 'step' : 'cycles'}
             </text>

@@ -16,8 +16,8 @@ export interface TimelineLayout {
   lanes: number;
 }
 
-export function layoutFor(width: number, lanes: number, laneHeight = 40): TimelineLayout {
-  return { width, left: 112, right: 16, laneHeight, top: 4, axisHeight: 22, lanes: Math.max(1, lanes) };
+export function layoutFor(width: number, lanes: number, laneHeight = 40, axisHeight = 22): TimelineLayout {
+  return { width, left: 112, right: 16, laneHeight, top: 4, axisHeight, lanes: Math.max(1, lanes) };
 }
 
 export function layoutHeight(l: TimelineLayout): number {
@@ -109,14 +109,32 @@ export function stepAtX(
   return Math.max(0, Math.min(totalSteps, step));
 }
 
-/** Axis labels: steps as integers, cycles shortened (12.5k, 3.2M). */
-export function formatTick(axis: TimeAxis, value: number): string {
-  if (axis === 'step') return String(Math.round(value));
-  const abs = Math.abs(value);
-  if (abs >= 1e9) return `${+(value / 1e9).toFixed(2)}G`;
-  if (abs >= 1e6) return `${+(value / 1e6).toFixed(2)}M`;
-  if (abs >= 1e4) return `${+(value / 1e3).toFixed(1)}k`;
-  return String(Math.round(value));
+/** Axis labels: whole steps or cycles, with thousands separators (1,250,000). */
+export function formatTick(_axis: TimeAxis, value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+/**
+ * A number of cycles as time at `tscHz`, in the unit of its size (0 s, 250 ns, 1.5 µs,
+ * 3.4235 ms, 1.6 s), with as many decimals as it takes to tell apart labels `stepCycles` apart.
+ */
+export function formatCyclesAsTime(cycles: number, tscHz: number, stepCycles = 0): string {
+  const s = cycles / tscHz;
+  // Zero in the unit of its neighbours (0 µs), not 0.00000 s.
+  const abs = Math.abs(s) || stepCycles / tscHz;
+  const [scale, unit] =
+    abs === 0
+      ? [1, 's']
+      : abs < 1e-6
+        ? [1e9, 'ns']
+        : abs < 1e-3
+          ? [1e6, 'µs']
+          : abs < 1
+            ? [1e3, 'ms']
+            : [1, 's'];
+  const step = (stepCycles / tscHz) * scale;
+  const decimals = step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 2;
+  return `${(s * scale).toFixed(decimals)} ${unit}`;
 }
 
 /** The props of a layer drawn along the timeline's axis (bookmark flags, search ticks). */

@@ -55,13 +55,19 @@ function clip(text: string, max = 220): string {
 }
 
 /** The tooltip of an exit, entry or decision mark. */
-export function transitionTitle(m: Mark, detail: EventDetail | undefined): string {
+export function transitionTitle(
+  m: Mark,
+  detail: EventDetail | undefined,
+  arch: 'vmx' | 'svm' = 'vmx',
+): string {
   const head = `step ${m.step}: `;
   const route = m.target >= 0 ? ` L${m.lane} → L${m.target}` : ` at L${m.lane}`;
   if (m.kind === 'exit') {
     if (!detail) return `${head}VM exit${route}`;
     const { reason = 0, intrInfo = 0, vectoringInfo = 0 } = detail.data;
-    const parts = [`${head}VM exit${route}, reason ${exitReasonLabel(reason)}`];
+    const parts = [
+      `${head}${arch === 'svm' ? '#VMEXIT' : 'VM exit'}${route}, ${arch === 'svm' ? 'exit code' : 'reason'} ${exitReasonLabel(reason, arch)}`,
+    ];
     if (intrInfo & VALID) parts.push(`exit interruption info: ${eventText(intrInfo)}`);
     if (vectoringInfo & VALID)
       parts.push(`IDT-vectoring info: ${eventText(vectoringInfo)} (was being delivered)`);

@@ -1,6 +1,9 @@
-// What the timeline draws: only the events inside the visible range, and at most one mark
-// per lane, kind and pixel column. Instruction ticks are the bulk of a trace; decimated this
-// way a run of hundreds of thousands of events draws at most a few thousand elements.
+// The marks the timeline draws as SVG: only when few enough of them are in view to read and
+// click one by one (at most SVG_MARKS, none closer than DENSE_PX on average). Beyond that the
+// canvas (TimelineCanvas) draws them, with instruction and idle ticks always, from the
+// worker's per-pixel aggregates of the visible range. Only the events that are marks are
+// visited (a sorted index of them per axis), never the instructions in between, so the cost
+// follows the marks in view, not the events.
 import type { ScaleLinear } from 'd3-scale';
 import { EventKind, type TimelineData } from '../../core/engine/view';
 import { markCategory, type MarkCategory } from '../theme';
@@ -21,23 +24,22 @@ export interface Mark {
 }
 
 export interface VisibleMarks {
-  /** Per lane: x of instruction ticks, one per pixel column at most. */
-  ticks: number[][];
-  /** Per lane: x of idle (halted) ticks. */
-  idle: number[][];
+  /** The marks to draw as SVG (empty when `dense`). */
   marks: Mark[];
-  /** Events in the visible range before decimation (for the status line). */
-  eventsInView: number;
+  /** Marks (events other than instructions and idle steps) in the visible range. */
+  marksInView: number;
   /**
-   * VM exits, entries and decisions closer than DENSE_PX apart on average: drawn as thin
-   * strokes (one per DENSE_PX column), not arrows; zooming in brings the arrows back.
+   * Too many marks to draw one by one (more than SVG_MARKS, or VM exits, entries and
+   * decisions closer than DENSE_PX apart on average): the canvas draws them as density bars;
+   * zooming in brings the SVG marks, arrows and labels back.
    */
   dense: boolean;
 }
 
-/** Below this average spacing (px) the transitions in view are drawn compactly. */
+/** Below this average spacing (px) the transitions in view are drawn by the canvas. */
 export const DENSE_PX = 6;
-const TRANSITION_KINDS: ReadonlySet<MarkKind> = new Set(['exit', 'entry', 'decision']);
+/** At most this many marks in view are drawn as SVG elements. */
+export const SVG_MARKS = 400;
 
 const MARK_KINDS: Partial<Record<number, MarkKind>> = {
   [EventKind.DELIVER]: 'delivery',
@@ -102,6 +104,34 @@ function transitionsIn(data: TimelineData, from: number, to: number, hidden?: Ui
 }
 const prefixCache = new WeakMap<object, Int32Array>();
 
+/** The indices of the events that are marks (not instructions, wake-ups or idle steps). */
+const markIndexCache = new WeakMap<TimelineData, Int32Array>();
+function markIndices(data: TimelineData): Int32Array {
+  let out = markIndexCache.get(data);
+  if (out) return out;
+  const idx: number[] = [];
+  for (let i = 0; i < data.kinds.length; i++) {
+    const k = data.kinds[i];
+    if (k !== EventKind.INSTR && k !== EventKind.WAKE && k !== EventKind.IDLE) idx.push(i);
+  }
+  out = Int32Array.from(idx);
+  markIndexCache.set(data, out);
+  return out;
+}
+
+/** Index into `idx` of the first mark whose column value is >= value (or > when `after`). */
+function searchMarks(idx: Int32Array, column: number[], value: number, after: boolean): number {
+  let lo = 0;
+  let hi = idx.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = column[idx[mid]];
+    if (after ? v <= value : v < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export function visibleMarks(
   data: TimelineData,
   scale: ScaleLinear<number, number>,
@@ -115,48 +145,40 @@ export function visibleMarks(
   const column = axis === 'step' ? data.steps : data.times;
   const [d0, d1] = scale.domain();
   const [r0, r1] = scale.range();
+  const idx = markIndices(data);
+  const lo = searchMarks(idx, column, d0, false);
+  const hi = searchMarks(idx, column, d1, true);
+  const marksInView = Math.max(0, hi - lo);
   const from = firstAtOrAfter(column, d0);
   const to = lastAtOrBefore(column, d1);
-  const ticks: number[][] = Array.from({ length: lanes }, () => []);
-  const idle: number[][] = Array.from({ length: lanes }, () => []);
-  const lastTick = new Array<number>(lanes).fill(-Infinity);
-  const lastIdle = new Array<number>(lanes).fill(-Infinity);
+  const dense =
+    marksInView > SVG_MARKS || transitionsIn(data, from, to, hidden) * DENSE_PX > Math.abs(r1 - r0);
+  if (dense) return { marks: [], marksInView, dense };
+
   const taken = new Set<string>();
   const marks: Mark[] = [];
   const targets = transitionTargets(data);
-  const dense = transitionsIn(data, from, to, hidden) * DENSE_PX > Math.abs(r1 - r0);
-
-  for (let i = from; i <= to; i++) {
+  for (let j = lo; j < hi; j++) {
+    const i = idx[j];
     const lane = data.levels[i];
     if (lane < 0 || lane >= lanes || hidden?.[i]) continue;
     const x = scale(column[i]);
     if (x < r0 - 1 || x > r1 + 1) continue;
-    const px = Math.round(x);
     const kind = data.kinds[i];
-    if (kind === EventKind.INSTR || kind === EventKind.WAKE) {
-      // The column is sorted, so comparing with the last drawn pixel is enough.
-      if (px !== lastTick[lane]) {
-        ticks[lane].push(px);
-        lastTick[lane] = px;
-      }
-      continue;
-    }
-    if (kind === EventKind.IDLE) {
-      if (px !== lastIdle[lane]) {
-        idle[lane].push(px);
-        lastIdle[lane] = px;
-      }
-      continue;
-    }
     const markKind = MARK_KINDS[kind];
     if (!markKind) continue;
     const step = data.steps[i];
     const category = markCategory(kind, data.types[i], kind === EventKind.ASSERT ? assertPassed(step) : true);
-    const bucket = dense && TRANSITION_KINDS.has(markKind) ? Math.round(px / DENSE_PX) : px;
-    const key = `${lane}:${markKind}:${category}:${bucket}`;
+    // One mark per lane, kind and pixel column: the first event there.
+    const key = `${lane}:${markKind}:${category}:${Math.round(x)}`;
     if (taken.has(key)) continue;
     taken.add(key);
     marks.push({ kind: markKind, category, lane, x, step, vector: data.vectors[i], target: targets[i] });
   }
-  return { ticks, idle, marks, eventsInView: Math.max(0, to - from + 1), dense };
+  return { marks, marksInView, dense };
+}
+
+/** Events in [d0, d1] on the step axis: every step is an event (steps 1..totalSteps). */
+export function stepsInView(d0: number, d1: number, totalSteps: number): number {
+  return Math.max(0, Math.min(totalSteps, Math.floor(d1)) - Math.max(1, Math.ceil(d0)) + 1);
 }

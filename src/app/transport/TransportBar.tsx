@@ -9,7 +9,7 @@ import { useLab, useLabStoreApi } from '../sim-client-context';
 import {
   selectPlaying,
   selectSpeed,
-  selectStep,
+  selectShownStep,
   selectTimeline,
   selectTotalSteps,
   selectView,
@@ -84,7 +84,7 @@ function KindStepper({
 
 export function TransportBar() {
   const store = useLabStoreApi();
-  const step = useLab(selectStep);
+  const step = useLab(selectShownStep);
   const total = useLab(selectTotalSteps);
   const playing = useLab(selectPlaying);
   const speed = useLab(selectSpeed);

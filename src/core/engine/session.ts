@@ -132,6 +132,7 @@ export class LabSession {
       params,
       totalSteps: this.totalSteps,
       endTime: this.sim.endTime,
+      tscHz: sc.features.tscHz,
       endReason: this.sim.endReason,
       assertions: {
         passed,

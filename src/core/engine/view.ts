@@ -404,6 +404,8 @@ export interface ScenarioInfo {
   params: ParamInfo[];
   totalSteps: number;
   endTime: number;
+  /** The scenario's TSC rate (features.tscHz), to show cycles as time. */
+  tscHz?: number;
   endReason: EndReason;
   assertions: { passed: number; failed: number; skipped: number; notReached: UnreachedAssertionView[] };
   /** limits.expectEnd, when the scenario sets it. */
