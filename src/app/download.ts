@@ -1,19 +1,7 @@
-// Saving text as a file from the page: a Blob behind an object URL, clicked through a
-// temporary <a download>.
-export function downloadText(fileName: string, text: string, type = 'application/json'): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = fileName;
-  a.style.display = 'none';
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  // Let the browser start the download before the URL goes away.
-  setTimeout(() => URL.revokeObjectURL(url), 0);
-}
+// Saving a file from the page: a URL (an object URL of a Blob, or a data: URL) clicked through
+// a temporary <a download>.
 
-/** Saving a data: or blob: URL (a picture) as a file. */
+/** Saving a data: or blob: URL (a picture, a Blob) as a file. */
 export function downloadUrl(fileName: string, url: string): void {
   const a = document.createElement('a');
   a.href = url;
@@ -22,4 +10,12 @@ export function downloadUrl(fileName: string, url: string): void {
   document.body.appendChild(a);
   a.click();
   a.remove();
+}
+
+/** Saving text as a file. */
+export function downloadText(fileName: string, text: string, type = 'application/json'): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  downloadUrl(fileName, url);
+  // Let the browser start the download before the URL goes away.
+  setTimeout(() => URL.revokeObjectURL(url), 0);
 }

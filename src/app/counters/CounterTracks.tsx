@@ -4,7 +4,8 @@
 // axis (the store's zoom and axis, the timeline's layout), with the playhead and the value at
 // the step shown. A click on a track goes to that step. Tracks are refetched when the run
 // changes (another scenario, other parameters).
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent, type RefObject } from 'react';
+import { useElementWidth } from '../use-element-width';
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { CounterSeries } from '../../core/engine/counter-series';
 import type { ScenarioInfo } from '../../core/engine/view';
 import { useLab, useLabStoreApi, useSimClient } from '../sim-client-context';
@@ -25,25 +26,6 @@ interface Track {
   series: CounterSeries | null;
   /** The run the series is of (a series of another run is not drawn). */
   run: ScenarioInfo | null;
-}
-
-function useWidth(ref: RefObject<HTMLElement | null>): number {
-  const [width, setWidth] = useState(800);
-  useLayoutEffect(() => {
-    const w = ref.current?.getBoundingClientRect().width ?? 0;
-    if (w > 0) setWidth(Math.floor(w));
-  }, [ref]);
-  useEffect(() => {
-    const el = ref.current;
-    if (!el || typeof ResizeObserver === 'undefined') return;
-    const observer = new ResizeObserver((entries) => {
-      const w = Math.floor(entries[0]?.contentRect.width ?? 0);
-      if (w > 0) setWidth(w);
-    });
-    observer.observe(el);
-    return () => observer.disconnect();
-  }, [ref]);
-  return width;
 }
 
 function AddTrack({ onAdd }: { onAdd: (query: string) => Promise<string | null> }) {
@@ -110,7 +92,7 @@ export function CounterTracks() {
   const step = useLab(selectStep);
   const [tracks, setTracks] = useState<Track[]>([]);
   const wrapRef = useRef<HTMLDivElement>(null);
-  const width = useWidth(wrapRef);
+  const width = useElementWidth(wrapRef, 800);
   const tracksRef = useRef(tracks);
   useEffect(() => {
     tracksRef.current = tracks;

@@ -3,7 +3,8 @@
 // panels, a column of VMCS panels); with less, the levels as tabs beside the VMCS column;
 // with less still, tabs, one per level and one for the VMCS. Each tab is marked when its
 // level runs and when something in it changed in this step.
-import { useEffect, useLayoutEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
+import { useElementWidth } from '../use-element-width';
+import { useRef, type ReactNode } from 'react';
 import type { StepView } from '../../core/engine/view';
 import { kvmChanges } from '../kvm/KvmPanel';
 import { levelChanges } from '../level/level-diff';
@@ -18,24 +19,6 @@ import { usesVmx, VmxPane } from '../vmx/VmxPane';
 export const COLUMNS_MIN_WIDTH = 980;
 /** Below this width the VMCS column becomes a tab too (1024×768). */
 export const SPLIT_MIN_WIDTH = 700;
-
-function useWidth(ref: RefObject<HTMLElement | null>): number {
-  const [width, setWidth] = useState(0);
-  useLayoutEffect(() => {
-    const w = ref.current?.getBoundingClientRect().width ?? 0;
-    if (w > 0) setWidth(Math.floor(w));
-  }, [ref]);
-  useEffect(() => {
-    const el = ref.current;
-    if (!el || typeof ResizeObserver === 'undefined') return;
-    const observer = new ResizeObserver((entries) =>
-      setWidth(Math.floor(entries[0]?.contentRect.width ?? 0)),
-    );
-    observer.observe(el);
-    return () => observer.disconnect();
-  }, [ref]);
-  return width;
-}
 
 /** Changes that say "look here" (time passing alone does not). */
 const QUIET = new Set(['tsc', 'work']);
@@ -145,7 +128,7 @@ export function MachineState() {
   const chosen = useLab(selectStateTab);
   const info = useLab(selectInfo);
   const box = useRef<HTMLElement>(null);
-  const width = useWidth(box);
+  const width = useElementWidth(box, 0);
 
   let body;
   let layout = 'single';

@@ -1,16 +1,8 @@
 // The timeline: a lane per level, x = step (or cycles), marks for every kind of event (VM
 // exits and entries as arrows between lanes), and a playhead. d3-zoom and d3-drag own the
 // gestures; React draws every element from the store.
-import {
-  useCallback,
-  useEffect,
-  useId,
-  useMemo,
-  useRef,
-  useState,
-  type MouseEvent,
-  type RefObject,
-} from 'react';
+import { useElementWidth } from '../use-element-width';
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type MouseEvent } from 'react';
 import { useLab, useLabStoreApi, useSimClient } from '../sim-client-context';
 import type { SimClient } from '../../worker/protocol';
 import {
@@ -70,21 +62,6 @@ function useTallWindow(): boolean {
   return tall;
 }
 
-function useElementWidth(ref: RefObject<HTMLElement | null>): number {
-  const [width, setWidth] = useState(DEFAULT_WIDTH);
-  useEffect(() => {
-    const el = ref.current;
-    if (!el || typeof ResizeObserver === 'undefined') return;
-    const observer = new ResizeObserver((entries) => {
-      const w = Math.floor(entries[0]?.contentRect.width ?? 0);
-      if (w > 0) setWidth(w);
-    });
-    observer.observe(el);
-    return () => observer.disconnect();
-  }, [ref]);
-  return width;
-}
-
 export interface TimelineProps {
   /** Extra marks at steps (the compare view's first divergence). */
   markers?: TimelineMarker[];
@@ -113,7 +90,7 @@ export function Timeline({ markers, rangeSource }: TimelineProps = {}) {
   const playheadRef = useRef<SVGGElement>(null);
   const clipId = useId();
 
-  const width = useElementWidth(wrapRef);
+  const width = useElementWidth(wrapRef, DEFAULT_WIDTH);
   const lanes = info?.levels.length ?? 1;
   const layout = useMemo(
     () => layoutFor(width, lanes, tall ? 54 : 40, axis === 'cycles' ? 34 : 22),

@@ -34,21 +34,28 @@ export interface SvmPort {
 
 /** The hypervisor at L0: the processor itself, its memory the hypervisor's own. */
 export class SvmHardwarePort implements SvmPort {
-  constructor(private readonly h: Hart) {}
+  constructor(
+    private readonly h: Hart,
+    /** The hypervisor's lane, whose memory holds its VMCBs; by default the running lane's. */
+    private readonly lane?: number,
+  ) {}
+  private mem() {
+    return (this.lane === undefined ? undefined : this.h.lanes[this.lane]?.mem) ?? this.h.mem;
+  }
   read(vmcb: number, offset: number, size: 1 | 2 | 4 | 8): number {
-    const m = this.h.mem;
+    const m = this.mem();
     if (size === 8) return rd64(m, vmcb + offset);
     const v = rd32(m, vmcb + offset);
     return size === 4 ? v : size === 2 ? v & 0xffff : v & 0xff;
   }
   write(vmcb: number, offset: number, size: 1 | 2 | 4 | 8, value: number): void {
-    const m = this.h.mem;
+    const m = this.mem();
     if (size === 8) wr64(m, vmcb + offset, value);
     else if (size === 4) wr32(m, vmcb + offset, value);
     else write(m, vmcb + offset, size, value >>> 0, 0);
   }
   fill(addr: number, len: number, byte: number): void {
-    const b = this.h.mem.bytes;
+    const b = this.mem().bytes;
     // A map reaching past the end of memory: the processor reads the missing part as
     // intercepted (svm/intercepts.ts), as all ones would.
     b.fill(byte, Math.min(addr, b.length), Math.min(addr + len, b.length));

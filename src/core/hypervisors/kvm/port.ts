@@ -5,7 +5,8 @@
 // KVM's own instruction stubs, so a sensitive one (VMREAD/VMWRITE without shadowing,
 // VMLAUNCH/VMRESUME, WRMSR to the x2APIC, HLT) causes a real VM exit to the level below,
 // which emulates it (port-guest.ts).
-import { acknowledge, deliverableVector, eoi, requestInterrupt } from '../../cpu/apic';
+import { eoi, requestInterrupt } from '../../cpu/apic';
+import { takeHostInterrupt } from '../host-interrupt';
 import type { Hart } from '../../cpu/hart';
 import type { VmxCaps } from '../../vmx/capabilities';
 import { writeRevision } from '../../vmx/capabilities';
@@ -105,18 +106,6 @@ export class HardwarePort implements KvmPort {
   }
   cli(): void {}
   hostInterrupt(): number {
-    const cpu = this.h.cpu;
-    // On AMD, GIF = 0 (from #VMEXIT until KVM's STGI) holds interrupts and NMIs pending.
-    if (!this.h.svm.gif) return -1;
-    if (cpu.nmiPending && !cpu.nmiBlocked) {
-      cpu.nmiPending = false;
-      return 2;
-    }
-    const v = deliverableVector(this.h.apic);
-    if (v < 0) return -1;
-    // The host kernel takes it through its IDT (IRR → ISR), runs the handler, and EOIs.
-    acknowledge(this.h.apic, v);
-    eoi(this.h.apic);
-    return v;
+    return takeHostInterrupt(this.h);
   }
 }

@@ -2,13 +2,14 @@
 // CLGI and STI before it, as svm_asm_do_resume does), STGI after the #VMEXIT, VMCB fields read
 // and written in that memory (svm/vmcb.ts offsets, svm/vmcb-memory.ts accessors), the TSC, the
 // physical APIC for the host's own interrupts and the IPIs it sends. The model sees only what
-// real Xen sees. (A generic SVM port for KVM is hypervisors/svm-port.ts; the two may be folded.)
-import { acknowledge, deliverableVector, eoi, requestInterrupt } from '../../cpu/apic';
+// real Xen sees. The VMCB accesses and GIF are the generic SVM port's (hypervisors/svm-port.ts,
+// which KVM's svm.c uses too); what is Xen's own here is its memory layout and its resume path.
+import { requestInterrupt } from '../../cpu/apic';
+import { takeHostInterrupt } from '../host-interrupt';
+import { SvmHardwarePort } from '../svm-port';
 import type { Hart } from '../../cpu/hart';
-import type { Memory } from '../../cpu/memory';
-import { RFLAGS, regNumber, setRegNumber } from '../../cpu/state';
+import { regNumber, setRegNumber } from '../../cpu/state';
 import { EFER } from '../../svm/bits';
-import { rd32, rd64, wr32, wr64 } from '../../svm/vmcb-memory';
 import { type VmrunResult, vmrun } from '../../svm/vmrun';
 
 /** Xen's host memory layout in the model: the VMCB, the host save area, the permission maps. */
@@ -25,35 +26,34 @@ export const XEN_HOST = {
 const VMRUN_LEN = 3;
 
 export class XenSvmPort {
+  private readonly svm: SvmHardwarePort;
   constructor(
     private readonly h: Hart,
     /** The lane Xen runs in (0). */
     readonly lane: number,
-  ) {}
-
-  /** Xen's memory, where the VMCB and the maps are. */
-  private mem(): Memory {
-    return this.h.lanes[this.lane]?.mem ?? this.h.mem;
+  ) {
+    this.svm = new SvmHardwarePort(h, lane);
   }
 
+  /** Xen's memory, where the VMCB and the maps are. */
   bytes(): Uint8Array {
-    return this.mem().bytes;
+    return (this.h.lanes[this.lane]?.mem ?? this.h.mem).bytes;
   }
 
   read32(vmcbOffset: number): number {
-    return rd32(this.mem(), XEN_HOST.VMCB + vmcbOffset);
+    return this.svm.read(XEN_HOST.VMCB, vmcbOffset, 4);
   }
 
   read64(vmcbOffset: number): number {
-    return rd64(this.mem(), XEN_HOST.VMCB + vmcbOffset);
+    return this.svm.read(XEN_HOST.VMCB, vmcbOffset, 8);
   }
 
   write32(vmcbOffset: number, v: number): void {
-    wr32(this.mem(), XEN_HOST.VMCB + vmcbOffset, v);
+    this.svm.write(XEN_HOST.VMCB, vmcbOffset, 4, v);
   }
 
   write64(vmcbOffset: number, v: number): void {
-    wr64(this.mem(), XEN_HOST.VMCB + vmcbOffset, v);
+    this.svm.write(XEN_HOST.VMCB, vmcbOffset, 8, v);
   }
 
   /** svm_cpu_up: EFER.SVME = 1 and VM_HSAVE_PA = the host save area. */
@@ -78,15 +78,14 @@ export class XenSvmPort {
    * hardware's (a VMRUN entry, or VMEXIT_INVALID).
    */
   vmrun(): VmrunResult {
-    const h = this.h;
-    h.svm.gif = false;
-    h.cpu.rflags |= RFLAGS.IF;
-    return vmrun(h, XEN_HOST.VMCB, XEN_HOST.VMRUN + VMRUN_LEN, XEN_HOST.VMRUN);
+    this.svm.clgi();
+    this.svm.setHostIf(true);
+    return vmrun(this.h, XEN_HOST.VMCB, XEN_HOST.VMRUN + VMRUN_LEN, XEN_HOST.VMRUN);
   }
 
   /** STGI right after the #VMEXIT (entry.S): host interrupts can be taken again. */
   stgi(): void {
-    this.h.svm.gif = true;
+    this.svm.stgi();
   }
 
   /**
@@ -94,16 +93,7 @@ export class XenSvmPort {
    * NMI), acknowledged and EOI'd by Xen's handler, or -1.
    */
   hostInterrupt(): number {
-    const cpu = this.h.cpu;
-    if (cpu.nmiPending && !cpu.nmiBlocked) {
-      cpu.nmiPending = false;
-      return 2;
-    }
-    const v = deliverableVector(this.h.apic);
-    if (v < 0) return -1;
-    acknowledge(this.h.apic, v);
-    eoi(this.h.apic);
-    return v;
+    return takeHostInterrupt(this.h);
   }
 
   /** An IPI to this physical CPU (vcpu_kick's EVENT_CHECK_VECTOR). */
