@@ -4,6 +4,7 @@
 // by bit with the APM's meaning on hover (int_ctl is open from the start). Fields and bits that
 // changed in this step are highlighted as in the VMCS panel; int_ctl of the running VMCB is the
 // processor's copy, tagged so.
+import { FieldPanelTools } from '../vmx/FieldPanelTools';
 import { memo } from 'react';
 import type { VmcbView } from '../../core/engine/view';
 import { hexShort } from '../format';
@@ -127,24 +128,7 @@ export const VmcbPanel = memo(function VmcbPanel({ vmcb }: { vmcb: VmcbView }) {
             )
           )}
         </h2>
-        {changedCount > 0 && (
-          <span className="vmcs-changed-count" data-testid="vmcb-changed-count">
-            {changedCount} changed
-          </span>
-        )}
-        <button
-          type="button"
-          className="btn btn-small vmcs-show-all"
-          data-testid="vmcb-show-all"
-          aria-pressed={showAll}
-          onClick={() => store.getState().setVmcsShowAll(!showAll)}
-          title={showAll ? 'Show the important fields and those that changed' : 'Show every field'}
-        >
-          {showAll ? 'important only' : `all ${vmcb.fields.length} fields`}
-        </button>
-        <p className="vmcs-meta" data-testid="vmcb-meta">
-          {where}
-        </p>
+        <FieldPanelTools prefix="vmcb" changedCount={changedCount} total={vmcb.fields.length} meta={where} />
       </header>
       {groups.map(
         (g) =>

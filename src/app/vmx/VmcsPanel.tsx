@@ -3,6 +3,7 @@
 // core's layouts. Fields and bits that changed in this step are highlighted; tooltips name
 // the SDM section that defines each field and bit. The title says whose VMCS it is, for whom,
 // and who holds it; a merged vmcs02 tags each field with where it came from.
+import { FieldPanelTools } from './FieldPanelTools';
 import { memo } from 'react';
 import { rangeMask } from '../../core/vmx/layout';
 import { bitRead, decidingReads } from '../causes/deciding';
@@ -235,24 +236,12 @@ export const VmcsPanel = memo(function VmcsPanel({
             </span>
           )}
         </h2>
-        {changedCount > 0 && (
-          <span className="vmcs-changed-count" data-testid="vmcs-changed-count">
-            {changedCount} changed
-          </span>
-        )}
-        <button
-          type="button"
-          className="btn btn-small vmcs-show-all"
-          data-testid="vmcs-show-all"
-          aria-pressed={showAll}
-          onClick={() => store.getState().setVmcsShowAll(!showAll)}
-          title={showAll ? 'Show the important fields and those that changed' : 'Show every field'}
-        >
-          {showAll ? 'important only' : `all ${vmcs.fields.length} fields`}
-        </button>
-        <p className="vmcs-meta" data-testid="vmcs-meta">
-          {vmcsMeta(vmcs)}
-        </p>
+        <FieldPanelTools
+          prefix="vmcs"
+          changedCount={changedCount}
+          total={vmcs.fields.length}
+          meta={vmcsMeta(vmcs)}
+        />
       </header>
       {provenance && <OriginLegend vmcs={vmcs} />}
       {(deciding.size > 0 || changedCount > 0) && (
