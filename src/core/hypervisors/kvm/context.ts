@@ -1,7 +1,7 @@
 // What the KVM model's functions share: the context of one step and the decision record.
+import { type HypervisorStepResult, recordDecision } from '../decision';
 import type { Program } from '../../asm/ir';
 import type { Hart } from '../../cpu/hart';
-import { EventKind } from '../../engine/view';
 import type { KvmState } from './state';
 import type { KvmPort } from './port';
 import type { KvmX86Ops } from './x86-ops';
@@ -108,13 +108,9 @@ export interface KvmContext {
 }
 
 /** One step's outcome: a decision was recorded, or the vCPU waits for an event. */
-export type KvmStepResult = 'recorded' | 'wait' | 'stopped';
+export type KvmStepResult = HypervisorStepResult;
 
+/** Record a decision of the KVM function `fn` (an Fn index). */
 export function decide(h: Hart, fn: number, d1 = 0, d2 = 0): KvmStepResult {
-  h.out.kind = EventKind.DECISION;
-  h.out.rip = h.cpu.rip;
-  h.out.d0 = fn;
-  h.out.d1 = d1 >>> 0;
-  h.out.d2 = d2 >>> 0;
-  return 'recorded';
+  return recordDecision(h, fn, d1, d2);
 }

@@ -1,7 +1,7 @@
 // What the Xen model's functions share: the context of one step and the decision record.
+import { type HypervisorStepResult, recordDecision } from '../decision';
 import type { Program } from '../../asm/ir';
 import type { Hart } from '../../cpu/hart';
-import { EventKind } from '../../engine/view';
 import { XEN_FN_BASE } from './functions';
 import type { XenSvmPort } from './port';
 import type { XenState } from './state';
@@ -26,14 +26,9 @@ export interface XenContext {
 }
 
 /** One step's outcome: a decision was recorded, the vCPU waits for an event, or it is gone. */
-export type XenStepResult = 'recorded' | 'wait' | 'stopped';
+export type XenStepResult = HypervisorStepResult;
 
 /** Record a decision of the Xen function `fn` (an XenFn index). */
 export function decide(h: Hart, fn: number, d1 = 0, d2 = 0): XenStepResult {
-  h.out.kind = EventKind.DECISION;
-  h.out.rip = h.cpu.rip;
-  h.out.d0 = XEN_FN_BASE + fn;
-  h.out.d1 = d1 >>> 0;
-  h.out.d2 = d2 >>> 0;
-  return 'recorded';
+  return recordDecision(h, XEN_FN_BASE + fn, d1, d2);
 }
