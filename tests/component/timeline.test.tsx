@@ -112,6 +112,30 @@ describe('timeline geometry and decimation', () => {
     expect(drawn.marks.every((m) => m.kind === 'delivery' && m.category === 'extint')).toBe(true);
   });
 
+  it('does not count marks folded away: 600 deliveries, 500 of them folded, are drawn one by one', () => {
+    // A delivery every 500 steps of 300,000: 600 marks, more than SVG_MARKS.
+    const data = bigTrace(300_000);
+    for (let i = 0; i < data.steps.length; i++)
+      if (data.steps[i] % 500 === 0) {
+        data.kinds[i] = EventKind.DELIVER;
+        data.vectors[i] = 0x30;
+        data.types[i] = EventType.EXTINT;
+      }
+    const l = layoutFor(1200, 2);
+    const scale = axisScale('step', data.totalSteps, 900_000, l, { k: 1, x: 0 });
+    expect(visibleMarks(data, scale, 'step', 2, () => true).dense).toBe(true);
+    const hidden = new Uint8Array(data.steps.length);
+    let folded = 0;
+    for (let i = 0; i < data.steps.length && folded < 500; i++)
+      if (data.kinds[i] === EventKind.DELIVER) {
+        hidden[i] = 1;
+        folded++;
+      }
+    const drawn = visibleMarks(data, scale, 'step', 2, () => true, hidden);
+    expect(drawn.dense).toBe(false);
+    expect(drawn.marks.length).toBe(100);
+  });
+
   it('draws only the visible range when zoomed in', () => {
     const data = bigTrace(300_000);
     const l = layoutFor(1200, 2);

@@ -151,8 +151,11 @@ export function visibleMarks(
   const marksInView = Math.max(0, hi - lo);
   const from = firstAtOrAfter(column, d0);
   const to = lastAtOrBefore(column, d1);
-  const dense =
-    marksInView > SVG_MARKS || transitionsIn(data, from, to, hidden) * DENSE_PX > Math.abs(r1 - r0);
+  // Marks folded away (a trapped round trip, drawn by its fold mark) do not count: a nested
+  // run at full zoom keeps its marks and reflection links when what is drawn is few.
+  let shown = 0;
+  for (let j = lo; j < hi && shown <= SVG_MARKS; j++) if (!hidden?.[idx[j]]) shown++;
+  const dense = shown > SVG_MARKS || transitionsIn(data, from, to, hidden) * DENSE_PX > Math.abs(r1 - r0);
   if (dense) return { marks: [], marksInView, dense };
 
   const taken = new Set<string>();
