@@ -117,3 +117,44 @@ test('svm-vnmi: V_NMI → V_NMI_MASK in the VMCB panel; legacy adds the IRET int
     await expect(page.getByTestId('vmcb-value-exit_code')).toHaveAttribute('data-changed', 'true');
   });
 });
+
+// Seed 004 (Xen, 86a203ab8d): with vNMI the NMIs go through V_NMI with no NMI-related exit;
+// turning `vnmi` off brings EVENTINJ, the IRET intercept (0x74) and the VINTR window (0x64)
+// back, with more exits; at the IRET exit the VMCB names it and EVENTINJ has been used.
+test('xen-svm-vnmi: toggling vnmi changes the exits and the VMCB bits', async ({ page }) => {
+  const XEN = 'xen-svm-vnmi';
+  const [vnmi, legacy] = await Promise.all([cliTrace(XEN), cliTrace(XEN, { vnmi: false })]);
+  expect(exitCodes(vnmi)).not.toContain(SVM_EXIT_IRET);
+  expect(exitCodes(legacy)).toEqual(expect.arrayContaining([SVM_EXIT_IRET, 0x64]));
+  expect(exitCodes(legacy).length).toBeGreaterThan(exitCodes(vnmi).length);
+
+  await openLab(page);
+  await pickScenario(page, XEN, vnmi.totalSteps);
+  expect(await timelineExits(page, exitCodes(vnmi).length)).toEqual(exitCodes(vnmi));
+
+  // With vNMI: after the first NMI's delivery, int_ctl has V_NMI_MASK (and V_NMI_ENABLE) set.
+  const entry = vnmi.events.find((e) => e.kind === 'vmentry')!;
+  const nmi = vnmi.events.find((e) => e.kind === 'delivery' && e.step > entry.step && e.data.vector === 2)!;
+  const nmiView = await cliView(XEN, nmi.step);
+  await page.evaluate((s) => window.__nestlab!.store.getState().seek(s), nmi.step);
+  await waitForStep(page, nmi.step);
+  await showVmcb(page);
+  await expect(page.getByTestId('vmcb-value-int_ctl')).toHaveText(intCtl(nmiView));
+  const bits = page.getByTestId('vmcb-bits-int_ctl');
+  await expect(bits.locator('[data-bit="V_NMI_MASK"]')).toHaveAttribute('data-set', 'true');
+  await expect(bits.locator('[data-bit="V_NMI_ENABLE"]')).toHaveAttribute('data-set', 'true');
+
+  // vnmi off: the legacy path's exits, and the IRET intercept exit named in the VMCB.
+  await page.getByTestId('param-vnmi').click();
+  await expect(page.getByTestId('step-counter')).toHaveText(new RegExp(`^step \\d+ / ${legacy.totalSteps}$`));
+  expect(await timelineExits(page, exitCodes(legacy).length)).toEqual(exitCodes(legacy));
+  const iret = legacy.events.find((e) => e.kind === 'vmexit' && e.data.reason === SVM_EXIT_IRET)!;
+  await page.evaluate((s) => window.__nestlab!.store.getState().seek(s), iret.step);
+  await waitForStep(page, iret.step);
+  await showVmcb(page);
+  await expect(page.getByTestId('vmcb-value-exit_code')).toHaveText('0x00000074');
+  await expect(page.getByTestId('vmcb-bits-int_ctl').locator('[data-bit="V_NMI_ENABLE"]')).toHaveAttribute(
+    'data-set',
+    'false',
+  );
+});
