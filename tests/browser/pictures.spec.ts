@@ -34,3 +34,18 @@ test('saves the timeline as PNG and the VMCS panel as SVG', async ({ page }) => 
   expect(text).toContain('foreignObject');
   expect(text).toContain('GUEST_INTERRUPTIBILITY_INFO');
 });
+
+test('the timeline as SVG: its lanes and labels keep their colours (the page stylesheet is not in the picture)', async ({
+  page,
+}) => {
+  await openLab(page);
+  await page.getByTestId('trace-menu').click();
+  const [svg] = await Promise.all([page.waitForEvent('download'), page.getByTestId('picture-svg').click()]);
+  const text = readFileSync((await svg.path())!, 'utf8');
+  const label = /<text class="lane-label"[^>]*style="([^"]*)"/.exec(text);
+  expect(label, 'a lane label with its style inlined').not.toBeNull();
+  expect(label![1]).toMatch(/fill:\s*rgb\(/);
+  expect(label![1]).not.toMatch(/fill:\s*rgb\(0, 0, 0\)/);
+  // The page's own elements got their style attributes back.
+  expect(await page.locator('text.lane-label').first().getAttribute('style')).toBeNull();
+});

@@ -8,6 +8,7 @@ import { downloadUrl } from '../download';
 import { themeVars } from '../theme';
 import { useLab } from '../sim-client-context';
 import { usePopoverClose } from '../top-bar/Popover';
+import { inlineSvgStyles } from './inline-svg-styles';
 import { pictureFileName, pictureTargets } from './picture-targets';
 
 /** Two frames: the closed menu is painted before the picture is taken. */
@@ -42,6 +43,7 @@ export function PictureExport() {
       backgroundColor: backgroundOf(target.el),
       style: themeVars as unknown as Partial<CSSStyleDeclaration>,
     };
+    const restore = inlineSvgStyles(target.el);
     try {
       const url =
         format === 'svg'
@@ -53,6 +55,8 @@ export function PictureExport() {
       const message = `Saving the picture failed: ${(e as Error).message}`;
       setError(message);
       window.alert(message);
+    } finally {
+      restore();
     }
   };
 
