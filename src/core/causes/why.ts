@@ -26,7 +26,11 @@ export type WhatRead =
   | { k: 'kvm'; lane: number; name: string }
   /** AMD SVM: bits of the running guest's int_ctl (`mask`), or one of its intercepts (`bit`),
    *  as the processor holds them from VMRUN. */
-  | { k: 'svm'; lane: number; name: 'int_ctl' | 'intercept'; mask: number };
+  | { k: 'svm'; lane: number; name: 'int_ctl' | 'intercept'; mask: number }
+  /** One bit of a bitmap in memory the processor consults (an I/O bitmap's bit for a port, an
+   *  MSR bitmap's bit for an MSR): in the memory of lane `lane`, byte `addr`, bit `bit`.
+   *  `name` says which bitmap and entry ("I/O bitmap A, port 0x80"). */
+  | { k: 'mem'; lane: number; addr: number; bit: number; name: string };
 
 export interface Read {
   what: WhatRead;
@@ -150,10 +154,23 @@ function noteHw(h: Hart, w: WhyLog, id: number, value: number): void {
   push(w, { k: 'cpu', lane: h.level, name, bit }, value, 'processor');
 }
 
-/** A processor read of bits of the current VMCS (the controls it cached at VM entry). */
+/** A processor read of bits of the current VMCS (the controls it cached at VM entry): one bit
+ *  (noted 0/1) or the whole field (mask 0xffffffff, noted as its value). */
 export function hwField(h: Hart, enc: number, mask: number, value: number): number {
   if (h.why !== null)
-    push(h.why, { k: 'vmcs', owner: 0, addr: h.vmx.current, enc, mask }, value & mask ? 1 : 0, 'processor');
+    push(
+      h.why,
+      { k: 'vmcs', owner: 0, addr: h.vmx.current, enc, mask },
+      mask === 0xffffffff ? value >>> 0 : value & mask ? 1 : 0,
+      'processor',
+    );
+  return value;
+}
+
+/** A processor read of one bit of a bitmap in the running lane's memory (SDM "I/O Bitmaps",
+ *  "MSR-Bitmap Address"); returns the bit. */
+export function hwBitmap(h: Hart, name: string, addr: number, bit: number, value: number): number {
+  if (h.why !== null) push(h.why, { k: 'mem', lane: h.level, addr, bit, name }, value, 'processor');
   return value;
 }
 
