@@ -50,6 +50,16 @@ describe('soft-vnmi', () => {
     expect(field(v, F.VM_EXIT_REASON, 0xffffffff)!.label).toBe('VM_EXIT_REASON of vmcs01');
   });
 
+  it('an external-interrupt exit decides nothing in __vmx_handle_exit: its next decision does not list exit_reason', () => {
+    const t = s.sim.trace;
+    const at = firstDecision(s, Fn.handle_external_interrupt_irqoff).step;
+    for (let i = at; i < t.length; i++)
+      if (t.kind[i] === EventKind.DECISION) {
+        expect(variable(causesOf(s, i + 1), 'exit_reason')).toBeUndefined();
+        break;
+      }
+  });
+
   it('handle_interrupt_window is chosen by the exit reason KVM read (7)', () => {
     const v = firstDecision(s, Fn.handle_interrupt_window);
     expect(variable(v, 'exit_reason')).toMatchObject({ value: '7', decides: true, by: 'KVM L0' });

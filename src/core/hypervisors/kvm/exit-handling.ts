@@ -165,8 +165,13 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
   }
   kvm.stage = 0;
   kvm.phase = KvmPhase.ENTER;
-  // The handler is chosen by the exit reason (kvm_vmx_exit_handlers[exit_reason.basic]).
-  const reason = kvmRead(c, 'exit_reason', kvm.lastExitReason) & 0xffff;
+  const reason = kvm.lastExitReason & 0xffff;
+  // The handler is chosen by the exit reason (kvm_vmx_exit_handlers[exit_reason.basic]): an
+  // input of every handler's decision. Interrupt and NMI exits decide nothing here (their
+  // work was done in handle_exit_irqoff), so the read would belong to the step's next
+  // decision: it is not noted for them.
+  if (reason !== ExitReason.EXTERNAL_INTERRUPT && reason !== ExitReason.EXCEPTION_NMI)
+    kvmRead(c, 'exit_reason', kvm.lastExitReason);
   switch (reason) {
     case ExitReason.EXTERNAL_INTERRUPT:
     case ExitReason.EXCEPTION_NMI:
