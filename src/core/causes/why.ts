@@ -138,6 +138,13 @@ export function decided<T>(h: Hart, event: T): T {
   return event;
 }
 
+/** A check that no boundary gate held (the checks of an instruction as it executes, such as
+ *  VM entry's) chose the outcome: only its own reads decided. */
+export function decidedByCheck(h: Hart): void {
+  const w = h.why;
+  if (w !== null) for (const r of w.reads) if (r.by === 'processor' && r.group === w.group) r.decides = true;
+}
+
 function markDeciding(w: WhyLog): void {
   for (const r of w.reads)
     if (r.by === 'processor' && (r.group === w.group || w.gates.includes(r.group))) r.decides = true;
