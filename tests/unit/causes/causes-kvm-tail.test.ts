@@ -107,3 +107,18 @@ describe('__vmx_complete_interrupts: an exit during delivery to L2', () => {
     );
   });
 });
+
+describe('SVM: svm_handle_exit chooses the handler by the exit code', () => {
+  const s = open(findBuiltin('kvm-svm-nmi'));
+
+  it('intr_interception and interrupt_window_interception read exit_reason (0x60 INTR, 0x64 VINTR)', () => {
+    expect(variable(firstDecision(s, Fn.intr_interception), 'exit_reason')).toMatchObject({
+      value: String(0x60),
+      decides: true,
+      by: 'KVM L0',
+    });
+    expect(variable(firstDecision(s, Fn.interrupt_window_interception), 'exit_reason')).toMatchObject({
+      value: String(0x64),
+    });
+  });
+});
