@@ -175,10 +175,24 @@ export function hwField(h: Hart, enc: number, mask: number, value: number): numb
 }
 
 /** A processor read of one bit of a bitmap in the running lane's memory (SDM "I/O Bitmaps",
- *  "MSR-Bitmap Address"); returns the bit. */
-export function hwBitmap(h: Hart, name: string, addr: number, bit: number, value: number): number {
-  if (h.why !== null) push(h.why, { k: 'mem', lane: h.level, addr, bit, name }, value, 'processor');
+ *  "MSR-Bitmap Address"): entry `entry`, port or MSR `id`; returns the bit. */
+export function hwBitmap(
+  h: Hart,
+  entry: string,
+  id: number,
+  addr: number,
+  bit: number,
+  value: number,
+): number {
+  if (h.why !== null)
+    push(h.why, { k: 'mem', lane: h.level, addr, bit, name: bitmapName(entry, id) }, value, 'processor');
   return value;
+}
+
+/** A bitmap bit's name: `entry` ("I/O bitmap A, port") and the port or MSR number, built only
+ *  when a log is attached (a run allocates nothing). */
+export function bitmapName(entry: string, id: number): string {
+  return `${entry} 0x${id.toString(16)}`;
 }
 
 /** The bits of `value` under `mask`: 0/1 for one bit, the subfield's value for several. */

@@ -139,8 +139,8 @@ function ioExits(h: Hart, port: number, size: number): boolean {
     const base = field(h, p < 0x8000 ? F.IO_BITMAP_A : F.IO_BITMAP_B);
     const addr = base + ((p & 0x7fff) >>> 3);
     if (addr < 0 || addr >= bytes.length) return true;
-    const name = `I/O bitmap ${p < 0x8000 ? 'A' : 'B'}, port 0x${p.toString(16)}`;
-    if (hwBitmap(h, name, addr, p & 7, (bytes[addr] >>> (p & 7)) & 1)) return true;
+    const entry = p < 0x8000 ? 'I/O bitmap A, port' : 'I/O bitmap B, port';
+    if (hwBitmap(h, entry, p, addr, p & 7, (bytes[addr] >>> (p & 7)) & 1)) return true;
   }
   return false;
 }

@@ -251,8 +251,8 @@ function msrExits(h: Hart, msr: number, write: boolean): boolean {
   const bytes = h.mem.bytes;
   if (addr < 0 || addr >= bytes.length) return true;
   // The MSR's own bit is the deciding read (causes/why.ts).
-  const name = `MSR ${write ? 'write' : 'read'} bitmap, MSR 0x${msr.toString(16)}`;
-  return hwBitmap(h, name, addr, bit & 7, (bytes[addr] >>> (bit & 7)) & 1) === 1;
+  const entry = write ? 'MSR write bitmap, MSR' : 'MSR read bitmap, MSR';
+  return hwBitmap(h, entry, msr, addr, bit & 7, (bytes[addr] >>> (bit & 7)) & 1) === 1;
 }
 
 /**

@@ -188,8 +188,7 @@ function l1WantsMsr(c: KvmContext, vmcs12: VmcsState, write: boolean): boolean {
   const addr = readField(vmcs12, F.MSR_BITMAP) + offset + ((msr & 0x1fff) >>> 3);
   if (addr < 0 || addr >= bytes.length) return true;
   // The MSR's own bit in L1's bitmap, noted as the decision's input (causes/why.ts).
-  const name = `MSR ${write ? 'write' : 'read'} bitmap, MSR 0x${msr.toString(16)}`;
-  return l1BitmapBit(c, name, addr, msr & 7) === 1;
+  return l1BitmapBit(c, write ? 'MSR write bitmap, MSR' : 'MSR read bitmap, MSR', msr, addr, msr & 7) === 1;
 }
 
 /** Bits of a vmcs12 control read to decide an exit's route, noted as the decision's input. */

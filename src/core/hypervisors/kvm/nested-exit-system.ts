@@ -2,7 +2,7 @@
 // nested_vmx_exit_handled_cr, nested_vmx_exit_handled_io and the vmcs12 controls of INVLPG,
 // RDPMC, MWAIT, MONITOR, WBINVD and RDRAND exiting. Whether L1 asked for the exit is decided
 // from vmcs12 as the processor would have decided it had vmcs12 been in force.
-import { kvmNote } from '../../causes/why';
+import { bitmapName, kvmNote } from '../../causes/why';
 import { RSP } from '../../cpu/state';
 import { CPU_BASED, SECONDARY_EXEC } from '../../vmx/bits';
 import { ExitReason } from '../../vmx/vm-exit';
@@ -31,9 +31,10 @@ export function l1Field(c: KvmContext, vmcs12: VmcsState, enc: number, mask: num
 }
 
 /** One bit of L1's memory read through a vmcs12 bitmap (an I/O or MSR bitmap), noted likewise. */
-export function l1BitmapBit(c: KvmContext, name: string, addr: number, bit: number): number {
+export function l1BitmapBit(c: KvmContext, entry: string, id: number, addr: number, bit: number): number {
   const value = (c.h.lanes[c.guestLane]!.mem.bytes[addr] >>> bit) & 1;
-  if (c.h.why) kvmNote(c.h, c.lane, { k: 'mem', lane: c.guestLane, addr, bit, name }, value);
+  if (c.h.why)
+    kvmNote(c.h, c.lane, { k: 'mem', lane: c.guestLane, addr, bit, name: bitmapName(entry, id) }, value);
   return value;
 }
 
@@ -102,8 +103,7 @@ function handledIo(c: KvmContext, vmcs12: VmcsState): boolean {
     const base = readField(vmcs12, p < 0x8000 ? F.IO_BITMAP_A : F.IO_BITMAP_B);
     const addr = base + ((p & 0x7fff) >>> 3);
     if (addr < 0 || addr >= bytes.length) return true;
-    if (l1BitmapBit(c, `I/O bitmap ${p < 0x8000 ? 'A' : 'B'}, port 0x${p.toString(16)}`, addr, p & 7))
-      return true;
+    if (l1BitmapBit(c, p < 0x8000 ? 'I/O bitmap A, port' : 'I/O bitmap B, port', p, addr, p & 7)) return true;
   }
   return false;
 }
