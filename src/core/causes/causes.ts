@@ -197,7 +197,12 @@ function inputsOf(
 function routingText(rule: NestedRule, inputs: CauseInput[]): string {
   const reason =
     exitReasonByCode(rule.reason & 0xffff)?.name.replace(/^EXIT_REASON_/, '') ?? `${rule.reason}`;
-  const bit = inputs.find((x) => x.what.k === 'vmcs' && x.what.owner === rule.lane + 1);
+  // A bitmap bit in L1's memory decides after the control that enables the bitmap: name the
+  // last bit read (the one that was 1, or the last 0); else the first vmcs12 bit read.
+  const bits = inputs.filter((x) => x.what.k === 'mem');
+  const bit = bits.length
+    ? bits[bits.length - 1]
+    : inputs.find((x) => x.what.k === 'vmcs' && x.what.owner === rule.lane + 1);
   const where = rule.to === 'L1' ? `reflected to L${rule.lane + 1}` : `kept by L${rule.lane}`;
   if (rule.fn === 'nested_vmx_l0_wants_exit')
     return `exit ${reason}: nested_vmx_l0_wants_exit — L${rule.lane} always handles it, so it is ${where}`;
@@ -226,7 +231,11 @@ function routingOf(session: LabSession, n: number): RoutingView | null {
     const inputs = inputsOf(
       session,
       m,
-      log.reads.filter((r) => r.what.k === 'vmcs' && r.what.owner === log.rule!.lane + 1),
+      log.reads.filter(
+        (r) =>
+          (r.what.k === 'vmcs' && r.what.owner === log.rule!.lane + 1) ||
+          (r.what.k === 'mem' && r.by === `KVM L${log.rule!.lane}`),
+      ),
     );
     return { step: m, fn: log.rule.fn, to: log.rule.to, text: routingText(log.rule, inputs), inputs };
   }

@@ -67,6 +67,8 @@ export function readLabel(w: WhatRead, role: string | null): string {
       return `${w.name} of KVM L${w.lane}`;
     case 'svm':
       return `${svmReadName(w.name, w.mask)} of L${w.lane}'s VMCB (as loaded by VMRUN)`;
+    case 'mem':
+      return `${w.name} (bit ${w.bit} of the byte at 0x${w.addr.toString(16)})`;
   }
 }
 
@@ -133,6 +135,12 @@ export function readValue(c: CompiledScenario, s: SimState, w: WhatRead): number
     case 'svm':
       if (w.name === 'intercept') return intercepted(s.svm, w.mask) ? 1 : 0;
       return maskedValue(s.svm.intCtl, w.mask);
+    case 'mem': {
+      const lane = c.lanes[w.lane];
+      const bytes = lane ? s.mems[lane.program]?.bytes : undefined;
+      if (!bytes || w.addr < 0 || w.addr >= bytes.length) return null;
+      return (bytes[w.addr] >>> w.bit) & 1;
+    }
     case 'cpu':
       break;
   }

@@ -26,7 +26,11 @@ export type WhatRead =
   | { k: 'kvm'; lane: number; name: string }
   /** AMD SVM: bits of the running guest's int_ctl (`mask`), or one of its intercepts (`bit`),
    *  as the processor holds them from VMRUN. */
-  | { k: 'svm'; lane: number; name: 'int_ctl' | 'intercept'; mask: number };
+  | { k: 'svm'; lane: number; name: 'int_ctl' | 'intercept'; mask: number }
+  /** One bit of a bitmap in memory the processor consults (an I/O bitmap's bit for a port, an
+   *  MSR bitmap's bit for an MSR): in the memory of lane `lane`, byte `addr`, bit `bit`.
+   *  `name` says which bitmap and entry ("I/O bitmap A, port 0x80"). */
+  | { k: 'mem'; lane: number; addr: number; bit: number; name: string };
 
 export interface Read {
   what: WhatRead;
@@ -134,6 +138,13 @@ export function decided<T>(h: Hart, event: T): T {
   return event;
 }
 
+/** A check that no boundary gate held (the checks of an instruction as it executes, such as
+ *  VM entry's) chose the outcome: only its own reads decided. */
+export function decidedByCheck(h: Hart): void {
+  const w = h.why;
+  if (w !== null) for (const r of w.reads) if (r.by === 'processor' && r.group === w.group) r.decides = true;
+}
+
 function markDeciding(w: WhyLog): void {
   for (const r of w.reads)
     if (r.by === 'processor' && (r.group === w.group || w.gates.includes(r.group))) r.decides = true;
@@ -150,11 +161,38 @@ function noteHw(h: Hart, w: WhyLog, id: number, value: number): void {
   push(w, { k: 'cpu', lane: h.level, name, bit }, value, 'processor');
 }
 
-/** A processor read of bits of the current VMCS (the controls it cached at VM entry). */
+/** A processor read of bits of the current VMCS (the controls it cached at VM entry): one bit
+ *  (noted 0/1) or the whole field (mask 0xffffffff, noted as its value). */
 export function hwField(h: Hart, enc: number, mask: number, value: number): number {
   if (h.why !== null)
-    push(h.why, { k: 'vmcs', owner: 0, addr: h.vmx.current, enc, mask }, value & mask ? 1 : 0, 'processor');
+    push(
+      h.why,
+      { k: 'vmcs', owner: 0, addr: h.vmx.current, enc, mask },
+      mask === 0xffffffff ? value >>> 0 : value & mask ? 1 : 0,
+      'processor',
+    );
   return value;
+}
+
+/** A processor read of one bit of a bitmap in the running lane's memory (SDM "I/O Bitmaps",
+ *  "MSR-Bitmap Address"): entry `entry`, port or MSR `id`; returns the bit. */
+export function hwBitmap(
+  h: Hart,
+  entry: string,
+  id: number,
+  addr: number,
+  bit: number,
+  value: number,
+): number {
+  if (h.why !== null)
+    push(h.why, { k: 'mem', lane: h.level, addr, bit, name: bitmapName(entry, id) }, value, 'processor');
+  return value;
+}
+
+/** A bitmap bit's name: `entry` ("I/O bitmap A, port") and the port or MSR number, built only
+ *  when a log is attached (a run allocates nothing). */
+export function bitmapName(entry: string, id: number): string {
+  return `${entry} 0x${id.toString(16)}`;
 }
 
 /** The bits of `value` under `mask`: 0/1 for one bit, the subfield's value for several. */

@@ -6,6 +6,7 @@
 import { Op } from '../asm/ir';
 import type { DInstr } from '../cpu/decoded';
 import type { Hart } from '../cpu/hart';
+import { hwBitmap, hwField } from '../causes/why';
 import { CPU_BASED, SECONDARY_EXEC } from './bits';
 import { currentVmcs } from './state';
 import { F, type VmcsState, readField } from './vmcs';
@@ -62,9 +63,18 @@ export function crQualification(cr: number, toCr: boolean, gpr: number): number 
   return (cr & 0xf) | ((toCr ? 0 : 1) << 4) | ((gpr & 0xf) << 8);
 }
 
+/** A primary processor-based control, noted as the decision's read (causes/why.ts). */
+function control(h: Hart, mask: number): boolean {
+  return (hwField(h, F.CPU_BASED_VM_EXEC_CONTROL, mask, h.vmx.proc) & mask) !== 0;
+}
+
+/** A secondary processor-based control, noted likewise. */
+function control2(h: Hart, mask: number): boolean {
+  return (hwField(h, F.SECONDARY_VM_EXEC_CONTROL, mask, h.vmx.proc2) & mask) !== 0;
+}
+
 /** Does MOV to CRn / MOV from CRn exit (SDM "Instructions That Cause VM Exits Conditionally")? */
 function crExits(h: Hart, ins: DInstr): boolean {
-  const proc = h.vmx.proc;
   const cr = ins.n;
   const toCr = ins.op === Op.MOV_TO_CR;
   switch (cr) {
@@ -77,13 +87,21 @@ function crExits(h: Hart, ins: DInstr): boolean {
       const [ml, mh] = halves(mask);
       const [sl, sh] = halves(shadow);
       const [vl, vh] = reg64(h, ins.a.reg);
-      return ((vl ^ sl) & ml) !== 0 || ((vh ^ sh) & mh) !== 0;
+      const lowDiff = (vl ^ sl) & ml;
+      const exits = lowDiff !== 0 || ((vh ^ sh) & mh) !== 0;
+      // The deciding read (causes/why.ts): the first host-owned bit the value changes, in the
+      // guest/host mask (1) and the read shadow; with none, the whole mask.
+      const bit = lowDiff & -lowDiff;
+      const enc = cr === 0 ? F.CR0_GUEST_HOST_MASK : F.CR4_GUEST_HOST_MASK;
+      hwField(h, enc, bit !== 0 ? bit >>> 0 : 0xffffffff, ml);
+      if (bit !== 0) hwField(h, cr === 0 ? F.CR0_READ_SHADOW : F.CR4_READ_SHADOW, bit >>> 0, sl);
+      return exits;
     }
     case 3: {
-      if (!toCr) return (proc & CPU_BASED.CPU_BASED_CR3_STORE_EXITING) !== 0;
-      if (!(proc & CPU_BASED.CPU_BASED_CR3_LOAD_EXITING)) return false;
+      if (!toCr) return control(h, CPU_BASED.CPU_BASED_CR3_STORE_EXITING);
+      if (!control(h, CPU_BASED.CPU_BASED_CR3_LOAD_EXITING)) return false;
       // No exit when the value equals one of the first CR3_TARGET_COUNT target values.
-      const count = Math.min(field(h, F.CR3_TARGET_COUNT), 4);
+      const count = Math.min(hwField(h, F.CR3_TARGET_COUNT, 0xffffffff, field(h, F.CR3_TARGET_COUNT)), 4);
       const [vl, vh] = reg64(h, ins.a.reg);
       for (let i = 0; i < count; i++) {
         const [tl, th] = halves(field(h, F.CR3_TARGET_VALUE0 + 2 * i));
@@ -92,9 +110,7 @@ function crExits(h: Hart, ins: DInstr): boolean {
       return true;
     }
     default:
-      return (
-        (proc & (toCr ? CPU_BASED.CPU_BASED_CR8_LOAD_EXITING : CPU_BASED.CPU_BASED_CR8_STORE_EXITING)) !== 0
-      );
+      return control(h, toCr ? CPU_BASED.CPU_BASED_CR8_LOAD_EXITING : CPU_BASED.CPU_BASED_CR8_STORE_EXITING);
   }
 }
 
@@ -115,16 +131,16 @@ export function ioAccess(h: Hart, ins: DInstr): { port: number; size: number; is
  * Bitmaps", "Instructions That Cause VM Exits Conditionally").
  */
 function ioExits(h: Hart, port: number, size: number): boolean {
-  const proc = h.vmx.proc;
-  if (!(proc & CPU_BASED.CPU_BASED_USE_IO_BITMAPS))
-    return (proc & CPU_BASED.CPU_BASED_UNCOND_IO_EXITING) !== 0;
+  if (!control(h, CPU_BASED.CPU_BASED_USE_IO_BITMAPS))
+    return control(h, CPU_BASED.CPU_BASED_UNCOND_IO_EXITING);
   if (port + size - 1 > 0xffff) return true;
   const bytes = h.mem.bytes;
   for (let p = port; p < port + size; p++) {
     const base = field(h, p < 0x8000 ? F.IO_BITMAP_A : F.IO_BITMAP_B);
     const addr = base + ((p & 0x7fff) >>> 3);
     if (addr < 0 || addr >= bytes.length) return true;
-    if ((bytes[addr] >>> (p & 7)) & 1) return true;
+    const entry = p < 0x8000 ? 'I/O bitmap A, port' : 'I/O bitmap B, port';
+    if (hwBitmap(h, entry, p, addr, p & 7, (bytes[addr] >>> (p & 7)) & 1)) return true;
   }
   return false;
 }
@@ -159,8 +175,6 @@ export function linearAddress(h: Hart, m: DInstr['a']): number {
  * Checked before it executes; #UD (UD2, INTO) has priority over VM exits and never gets here.
  */
 export function systemInstructionExit(h: Hart, ins: DInstr): ExitInfo | null {
-  const proc = h.vmx.proc;
-  const proc2 = h.vmx.proc2;
   const len = ins.len;
   switch (ins.op) {
     case Op.MOV_TO_CR:
@@ -182,27 +196,27 @@ export function systemInstructionExit(h: Hart, ins: DInstr): ExitInfo | null {
       };
     }
     case Op.INVLPG:
-      if (!(proc & CPU_BASED.CPU_BASED_INVLPG_EXITING)) return null;
+      if (!control(h, CPU_BASED.CPU_BASED_INVLPG_EXITING)) return null;
       return { reason: ExitReason.INVLPG, qualification: linearAddress(h, ins.a), instructionLen: len };
     case Op.RDPMC:
-      return proc & CPU_BASED.CPU_BASED_RDPMC_EXITING
+      return control(h, CPU_BASED.CPU_BASED_RDPMC_EXITING)
         ? { reason: ExitReason.RDPMC, instructionLen: len }
         : null;
     case Op.MWAIT:
       // Exit qualification bit 0: the monitoring hardware is armed.
-      return proc & CPU_BASED.CPU_BASED_MWAIT_EXITING
+      return control(h, CPU_BASED.CPU_BASED_MWAIT_EXITING)
         ? { reason: ExitReason.MWAIT, qualification: h.cpu.monitorArmed ? 1 : 0, instructionLen: len }
         : null;
     case Op.MONITOR:
-      return proc & CPU_BASED.CPU_BASED_MONITOR_EXITING
+      return control(h, CPU_BASED.CPU_BASED_MONITOR_EXITING)
         ? { reason: ExitReason.MONITOR, instructionLen: len }
         : null;
     case Op.WBINVD:
-      return proc2 & SECONDARY_EXEC.SECONDARY_EXEC_WBINVD_EXITING
+      return control2(h, SECONDARY_EXEC.SECONDARY_EXEC_WBINVD_EXITING)
         ? { reason: ExitReason.WBINVD, instructionLen: len }
         : null;
     case Op.RDRAND:
-      return proc2 & SECONDARY_EXEC.SECONDARY_EXEC_RDRAND_EXITING
+      return control2(h, SECONDARY_EXEC.SECONDARY_EXEC_RDRAND_EXITING)
         ? {
             reason: ExitReason.RDRAND,
             instructionLen: len,

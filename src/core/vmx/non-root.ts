@@ -19,7 +19,7 @@ import { type ExitInfo, ExitReason, vmExit } from './vm-exit';
 import { shadowed } from './shadow';
 import { vmxInstructionExit } from './instruction-info';
 import { systemInstructionExit } from './non-root-system';
-import { HW, beginBoundary, decided, hw, hwApic, hwField, nextCheck } from '../causes/why';
+import { HW, beginBoundary, decided, hw, hwApic, hwBitmap, hwField, nextCheck } from '../causes/why';
 
 function vmcs(h: Hart) {
   return currentVmcs(h.vmx)!;
@@ -250,7 +250,9 @@ function msrExits(h: Hart, msr: number, write: boolean): boolean {
   const addr = readField(v, F.MSR_BITMAP) + offset + (bit >>> 3);
   const bytes = h.mem.bytes;
   if (addr < 0 || addr >= bytes.length) return true;
-  return ((bytes[addr] >>> (bit & 7)) & 1) === 1;
+  // The MSR's own bit is the deciding read (causes/why.ts).
+  const entry = write ? 'MSR write bitmap, MSR' : 'MSR read bitmap, MSR';
+  return hwBitmap(h, entry, msr, addr, bit & 7, (bytes[addr] >>> (bit & 7)) & 1) === 1;
 }
 
 /**
@@ -309,6 +311,7 @@ export function instructionExit(h: Hart, ins: DInstr): boolean {
         // The instructions of issue 10 item 6, with their qualifications (non-root-system.ts).
         const info = systemInstructionExit(h, ins);
         if (!info) return false;
+        decided(h, true);
         exitForInstruction(h, ins, info);
         return true;
       }

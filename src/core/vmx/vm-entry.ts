@@ -17,6 +17,7 @@ import { EXIT_REASON_FAILED_VMENTRY, ExitReason, vmExit } from './vm-exit';
 import type { VmxState } from './state';
 import type { VmxCaps } from './capabilities';
 import { guestStateFailure } from './guest-state-checks';
+import { decidedByCheck, hwField, nextCheck } from '../causes/why';
 import { loadGuestDebugControls, loadPendingDebugExceptions } from './debug-state';
 
 /** VM-instruction error numbers (SDM "VM-Instruction Error Numbers"). */
@@ -189,8 +190,14 @@ export function enterGuest(
   const cpu = h.cpu;
   const linkFailure = checkVmcsLinkPointer(h, vmcs);
   const failed =
-    guestStateFailure(vmcs, h.caps) ?? (linkFailure ? { reason: linkFailure, qualification: 4 } : null);
+    guestStateFailure(vmcs, h.caps) ??
+    (linkFailure ? { reason: linkFailure, qualification: 4, fields: [F.VMCS_LINK_POINTER] } : null);
   if (failed) {
+    // The fields the failed check read decide the failure (causes/why.ts); the boundary
+    // before the VMLAUNCH/VMRESUME did not.
+    nextCheck(h);
+    for (const enc of failed.fields) hwField(h, enc, 0xffffffff, readField(vmcs, enc));
+    decidedByCheck(h);
     cpu.rip = hostRip;
     // "VM-Entry Failures During or After Loading Guest State": a VM exit with reason 33 and
     // bit 31 set, which saves no guest state; the host continues at HOST_RIP. The exit

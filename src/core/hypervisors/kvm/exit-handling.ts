@@ -29,6 +29,7 @@ import {
   handleInterruptWindow,
   handleNmiWindow,
   kvmRead,
+  noteRead,
   rd,
   vmxCompleteInterrupts,
   vmxInterruptBlocked,
@@ -48,6 +49,9 @@ export function afterExit(c: KvmContext): KvmStepResult | null {
       kvm.lastExitReason = reason;
       // vmx_recover_nmi_blocking: the guest's net run time counts toward the 1 s break-out.
       if (!kvm.enableVnmi && kvm.softVnmiBlocked) {
+        // Its inputs (causes/why.ts), noted only when it acts: the step has one decision.
+        kvmRead(c, 'enable_vnmi', kvm.enableVnmi);
+        kvmRead(c, 'soft_vnmi_blocked', kvm.softVnmiBlocked);
         const ns = Math.round(((c.port.tsc() - kvm.entryTime) * 1e9) / c.tscHz);
         kvm.vnmiBlockedTimeNs += ns;
         return decide(h, Fn.vmx_recover_nmi_blocking, ns, kvm.vnmiBlockedTimeNs);
@@ -73,13 +77,20 @@ export function afterExit(c: KvmContext): KvmStepResult | null {
       }
       if ((reason & 0xffff) === ExitReason.EXTERNAL_INTERRUPT && intr & 0x80000000) {
         // handle_external_interrupt_irqoff: the vector acknowledged at the exit runs the host's
-        // handler, which ends with EOI to the physical APIC.
+        // handler, which ends with EOI to the physical APIC. Its inputs: the exit reason and
+        // the valid bit of the exit's interruption information (causes/why.ts).
+        noteRead(c, F.VM_EXIT_REASON, 0xffffffff, reason);
+        noteRead(c, F.VM_EXIT_INTR_INFO, 0x80000000, intr);
         c.port.hostEoi();
         kvm.hostIrqs++;
         return decide(h, Fn.handle_external_interrupt_irqoff, intr & 0xff);
       }
       if ((reason & 0xffff) === ExitReason.EXCEPTION_NMI && (intr & 0x7ff) === 0x202) {
         // vmx_do_nmi_irqoff: the host's NMI handler; its IRET ends the host's NMI blocking.
+        // Its inputs: the exit reason, the valid bit and the type (2, NMI) of the exit's
+        // interruption information (is_nmi).
+        noteRead(c, F.VM_EXIT_REASON, 0xffffffff, reason);
+        noteRead(c, F.VM_EXIT_INTR_INFO, 0x80000700, intr);
         c.port.hostNmiIret();
         return decide(h, Fn.vmx_do_nmi_irqoff);
       }
@@ -155,6 +166,12 @@ export function handleExit(c: KvmContext): KvmStepResult | null {
   kvm.stage = 0;
   kvm.phase = KvmPhase.ENTER;
   const reason = kvm.lastExitReason & 0xffff;
+  // The handler is chosen by the exit reason (kvm_vmx_exit_handlers[exit_reason.basic]): an
+  // input of every handler's decision. Interrupt and NMI exits decide nothing here (their
+  // work was done in handle_exit_irqoff), so the read would belong to the step's next
+  // decision: it is not noted for them.
+  if (reason !== ExitReason.EXTERNAL_INTERRUPT && reason !== ExitReason.EXCEPTION_NMI)
+    kvmRead(c, 'exit_reason', kvm.lastExitReason);
   switch (reason) {
     case ExitReason.EXTERNAL_INTERRUPT:
     case ExitReason.EXCEPTION_NMI:

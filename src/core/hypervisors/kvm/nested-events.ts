@@ -2,7 +2,7 @@
 // exits of L2 go up to L1 (nested_vmx_reflect_vmexit with nested_vmx_l0_wants_exit and
 // nested_vmx_l1_wants_exit), and which events for L1 become an emulated VM exit from L2
 // (vmx_check_nested_events, in the priority order of the SDM table as KVM documents it).
-import { l1WantsSystemExit } from './nested-exit-system';
+import { l1BitmapBit, l1WantsSystemExit } from './nested-exit-system';
 import { acknowledge, deliverableVector } from '../../cpu/apic';
 import { DR6 } from '../../cpu/debug';
 import { hwExceptionInfo } from '../../cpu/deliver';
@@ -178,7 +178,7 @@ export function nestedVmxL0WantsExit(reason: number, intrInfo: number): boolean 
  * without, every MSR access exits to L1.
  */
 function l1WantsMsr(c: KvmContext, vmcs12: VmcsState, write: boolean): boolean {
-  if (!(readField(vmcs12, F.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED.CPU_BASED_USE_MSR_BITMAPS)) return true;
+  if (!l1Bits(c, vmcs12, F.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED.CPU_BASED_USE_MSR_BITMAPS)) return true;
   const msr = c.kvm.guestRegs[2];
   let offset: number;
   if (msr <= 0x1fff) offset = write ? 0x800 : 0;
@@ -187,7 +187,8 @@ function l1WantsMsr(c: KvmContext, vmcs12: VmcsState, write: boolean): boolean {
   const bytes = c.h.lanes[c.guestLane]!.mem.bytes;
   const addr = readField(vmcs12, F.MSR_BITMAP) + offset + ((msr & 0x1fff) >>> 3);
   if (addr < 0 || addr >= bytes.length) return true;
-  return ((bytes[addr] >>> (msr & 7)) & 1) === 1;
+  // The MSR's own bit in L1's bitmap, noted as the decision's input (causes/why.ts).
+  return l1BitmapBit(c, write ? 'MSR write bitmap, MSR' : 'MSR read bitmap, MSR', msr, addr, msr & 7) === 1;
 }
 
 /** Bits of a vmcs12 control read to decide an exit's route, noted as the decision's input. */

@@ -8,6 +8,7 @@ import { CPU_BASED, PIN_BASED, SECONDARY_EXEC, VM_EXIT } from '../../vmx/bits';
 import { ACTIVITY_MISC, type VmxCaps, vmxCaps } from '../../vmx/capabilities';
 import { VmxError, checkControls, checkHostState } from '../../vmx/vm-entry';
 import { guestStateFailure } from '../../vmx/guest-state-checks';
+import { l1Field } from './nested-exit-system';
 import { l1DebugState, loadVmcs12HostDebug, prepareVmcs02Debug, syncVmcs02DebugToVmcs12 } from './debug';
 import { EXIT_REASON_FAILED_VMENTRY, ExitReason } from '../../vmx/vm-exit';
 import { F, type VmcsState, readField, writeField } from '../../vmx/vmcs';
@@ -207,6 +208,8 @@ export function nestedVmxRun(c: KvmContext, launch: boolean): KvmStepResult {
       step: c.step,
       text: `nested_vmx_run: VM-entry failure, invalid guest state: ${guest.reason}`,
     });
+    // The vmcs12 fields the failed check read are the decision's inputs (causes/why.ts).
+    for (const enc of guest.fields) l1Field(c, vmcs12, enc, 0xffffffff);
     writeField(vmcs12, F.VM_EXIT_REASON, (EXIT_REASON_FAILED_VMENTRY | ExitReason.INVALID_GUEST_STATE) >>> 0);
     writeField(vmcs12, F.EXIT_QUALIFICATION, guest.qualification);
     loadVmcs12HostState(c, vmcs12);

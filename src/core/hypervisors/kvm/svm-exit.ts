@@ -11,6 +11,7 @@ import { VMCB } from '../../svm/vmcb';
 import { type KvmContext, type KvmStepResult, decide } from './context';
 import { Fn } from './functions';
 import { x2apicMsrRead, x2apicMsrWrite } from './lapic';
+import { kvmRead } from './vmx';
 import { KvmPhase, queueKvmException } from './state';
 import {
   disableNmiSinglestep,
@@ -75,7 +76,9 @@ export function svmHandleExit(c: KvmContext): KvmStepResult | null {
   const { h, kvm } = c;
   kvm.stage = 0;
   kvm.phase = KvmPhase.ENTER;
-  const code = kvm.svm.exitCode >>> 0;
+  // The handler is chosen by the exit code (svm_exit_handlers[exit_code]): an input of every
+  // handler's decision (causes/why.ts; the lab's KVM keeps it as exit_reason).
+  const code = kvmRead(c, 'exit_reason', kvm.svm.exitCode) >>> 0;
   const regs = kvm.guestRegs;
   switch (code) {
     case SvmExit.ERR >>> 0:

@@ -12,14 +12,21 @@ import { kvmNote, noteApic } from '../../causes/why';
  *  of its inputs (causes/why.ts; only while a step is being explained). */
 export function rd(c: KvmContext, enc: number, mask?: number): number {
   const v = c.port.vmread(enc);
-  if (mask !== undefined && c.h.why) {
-    const at = { k: 'vmcs', owner: c.lane, addr: c.kvm.loadedVmcs, enc } as const;
-    if (mask === 0xffffffff) kvmNote(c.h, c.lane, { ...at, mask }, v >>> 0);
-    // Each bit tested is an input of its own (the VMCS panel marks bits).
-    else
-      for (let m = mask; m; m &= m - 1)
-        kvmNote(c.h, c.lane, { ...at, mask: (m & -m) >>> 0 }, v & m & -m ? 1 : 0);
-  }
+  if (mask !== undefined && c.h.why) noteRead(c, enc, mask, v);
+  return v;
+}
+
+/** Note bits of a field KVM already read (`v`, from its VMREAD) as an input of the decision
+ *  that follows: for the tail of vmx_vcpu_run, which reads its fields first and decides only
+ *  when they say so (causes/why.ts). Returns `v`. */
+export function noteRead(c: KvmContext, enc: number, mask: number, v: number): number {
+  if (!c.h.why) return v;
+  const at = { k: 'vmcs', owner: c.lane, addr: c.kvm.loadedVmcs, enc } as const;
+  if (mask === 0xffffffff) kvmNote(c.h, c.lane, { ...at, mask }, v >>> 0);
+  // Each bit tested is an input of its own (the VMCS panel marks bits).
+  else
+    for (let m = mask; m; m &= m - 1)
+      kvmNote(c.h, c.lane, { ...at, mask: (m & -m) >>> 0 }, v & m & -m ? 1 : 0);
   return v;
 }
 
@@ -153,6 +160,9 @@ export function vmxCompleteInterrupts(c: KvmContext, kvm: KvmState): number {
   kvm.irqInjected = false;
   const info = rd(c, F.IDT_VECTORING_INFO_FIELD);
   if (!(info & 0x80000000)) return 0;
+  // The decision's inputs (causes/why.ts): the valid bit and the type of the event the exit
+  // interrupted.
+  noteRead(c, F.IDT_VECTORING_INFO_FIELD, 0x80000700, info);
   kvm.reqEvent = true;
   const type = (info >>> 8) & 7;
   const vector = info & 0xff;
@@ -160,7 +170,8 @@ export function vmxCompleteInterrupts(c: KvmContext, kvm: KvmState): number {
     kvm.nmiInjected = true;
     // With virtual NMIs the entry check forbids re-injecting while bit 3 is set: clear it
     // (vmx_set_nmi_mask(vcpu, false)).
-    if (kvm.enableVnmi) clearBits(c, F.GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE.GUEST_INTR_STATE_NMI);
+    if (kvmRead(c, 'enable_vnmi', kvm.enableVnmi))
+      clearBits(c, F.GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE.GUEST_INTR_STATE_NMI);
   } else if (type === 0 || type === 4) {
     kvm.irqInjected = true;
     kvm.irqVector = vector;
