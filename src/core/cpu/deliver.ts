@@ -117,6 +117,13 @@ export interface DeliveryOptions {
    * the IDT they go into DR6; a VM exit reports them as its exit qualification.
    */
   debugCause?: number;
+  /**
+   * The fault was raised by IRET, which did not complete: a VM exit for it clears blocking by
+   * NMI (NMI exiting 0) or virtual-NMI blocking (virtual NMIs 1) and records in bit 12 of the
+   * VM-exit interruption information that it was in effect (SDM "Architectural State before a
+   * VM Exit"; "Information for VM Exits Due to Vectored Events").
+   */
+  iretFault?: boolean;
 }
 
 /**
@@ -232,7 +239,7 @@ export function deliverEvent(
     vmExit(h, {
       reason: ExitReason.EXCEPTION_NMI,
       qualification: v === Vector.DB && t === EventType.HW_EXCEPTION ? (opts.debugCause ?? 0) : 0,
-      intrInfo: intrInfo(v, t, withErr),
+      intrInfo: intrInfo(v, t, withErr) | (opts.iretFault ? iretUnblocking(h) : 0),
       intrError: withErr ? err : 0,
       instructionLen: soft ? (opts.instrLen ?? 0) : 0,
     });
@@ -426,13 +433,48 @@ function virtualNmis(h: Hart): boolean {
 }
 
 /**
- * IRETQ in 64-bit mode pops RIP, CS, RFLAGS, RSP and SS, and ends blocking by NMI
- * (SDM "NMI Handling": "...until the next IRET instruction is executed").
+ * A VM exit due to a fault on IRET (SDM "Architectural State before a VM Exit"): with "NMI
+ * exiting" 0 blocking by NMI is cleared before the exit, with "virtual NMIs" 1 virtual-NMI
+ * blocking is; bit 12 of the VM-exit interruption information ("NMI unblocking due to IRET")
+ * says it was in effect before the IRET. With NMI exiting 1 and virtual NMIs 0 the bit is
+ * undefined: the lab leaves it 0 and the blocking as it is.
  */
-export function iret(h: Hart): void {
+function iretUnblocking(h: Hart): number {
+  const cpu = h.cpu;
+  const pin = pinControls(h);
+  if (pin & 0x20) {
+    const was = cpu.vnmiBlocked;
+    cpu.vnmiBlocked = false;
+    return was ? 0x1000 : 0;
+  }
+  if (!(pin & 0x08)) {
+    const was = cpu.nmiBlocked;
+    cpu.nmiBlocked = false;
+    return was ? 0x1000 : 0;
+  }
+  return 0;
+}
+
+/** "IRET/IRETD/IRETQ—Interrupt Return", 64-bit mode: a return RIP that is not canonical (bits
+ *  63:47 not all equal) is #GP(0). */
+function canonicalRip(hi: number): boolean {
+  return hi >>> 0 < 0x8000 || hi >>> 0 >= 0xffff8000;
+}
+
+/**
+ * IRETQ in 64-bit mode pops RIP, CS, RFLAGS, RSP and SS, and ends blocking by NMI
+ * (SDM "NMI Handling": "...until the next IRET instruction is executed"). Returns false when
+ * the return RIP is not canonical: then nothing changed (RSP is restored, blocking by NMI and
+ * V_NMI_MASK stay: the IRET did not complete) and the caller raises #GP(0) at the IRET.
+ */
+export function iret(h: Hart): boolean {
   const cpu = h.cpu;
   const rspAtIret = regNumber(cpu, RSP);
   pop64(h);
+  if (!canonicalRip(loaded.hi)) {
+    setRegNumber(cpu, RSP, rspAtIret);
+    return false;
+  }
   const rip = loaded.hi * 0x100000000 + loaded.lo;
   pop64(h); // CS
   pop64(h);
@@ -460,6 +502,7 @@ export function iret(h: Hart): void {
     cpu.workRemaining = ws[ws.length - 1];
     ws.length -= 2;
   }
+  return true;
 }
 
 export { push64, pop64 };

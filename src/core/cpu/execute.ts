@@ -255,7 +255,12 @@ export function execute(h: Hart, budget: number): number {
       if (!(prevShadow & Shadow.MOVSS)) cpu.shadow = Shadow.MOVSS;
       break;
     case Op.IRETQ:
-      iret(h);
+      if (!iret(h)) {
+        // A non-canonical return RIP: #GP(0) at the IRET, which did not complete.
+        h.cpu.rip = ins.addr;
+        deliverEvent(h, Vector.GP, EventType.HW_EXCEPTION, 0, ins.addr, { iretFault: true });
+        return Exec.DONE;
+      }
       retire(h, ins, index, EventKind.IRET);
       h.out.d2 = cpu.rip;
       return done(h, tf);

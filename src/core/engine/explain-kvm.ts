@@ -189,6 +189,11 @@ function explainKvmAtL0(
     case Fn.kvm_check_and_inject_events:
       return { text: `kvm_check_and_inject_events: ${injectText(prevK, curK, d1, d2)}.`, cite: c };
     case Fn.vmx_recover_nmi_blocking:
+      if (d2 === 0 && (d1 & 0x80001000) >>> 0 === 0x80001000)
+        return {
+          text: `vmx_recover_nmi_blocking: the exit (VM_EXIT_INTR_INFO ${hex(d1)}) is for a fault on the guest's IRET, and bit 12 ("NMI unblocking due to IRET") says the processor cleared virtual-NMI blocking before the exit; KVM sets GUEST_INTERRUPTIBILITY_INFO bit 3 again, so that the IRET, restarted, runs with NMIs still blocked.`,
+          cite: c,
+        };
       return {
         text: `vmx_recover_nmi_blocking: the guest ran ${d1.toLocaleString('en-US')} ns with soft_vnmi_blocked set; vnmi_blocked_time = ${d2.toLocaleString('en-US')} ns (the break-out comes after 1,000,000,000 ns of guest time).`,
         cite: c,

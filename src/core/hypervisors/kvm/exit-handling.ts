@@ -32,6 +32,7 @@ import {
   noteRead,
   rd,
   vmxCompleteInterrupts,
+  wr,
   vmxInterruptBlocked,
 } from './vmx';
 
@@ -47,6 +48,20 @@ export function afterExit(c: KvmContext): KvmStepResult | null {
     const stage = kvm.stage++;
     if (stage === 0) {
       kvm.lastExitReason = reason;
+      // vmx_recover_nmi_blocking with virtual NMIs: an exit for a fault on IRET cleared
+      // virtual-NMI blocking and says so in bit 12 of VM_EXIT_INTR_INFO; KVM re-sets the
+      // blocking before the next entry (its comment: "SDM 3: 27.7.1.2 ... Re-set bit 'block by
+      // NMI' before VM entry if vmexit caused by a guest IRET fault"). Bit 12 is undefined for
+      // #DF and when IDT-vectoring information is valid, so those are left alone.
+      if (kvm.enableVnmi) {
+        const intr = rd(c, F.VM_EXIT_INTR_INFO);
+        const idtv = rd(c, F.IDT_VECTORING_INFO_FIELD);
+        if (intr & 0x80000000 && intr & 0x1000 && (intr & 0xff) !== 8 && !(idtv & 0x80000000)) {
+          noteRead(c, F.VM_EXIT_INTR_INFO, 0x1000, intr);
+          wr(c, F.GUEST_INTERRUPTIBILITY_INFO, (rd(c, F.GUEST_INTERRUPTIBILITY_INFO) | 8) >>> 0);
+          return decide(h, Fn.vmx_recover_nmi_blocking, intr, 0);
+        }
+      }
       // vmx_recover_nmi_blocking: the guest's net run time counts toward the 1 s break-out.
       if (!kvm.enableVnmi && kvm.softVnmiBlocked) {
         // Its inputs (causes/why.ts), noted only when it acts: the step has one decision.
