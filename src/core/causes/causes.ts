@@ -5,6 +5,7 @@
 // last step at or before N - 1 after which the value differs from the step before, found by
 // replaying backwards one checkpoint interval at a time until every input is placed.
 import { KVM_FUNCTIONS } from '../hypervisors/kvm/functions';
+import { isXenFunction, xenFunction } from '../hypervisors/xen/functions';
 import { Inject } from '../hypervisors/kvm/context';
 import { describeVmx } from '../engine/describe';
 import type { SimState } from '../engine/machine';
@@ -68,8 +69,10 @@ const DECIDING_KINDS = new Set<number>([
   EventKind.WAKE,
 ]);
 
-/** What the KVM decision of a step did, in the kernel's words (the sub-functions it called). */
+/** What the hypervisor decision of a step did, in the kernel's (or Xen's) words (for KVM's
+ *  injection, the sub-functions it called). */
 function decisionActor(fn: number, d1: number): string {
+  if (isXenFunction(fn)) return xenFunction(fn).name;
   const name = KVM_FUNCTIONS[fn]?.name ?? `function ${fn}`;
   if (name !== 'kvm_check_and_inject_events') return name;
   const did: string[] = [];
@@ -93,7 +96,8 @@ export function actorOf(session: LabSession, n: number): string {
     const ins = c.programs[lane.program].instrs[t.d0[i]];
     if (ins) return `\`${ins.text.trim()}\` at L${t.level[i]}`;
   }
-  if (k === EventKind.DECISION) return `${decisionActor(t.d0[i], t.d1[i])} (KVM L${t.level[i]})`;
+  if (k === EventKind.DECISION)
+    return `${decisionActor(t.d0[i], t.d1[i])} (${isXenFunction(t.d0[i]) ? 'Xen' : 'KVM'} L${t.level[i]})`;
   return eventNote(sessionRun(session), i);
 }
 

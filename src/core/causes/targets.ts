@@ -7,6 +7,7 @@ import { singleStepDue } from '../cpu/boundary-events';
 import { Shadow } from '../cpu/state';
 import type { SimState } from '../engine/machine';
 import { KVM_VARIABLES, targetValue, type ChangeTarget } from '../engine/search-targets';
+import type { XenState } from '../hypervisors/xen/state';
 import type { CompiledScenario } from '../scenario/load';
 import { INT_CTL, INTERCEPT } from '../svm/bits';
 import { intercepted } from '../svm/state';
@@ -65,6 +66,8 @@ export function readLabel(w: WhatRead, role: string | null): string {
     }
     case 'kvm':
       return `${w.name} of KVM L${w.lane}`;
+    case 'xen':
+      return `${w.name} of Xen L${w.lane}`;
     case 'svm':
       return `${svmReadName(w.name, w.mask)} of L${w.lane}'s VMCB (as loaded by VMRUN)`;
     case 'mem':
@@ -112,6 +115,12 @@ function reg(lane: number, name: string, bits: readonly [number, number] | null)
   return { w: 'reg', reg: name, bits, level: lane, levelAt: null, label: name };
 }
 
+/** The Xen model's variables a decision reads (struct vcpu / hvm_vcpu, by Xen's names). */
+const XEN_VARIABLES: Record<string, (x: XenState) => number> = {
+  nmi_pending: (x) => (x.nmiPending ? 1 : 0),
+  vnmi: (x) => (x.vnmi ? 1 : 0),
+};
+
 /** The value of what a read read, in state `s` (as the read noted it: a bit as 0/1). Null when
  *  it does not exist there (no such VMCS, no KVM). */
 export function readValue(c: CompiledScenario, s: SimState, w: WhatRead): number | null {
@@ -131,6 +140,10 @@ export function readValue(c: CompiledScenario, s: SimState, w: WhatRead): number
       const k = s.kvms[w.lane];
       const f = KVM_VARIABLES[w.name];
       return k && f ? f(k) : null;
+    }
+    case 'xen': {
+      const f = XEN_VARIABLES[w.name];
+      return s.xen && f ? f(s.xen) : null;
     }
     case 'svm':
       if (w.name === 'intercept') return intercepted(s.svm, w.mask) ? 1 : 0;

@@ -24,6 +24,8 @@ export type WhatRead =
   | { k: 'apic'; lane: number; name: 'irr' | 'ppr' }
   /** A variable of the KVM model at `lane`, by its kernel name (search-targets' KVM_VARIABLES). */
   | { k: 'kvm'; lane: number; name: string }
+  /** A variable of the Xen model at `lane` (`nmi_pending`, `vnmi`: targets.ts XEN_VARIABLES). */
+  | { k: 'xen'; lane: number; name: string }
   /** AMD SVM: bits of the running guest's int_ctl (`mask`), or one of its intercepts (`bit`),
    *  as the processor holds them from VMRUN. */
   | { k: 'svm'; lane: number; name: 'int_ctl' | 'intercept'; mask: number }
@@ -40,7 +42,7 @@ export interface Read {
    *  higher priority that were evaluated and found nothing due. */
   decides: boolean;
   /** Who read it: the processor's boundary check, or the KVM at a level. */
-  by: 'processor' | `KVM L${number}`;
+  by: 'processor' | `KVM L${number}` | `Xen L${number}`;
   group: number;
 }
 
@@ -231,9 +233,15 @@ export function noteApic(w: WhyLog, apic: ApicState, lane: number, by: Read['by'
 }
 
 /** A KVM model's read, noted as one of its decision's inputs. */
-export function kvmNote(h: Hart, lane: number, what: WhatRead, value: number): void {
+export function kvmNote(
+  h: Hart,
+  lane: number,
+  what: WhatRead,
+  value: number,
+  by: 'KVM' | 'Xen' = 'KVM',
+): void {
   const w = h.why;
-  if (w) w.reads.push({ what, value, decides: true, by: `KVM L${lane}`, group: w.group });
+  if (w) w.reads.push({ what, value, decides: true, by: `${by} L${lane}`, group: w.group });
 }
 
 export function noteRule(h: Hart, rule: NestedRule): void {

@@ -5,8 +5,29 @@ import { RFLAGS } from '../../cpu/state';
 import { acknowledge, highestIrr, highestIsr } from '../../cpu/apic';
 import { INT_CTL, INT_STATE, INTERCEPT, interceptMask } from '../../svm/bits';
 import { VMCB } from '../../svm/vmcb';
+import { kvmNote } from '../../causes/why';
 import type { XenContext } from './context';
 import { IntBlk, IntSrc } from './functions';
+import { XEN_HOST } from './port';
+
+// The inputs of Xen's decisions, noted while a step is explained (docs/causes.md): a variable
+// of the vCPU by Xen's name, or a bit of its VMCB as the byte and bit in Xen's memory (so the
+// step that set it is the write that changed that byte: Xen's own, or the processor's #VMEXIT).
+
+function xenRead(c: XenContext, name: string, value: boolean): boolean {
+  if (c.h.why) kvmNote(c.h, c.port.lane, { k: 'xen', lane: c.port.lane, name }, value ? 1 : 0, 'Xen');
+  return value;
+}
+
+function vmcbBit(c: XenContext, offset: number, mask: number, label: string, value: number): number {
+  if (c.h.why) {
+    const bit = 31 - Math.clz32(mask & -mask);
+    const addr = XEN_HOST.VMCB + offset + (bit >> 3);
+    const what = { k: 'mem' as const, lane: c.port.lane, addr, bit: bit & 7, name: `${label} of Xen's VMCB` };
+    kvmNote(c.h, c.port.lane, what, value & mask ? 1 : 0, 'Xen');
+  }
+  return value;
+}
 
 /** struct hvm_intack: the source and its vector (2 for an NMI). */
 export interface HvmIntack {
@@ -38,7 +59,7 @@ export function vlapicHasPendingIrq(c: XenContext): number {
  * model has no PIC, no MCE and no event-channel callback vector.
  */
 export function hvmVcpuHasPendingIrq(c: XenContext): HvmIntack {
-  if (c.xen.nmiPending) return { source: IntSrc.nmi, vector: 2 };
+  if (xenRead(c, 'nmi_pending', c.xen.nmiPending)) return { source: IntSrc.nmi, vector: 2 };
   const v = vlapicHasPendingIrq(c);
   if (v >= 0) return { source: IntSrc.lapic, vector: v };
   return INTACK_NONE;
@@ -53,11 +74,20 @@ export function hvmVcpuHasPendingIrq(c: XenContext): HvmIntack {
 export function svmGetInterruptShadow(c: XenContext): number {
   const p = c.port;
   let shadow = 0;
-  if (p.read32(VMCB.INT_STATE) & INT_STATE.SVM_INTERRUPT_SHADOW_MASK)
+  const shadowMask = INT_STATE.SVM_INTERRUPT_SHADOW_MASK;
+  if (
+    vmcbBit(c, VMCB.INT_STATE, shadowMask, 'int_state.INTERRUPT_SHADOW', p.read32(VMCB.INT_STATE)) &
+    shadowMask
+  )
     shadow |= HVM_INTR_SHADOW.STI | HVM_INTR_SHADOW.MOV_SS;
-  const nmiMasked = c.xen.vnmi
-    ? (p.read32(VMCB.INT_CTL) & INT_CTL.V_NMI_BLOCKING_MASK) !== 0
-    : (p.read32(VMCB.INTERCEPT) & interceptMask(INTERCEPT.INTERCEPT_IRET)) !== 0;
+  const iret = interceptMask(INTERCEPT.INTERCEPT_IRET);
+  const nmiMasked = xenRead(c, 'vnmi', c.xen.vnmi)
+    ? (vmcbBit(c, VMCB.INT_CTL, INT_CTL.V_NMI_BLOCKING_MASK, 'int_ctl.V_NMI_MASK', p.read32(VMCB.INT_CTL)) &
+        INT_CTL.V_NMI_BLOCKING_MASK) !==
+      0
+    : (vmcbBit(c, VMCB.INTERCEPT, iret, 'intercept IRET (the fake NMI shadow)', p.read32(VMCB.INTERCEPT)) &
+        iret) !==
+      0;
   if (nmiMasked) shadow |= HVM_INTR_SHADOW.NMI;
   return shadow;
 }
@@ -75,7 +105,10 @@ export function hvmInterruptBlocked(
   intack: HvmIntack,
 ): { blk: number; shortCircuited: boolean } {
   const p = c.port;
-  if (intack.source !== IntSrc.nmi && !(p.read32(VMCB.RFLAGS) & RFLAGS.IF))
+  if (
+    intack.source !== IntSrc.nmi &&
+    !(vmcbBit(c, VMCB.RFLAGS, RFLAGS.IF, 'save.rflags.IF', p.read32(VMCB.RFLAGS)) & RFLAGS.IF)
+  )
     return { blk: IntBlk.rflags_ie, shortCircuited: false };
   const shadow = svmGetInterruptShadow(c);
   if (shadow & (HVM_INTR_SHADOW.STI | HVM_INTR_SHADOW.MOV_SS))

@@ -37,8 +37,13 @@ export function xenStep(c: XenContext): XenStepResult {
       const irq = hostInterrupt(c);
       if (irq) return irq;
       // local_events_need_delivery: an event the vCPU can take now wakes it.
+      const noted = c.h.why?.reads.length ?? 0;
       const intack = hvmVcpuHasPendingIrq(c);
-      if (intack.source === 0 || hvmInterruptBlocked(c, intack).blk !== 0) return 'wait';
+      if (intack.source === 0 || hvmInterruptBlocked(c, intack).blk !== 0) {
+        // Nothing wakes it: the reads were not a decision's (causes: drop them).
+        if (c.h.why) c.h.why.reads.length = noted;
+        return 'wait';
+      }
       x.phase = XenPhase.RESUME;
       return decide(c.h, XenFn.vcpu_unblock, intack.source, intack.vector);
     }
