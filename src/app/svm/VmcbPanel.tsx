@@ -4,7 +4,7 @@
 // by bit with the APM's meaning on hover (int_ctl is open from the start). Fields and bits that
 // changed in this step are highlighted as in the VMCS panel; int_ctl of the running VMCB is the
 // processor's copy, tagged so.
-import { FieldPanelTools } from '../vmx/FieldPanelTools';
+import { FieldPanelTools, ShowAllFields } from '../vmx/FieldPanelTools';
 import { memo } from 'react';
 import type { VmcbView } from '../../core/engine/view';
 import { hexShort } from '../format';
@@ -87,7 +87,6 @@ function FieldLine({ row, owner }: { row: VmcbRow; owner: string }) {
 }
 
 export const VmcbPanel = memo(function VmcbPanel({ vmcb }: { vmcb: VmcbView }) {
-  const store = useLabStoreApi();
   const showAll = useLab(selectVmcsShowAll);
   // Subscribed so the memoised panel re-renders when a field is expanded.
   useLab(selectExpandedFields);
@@ -146,16 +145,7 @@ export const VmcbPanel = memo(function VmcbPanel({ vmcb }: { vmcb: VmcbView }) {
             </section>
           ),
       )}
-      {!showAll && hidden > 0 && (
-        <button
-          type="button"
-          className="vmcs-more"
-          onClick={() => store.getState().setVmcsShowAll(true)}
-          data-testid="vmcb-more"
-        >
-          Show all {vmcb.fields.length} fields ({hidden} more)
-        </button>
-      )}
+      <ShowAllFields prefix="vmcb" total={vmcb.fields.length} hidden={hidden} />
     </article>
   );
 });

@@ -40,3 +40,28 @@ export function FieldPanelTools({
     </>
   );
 }
+
+/** The foot of a VMCS or VMCB panel when only the important fields show: "Show all N fields". */
+export function ShowAllFields({
+  prefix,
+  total,
+  hidden,
+}: {
+  prefix: 'vmcs' | 'vmcb';
+  total: number;
+  hidden: number;
+}) {
+  const store = useLabStoreApi();
+  const showAll = useLab((s) => s.vmcsShowAll);
+  if (showAll || hidden <= 0) return null;
+  return (
+    <button
+      type="button"
+      className="vmcs-more"
+      onClick={() => store.getState().setVmcsShowAll(true)}
+      data-testid={`${prefix}-more`}
+    >
+      Show all {total} fields ({hidden} more)
+    </button>
+  );
+}

@@ -3,7 +3,7 @@
 // core's layouts. Fields and bits that changed in this step are highlighted; tooltips name
 // the SDM section that defines each field and bit. The title says whose VMCS it is, for whom,
 // and who holds it; a merged vmcs02 tags each field with where it came from.
-import { FieldPanelTools } from './FieldPanelTools';
+import { FieldPanelTools, ShowAllFields } from './FieldPanelTools';
 import { memo } from 'react';
 import { rangeMask } from '../../core/vmx/layout';
 import { bitRead, decidingReads } from '../causes/deciding';
@@ -196,7 +196,6 @@ export const VmcsPanel = memo(function VmcsPanel({
   /** The same VMCS at the step before; null when it did not exist then; undefined: no basis. */
   prev: VmcsView | null | undefined;
 }) {
-  const store = useLabStoreApi();
   const showAll = useLab(selectVmcsShowAll);
   // Subscribed so the memoised panel re-renders when a field is expanded.
   useLab(selectExpandedFields);
@@ -269,16 +268,7 @@ export const VmcsPanel = memo(function VmcsPanel({
           </ul>
         </section>
       ))}
-      {!showAll && hidden > 0 && (
-        <button
-          type="button"
-          className="vmcs-more"
-          onClick={() => store.getState().setVmcsShowAll(true)}
-          data-testid="vmcs-more"
-        >
-          Show all {vmcs.fields.length} fields ({hidden} more)
-        </button>
-      )}
+      <ShowAllFields prefix="vmcs" total={vmcs.fields.length} hidden={hidden} />
     </article>
   );
 });
