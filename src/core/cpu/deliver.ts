@@ -3,19 +3,21 @@
 // "Interrupt 8—Double Fault Exception (#DF)", "NMI Handling".
 import { EventKind, EventType } from '../engine/view';
 import type { Hart } from './hart';
-import { checkStack, loaded, read, write } from './memory';
+import { checkStack } from './memory';
 import { EXCEPTION_VECTORS } from '../vmx/exceptions';
 import { type ExitInfo, ExitReason, vmExit } from '../vmx/vm-exit';
 import {
   svmDoubleFaultExit,
   svmExceptionExit,
   svmExceptionIntercepted,
-  svmIret,
   svmNestedFaultExit,
   svmNmiDelivered,
 } from '../svm/delivery';
 import { debugDelivered } from './debug';
-import { Activity, KERNEL_CS, RFLAGS, RSP, WRITABLE_FLAGS, regNumber, setRegNumber } from './state';
+import { iretExitUnblocking } from './iret';
+import { push64 } from './stack';
+import { PIN_BASED } from '../vmx/bits';
+import { Activity, KERNEL_CS, RFLAGS, RSP, regNumber, setRegNumber } from './state';
 
 export const Vector = {
   DE: 0,
@@ -75,19 +77,6 @@ export function deliverWord(vector: number, type: number, hasErr: boolean, first
     (hasErr ? 1 << 11 : 0) |
     (firstVector >= 0 ? ((firstVector & 0xff) << 16) | (1 << 24) : 0)
   );
-}
-
-function push64(h: Hart, lo: number, hi: number): void {
-  const rsp = regNumber(h.cpu, RSP) - 8;
-  checkStack(h.mem, rsp);
-  write(h.mem, rsp, 8, lo, hi);
-  setRegNumber(h.cpu, RSP, rsp);
-}
-
-function pop64(h: Hart): void {
-  const rsp = regNumber(h.cpu, RSP);
-  read(h.mem, rsp, 8);
-  setRegNumber(h.cpu, RSP, rsp + 8);
 }
 
 function split(v: number): [number, number] {
@@ -239,7 +228,7 @@ export function deliverEvent(
     vmExit(h, {
       reason: ExitReason.EXCEPTION_NMI,
       qualification: v === Vector.DB && t === EventType.HW_EXCEPTION ? (opts.debugCause ?? 0) : 0,
-      intrInfo: intrInfo(v, t, withErr) | (opts.iretFault ? iretUnblocking(h) : 0),
+      intrInfo: intrInfo(v, t, withErr) | (opts.iretFault ? iretExitUnblocking(h) : 0),
       intrError: withErr ? err : 0,
       instructionLen: soft ? (opts.instrLen ?? 0) : 0,
     });
@@ -424,85 +413,6 @@ export function deliverEvent(
   h.out.d2 = g.target;
 }
 
-function pinControls(h: Hart): number {
-  return h.vmx.pin;
-}
-
 function virtualNmis(h: Hart): boolean {
-  return (pinControls(h) & 0x20) !== 0;
+  return (h.vmx.pin & PIN_BASED.PIN_BASED_VIRTUAL_NMIS) !== 0;
 }
-
-/**
- * A VM exit due to a fault on IRET (SDM "Architectural State before a VM Exit"): with "NMI
- * exiting" 0 blocking by NMI is cleared before the exit, with "virtual NMIs" 1 virtual-NMI
- * blocking is; bit 12 of the VM-exit interruption information ("NMI unblocking due to IRET")
- * says it was in effect before the IRET. With NMI exiting 1 and virtual NMIs 0 the bit is
- * undefined: the lab leaves it 0 and the blocking as it is.
- */
-function iretUnblocking(h: Hart): number {
-  const cpu = h.cpu;
-  const pin = pinControls(h);
-  if (pin & 0x20) {
-    const was = cpu.vnmiBlocked;
-    cpu.vnmiBlocked = false;
-    return was ? 0x1000 : 0;
-  }
-  if (!(pin & 0x08)) {
-    const was = cpu.nmiBlocked;
-    cpu.nmiBlocked = false;
-    return was ? 0x1000 : 0;
-  }
-  return 0;
-}
-
-/** "IRET/IRETD/IRETQ—Interrupt Return", 64-bit mode: a return RIP that is not canonical (bits
- *  63:47 not all equal) is #GP(0). */
-function canonicalRip(hi: number): boolean {
-  return hi >>> 0 < 0x8000 || hi >>> 0 >= 0xffff8000;
-}
-
-/**
- * IRETQ in 64-bit mode pops RIP, CS, RFLAGS, RSP and SS, and ends blocking by NMI
- * (SDM "NMI Handling": "...until the next IRET instruction is executed"). Returns false when
- * the return RIP is not canonical: then nothing changed (RSP is restored, blocking by NMI and
- * V_NMI_MASK stay: the IRET did not complete) and the caller raises #GP(0) at the IRET.
- */
-export function iret(h: Hart): boolean {
-  const cpu = h.cpu;
-  const rspAtIret = regNumber(cpu, RSP);
-  pop64(h);
-  if (!canonicalRip(loaded.hi)) {
-    setRegNumber(cpu, RSP, rspAtIret);
-    return false;
-  }
-  const rip = loaded.hi * 0x100000000 + loaded.lo;
-  pop64(h); // CS
-  pop64(h);
-  const flags = loaded.lo;
-  pop64(h);
-  const rsp = loaded.hi * 0x100000000 + loaded.lo;
-  pop64(h);
-  cpu.ss = loaded.lo & 0xffff;
-  cpu.rflags = (flags & WRITABLE_FLAGS) | RFLAGS.FIXED;
-  setRegNumber(cpu, RSP, rsp);
-  cpu.rip = rip;
-  if (h.svm.guest) svmIret(h);
-  else if (!h.vmx.nonRoot) cpu.nmiBlocked = false;
-  else {
-    // "Changes to Instruction Behavior in VMX Non-Root Operation": with NMI exiting, IRET does
-    // not unblock NMIs; with virtual NMIs it removes virtual-NMI blocking instead.
-    const pin = pinControls(h);
-    if (!(pin & 0x08)) cpu.nmiBlocked = false;
-    if (pin & 0x20) cpu.vnmiBlocked = false;
-  }
-  // Bookkeeping for the views: the frame this IRET leaves, and an interrupted `work`.
-  while (cpu.frames.length && cpu.frames[cpu.frames.length - 3] <= rspAtIret) cpu.frames.length -= 3;
-  const ws = cpu.workStack;
-  if (ws.length && ws[ws.length - 2] === rspAtIret) {
-    cpu.workRemaining = ws[ws.length - 1];
-    ws.length -= 2;
-  }
-  return true;
-}
-
-export { push64, pop64 };
