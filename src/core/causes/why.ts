@@ -232,8 +232,8 @@ export function noteApic(w: WhyLog, apic: ApicState, lane: number, by: Read['by'
   w.reads.push({ what: { k: 'apic', lane, name: 'ppr' }, value: ppr(apic), decides, by, group: w.group });
 }
 
-/** A KVM model's read, noted as one of its decision's inputs. */
-export function kvmNote(
+/** A hypervisor model's read (KVM's or Xen's), noted as one of its decision's inputs. */
+export function hypervisorNote(
   h: Hart,
   lane: number,
   what: WhatRead,

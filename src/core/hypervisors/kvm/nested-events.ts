@@ -15,7 +15,7 @@ import { currentVmcs12 } from './nested-state';
 import { nestedVmxVmexit } from './nested';
 import type { KvmState } from './state';
 import { rd, vmxInterruptBlocked, vmxNmiBlocked, wr } from './vmx';
-import { kvmNote, noteRule } from '../../causes/why';
+import { hypervisorNote, noteRule } from '../../causes/why';
 
 function vmcs12Of(kvm: KvmState): VmcsState {
   return currentVmcs12(kvm.nested)!;
@@ -195,7 +195,7 @@ function l1WantsMsr(c: KvmContext, vmcs12: VmcsState, write: boolean): boolean {
 function l1Bits(c: KvmContext, vmcs12: VmcsState, enc: number, mask: number): boolean {
   const set = (readField(vmcs12, enc) & mask) !== 0;
   if (c.h.why)
-    kvmNote(c.h, c.lane, { k: 'vmcs', owner: c.lane + 1, addr: vmcs12.addr, enc, mask }, set ? 1 : 0);
+    hypervisorNote(c.h, c.lane, { k: 'vmcs', owner: c.lane + 1, addr: vmcs12.addr, enc, mask }, set ? 1 : 0);
   return set;
 }
 

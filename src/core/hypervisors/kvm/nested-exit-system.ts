@@ -2,7 +2,7 @@
 // nested_vmx_exit_handled_cr, nested_vmx_exit_handled_io and the vmcs12 controls of INVLPG,
 // RDPMC, MWAIT, MONITOR, WBINVD and RDRAND exiting. Whether L1 asked for the exit is decided
 // from vmcs12 as the processor would have decided it had vmcs12 been in force.
-import { bitmapName, kvmNote } from '../../causes/why';
+import { bitmapName, hypervisorNote } from '../../causes/why';
 import { RSP } from '../../cpu/state';
 import { CPU_BASED, SECONDARY_EXEC } from '../../vmx/bits';
 import { ExitReason } from '../../vmx/vm-exit';
@@ -25,7 +25,7 @@ export function l1Field(c: KvmContext, vmcs12: VmcsState, enc: number, mask: num
   const v = readField(vmcs12, enc);
   if (c.h.why) {
     const what = { k: 'vmcs', owner: c.lane + 1, addr: vmcs12.addr, enc, mask } as const;
-    kvmNote(c.h, c.lane, what, mask === 0xffffffff ? v >>> 0 : v & mask ? 1 : 0);
+    hypervisorNote(c.h, c.lane, what, mask === 0xffffffff ? v >>> 0 : v & mask ? 1 : 0);
   }
   return v;
 }
@@ -34,7 +34,12 @@ export function l1Field(c: KvmContext, vmcs12: VmcsState, enc: number, mask: num
 export function l1BitmapBit(c: KvmContext, entry: string, id: number, addr: number, bit: number): number {
   const value = (c.h.lanes[c.guestLane]!.mem.bytes[addr] >>> bit) & 1;
   if (c.h.why)
-    kvmNote(c.h, c.lane, { k: 'mem', lane: c.guestLane, addr, bit, name: bitmapName(entry, id) }, value);
+    hypervisorNote(
+      c.h,
+      c.lane,
+      { k: 'mem', lane: c.guestLane, addr, bit, name: bitmapName(entry, id) },
+      value,
+    );
   return value;
 }
 

@@ -6,7 +6,7 @@ import { F } from '../../vmx/vmcs';
 import type { KvmContext } from './context';
 import { RFLAGS } from '../../cpu/state';
 import type { KvmState } from './state';
-import { kvmNote, noteApic } from '../../causes/why';
+import { hypervisorNote, noteApic } from '../../causes/why';
 
 /** VMREAD of the loaded VMCS. With `mask`, a decision reads those bits: they are noted as one
  *  of its inputs (causes/why.ts; only while a step is being explained). */
@@ -22,11 +22,11 @@ export function rd(c: KvmContext, enc: number, mask?: number): number {
 export function noteRead(c: KvmContext, enc: number, mask: number, v: number): number {
   if (!c.h.why) return v;
   const at = { k: 'vmcs', owner: c.lane, addr: c.kvm.loadedVmcs, enc } as const;
-  if (mask === 0xffffffff) kvmNote(c.h, c.lane, { ...at, mask }, v >>> 0);
+  if (mask === 0xffffffff) hypervisorNote(c.h, c.lane, { ...at, mask }, v >>> 0);
   // Each bit tested is an input of its own (the VMCS panel marks bits).
   else
     for (let m = mask; m; m &= m - 1)
-      kvmNote(c.h, c.lane, { ...at, mask: (m & -m) >>> 0 }, v & m & -m ? 1 : 0);
+      hypervisorNote(c.h, c.lane, { ...at, mask: (m & -m) >>> 0 }, v & m & -m ? 1 : 0);
   return v;
 }
 
@@ -39,7 +39,7 @@ export function kvmApicRead(c: KvmContext, value: boolean): boolean {
 
 /** A KVM variable a decision reads (its kernel name, as search-targets' KVM_VARIABLES). */
 export function kvmRead<T extends number | boolean>(c: KvmContext, name: string, value: T): T {
-  if (c.h.why) kvmNote(c.h, c.lane, { k: 'kvm', lane: c.lane, name }, Number(value));
+  if (c.h.why) hypervisorNote(c.h, c.lane, { k: 'kvm', lane: c.lane, name }, Number(value));
   return value;
 }
 

@@ -5,7 +5,7 @@ import { RFLAGS } from '../../cpu/state';
 import { acknowledge, highestIrr, highestIsr } from '../../cpu/apic';
 import { INT_CTL, INT_STATE, INTERCEPT, interceptMask } from '../../svm/bits';
 import { VMCB } from '../../svm/vmcb';
-import { kvmNote } from '../../causes/why';
+import { hypervisorNote } from '../../causes/why';
 import type { XenContext } from './context';
 import { IntBlk, IntSrc } from './functions';
 import { XEN_HOST } from './port';
@@ -15,7 +15,7 @@ import { XEN_HOST } from './port';
 // step that set it is the write that changed that byte: Xen's own, or the processor's #VMEXIT).
 
 function xenRead(c: XenContext, name: string, value: boolean): boolean {
-  if (c.h.why) kvmNote(c.h, c.port.lane, { k: 'xen', lane: c.port.lane, name }, value ? 1 : 0, 'Xen');
+  if (c.h.why) hypervisorNote(c.h, c.port.lane, { k: 'xen', lane: c.port.lane, name }, value ? 1 : 0, 'Xen');
   return value;
 }
 
@@ -24,7 +24,7 @@ function vmcbBit(c: XenContext, offset: number, mask: number, label: string, val
     const bit = 31 - Math.clz32(mask & -mask);
     const addr = XEN_HOST.VMCB + offset + (bit >> 3);
     const what = { k: 'mem' as const, lane: c.port.lane, addr, bit: bit & 7, name: `${label} of Xen's VMCB` };
-    kvmNote(c.h, c.port.lane, what, value & mask ? 1 : 0, 'Xen');
+    hypervisorNote(c.h, c.port.lane, what, value & mask ? 1 : 0, 'Xen');
   }
   return value;
 }
