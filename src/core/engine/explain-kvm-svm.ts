@@ -7,6 +7,7 @@ import type { KvmState } from '../hypervisors/kvm/state';
 import { EVTINJ } from '../svm/bits';
 import { hex } from './describe';
 import type { Explanation } from './view';
+import { explainKvmSvmNested } from './explain-kvm-svm-nested';
 
 function cite(fn: number): string {
   const f = kvmFunction(fn);
@@ -175,7 +176,7 @@ export function explainKvmSvm(
       };
     case Fn.kvm_emulate_cpuid:
       return {
-        text: "CPUID exit: kvm_emulate_cpuid answers from the guest CPUID table (AMD's, without MONITOR and without SVM: nested SVM is not modelled); RIP = nRIP.",
+        text: "CPUID exit: kvm_emulate_cpuid answers from the guest CPUID table (AMD's, without MONITOR; with SVM and, in 8000_000A, the NRIPS, vGIF and vNMI KVM offers L1 for nested SVM); RIP = nRIP.",
         cite: c,
       };
     case Fn.host_irq:
@@ -200,7 +201,7 @@ export function explainKvmSvm(
       };
     }
     default:
-      return null;
+      return explainKvmSvmNested(k, fn, d1, d2);
   }
 }
 

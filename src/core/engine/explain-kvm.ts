@@ -6,6 +6,7 @@ import type { KvmState } from '../hypervisors/kvm/state';
 import { hex } from './describe';
 import { explainKvmSystem } from './explain-kvm-system';
 import { explainKvmSvm } from './explain-kvm-svm';
+import { SVM_HANDLERS, svmL0HandlesText } from './explain-kvm-svm-nested';
 import { describeIntrInfo, exitName } from './explain-vmx';
 import type { Explanation } from './view';
 import { fieldByEncoding } from '../vmx/fields';
@@ -100,8 +101,11 @@ export function explainKvm(
 ): Explanation {
   // kvm_amd: SVM's words for the shared x86.c decisions, and svm.c's handlers.
   if (arch === 'svm') {
-    const svm = explainKvmSvm(prevK, curK, fn, d1, d2);
-    if (svm) return svm;
+    let svm = explainKvmSvm(prevK, curK, fn, d1, d2) ?? explainKvmAtL0(prevK, curK, fn, d1, d2, era);
+    // An exit of L2 that L0 handles itself: say why it did not go to L1.
+    if (prevK.nested.guestMode && SVM_HANDLERS.has(fn))
+      svm = { ...svm, text: `${svmL0HandlesText(curK.svm.exitCode)} ${svm.text}` };
+    return svm;
   }
   if (fn === Fn.vmx_vcpu_run)
     return {

@@ -27,9 +27,10 @@ export interface SvmPort {
   /**
    * VMRUN of the VMCB at `vmcb`: `entered` when the guest runs (the step's record is the
    * hardware's VMENTRY), else `failure` names the consistency check (#VMEXIT VMEXIT_INVALID).
-   * After a #VMEXIT the host resumes at `hostRip`.
+   * After a #VMEXIT the host resumes at `hostRip`. `lane`: the level the guest runs (by default
+   * the one above the host; KVM's vmcb02 runs its L1's guest).
    */
-  vmrun(vmcb: number, hostRip: number): { entered: boolean; failure: string | null };
+  vmrun(vmcb: number, hostRip: number, lane?: number): { entered: boolean; failure: string | null };
 }
 
 /** The hypervisor at L0: the processor itself, its memory the hypervisor's own. */
@@ -76,11 +77,11 @@ export class SvmHardwarePort implements SvmPort {
     const cpu = this.h.cpu;
     cpu.rflags = on ? (cpu.rflags | RFLAGS.IF) >>> 0 : (cpu.rflags & ~RFLAGS.IF) >>> 0;
   }
-  vmrun(vmcb: number, hostRip: number): { entered: boolean; failure: string | null } {
+  vmrun(vmcb: number, hostRip: number, lane?: number): { entered: boolean; failure: string | null } {
     // VMRUN takes the VMCB's address in RAX.
     const regs = this.h.cpu.regs;
     regs[0] = vmcb >>> 0;
     regs[1] = 0;
-    return vmrun(this.h, vmcb, hostRip, hostRip);
+    return vmrun(this.h, vmcb, hostRip, hostRip, lane);
   }
 }

@@ -17,13 +17,33 @@ import type { Memory } from '../cpu/memory';
 
 /** Why VMRUN's consistency checks refused a VMCB (null: it passed). */
 export function vmrunCheck(m: Memory, vmcb: number): string | null {
+  const save = vmcbSaveCheck(m, vmcb);
+  if (save) return save;
+  const efer = rd32(m, vmcb + VMCB.EFER);
+  const intercept4 = rd32(m, vmcb + VMCB.INTERCEPT_WORD4);
+  const intercept3 = rd32(m, vmcb + VMCB.INTERCEPT);
+  const intCtl = rd32(m, vmcb + VMCB.INT_CTL);
+  if (!(intercept4 & 1)) return 'the VMRUN intercept bit is clear';
+  const bitmaps = bitmapCheck(m, vmcb);
+  if (bitmaps) return bitmaps;
+  if (rd32(m, vmcb + VMCB.ASID) === 0) return 'ASID is zero';
+  // Lab assumption (docs/svm.md): hardware refuses V_NMI_ENABLE without the NMI intercept, as
+  // KVM's nested_vmcb_check_controls and kvm-unit-tests' svm vnmi test (stage 0) expect.
+  if (intCtl & INT_CTL.V_NMI_ENABLE_MASK && !(intercept3 & 2))
+    return 'V_NMI_ENABLE is set without the NMI intercept';
+  return eventInjCheck(rd32(m, vmcb + VMCB.EVENT_INJ), efer);
+}
+
+/**
+ * The state-area part of "Canonicalization and Consistency Checks" (EFER, CR0, CR3, CR4, DR6,
+ * DR7, the long-mode combinations, CS.L with CS.D): the first that fails, or null. KVM's
+ * nested_vmcb_check_save makes the same checks on vmcb12.
+ */
+export function vmcbSaveCheck(m: Memory, vmcb: number): string | null {
   const efer = rd32(m, vmcb + VMCB.EFER);
   const eferHi = rdHi(m, vmcb + VMCB.EFER);
   const cr0 = rd32(m, vmcb + VMCB.CR0);
   const cr4 = rd32(m, vmcb + VMCB.CR4);
-  const intercept4 = rd32(m, vmcb + VMCB.INTERCEPT_WORD4);
-  const intercept3 = rd32(m, vmcb + VMCB.INTERCEPT);
-  const intCtl = rd32(m, vmcb + VMCB.INT_CTL);
   // APM "Canonicalization and Consistency Checks", in the order the APM lists them (the lab
   // reports the first that fails; hardware reports only VMEXIT_INVALID).
   if (!(efer & EFER.SVME)) return 'EFER.SVME is zero';
@@ -42,15 +62,7 @@ export function vmrunCheck(m: Memory, vmcb: number): string | null {
   const csAttrib = rd32(m, vmcb + VMCB.CS_ATTRIB) & 0xffff;
   if (efer & EFER.LME && cr0 & CR0.PG && cr4 & CR4.PAE && csAttrib & CS_ATTRIB_L && csAttrib & CS_ATTRIB_DB)
     return 'EFER.LME, CR0.PG, CR4.PAE, CS.L and CS.D are all set';
-  if (!(intercept4 & 1)) return 'the VMRUN intercept bit is clear';
-  const bitmaps = bitmapCheck(m, vmcb);
-  if (bitmaps) return bitmaps;
-  if (rd32(m, vmcb + VMCB.ASID) === 0) return 'ASID is zero';
-  // Lab assumption (docs/svm.md): hardware refuses V_NMI_ENABLE without the NMI intercept, as
-  // KVM's nested_vmcb_check_controls and kvm-unit-tests' svm vnmi test (stage 0) expect.
-  if (intCtl & INT_CTL.V_NMI_ENABLE_MASK && !(intercept3 & 2))
-    return 'V_NMI_ENABLE is set without the NMI intercept';
-  return eventInjCheck(rd32(m, vmcb + VMCB.EVENT_INJ), efer);
+  return null;
 }
 
 /** The VMCB segment attribute bits L (64-bit code) and D/B (SVM_SELECTOR_L_MASK, _DB_MASK). */
@@ -135,7 +147,13 @@ export interface VmrunResult {
  * Execute VMRUN (the #UD and #GP checks were made by the caller): `next` is the address after
  * VMRUN, where the host resumes after the #VMEXIT.
  */
-export function vmrun(h: Hart, vmcb: number, next: number, hostRip: number): VmrunResult {
+export function vmrun(
+  h: Hart,
+  vmcb: number,
+  next: number,
+  hostRip: number,
+  guestLane = h.level + 1,
+): VmrunResult {
   const svm = h.svm;
   const cpu = h.cpu;
   const m = h.mem;
@@ -175,8 +193,8 @@ export function vmrun(h: Hart, vmcb: number, next: number, hostRip: number): Vmr
   // masks physical interrupts while the guest runs.
   svm.hostIf = (cpu.rflags & RFLAGS.IF) !== 0;
   svm.pendingExit = null;
-  // Guest state.
-  const guestLane = h.level + 1;
+  // Guest state: the level above the host, or (a hypervisor model's nested guest) the lane
+  // the caller names — lab bookkeeping of whose code runs; the processor does not care.
   swapBook(cpu, h.books[h.level], h.books[guestLane]);
   switchLane(h, guestLane);
   svm.efer = loadStateArea(m, vmcb, cpu);

@@ -2,7 +2,7 @@
 // VMX (VMX instructions #UD, CR4.VMXE reserved); an Intel one ("vmx") has no SVM (the SVM
 // instructions #UD, EFER.SVME reserved, no VM_HSAVE_PA).
 import { describe, expect, it } from 'vitest';
-import { deliveries, label, open, openError, scenarioDoc } from '../helpers';
+import { EventKind, deliveries, label, open, openError, rows, scenarioDoc } from '../helpers';
 
 function run(arch: 'vmx' | 'svm', lines: string[]) {
   return open(
@@ -59,7 +59,7 @@ describe('vendor', () => {
 });
 
 describe('KVM levels', () => {
-  it('run on arch svm at L0 with a program guest (kvm_amd); above L0 they are refused until nested SVM exists', () => {
+  it('run on arch svm at L0 with a program at L1 (kvm_amd); above L0 they are refused', () => {
     const e = openError({
       version: 1,
       name: 'x',
@@ -69,20 +69,30 @@ describe('KVM levels', () => {
       levels: [{ kind: 'program', program: ['vmrun'] }, { kind: 'kvm' }, { kind: 'program', program: 'hlt' }],
     });
     expect(e.where).toBe('levels[1]');
-    expect(e.message).toMatch(/KVM on AMD SVM runs only at L0 with a program guest at L1/);
+    expect(e.message).toMatch(/KVM on AMD SVM runs only at L0, with a program at L1/);
   });
 
-  it('refuse a hypervisor program above KVM on SVM (its VMRUN needs nested SVM), at that level', () => {
-    const e = openError({
+  it('open a hypervisor program above KVM on SVM: its VMRUN exits to KVM, which emulates it (#UD while its EFER.SVME is clear)', () => {
+    const s = open({
       version: 1,
       name: 'x',
       title: 't',
       description: '',
       arch: 'svm',
-      levels: [{ kind: 'kvm' }, { kind: 'program', program: ['vmrun', 'hlt'] }],
+      levels: [
+        { kind: 'kvm' },
+        {
+          kind: 'program',
+          program: ['        .intgate 6, ud', 'start:  vmrun', '        hlt', 'ud:     hlt'],
+        },
+      ],
     });
-    expect(e.where).toBe('levels[1]');
-    expect(e.message).toMatch(/nested SVM is not modelled yet/);
+    const vmexits = rows(s).filter((r) => r.kind === EventKind.VMEXIT);
+    expect(vmexits[0].d0).toBe(0x80);
+    // vmrun_interception → nested_svm_check_permissions: #UD queued, injected into L1 by the
+    // next VMRUN's EVENTINJ (vector 6, type 3 exception).
+    const entries = rows(s).filter((r) => r.kind === EventKind.VMENTRY);
+    expect(entries[1].d0 >>> 0).toBe(0x80000306);
   });
 });
 

@@ -77,6 +77,17 @@ export const KVM_FUNCTIONS = [
   { name: 'ud_interception', file: 'svm/svm.c' }, // 66: exit 0x46, or an SVM instruction of the guest: #UD
   { name: 'shutdown_interception', file: 'svm/svm.c' }, // 67: exit 0x7f: KVM_EXIT_SHUTDOWN
   { name: 'ac_interception', file: 'svm/svm.c' }, // 68: exit 0x51: #AC re-injected
+  { name: 'nested_svm_vmrun', file: 'svm/nested.c' }, // 69: L1's VMRUN: vmcb12 checked, vmcb02 built
+  { name: 'nested_svm_vmexit', file: 'svm/nested.c' }, // 70: an exit of L2 L1 intercepts (nested_svm_exit_handled)
+  { name: 'svm_check_nested_events', file: 'svm/nested.c' }, // 71: an event for L1 exits L2
+  { name: 'vmload_vmsave_interception', file: 'svm/svm.c' }, // 72: L1's VMLOAD/VMSAVE
+  { name: 'stgi_interception', file: 'svm/svm.c' }, // 73: GIF = 1 (the STGI window)
+  { name: 'clgi_interception', file: 'svm/svm.c' }, // 74: GIF = 0
+  { name: 'cr_interception', file: 'svm/svm.c' }, // 75: MOV CR emulated (no decode assists)
+  { name: 'dr_interception', file: 'svm/svm.c' }, // 76: DR intercepts dropped until the next exit
+  { name: 'svm_set_msr', file: 'svm/svm.c' }, // 77: EFER, VM_HSAVE_PA
+  { name: 'gp_interception', file: 'svm/svm.c' }, // 78: #GP re-injected (the SVM-instruction erratum check)
+  { name: 'svm_get_msr', file: 'svm/svm.c' }, // 79: EFER, VM_HSAVE_PA
 ] as const satisfies readonly KvmFunction[];
 
 export const Fn = {
@@ -149,6 +160,17 @@ export const Fn = {
   ud_interception: 66,
   shutdown_interception: 67,
   ac_interception: 68,
+  nested_svm_vmrun: 69,
+  nested_svm_vmexit: 70,
+  svm_check_nested_events: 71,
+  vmload_vmsave_interception: 72,
+  stgi_interception: 73,
+  clgi_interception: 74,
+  cr_interception: 75,
+  dr_interception: 76,
+  svm_set_msr: 77,
+  gp_interception: 78,
+  svm_get_msr: 79,
 } as const;
 
 export function kvmFunction(id: number): KvmFunction {

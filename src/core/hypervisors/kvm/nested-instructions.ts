@@ -38,8 +38,15 @@ const FAIL_VALID = 2;
  * itself, as an instruction emulator would (docs/nesting.md).
  */
 function l1Instruction(c: KvmContext) {
-  const lane = c.h.lanes[c.guestLane]!;
-  const rip = rd(c, F.GUEST_RIP);
+  return instructionAt(c, c.guestLane, rd(c, F.GUEST_RIP));
+}
+
+/**
+ * The instruction at `rip` in the code of `lane`, as KVM's instruction emulator decodes a
+ * guest's instruction (kvm_emulate_instruction), or null when there is none.
+ */
+export function instructionAt(c: KvmContext, laneIndex: number, rip: number) {
+  const lane = c.h.lanes[laneIndex]!;
   const off = rip - lane.prog.origin;
   const idx = off >= 0 && off < lane.prog.indexAt.length ? lane.prog.indexAt[off] : -1;
   return idx >= 0 ? lane.code[idx] : null;

@@ -1,10 +1,9 @@
-// Nested SVM in KVM (arch/x86/kvm/svm/nested.c), the decisions that do not depend on running
-// L2 yet: the checks nested_svm_vmrun makes on vmcb12 (nested_vmcb_check_controls), how
+// Nested SVM in KVM (arch/x86/kvm/svm/nested.c), its pure decisions over the control fields:
+// the checks nested_svm_vmrun makes on vmcb12 (nested_vmcb_check_controls), how
 // nested_vmcb02_prepare_control builds vmcb02's controls from vmcb01 and vmcb12
-// (recalc_intercepts, the int_ctl merge), and who handles an exit of L2 (nested_svm_exit_special,
-// nested_svm_intercept). Pure functions over the control fields: the run path (enter_svm_guest_mode,
-// nested_svm_vmexit, svm_check_nested_events) is not wired yet (docs/kvm.md "KVM on SVM"), so KVM
-// above L0 or with an SVM hypervisor above it is still refused on `svm` scenarios.
+// (nested_vmcb02_recalc_intercepts, the int_ctl merge), and who handles an exit of L2
+// (nested_svm_exit_special, nested_svm_intercept). The run path that uses them (nested_svm_vmrun,
+// enter_svm_guest_mode, nested_svm_vmexit, svm_check_nested_events) is nested-svm-run.ts.
 import { EVTINJ, INT_CTL, INTERCEPT, interceptMask } from '../../svm/bits';
 import { SvmExit } from '../../svm/exit-codes';
 
@@ -40,18 +39,47 @@ export const MSRPM_BYTES = 0x2000;
 export const IOPM_BYTES = 0x3000;
 
 /**
- * __nested_vmcb_check_controls: why nested_svm_vmrun fails L1's VMRUN with SVM_EXIT_ERR
- * (VMEXIT_INVALID), or null. `memory` is L1's memory size (nested_svm_check_bitmap_pa: the
- * permission maps must lie in it); `npt` whether KVM offers nested paging.
+ * nested_svm_check_bitmap_pa: bits 11:0 ignored, the map's first page rounded up (PAGE_ALIGN),
+ * and its last byte a legal guest-physical address (kvm_vcpu_is_legal_gpa: below `limit`,
+ * 2^MAXPHYADDR). Not the hardware's reading (svm/vmrun.ts bitmapCheck): a map ending exactly at
+ * 2^MAXPHYADDR passes here.
  */
-export function nestedVmcbCheckControls(c: VmcbControls, memory: number, npt: boolean): string | null {
+function bitmapPaValid(pa: number, size: number, limit: number): boolean {
+  const addr = Math.ceil(pa / 0x1000) * 0x1000;
+  return addr < limit && addr + size - 1 < limit;
+}
+
+/**
+ * nested_svm_event_inj_valid_exept: the exception vectors KVM lets L1 inject — every defined
+ * exception (with #OF and #BR in any mode: KVM does not check the mode), not NMI, reserved
+ * vectors, #CP (no shadow stacks offered) or #VC (no SEV-ES).
+ */
+const KVM_VALID_EXCEPTIONS = [0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 19, 28, 30];
+
+/** nested_svm_check_event_inj: a defined type, and an exception type with a valid vector. */
+function eventInjValid(inj: number): boolean {
+  if (!(inj & EVTINJ.SVM_EVTINJ_VALID)) return true;
+  const type = (inj >>> 8) & 7;
+  if (type !== 0 && type !== 2 && type !== 3 && type !== 4) return false;
+  return type !== 3 || KVM_VALID_EXCEPTIONS.includes(inj & 0xff);
+}
+
+/**
+ * nested_vmcb_check_controls: why nested_svm_vmrun fails L1's VMRUN with SVM_EXIT_ERR
+ * (VMEXIT_INVALID), or null. `limit` is 2^MAXPHYADDR of L1's processor (the permission maps'
+ * last bytes must be legal addresses); `npt` whether KVM offers nested paging.
+ */
+export function nestedVmcbCheckControls(c: VmcbControls, limit: number, npt: boolean): string | null {
   if (!isIntercept(c, INTERCEPT.INTERCEPT_VMRUN)) return 'the VMRUN intercept is clear';
   if (c.asid === 0) return 'ASID is zero';
   if (c.nestedCtl & 1 && !npt) return 'nested paging is enabled but KVM offers none';
-  if (c.msrpmBasePa + MSRPM_BYTES > memory) return 'the MSR permission map is outside L1’s memory';
-  if (c.iopmBasePa + IOPM_BYTES > memory) return 'the I/O permission map is outside L1’s memory';
+  if (!bitmapPaValid(c.msrpmBasePa, MSRPM_BYTES, limit))
+    return 'the MSR permission map is not at a legal address';
+  if (!bitmapPaValid(c.iopmBasePa, IOPM_BYTES, limit))
+    return 'the I/O permission map is not at a legal address';
   if (c.intCtl & INT_CTL.V_NMI_ENABLE_MASK && !isIntercept(c, INTERCEPT.INTERCEPT_NMI))
     return 'V_NMI_ENABLE is set without the NMI intercept';
+  if (!eventInjValid(c.eventInj)) return `EVENTINJ ${(c.eventInj >>> 0).toString(16)} is not a valid event`;
   return null;
 }
 
@@ -70,11 +98,12 @@ export interface NestedFeatures {
 }
 
 /**
- * recalc_intercepts: vmcb02's intercepts are vmcb01's (L0's) OR vmcb12's (L1's). With L1's
+ * nested_vmcb02_recalc_intercepts: vmcb02's intercepts are vmcb01's (L0's) OR vmcb12's (L1's). With L1's
  * V_INTR_MASKING, L0 drops its CR8-write intercept (L2's CR8 does not affect L1's interrupts)
  * and, when L1's RFLAGS.IF is 0, its VINTR intercept (L1's interrupt window cannot open while
  * L2 runs); L0 does not want L2's VMMCALLs (no Hyper-V L2 TLB flush); an SMI intercept of L1's
- * counts only if L0 intercepts SMIs.
+ * counts only if L0 intercepts SMIs; PAUSE only if L1
+ * intercepts it; VMLOAD and VMSAVE always (KVM offers no virtual VMLOAD/VMSAVE).
  */
 export function recalcIntercepts(
   vmcb01: VmcbControls,
@@ -90,6 +119,11 @@ export function recalcIntercepts(
   setIntercept(c, INTERCEPT.INTERCEPT_VMMCALL, false);
   for (let i = 0; i < 5; i++) c.intercepts[i] = (c.intercepts[i] | vmcb12.intercepts[i]) >>> 0;
   if (!f.interceptSmi) setIntercept(c, INTERCEPT.INTERCEPT_SMI, false);
+  // PAUSE only if L1 wants it (KVM's own PAUSE exits are for yielding among L1's vCPUs).
+  if (!isIntercept(vmcb12, INTERCEPT.INTERCEPT_PAUSE)) setIntercept(c, INTERCEPT.INTERCEPT_PAUSE, false);
+  // nested_vmcb_needs_vls_intercept: L1 has no virtual VMLOAD/VMSAVE, so KVM emulates them.
+  setIntercept(c, INTERCEPT.INTERCEPT_VMLOAD, true);
+  setIntercept(c, INTERCEPT.INTERCEPT_VMSAVE, true);
   return c.intercepts;
 }
 

@@ -108,14 +108,15 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
       canInject = false;
     }
     if (kvmRead(c, 'nmi_pending', kvm.nmiPending) > 0) {
-      // nmi_allowed: -EBUSY while a nested entry is pending or when L1 must see the NMI as
-      // a VM exit; else whether the guest (L2's state in guest mode) blocks NMIs.
-      const nmiBusy =
-        kvmRead(c, 'nested_run_pending', nested.runPending) ||
-        (kvmRead(c, 'guest_mode', nested.guestMode) && ops.nested_exit_on_nmi(c));
+      // nmi_allowed: -EBUSY while a nested entry is pending; 0 while the NMI is blocked; -EBUSY
+      // when L1 must see it as an exit from L2 (vmx_nmi_allowed asks before the blocking, but
+      // an NMI L1 intercepts is never blocked by L2's state there, so the order is svm.c's).
       if (!canInject) busy = true;
-      else if (nmiBusy) nestedBusy = true;
-      else if (!ops.nmi_blocked(c)) {
+      else if (kvmRead(c, 'nested_run_pending', nested.runPending)) nestedBusy = true;
+      else if (ops.nmi_blocked(c)) {
+        // The window opens below.
+      } else if (kvmRead(c, 'guest_mode', nested.guestMode) && ops.nested_exit_on_nmi(c)) nestedBusy = true;
+      else {
         kvm.nmiPending--;
         kvm.nmiInjected = true;
         ops.inject_nmi(c);
@@ -126,13 +127,15 @@ function checkAndInjectEvents(c: KvmContext): KvmStepResult {
         did |= ops.enable_nmi_window(c) === 'nmi' ? Inject.NMI_WINDOW : Inject.NMI_WINDOW_VIA_IRQ;
     }
     if (!busy && !nestedBusy && kvmApicRead(c, hasInjectableIntr(kvm))) {
-      // interrupt_allowed: the same -EBUSY cases, else L2's (or L1's) IF and shadows.
-      const irqBusy =
-        kvmRead(c, 'nested_run_pending', nested.runPending) ||
-        (kvmRead(c, 'guest_mode', nested.guestMode) && ops.nested_exit_on_intr(c));
+      // interrupt_allowed: the same -EBUSY cases around the blocking (L2's or L1's IF and
+      // shadows; on SVM an interrupt L1 intercepts can be blocked by L2's IF, and then its
+      // window opens).
       if (!canInject) busy = true;
-      else if (irqBusy) nestedBusy = true;
-      else if (!ops.interrupt_blocked(c)) {
+      else if (kvmRead(c, 'nested_run_pending', nested.runPending)) nestedBusy = true;
+      else if (ops.interrupt_blocked(c)) {
+        // The window opens below.
+      } else if (kvmRead(c, 'guest_mode', nested.guestMode) && ops.nested_exit_on_intr(c)) nestedBusy = true;
+      else {
         const v = deliverableVector(kvm.lapic);
         acknowledge(kvm.lapic, v); // kvm_cpu_get_interrupt: IRR → ISR
         kvm.irqInjected = true;

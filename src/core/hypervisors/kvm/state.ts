@@ -4,7 +4,7 @@
 import { CR0_INITIAL, CR4_INITIAL } from '../../cpu/state';
 import { type ApicState, cloneApic, createApic } from '../../cpu/apic';
 import { type NestedVmxState, cloneNestedVmx, createNestedVmx } from './nested-state';
-import { type SvmVcpuState, createSvmVcpu } from './svm-state';
+import { type SvmVcpuState, cloneSvmVcpu, createSvmVcpu } from './svm-state';
 
 /** Where KVM is in its run loop (vcpu_run → vcpu_enter_guest → vmx_vcpu_run → exit handling). */
 export const KvmPhase = {
@@ -170,6 +170,6 @@ export function cloneKvm(k: KvmState): KvmState {
     guestRegs: k.guestRegs.slice(),
     nested: cloneNestedVmx(k.nested),
     log: k.log.slice(),
-    svm: { ...k.svm },
+    svm: cloneSvmVcpu(k.svm),
   };
 }

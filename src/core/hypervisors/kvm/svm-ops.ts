@@ -1,8 +1,10 @@
-// svm_x86_ops (arch/x86/kvm/svm/svm.c): the SVM functions behind the hooks x86.c calls
-// (x86-ops.ts). KVM runs at L0 on the AMD processor; nested SVM is not modelled yet, so the
-// nested hooks report no nested events.
+// svm_x86_ops and svm_nested_ops (arch/x86/kvm/svm/svm.c, nested.c): the SVM functions behind
+// the hooks x86.c calls (x86-ops.ts). KVM runs at L0 on the AMD processor.
 import { Fn } from './functions';
+import { svmCheckNestedEvents } from './nested-svm-run';
 import {
+  nestedExitOnIntr,
+  nestedExitOnNmi,
   svmEnableIrqWindow,
   svmEnableNmiWindow,
   svmGetNmiMask,
@@ -48,9 +50,10 @@ export const SVM_OPS: KvmX86Ops = {
   set_rflags: svmSetRflags,
   get_dr7: (c) => vmcbRd64(c, VMCB.DR7),
   set_dr7: (c, v) => vmcbWr64(c, VMCB.DR7, v),
-  check_nested_events: () => ({ r: 'none' }),
-  check_nested_events_fn: Fn.svm_handle_exit,
-  nested_exit_on_nmi: () => false,
-  nested_exit_on_intr: () => false,
+  check_nested_events: svmCheckNestedEvents,
+  check_nested_events_fn: Fn.svm_check_nested_events,
+  nested_exit_on_nmi: nestedExitOnNmi,
+  nested_exit_on_intr: nestedExitOnIntr,
+  // No nested event KVM synthesizes on SVM outside those (no emulated timer, no MTF).
   has_nested_events: () => false,
 };

@@ -20,6 +20,8 @@ import { hostEvents } from './run-loop';
 import { KvmPhase } from './state';
 import { disableNmiSinglestep, svmSetIntercept, vmcbRd, vmcbRd64, vmcbWr, vmcbWr64 } from './svm';
 import { IOPM_SIZE, KVM_SVM_HOST, MSRPM_SIZE } from './svm-state';
+import { nestedSyncControlFromVmcb02 } from './nested-svm-run';
+import { setDrIntercepts } from './svm-exit';
 
 /** The intercepts init_vmcb sets (vectors 3 and 4), as INTERCEPT_* bits. */
 const INIT_VMCB_INTERCEPTS = [
@@ -99,7 +101,7 @@ function initVmcb(c: KvmContext): void {
   port.write(vmcb, VMCB.MSRPM_BASE_PA, 8, KVM_SVM_HOST.MSRPM);
   port.write(vmcb, VMCB.ASID, 4, 1);
   // control->nested_ctl |= SVM_NESTED_CTL_NP_ENABLE
-  port.write(vmcb, 0x090, 8, 1);
+  port.write(vmcb, VMCB.NESTED_CTL, 8, 1);
   // int_ctl = V_INTR_MASKING_MASK; vGIF: V_GIF_ENABLE, and enable_gif sets V_GIF; vNMI.
   vmcbWr(
     c,
@@ -148,9 +150,13 @@ export function svmVcpuRun(c: KvmContext): KvmStepResult {
     force = true;
   }
   if (force) port.selfIpi(RESCHEDULE_VECTOR);
-  // sync_lapic_to_cr8: V_TPR is the emulated APIC's TPR[7:4].
-  const tpr = (kvm.lapic.tpr >>> 4) & 0xf;
-  vmcbWr(c, VMCB.INT_CTL, (vmcbRd(c, VMCB.INT_CTL) & ~INT_CTL.V_TPR_MASK) | tpr);
+  // sync_lapic_to_cr8: V_TPR is the emulated APIC's TPR[7:4] — not while L2 runs with vmcb12's
+  // V_INTR_MASKING (nested_svm_virtualize_tpr: L2's V_TPR is L1's to set).
+  const n = kvm.nested;
+  if (!(n.guestMode && kvm.svm.nested.ctl.intCtl & INT_CTL.V_INTR_MASKING_MASK)) {
+    const tpr = (kvm.lapic.tpr >>> 4) & 0xf;
+    vmcbWr(c, VMCB.INT_CTL, (vmcbRd(c, VMCB.INT_CTL) & ~INT_CTL.V_TPR_MASK) | tpr);
+  }
   // RAX and RSP travel in the VMCB; the other registers are loaded by __svm_vcpu_run.
   const regs = kvm.guestRegs;
   vmcbWr64(c, VMCB.RAX, regs[1] * 0x100000000 + regs[0]);
@@ -161,7 +167,10 @@ export function svmVcpuRun(c: KvmContext): KvmStepResult {
   // __svm_vcpu_run: STI before VMRUN (the host's IF = 1 lets physical INTR exit through
   // V_INTR_MASKING; GIF = 0 holds it off the host until the #VMEXIT).
   svmPort.setHostIf(true);
-  svmPort.vmrun(KVM_SVM_HOST.VMCB01, KVM_SVM_HOST.SVM_VMEXIT);
+  // In guest mode the VMCB is vmcb02 and the guest it runs is L2.
+  svmPort.vmrun(kvm.svm.vmcb, KVM_SVM_HOST.SVM_VMEXIT, n.guestMode ? n.l2Lane : c.guestLane);
+  // "nested_run_pending = 0": the nested entry has happened (whether or not L2 exits at once).
+  n.runPending = false;
   // Whether VMRUN entered the guest or failed its checks (#VMEXIT with VMEXIT_INVALID, the
   // step's record), KVM is back after it: the exit is handled as any other.
   kvm.exceptionInjected = false;
@@ -192,6 +201,13 @@ export function svmCompleteExit(c: KvmContext): KvmStepResult | null {
     regs[1] = Math.floor(rax / 0x100000000) >>> 0;
     regs[2 * RSP] = rsp >>> 0;
     regs[2 * RSP + 1] = Math.floor(rsp / 0x100000000) >>> 0;
+    // svm_vcpu_run after an exit of L2: nested_sync_control_from_vmcb02.
+    if (kvm.nested.guestMode) nestedSyncControlFromVmcb02(c);
+    // svm_sync_dirty_debug_regs: the guest ran with its DR accesses unintercepted.
+    if (kvm.dbregsWontExit) {
+      kvm.dbregsWontExit = false;
+      setDrIntercepts(c);
+    }
     const r = svmCompleteInterrupts(c);
     if (r) return r;
   }
@@ -228,13 +244,18 @@ function svmCompleteInterrupts(c: KvmContext): KvmStepResult | null {
   kvm.nmiInjected = false;
   kvm.irqInjected = false;
   kvm.exceptionInjected = false;
+  // svm->nmi_l1_to_l2 holds only for the NMI it re-queues now.
+  const nmiL1ToL2 = s.nested.nmiL1ToL2;
+  s.nested.nmiL1ToL2 = false;
   const info = vmcbRd(c, VMCB.EXIT_INT_INFO);
   if (!(info & EVTINJ.SVM_EVTINJ_VALID)) return iretDone ? decide(h, Fn.svm_complete_interrupts, 0, 1) : null;
   kvm.reqEvent = true;
   const vector = info & 0xff;
   const type = (info >>> 8) & 7;
-  if (type === SvmEventType.NMI) kvm.nmiInjected = true;
-  else if (type === SvmEventType.EXCEPTION) {
+  if (type === SvmEventType.NMI) {
+    kvm.nmiInjected = true;
+    s.nested.nmiL1ToL2 = nmiL1ToL2;
+  } else if (type === SvmEventType.EXCEPTION) {
     // kvm_requeue_exception: injected again at the next entry, with its error code.
     kvm.exceptionInjected = true;
     kvm.exceptionPending = false;

@@ -1,11 +1,15 @@
 // KVM's SVM vCPU state (arch/x86/kvm/svm/svm.h struct vcpu_svm), as plain data: the fields
 // svm.c's event code keeps in software, named as the kernel names them, and the host memory
 // the SVM model uses.
+import { EFER_INITIAL } from '../../svm/bits';
+import type { VmcbControls } from './nested-svm';
 
 /** KVM's host memory on an AMD processor: vmcb01, the host save area, the permission maps. */
 export const KVM_SVM_HOST = {
-  /** svm->vmcb01: the guest's VMCB (a page). */
+  /** svm->vmcb01: the guest's VMCB (a page); L1's state while L2 runs. */
   VMCB01: 0x2000,
+  /** svm->nested.vmcb02: the VMCB KVM runs L2 with (nested SVM). */
+  VMCB02: 0x6000,
   /** Where the host resumes after #VMEXIT (the instruction after VMRUN in __svm_vcpu_run). */
   SVM_VMEXIT: 0x3000,
   /** sd->save_area: VM_HSAVE_PA. */
@@ -14,12 +18,55 @@ export const KVM_SVM_HOST = {
   MSRPM: 0x9000,
   /** iopm_base: the I/O permission map (12 KiB, all ones). */
   IOPM: 0xb000,
+  /** svm->nested.msrpm: vmcb02's MSR permission map, vmcb01's merged with L1's. */
+  MSRPM02: 0xe000,
 } as const;
 
 export const MSRPM_SIZE = 0x2000;
 export const IOPM_SIZE = 0x3000;
 
+/**
+ * struct svm_nested_state: the SVM operation KVM emulates for L1 (arch/x86/kvm/svm/svm.h). Guest
+ * mode and nested_run_pending are vcpu->arch's (KvmState.nested.guestMode / runPending, shared
+ * with nested VMX).
+ */
+export interface SvmNestedState {
+  /** svm->nested.initialized: vmcb02 allocated (svm_allocate_nested, when L1 sets EFER.SVME). */
+  initialized: boolean;
+  /** svm->nested.hsave_msr: L1's VM_HSAVE_PA (0 until L1 writes it: VMRUN is then #GP). */
+  hsaveMsr: number;
+  /** svm->nested.vmcb12_gpa: the vmcb12 L2 runs, in L1's memory, or 0 outside guest mode. */
+  vmcb12Gpa: number;
+  /** svm->nested.ctl: KVM's copy of vmcb12's control fields (nested_copy_vmcb_control_to_cache). */
+  ctl: VmcbControls;
+  /** svm->nmi_l1_to_l2: the NMI in vmcb02's EVENTINJ is L1's, injected into L2. */
+  nmiL1ToL2: boolean;
+  /** Where each vmcb02 field came from, by VMCB offset: for the view. */
+  provenance: Record<number, string>;
+}
+
+export function emptyControls(): VmcbControls {
+  return {
+    intercepts: [0, 0, 0, 0, 0],
+    intCtl: 0,
+    intVector: 0,
+    intState: 0,
+    eventInj: 0,
+    eventInjErr: 0,
+    asid: 0,
+    nestedCtl: 0,
+    msrpmBasePa: 0,
+    iopmBasePa: 0,
+    nextRip: 0,
+  };
+}
+
 export interface SvmVcpuState {
+  /** svm->vmcb: the VMCB KVM runs now, vmcb01 (L1 or a plain guest) or vmcb02 (L2). */
+  vmcb: number;
+  /** vcpu->arch.efer: the guest's EFER as it set it (KVM adds SVME in the VMCB's copy). */
+  efer: number;
+  nested: SvmNestedState;
   /** The processor runs KVM's guests with vNMI (kvm_amd.vnmi and CPUID 8000_000A EDX[25]). */
   vnmi: boolean;
   /** svm->nmi_masked: the software NMI mask (HF_NMI_MASK in older kernels), without vNMI. */
@@ -40,6 +87,16 @@ export interface SvmVcpuState {
 
 export function createSvmVcpu(vnmi: boolean): SvmVcpuState {
   return {
+    vmcb: KVM_SVM_HOST.VMCB01,
+    efer: EFER_INITIAL,
+    nested: {
+      initialized: false,
+      hsaveMsr: 0,
+      vmcb12Gpa: 0,
+      ctl: emptyControls(),
+      nmiL1ToL2: false,
+      provenance: {},
+    },
     vnmi,
     nmiMasked: false,
     awaitingIretCompletion: false,
@@ -48,5 +105,17 @@ export function createSvmVcpu(vnmi: boolean): SvmVcpuState {
     nmiSinglestepGuestRflags: 0,
     exitCode: -1,
     nmiWindow: 'none',
+  };
+}
+
+export function cloneSvmVcpu(s: SvmVcpuState): SvmVcpuState {
+  const n = s.nested;
+  return {
+    ...s,
+    nested: {
+      ...n,
+      ctl: { ...n.ctl, intercepts: [...n.ctl.intercepts] },
+      provenance: { ...n.provenance },
+    },
   };
 }

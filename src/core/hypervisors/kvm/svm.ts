@@ -1,6 +1,6 @@
 // KVM's SVM event hooks (arch/x86/kvm/svm/svm.c), written against the architectural interface
-// only: KVM reads and writes its VMCB (vmcb01, in its own memory) and learns about the guest
-// from #VMEXITs, as the kernel does. Each function is named after the kernel's; svm-ops.ts
+// only: KVM reads and writes its VMCBs (vmcb01, and vmcb02 while L2 runs, in its own memory) and
+// learns about the guest from #VMEXITs, as the kernel does. Each function is named after the kernel's; svm-ops.ts
 // binds them to the kvm_x86_ops hooks x86.c calls.
 import { RFLAGS } from '../../cpu/state';
 import {
@@ -14,54 +14,161 @@ import {
 } from '../../svm/bits';
 import { VMCB } from '../../svm/vmcb';
 import type { KvmContext } from './context';
+import { hasInjectableIntr } from './lapic';
+import { type NestedFeatures, type VmcbControls, isIntercept, recalcIntercepts } from './nested-svm';
 import { KVM_SVM_HOST } from './svm-state';
 
-/** A 32-bit (or narrower) field of vmcb01. */
+/** A 32-bit (or narrower) field of the current VMCB (svm->vmcb: vmcb01, or vmcb02 for L2). */
 export function vmcbRd(c: KvmContext, offset: number): number {
-  return c.svmPort!.read(KVM_SVM_HOST.VMCB01, offset, 4);
+  return c.svmPort!.read(c.kvm.svm.vmcb, offset, 4);
 }
 
 export function vmcbWr(c: KvmContext, offset: number, value: number): void {
-  c.svmPort!.write(KVM_SVM_HOST.VMCB01, offset, 4, value >>> 0);
+  c.svmPort!.write(c.kvm.svm.vmcb, offset, 4, value >>> 0);
 }
 
-/** A 64-bit field of vmcb01 (RIP, RSP, RAX, RFLAGS, CRs, EFER, next_rip). */
+/** A 64-bit field of the current VMCB (RIP, RSP, RAX, RFLAGS, CRs, EFER, next_rip). */
 export function vmcbRd64(c: KvmContext, offset: number): number {
-  return c.svmPort!.read(KVM_SVM_HOST.VMCB01, offset, 8);
+  return c.svmPort!.read(c.kvm.svm.vmcb, offset, 8);
 }
 
 export function vmcbWr64(c: KvmContext, offset: number, value: number): void {
-  c.svmPort!.write(KVM_SVM_HOST.VMCB01, offset, 8, value);
+  c.svmPort!.write(c.kvm.svm.vmcb, offset, 8, value);
 }
 
-/** svm_set_intercept / svm_clr_intercept / svm_is_intercept on vmcb01. */
+/** A 32-bit field of vmcb01 (svm->vmcb01.ptr), whichever VMCB is current. */
+export function vmcb01Rd(c: KvmContext, offset: number): number {
+  return c.svmPort!.read(KVM_SVM_HOST.VMCB01, offset, 4);
+}
+
+export function vmcb01Wr(c: KvmContext, offset: number, value: number): void {
+  c.svmPort!.write(KVM_SVM_HOST.VMCB01, offset, 4, value >>> 0);
+}
+
+/** is_guest_mode: KVM runs L2 (vmcb02 is current). */
+export function isGuestMode(c: KvmContext): boolean {
+  return c.kvm.nested.guestMode;
+}
+
+/** The control fields of the VMCB at `vmcb` in KVM's memory, as nested.c caches them. */
+export function readControls(c: KvmContext, vmcb: number): VmcbControls {
+  const p = c.svmPort!;
+  const r = (o: number) => p.read(vmcb, o, 4);
+  return {
+    intercepts: [
+      r(VMCB.INTERCEPT_CR),
+      r(VMCB.INTERCEPT_DR),
+      r(VMCB.INTERCEPT_EXCEPTIONS),
+      r(VMCB.INTERCEPT),
+      r(VMCB.INTERCEPT_WORD4),
+    ],
+    intCtl: r(VMCB.INT_CTL),
+    intVector: r(VMCB.INT_VECTOR) & 0xff,
+    intState: r(VMCB.INT_STATE),
+    eventInj: r(VMCB.EVENT_INJ),
+    eventInjErr: r(VMCB.EVENT_INJ_ERR),
+    asid: r(VMCB.ASID),
+    nestedCtl: p.read(vmcb, VMCB.NESTED_CTL, 8),
+    msrpmBasePa: p.read(vmcb, VMCB.MSRPM_BASE_PA, 8),
+    iopmBasePa: p.read(vmcb, VMCB.IOPM_BASE_PA, 8),
+    nextRip: p.read(vmcb, VMCB.NEXT_RIP, 8),
+  };
+}
+
+/** What KVM offers L1 of vGIF and vNMI (guest_cpu_cap_has: kvm_amd's vgif and vnmi). */
+export function nestedFeatures(c: KvmContext): NestedFeatures {
+  const ctl = c.kvm.svm.nested.ctl.intCtl;
+  return {
+    vgif: (ctl & INT_CTL.V_GIF_ENABLE_MASK) !== 0,
+    vnmi: c.kvm.svm.vnmi && (ctl & INT_CTL.V_NMI_ENABLE_MASK) !== 0,
+    interceptSmi: true,
+  };
+}
+
+/**
+ * nested_vmcb02_recalc_intercepts: vmcb02's intercepts are vmcb01's merged with vmcb12's
+ * (nested-svm.ts recalcIntercepts), after every change KVM makes to vmcb01's in guest mode
+ * (svm_mark_intercepts_dirty).
+ */
+export function recalcVmcb02Intercepts(c: KvmContext): void {
+  const vmcb01 = readControls(c, KVM_SVM_HOST.VMCB01);
+  const l1If = (c.svmPort!.read(KVM_SVM_HOST.VMCB01, VMCB.RFLAGS, 8) & RFLAGS.IF) !== 0;
+  const words = recalcIntercepts(vmcb01, c.kvm.svm.nested.ctl, l1If, nestedFeatures(c));
+  const offsets = [
+    VMCB.INTERCEPT_CR,
+    VMCB.INTERCEPT_DR,
+    VMCB.INTERCEPT_EXCEPTIONS,
+    VMCB.INTERCEPT,
+    VMCB.INTERCEPT_WORD4,
+  ];
+  offsets.forEach((o, i) => c.svmPort!.write(KVM_SVM_HOST.VMCB02, o, 4, words[i]));
+}
+
+/**
+ * svm_set_intercept / svm_clr_intercept: every intercept change is made in vmcb01; in guest
+ * mode vmcb02's are recalculated from it (svm_mark_intercepts_dirty).
+ */
 export function svmSetIntercept(c: KvmContext, bit: number): void {
   const at = interceptOffset(bit);
-  vmcbWr(c, at, vmcbRd(c, at) | interceptMask(bit));
+  vmcb01Wr(c, at, vmcb01Rd(c, at) | interceptMask(bit));
+  if (isGuestMode(c)) recalcVmcb02Intercepts(c);
 }
 
 export function svmClrIntercept(c: KvmContext, bit: number): void {
   const at = interceptOffset(bit);
-  vmcbWr(c, at, vmcbRd(c, at) & ~interceptMask(bit));
+  vmcb01Wr(c, at, vmcb01Rd(c, at) & ~interceptMask(bit));
+  if (isGuestMode(c)) recalcVmcb02Intercepts(c);
 }
 
+/** svm_is_intercept: the bit in the current VMCB. */
 export function svmIsIntercept(c: KvmContext, bit: number): boolean {
   return (vmcbRd(c, interceptOffset(bit)) & interceptMask(bit)) !== 0;
 }
 
-/** is_vnmi_enabled: vmcb01's int_ctl has V_NMI_ENABLE. */
+/**
+ * is_vnmi_enabled (get_vnmi_vmcb_l1): vmcb01's V_NMI_ENABLE, outside guest mode only; while L2
+ * runs, NMIs for L1 are masked in software (nmi_masked and the IRET intercept).
+ */
 export function isVnmiEnabled(c: KvmContext): boolean {
-  return (vmcbRd(c, VMCB.INT_CTL) & INT_CTL.V_NMI_ENABLE_MASK) !== 0;
+  if (isGuestMode(c)) return false;
+  return (vmcb01Rd(c, VMCB.INT_CTL) & INT_CTL.V_NMI_ENABLE_MASK) !== 0;
 }
 
 /**
- * gif_set: with vGIF the guest's V_GIF, else KVM's HF_GIF_MASK; KVM's guest never clears its
- * GIF here (it has no SVM of its own), so without vGIF it is set.
+ * get_vgif_vmcb: the VMCB whose V_GIF is L1's GIF — vmcb02 in guest mode when L1 does not use
+ * vGIF itself (nested_vgif_enabled), else vmcb01. init_vmcb always enables vGIF (the lab's
+ * processor has it), so HF_GIF_MASK is never used.
  */
+function vgifVmcb(c: KvmContext): number {
+  if (isGuestMode(c) && !nestedFeatures(c).vgif) return KVM_SVM_HOST.VMCB02;
+  return KVM_SVM_HOST.VMCB01;
+}
+
+/** gif_set: V_GIF of get_vgif_vmcb. */
 export function gifSet(c: KvmContext): boolean {
-  const intCtl = vmcbRd(c, VMCB.INT_CTL);
-  if (intCtl & INT_CTL.V_GIF_ENABLE_MASK) return (intCtl & INT_CTL.V_GIF_MASK) !== 0;
-  return true;
+  return (c.svmPort!.read(vgifVmcb(c), VMCB.INT_CTL, 4) & INT_CTL.V_GIF_MASK) !== 0;
+}
+
+/** enable_gif / disable_gif: V_GIF of get_vgif_vmcb. */
+function writeGif(c: KvmContext, on: boolean): void {
+  const at = vgifVmcb(c);
+  const v = c.svmPort!.read(at, VMCB.INT_CTL, 4);
+  c.svmPort!.write(at, VMCB.INT_CTL, 4, (on ? v | INT_CTL.V_GIF_MASK : v & ~INT_CTL.V_GIF_MASK) >>> 0);
+}
+
+/**
+ * svm_set_gif: GIF = 1 drops a VINTR window KVM armed for it (with vGIF the STGI intercept
+ * was its window: cleared too) and re-evaluates events if any is pending; GIF = 0 just clears
+ * it (the emulated #VMEXIT to L1, a failed nested VMRUN, L1's CLGI when intercepted).
+ */
+export function svmSetGif(c: KvmContext, on: boolean): void {
+  if (on) {
+    svmClrIntercept(c, INTERCEPT.INTERCEPT_STGI);
+    if (svmIsIntercept(c, INTERCEPT.INTERCEPT_VINTR)) svmClearVintr(c);
+    writeGif(c, true);
+    const k = c.kvm;
+    if (k.nmiPending > 0 || hasInjectableIntr(k)) k.reqEvent = true;
+  } else writeGif(c, false);
 }
 
 /**
@@ -123,17 +230,43 @@ function inShadow(c: KvmContext): boolean {
   return (vmcbRd(c, VMCB.INT_STATE) & INT_STATE.SVM_INTERRUPT_SHADOW_MASK) !== 0;
 }
 
-/** svm_nmi_blocked: GIF = 0, the NMI mask (V_NMI_BLOCKING or nmi_masked), the interrupt shadow. */
+/** nested_exit_on_nmi / nested_exit_on_intr: vmcb12 intercepts NMI (INTR). */
+export function nestedExitOnNmi(c: KvmContext): boolean {
+  return isIntercept(c.kvm.svm.nested.ctl, INTERCEPT.INTERCEPT_NMI);
+}
+
+export function nestedExitOnIntr(c: KvmContext): boolean {
+  return isIntercept(c.kvm.svm.nested.ctl, INTERCEPT.INTERCEPT_INTR);
+}
+
+/**
+ * svm_nmi_blocked: GIF = 0; in guest mode an NMI L1 intercepts is never blocked by L2's state
+ * (it becomes a #VMEXIT); else the NMI mask (V_NMI_BLOCKING or nmi_masked) and the interrupt
+ * shadow.
+ */
 export function svmNmiBlocked(c: KvmContext): boolean {
   if (!gifSet(c)) return true;
+  if (isGuestMode(c) && nestedExitOnNmi(c)) return false;
   if (svmGetNmiMask(c)) return true;
   return inShadow(c);
 }
 
-/** svm_interrupt_blocked: GIF = 0, the guest's RFLAGS.IF = 0, the interrupt shadow. */
+/**
+ * svm_interrupt_blocked: GIF = 0 blocks. In guest mode the IF that gates L1's interrupts is
+ * L1's own (vmcb01's saved RFLAGS) when vmcb12 has V_INTR_MASKING, else L2's; an interrupt L1
+ * intercepts is not held off by L2's interrupt shadow. Outside guest mode: RFLAGS.IF and the
+ * shadow.
+ */
 export function svmInterruptBlocked(c: KvmContext): boolean {
   if (!gifSet(c)) return true;
-  if (!(svmGetRflags(c) & RFLAGS.IF)) return true;
+  if (isGuestMode(c)) {
+    const rflags =
+      c.kvm.svm.nested.ctl.intCtl & INT_CTL.V_INTR_MASKING_MASK
+        ? c.svmPort!.read(KVM_SVM_HOST.VMCB01, VMCB.RFLAGS, 8)
+        : svmGetRflags(c);
+    if (!(rflags & RFLAGS.IF)) return true;
+    if (nestedExitOnIntr(c)) return false;
+  } else if (!(svmGetRflags(c) & RFLAGS.IF)) return true;
   return inShadow(c);
 }
 
@@ -144,6 +277,8 @@ export function svmInterruptBlocked(c: KvmContext): boolean {
  */
 export function svmInjectNmi(c: KvmContext): void {
   vmcbWr(c, VMCB.EVENT_INJ, EVTINJ.SVM_EVTINJ_VALID | EVTINJ.SVM_EVTINJ_TYPE_NMI);
+  // Re-injecting an NMI that L1 injected into L2: not KVM's to mask (svm->nmi_l1_to_l2).
+  if (c.kvm.svm.nested.nmiL1ToL2) return;
   if (!isVnmiEnabled(c)) {
     c.kvm.svm.nmiMasked = true;
     svmSetIretIntercept(c);
@@ -179,6 +314,9 @@ export function svmInjectException(c: KvmContext, hasErrorCode: boolean): void {
  */
 export function svmSetVintr(c: KvmContext): void {
   svmSetIntercept(c, INTERCEPT.INTERCEPT_VINTR);
+  // In guest mode the recalculation may have dropped it: with vmcb12's V_INTR_MASKING and L1's
+  // IF = 0, L1's interrupt window cannot open while L2 runs.
+  if (!svmIsIntercept(c, INTERCEPT.INTERCEPT_VINTR)) return;
   vmcbWr(c, VMCB.INT_VECTOR, 0);
   const intCtl = vmcbRd(c, VMCB.INT_CTL) & ~INT_CTL.V_INTR_PRIO_MASK;
   vmcbWr(c, VMCB.INT_CTL, intCtl | INT_CTL.V_IRQ_MASK | (0xf << V_INTR_PRIO_SHIFT));
@@ -191,6 +329,13 @@ const V_IRQ_INJECTION_BITS = INT_CTL.V_IRQ_MASK | INT_CTL.V_INTR_PRIO_MASK | INT
 export function svmClearVintr(c: KvmContext): void {
   svmClrIntercept(c, INTERCEPT.INTERCEPT_VINTR);
   vmcbWr(c, VMCB.INT_CTL, vmcbRd(c, VMCB.INT_CTL) & ~V_IRQ_INJECTION_BITS);
+  if (isGuestMode(c)) {
+    // L1's own V_IRQ for L2 (vmcb12's) comes back into vmcb02.
+    vmcb01Wr(c, VMCB.INT_CTL, vmcb01Rd(c, VMCB.INT_CTL) & ~V_IRQ_INJECTION_BITS);
+    const ctl = c.kvm.svm.nested.ctl;
+    vmcbWr(c, VMCB.INT_CTL, vmcbRd(c, VMCB.INT_CTL) | (ctl.intCtl & V_IRQ_INJECTION_BITS));
+    vmcbWr(c, VMCB.INT_VECTOR, ctl.intVector);
+  }
 }
 
 /**
