@@ -18,6 +18,7 @@ import {
   vmcbFieldTitle,
   vmcbGroups,
   vmcbKey,
+  vmcbOrigin,
   vmcbRelation,
   type VmcbRow,
 } from './vmcb-model';
@@ -35,7 +36,68 @@ function bitItems(row: VmcbRow): BitItem[] {
   }));
 }
 
-function FieldLine({ row, owner }: { row: VmcbRow; owner: string }) {
+const VMCB_ORIGINS = [
+  {
+    tag: '12',
+    kind: 'upper',
+    label: 'vmcb12 (L1’s)',
+    title: 'Copied from vmcb12, the VMCB L1 gave its VMRUN',
+  },
+  {
+    tag: '01',
+    kind: 'own',
+    label: 'vmcb01 (L0’s for L1)',
+    title: 'Taken from vmcb01, the VMCB KVM runs L1 with',
+  },
+  {
+    tag: '01+12',
+    kind: 'merged',
+    label: 'both, merged',
+    title: 'vmcb01’s and vmcb12’s values combined (nested_vmcb02_prepare_control)',
+  },
+  { tag: 'L0', kind: 'self', label: 'L0’s own', title: 'KVM’s own value (its ASID)' },
+];
+
+function VmcbOriginLegend() {
+  return (
+    <p className="vmcs-origin-legend" data-testid="vmcb-origin-legend">
+      <span className="vmcs-origin-legend-title">Where each field came from:</span>
+      {VMCB_ORIGINS.map((o) => (
+        <span key={o.tag} className="vmcs-origin-legend-item" title={o.title}>
+          <span className={`vmcs-origin origin-${o.kind}`}>{o.tag}</span>
+          {o.label}
+        </span>
+      ))}
+    </p>
+  );
+}
+
+/** A vmcb02 field's origin: a short tag, the core's text in its tooltip. */
+function OriginTag({ from, name }: { from: string | undefined; name: string }) {
+  if (!from)
+    return (
+      <span
+        className="vmcs-origin none"
+        data-testid={`vmcb-origin-${name}`}
+        title="No origin recorded: the processor wrote it (at a #VMEXIT), or enter_svm_guest_mode left it alone"
+      >
+        ·
+      </span>
+    );
+  const o = vmcbOrigin(from);
+  return (
+    <span
+      className={`vmcs-origin origin-${o.kind}`}
+      data-testid={`vmcb-origin-${name}`}
+      data-origin={o.tag}
+      title={from}
+    >
+      {o.tag}
+    </span>
+  );
+}
+
+function FieldLine({ row, owner, merged }: { row: VmcbRow; owner: string; merged: boolean }) {
   const store = useLabStoreApi();
   const f = row.field;
   const key = `vmcb:${owner}:${f.name}`;
@@ -47,7 +109,7 @@ function FieldLine({ row, owner }: { row: VmcbRow; owner: string }) {
     <li className={`vmcs-field${changed ? ' is-changed' : ''}`} data-field={f.name}>
       <button
         type="button"
-        className="vmcs-field-line"
+        className={`vmcs-field-line${merged ? ' with-origin' : ''}`}
         data-testid={`vmcb-field-${f.name}`}
         aria-expanded={expandable ? expanded : undefined}
         disabled={!expandable}
@@ -57,6 +119,7 @@ function FieldLine({ row, owner }: { row: VmcbRow; owner: string }) {
         <span className="vmcs-chevron" aria-hidden="true">
           {expandable ? (expanded ? '▾' : '▸') : ''}
         </span>
+        {merged && <OriginTag from={f.from} name={f.name} />}
         <span className="vmcs-name mono">
           {f.name}
           {f.live && (
@@ -94,6 +157,8 @@ export const VmcbPanel = memo(function VmcbPanel({ vmcb }: { vmcb: VmcbView }) {
   const hidden = groups.reduce((n, g) => n + g.hidden, 0);
   const changedCount = groups.reduce((n, g) => n + g.rows.filter((r) => r.changed).length, 0);
   const key = vmcbKey(vmcb);
+  // KVM's vmcb02: each field tagged with where it came from (enter_svm_guest_mode).
+  const merged = vmcb.fields.some((f) => f.from !== undefined);
   const where = `at ${hexShort(vmcb.addr)}${vmcb.label ? ` (${vmcb.label})` : ''} · ${vmcb.heldBy}`;
   return (
     <article
@@ -129,6 +194,7 @@ export const VmcbPanel = memo(function VmcbPanel({ vmcb }: { vmcb: VmcbView }) {
         </h2>
         <FieldPanelTools prefix="vmcb" changedCount={changedCount} total={vmcb.fields.length} meta={where} />
       </header>
+      {merged && <VmcbOriginLegend />}
       {groups.map(
         (g) =>
           (g.rows.length > 0 || g.hidden > 0) && (
@@ -139,7 +205,7 @@ export const VmcbPanel = memo(function VmcbPanel({ vmcb }: { vmcb: VmcbView }) {
               </h3>
               <ul className="vmcs-fields">
                 {g.rows.map((row) => (
-                  <FieldLine key={row.field.name} row={row} owner={key} />
+                  <FieldLine key={row.field.name} row={row} owner={key} merged={merged} />
                 ))}
               </ul>
             </section>

@@ -168,3 +168,19 @@ export function vmcbRelation(v: VmcbView): string {
 export function vmcbKey(v: VmcbView): string {
   return `${v.role}-${v.owner}-${v.addr.toString(16)}`;
 }
+
+/** Where a field of a merged VMCB (KVM's vmcb02) came from, as the VMCS panel tags it. */
+export interface VmcbOrigin {
+  /** "12" (vmcb12, L1's), "01" (vmcb01, L0's for L1), "01+12" (both), "L0" (KVM's own). */
+  tag: string;
+  kind: 'upper' | 'own' | 'merged' | 'self';
+}
+
+/** The tag of a vmcb02 provenance text (hypervisors/kvm/nested-svm-run.ts enter_svm_guest_mode). */
+export function vmcbOrigin(from: string): VmcbOrigin {
+  if (/^vmcb01 [|+] vmcb12|from vmcb12; .* from vmcb01|vmcb01’s map \| L1’s/.test(from))
+    return { tag: '01+12', kind: 'merged' };
+  if (/^vmcb12/.test(from)) return { tag: '12', kind: 'upper' };
+  if (/^vmcb01/.test(from)) return { tag: '01', kind: 'own' };
+  return { tag: 'L0', kind: 'self' };
+}

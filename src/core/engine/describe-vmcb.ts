@@ -13,6 +13,7 @@ import { labelAt, levelName } from './describe';
 import type { CompiledScenario } from '../scenario/load';
 import type { SimState } from './machine';
 import type { VmcbFieldView, VmcbView } from './view';
+import { KVM_SVM_HOST } from '../hypervisors/kvm/svm-state';
 
 /** A VMCB a source knows about: where it is, whose it is, and what the processor holds of it. */
 export interface VmcbRef {
@@ -26,6 +27,8 @@ export interface VmcbRef {
   current: boolean;
   /** Field values the processor holds in place of memory's (by field name). */
   live: Record<string, number>;
+  /** A merged VMCB: where each field came from, by offset (KVM's vmcb02). */
+  provenance?: Record<number, string>;
 }
 
 export type VmcbSource = (c: CompiledScenario, s: SimState) => VmcbRef[];
@@ -38,7 +41,7 @@ export const processorVmcb: VmcbSource = (c, s) => {
   const svm = s.svm;
   if (svm.vmcb < 0 || !c.lanes[svm.hostLane]) return [];
   const owner = svm.hostLane;
-  const runs = owner + 1;
+  const runs = svm.guestLane >= 0 ? svm.guestLane : owner + 1;
   const running = svm.guest;
   const live: Record<string, number> = running ? { int_ctl: svm.intCtl >>> 0 } : {};
   return [
@@ -58,11 +61,64 @@ export const processorVmcb: VmcbSource = (c, s) => {
 };
 
 /**
- * Where VMCBs come from, in order; the first source to name a VMCB (by owner and address) gives
- * its role. Hypervisor models that keep VMCBs (KVM's vmcb01/vmcb02, a vmcb12 it caches, Xen's)
- * add their sources before the processor's.
+ * KVM at L0 on SVM: vmcb01 (L1's VMCB, which keeps L1's state while L2 runs), vmcb02 once L1
+ * enabled SVM (vmcb01 and vmcb12 merged, with where each field came from), and the vmcb12 of
+ * L1's last VMRUN in L1's memory (arch/x86/kvm/svm/nested.c).
  */
-export const VMCB_SOURCES: VmcbSource[] = [processorVmcb];
+export const kvmVmcbs: VmcbSource = (c, s) => {
+  const k = s.kvms?.[0];
+  if (!k || c.scenario.arch !== 'svm' || c.lanes[0]?.kind !== 'kvm') return [];
+  const n = k.svm.nested;
+  const guestMode = k.nested.guestMode;
+  const l2 = k.nested.l2Lane >= 0 ? k.nested.l2Lane : 2;
+  const refs: VmcbRef[] = [
+    {
+      addr: KVM_SVM_HOST.VMCB01,
+      owner: 0,
+      runs: 1,
+      role: 'vmcb01',
+      heldBy: guestMode
+        ? "KVM's memory (svm->vmcb01); holds L1's state while L2 runs"
+        : "KVM's memory (svm->vmcb01): the VMCB KVM runs L1 with",
+      running: false,
+      current: false,
+      live: {},
+    },
+  ];
+  if (n.initialized)
+    refs.push({
+      addr: KVM_SVM_HOST.VMCB02,
+      owner: 0,
+      runs: l2,
+      role: `vmcb0${l2}`,
+      heldBy: `KVM's memory (svm->nested.vmcb02): vmcb01 and vmcb1${l2} merged to run L${l2}`,
+      running: false,
+      current: false,
+      live: {},
+      provenance: n.provenance,
+    });
+  if (n.lastVmcb12Gpa)
+    refs.push({
+      addr: n.lastVmcb12Gpa,
+      owner: 1,
+      runs: l2,
+      role: `vmcb1${l2}`,
+      heldBy: guestMode
+        ? "L1's memory: the VMCB of L1's VMRUN, which KVM emulates; it is written at the #VMEXIT L1 sees"
+        : "L1's memory: the VMCB of L1's last VMRUN; KVM wrote L2's state and the exit into it",
+      running: false,
+      current: false,
+      live: {},
+    });
+  return refs;
+};
+
+/**
+ * Where VMCBs come from, in order; the first source to name a VMCB (by owner and address) gives
+ * its role. Hypervisor models that keep VMCBs (KVM's vmcb01/vmcb02 and the vmcb12 it emulates)
+ * come before the processor's.
+ */
+export const VMCB_SOURCES: VmcbSource[] = [kvmVmcbs, processorVmcb];
 
 function collect(c: CompiledScenario, s: SimState): VmcbRef[] {
   const out: VmcbRef[] = [];
@@ -147,6 +203,8 @@ export function describeVmcbs(c: CompiledScenario, prev: SimState | null, cur: S
         hex: v.hex,
         summary: vmcbFieldSummary(f.name, v.value),
       };
+      const from = ref.provenance?.[f.offset];
+      if (from) row.from = from;
       if (v.live) row.live = true;
       const w = was?.get(f.name);
       if (w && w.hex !== v.hex) {

@@ -63,9 +63,17 @@ function injectText(prevK: KvmState, k: KvmState, did: number, vector: number): 
     parts.push(
       'an IRQ is pending but the guest has interrupts blocked: svm_enable_irq_window → svm_set_vintr arms a dummy V_IRQ (vector 0, priority 0xF) and the VINTR intercept, so the processor exits (0x64) as soon as the guest could take an interrupt',
     );
+  if (did & Inject.NESTED_BUSY)
+    parts.push(
+      k.nested.runPending || prevK.nested.runPending
+        ? "an event for L1 must wait: L1's VMRUN is not complete until L2 has been entered (nested_run_pending: -EBUSY)"
+        : 'an event for L1 must wait: L1 sees it as a #VMEXIT from L2, not as an injection (-EBUSY)',
+    );
   if (did & Inject.IMMEDIATE_EXIT)
     parts.push(
-      'an event must wait for the current injection: KVM forces an immediate exit, which on SVM is always a self-IPI (svm_vcpu_run: smp_send_reschedule), taken as exit 0x60 right after EVENTINJ is delivered',
+      did & Inject.NESTED_BUSY
+        ? 'KVM forces an immediate exit, which on SVM is always a self-IPI (svm_vcpu_run: smp_send_reschedule): exit 0x60 right after the entry, after which svm_check_nested_events can emulate the #VMEXIT'
+        : 'an event must wait for the current injection: KVM forces an immediate exit, which on SVM is always a self-IPI (svm_vcpu_run: smp_send_reschedule), taken as exit 0x60 right after EVENTINJ is delivered',
     );
   return parts.length ? parts.join('; ') : 'nothing to inject';
 }

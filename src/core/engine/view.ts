@@ -327,6 +327,8 @@ export interface VmcbFieldView {
   /** Set when the field changed in this step: its value at the step before. */
   prevValue?: number;
   prevHex?: string;
+  /** A merged VMCB (KVM's vmcb02): where the value came from, and the kernel function. */
+  from?: string;
 }
 
 export interface VmcbView {

@@ -31,8 +31,10 @@ export interface SvmState {
   guest: boolean;
   /** The running guest's VMCB (physical address in the host's memory), or -1. */
   vmcb: number;
-  /** Lane of the host that executed VMRUN; the guest runs at hostLane + 1. */
+  /** Lane of the host that executed VMRUN. */
   hostLane: number;
+  /** Lane the last VMRUN's guest runs: hostLane + 1, or deeper for a KVM's vmcb02 (-1: none yet). */
+  guestLane: number;
   /** The intercept vectors 0–4 as VMRUN read them (CR, DR, exceptions, misc 1, misc 2). */
   interceptCr: number;
   interceptDr: number;
@@ -64,6 +66,7 @@ export function createSvm(available = false, features = ALL_SVM_FEATURES): SvmSt
     guest: false,
     vmcb: -1,
     hostLane: 0,
+    guestLane: -1,
     interceptCr: 0,
     interceptDr: 0,
     interceptExceptions: 0,

@@ -162,6 +162,7 @@ export function vmrun(
   // save-area layout), RIP = the instruction after VMRUN.
   saveStateArea(m, hs, cpu, svm.efer, next);
   svm.hostLane = h.level;
+  svm.guestLane = guestLane;
   svm.vmcb = vmcb;
   const failure = vmrunCheck(m, vmcb);
   if (failure) {

@@ -184,6 +184,7 @@ function enterSvmGuestMode(c: KvmContext, vmcb12: number): void {
   const m = l1Memory(c);
   const V02 = KVM_SVM_HOST.VMCB02;
   n.vmcb12Gpa = vmcb12;
+  n.lastVmcb12Gpa = vmcb12;
   n.provenance = {};
   const prov = (offset: number, from: string) => (n.provenance[offset] = from);
   const vmcb01 = readControls(c, KVM_SVM_HOST.VMCB01);

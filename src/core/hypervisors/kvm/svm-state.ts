@@ -37,6 +37,8 @@ export interface SvmNestedState {
   hsaveMsr: number;
   /** svm->nested.vmcb12_gpa: the vmcb12 L2 runs, in L1's memory, or 0 outside guest mode. */
   vmcb12Gpa: number;
+  /** svm->nested.last_vmcb12_gpa: the vmcb12 of L1's last VMRUN (0: none yet); for the views. */
+  lastVmcb12Gpa: number;
   /** svm->nested.ctl: KVM's copy of vmcb12's control fields (nested_copy_vmcb_control_to_cache). */
   ctl: VmcbControls;
   /** svm->nmi_l1_to_l2: the NMI in vmcb02's EVENTINJ is L1's, injected into L2. */
@@ -93,6 +95,7 @@ export function createSvmVcpu(vnmi: boolean): SvmVcpuState {
       initialized: false,
       hsaveMsr: 0,
       vmcb12Gpa: 0,
+      lastVmcb12Gpa: 0,
       ctl: emptyControls(),
       nmiL1ToL2: false,
       provenance: {},

@@ -4,6 +4,7 @@ import immediateExit from './immediate-exit.json';
 import kutDb from './kut-db.json';
 import kvmSvmImmediateExit from './kvm-svm-immediate-exit.json';
 import kvmSvmNmi from './kvm-svm-nmi.json';
+import kvmSvmNestedIntr from './kvm-svm-nested-intr.json';
 import kutEventDelivery from './kut-event-delivery.json';
 import kutException from './kut-exception.json';
 import kutExternalInterrupt from './kut-external-interrupt.json';
@@ -73,6 +74,8 @@ export const BUILTIN_SCENARIOS: readonly unknown[] = [
   // KVM at L0 on the AMD processor (kvm_amd)
   kvmSvmNmi,
   kvmSvmImmediateExit,
+  // nested SVM: KVM at L0 emulating SVM for a hypervisor at L1
+  kvmSvmNestedIntr,
 ];
 
 export function builtinNames(): string[] {
