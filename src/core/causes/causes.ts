@@ -175,9 +175,13 @@ function inputsOf(
     list.map((r) => r.what),
     n - 1,
   );
+  const before = session.sim.stateAt(n - 1);
   return list.map((r, i) => {
     const role = r.what.k === 'vmcs' ? (roles.get(`${r.what.owner}:${r.what.addr}`) ?? null) : null;
-    const set = setters[i];
+    // A value the step itself changed before reading it (a hypervisor's variable its exit path
+    // updated, e.g. KVM-SVM's exit code after the #VMEXIT): set in this step.
+    const was = readValue(session.compiled, before, r.what);
+    const set = was !== null && was !== r.value ? { step: n, from: was, to: r.value } : setters[i];
     return {
       label: readLabel(r.what, role),
       what: r.what,
