@@ -14,6 +14,7 @@ import type { CompiledScenario } from '../scenario/load';
 import type { SimState } from './machine';
 import type { VmcbFieldView, VmcbView } from './view';
 import { KVM_SVM_HOST } from '../hypervisors/kvm/svm-state';
+import type { KvmState } from '../hypervisors/kvm/state';
 
 /** A VMCB a source knows about: where it is, whose it is, and what the processor holds of it. */
 export interface VmcbRef {
@@ -66,20 +67,30 @@ export const processorVmcb: VmcbSource = (c, s) => {
  * L1's last VMRUN in L1's memory (arch/x86/kvm/svm/nested.c).
  */
 export const kvmVmcbs: VmcbSource = (c, s) => {
-  const k = s.kvms?.[0];
-  if (!k || c.scenario.arch !== 'svm' || c.lanes[0]?.kind !== 'kvm') return [];
+  if (c.scenario.arch !== 'svm') return [];
+  const refs: VmcbRef[] = [];
+  (s.kvms ?? []).forEach((k, lane) => {
+    if (k && c.lanes[lane]?.kind === 'kvm') refs.push(...kvmLaneVmcbs(k, lane));
+  });
+  return refs;
+};
+
+/** The VMCBs of the KVM at `lane` (LA): vmcbA(A+1), vmcbAB and L(A+1)'s vmcb(A+1)B. */
+function kvmLaneVmcbs(k: KvmState, lane: number): VmcbRef[] {
   const n = k.svm.nested;
   const guestMode = k.nested.guestMode;
-  const l2 = k.nested.l2Lane >= 0 ? k.nested.l2Lane : 2;
+  const up = lane + 1;
+  const l2 = k.nested.l2Lane >= 0 ? k.nested.l2Lane : lane + 2;
+  const L = (x: number) => `L${x}`;
   const refs: VmcbRef[] = [
     {
       addr: KVM_SVM_HOST.VMCB01,
-      owner: 0,
-      runs: 1,
-      role: 'vmcb01',
+      owner: lane,
+      runs: up,
+      role: `vmcb${lane}${up}`,
       heldBy: guestMode
-        ? "KVM's memory (svm->vmcb01); holds L1's state while L2 runs"
-        : "KVM's memory (svm->vmcb01): the VMCB KVM runs L1 with",
+        ? `KVM's memory (svm->vmcb01); holds ${L(up)}'s state while ${L(l2)} runs`
+        : `KVM's memory (svm->vmcb01): the VMCB KVM runs ${L(up)} with`,
       running: false,
       current: false,
       live: {},
@@ -88,10 +99,10 @@ export const kvmVmcbs: VmcbSource = (c, s) => {
   if (n.initialized)
     refs.push({
       addr: KVM_SVM_HOST.VMCB02,
-      owner: 0,
+      owner: lane,
       runs: l2,
-      role: `vmcb0${l2}`,
-      heldBy: `KVM's memory (svm->nested.vmcb02): vmcb01 and vmcb1${l2} merged to run L${l2}`,
+      role: `vmcb${lane}${l2}`,
+      heldBy: `KVM's memory (svm->nested.vmcb02): vmcb${lane}${up} and vmcb${up}${l2} merged to run ${L(l2)}`,
       running: false,
       current: false,
       live: {},
@@ -100,18 +111,18 @@ export const kvmVmcbs: VmcbSource = (c, s) => {
   if (n.lastVmcb12Gpa)
     refs.push({
       addr: n.lastVmcb12Gpa,
-      owner: 1,
+      owner: up,
       runs: l2,
-      role: `vmcb1${l2}`,
+      role: `vmcb${up}${l2}`,
       heldBy: guestMode
-        ? "L1's memory: the VMCB of L1's VMRUN, which KVM emulates; it is written at the #VMEXIT L1 sees"
-        : "L1's memory: the VMCB of L1's last VMRUN; KVM wrote L2's state and the exit into it",
+        ? `${L(up)}'s memory: the VMCB of ${L(up)}'s VMRUN, which KVM emulates; it is written at the #VMEXIT ${L(up)} sees`
+        : `${L(up)}'s memory: the VMCB of ${L(up)}'s last VMRUN; KVM wrote ${L(l2)}'s state and the exit into it`,
       running: false,
       current: false,
       live: {},
     });
   return refs;
-};
+}
 
 /**
  * Where VMCBs come from, in order; the first source to name a VMCB (by owner and address) gives

@@ -103,6 +103,16 @@ export function explainKvmSvmNested(k: KvmState, fn: number, d1: number, d2: num
         text: `gp_interception: the guest's #GP(${hex(d2)}) at ${hex(d1)}. KVM intercepts #GP once the guest enables SVM (svm_gp_erratum_intercept: some processors fault VMRUN/VMLOAD/VMSAVE before their intercept); this one is not such an instruction, so it goes back to the guest.`,
         cite: c,
       };
+    case Fn.svm_vcpu_run:
+      return {
+        text: `svm_vcpu_run: KVM's VMRUN trapped to the level below, which emulated it (nested SVM) and ran L${d2} until an exit of it came back to KVM as a #VMEXIT, after its VMRUN (KVM runs as a guest itself).`,
+        cite: c,
+      };
+    case Fn.local_irq_enable:
+      return {
+        text: `vcpu_enter_guest: local_irq_enable after handle_exit_irqoff. Exit ${hex(d1)} left the ${d1 === SvmExit.NMI ? 'NMI' : 'interrupt'} pending for KVM (SVM does not acknowledge it); with GIF = 1 and interrupts on, the level below can deliver it through KVM's IDT before svm_handle_exit.`,
+        cite: 'Linux arch/x86/kvm/x86.c vcpu_enter_guest()',
+      };
     default:
       return null;
   }

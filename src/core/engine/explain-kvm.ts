@@ -105,7 +105,15 @@ export function explainKvm(
     // An exit of L2 that L0 handles itself: say why it did not go to L1.
     if (prevK.nested.guestMode && SVM_HANDLERS.has(fn))
       svm = { ...svm, text: `${svmL0HandlesText(curK.svm.exitCode)} ${svm.text}` };
-    return svm;
+    const l2svm =
+      curK.nested.l2Lane >= 0
+        ? curK.nested.l2Lane
+        : prevK.nested.l2Lane >= 0
+          ? prevK.nested.l2Lane
+          : lane + 2;
+    // svm_vcpu_run names the level it ran itself.
+    if (fn === Fn.svm_vcpu_run || (lane === 0 && l2svm === 2)) return svm;
+    return { ...svm, text: relevel(svm.text, lane, l2svm) };
   }
   if (fn === Fn.vmx_vcpu_run)
     return {
@@ -156,8 +164,8 @@ function relevel(text: string, lane: number, l2: number): string {
   return text
     .replace(/\bL([0-2])\b/g, (_, n: string) => `L${level(Number(n))}`)
     .replace(
-      /\bvmcs([0-2])([0-2])\b/g,
-      (_, a: string, b: string) => `vmcs${level(Number(a))}${level(Number(b))}`,
+      /\bvmc([sb])([0-2])([0-2])\b/g,
+      (_, k: string, a: string, b: string) => `vmc${k}${level(Number(a))}${level(Number(b))}`,
     );
 }
 

@@ -203,17 +203,27 @@ export class KvmLevels {
     const t = vector >= 0 ? tx.irq : tx.main;
     const hostRip = stubAddr('vmx_vmexit');
     let committed = s.kvms[lane]!;
+    let captureRegs = false;
     if (t.pending) {
       const p = t.pending;
-      const entered = (p.op === PortOp.VMLAUNCH || p.op === PortOp.VMRESUME) && h.cpu.rip === hostRip;
+      // Back from its guest: after VMLAUNCH/VMRESUME at HOST_RIP; after VMRUN (which the level
+      // below always emulates) past it.
+      const entered =
+        ((p.op === PortOp.VMLAUNCH || p.op === PortOp.VMRESUME) && h.cpu.rip === hostRip) ||
+        p.op === PortOp.VMRUN;
       if (h.cpu.rip !== p.resume && !entered && vector < 0) {
         // Not yet back from the instruction (the level below has not resumed KVM after it).
         throw new Error(`KVM at L${lane} resumed at 0x${h.cpu.rip.toString(16)}, not after its instruction`);
       }
       if (entered && !committed.regsSaved) {
-        // Back from its guest: the guest's registers as the exit left them.
-        committed.guestRegs.set(h.cpu.regs);
-        committed.regsSaved = true;
+        // Back from its guest: the guest's registers as the exit left them. After VMRUN they
+        // are taken once the decision has been run again: svm_vcpu_run wrote RAX and RSP into
+        // the VMCB from the registers it had, and its replay must write the same.
+        if (p.op === PortOp.VMRUN) captureRegs = true;
+        else {
+          committed.guestRegs.set(h.cpu.regs);
+          committed.regsSaved = true;
+        }
       }
       t.log.push({ op: p.op, arg: p.arg, arg2: p.arg2, result: trappedResult(h, p, hostRip) });
       t.pending = null;
@@ -222,12 +232,16 @@ export class KvmLevels {
     const port = new GuestPort(h, t, lane, this.caps[lane], memory);
     const ctx = this.context(lane, work);
     ctx.port = port;
+    if (ctx.svmPort) ctx.svmPort = port;
     ctx.step = step;
     try {
       let r: KvmStepOutcome['r'];
       if (vector >= 0) {
         r = kvmHostIrq(ctx, vector);
+        // The handler's IRET ends it; the step's record stays the handler's decision.
+        const out = { ...h.out };
         port.iret();
+        Object.assign(h.out, out);
       } else {
         r = kvmStep(ctx);
         if (r === 'wait') {
@@ -237,6 +251,8 @@ export class KvmLevels {
           r = decide(h, Fn.kvm_vcpu_block);
         }
       }
+      // (regsSaved stays as the replayed decision left it, false, as after the capture above.)
+      if (captureRegs) work.guestRegs.set(h.cpu.regs);
       s.kvms[lane] = work;
       committed = work;
       t.log = [];

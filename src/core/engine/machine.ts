@@ -300,8 +300,8 @@ export class Stepper {
     // KVM at L0 runs when its guest does not (VMX root operation, or no SVM guest running).
     if (s.kvm && !s.vmx.nonRoot && !s.svm.guest) return this.rootStep(this.kvmLevels.stepRoot(s.step + 1));
     if (s.xen && !s.svm.guest) return this.rootStep(this.xenLevels.stepRoot());
-    if (s.vmx.nonRoot && c.lanes[h.level].kind === 'kvm') {
-      // KVM above L0 runs in non-root operation: the processor's boundary checks first (an
+    if ((s.vmx.nonRoot || s.svm.guest) && c.lanes[h.level].kind === 'kvm') {
+      // KVM above L0 runs in non-root operation (or as an SVM guest): the processor's boundary checks first (an
       // interrupt-window or external-interrupt exit, an injected interrupt delivered), then
       // KVM's next decision.
       if (checkBoundary(h)) {

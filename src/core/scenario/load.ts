@@ -300,14 +300,6 @@ function checkStack(scenario: Scenario, orig: number[]): void {
   const last = levels.length - 1;
   if (levels[last].kind === 'kvm')
     throw new ScenarioError(`KVM needs a guest: add a program level above L${last}`, `levels[${orig[last]}]`);
-  // KVM on SVM (kvm_amd) runs at L0 with a program at L1 — a guest, or a hypervisor whose VMRUN
-  // KVM emulates (nested SVM). KVM above L0 on SVM is not modelled yet (docs/kvm.md "KVM on SVM").
-  const kvm = levels.findIndex((l, i) => l.kind === 'kvm' && (i > 0 || levels[i + 1]?.kind !== 'program'));
-  if (scenario.arch === 'svm' && kvm >= 0)
-    throw new ScenarioError(
-      'KVM on AMD SVM runs only at L0, with a program at L1 (KVM above L0 on SVM is not modelled yet)',
-      `levels[${orig[kvm]}]`,
-    );
   checkXen(scenario, orig);
   if (levels.length > MAX_LANES - 1)
     throw new ScenarioError(

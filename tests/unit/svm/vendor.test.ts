@@ -2,7 +2,7 @@
 // VMX (VMX instructions #UD, CR4.VMXE reserved); an Intel one ("vmx") has no SVM (the SVM
 // instructions #UD, EFER.SVME reserved, no VM_HSAVE_PA).
 import { describe, expect, it } from 'vitest';
-import { EventKind, deliveries, label, open, openError, rows, scenarioDoc } from '../helpers';
+import { EventKind, deliveries, label, open, rows, scenarioDoc } from '../helpers';
 
 function run(arch: 'vmx' | 'svm', lines: string[]) {
   return open(
@@ -59,17 +59,30 @@ describe('vendor', () => {
 });
 
 describe('KVM levels', () => {
-  it('run on arch svm at L0 with a program at L1 (kvm_amd); above L0 they are refused', () => {
-    const e = openError({
+  it('stack on arch svm: KVM at L1 runs its guest through the nested SVM of KVM at L0', () => {
+    const s = open({
       version: 1,
       name: 'x',
       title: 't',
       description: '',
       arch: 'svm',
-      levels: [{ kind: 'program', program: ['vmrun'] }, { kind: 'kvm' }, { kind: 'program', program: 'hlt' }],
+      levels: [
+        { kind: 'kvm' },
+        { kind: 'kvm' },
+        { kind: 'program', program: ['        cpuid', '        hlt'] },
+      ],
     });
-    expect(e.where).toBe('levels[1]');
-    expect(e.message).toMatch(/KVM on AMD SVM runs only at L0, with a program at L1/);
+    expect(s.runError()).toBeNull();
+    // L1's KVM runs L2 with VMRUN, which exits to L0 (0x80); L2's CPUID exits to L0, which
+    // reflects it to L1 (L1's vmcb intercepts CPUID), and L1 emulates it.
+    const exits = rows(s)
+      .filter((r) => r.kind === EventKind.VMEXIT)
+      .map((r) => r.d0);
+    expect(exits).toContain(0x80);
+    expect(exits).toContain(0x72);
+    const levels = s.sim.trace.level;
+    const l1Decisions = rows(s).filter((r) => r.kind === EventKind.DECISION && levels[r.step - 1] === 1);
+    expect(l1Decisions.length).toBeGreaterThan(3);
   });
 
   it('open a hypervisor program above KVM on SVM: its VMRUN exits to KVM, which emulates it (#UD while its EFER.SVME is clear)', () => {

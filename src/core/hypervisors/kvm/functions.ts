@@ -88,6 +88,7 @@ export const KVM_FUNCTIONS = [
   { name: 'svm_set_msr', file: 'svm/svm.c' }, // 77: EFER, VM_HSAVE_PA
   { name: 'gp_interception', file: 'svm/svm.c' }, // 78: #GP re-injected (the SVM-instruction erratum check)
   { name: 'svm_get_msr', file: 'svm/svm.c' }, // 79: EFER, VM_HSAVE_PA
+  { name: 'vcpu_enter_guest: local_irq_enable', file: 'x86.c' }, // 80: above L0, after exit 0x60/0x61
 ] as const satisfies readonly KvmFunction[];
 
 export const Fn = {
@@ -171,6 +172,7 @@ export const Fn = {
   svm_set_msr: 77,
   gp_interception: 78,
   svm_get_msr: 79,
+  local_irq_enable: 80,
 } as const;
 
 export function kvmFunction(id: number): KvmFunction {

@@ -12,6 +12,7 @@ import { RFLAGS, regNumber, setRegNumber } from '../../cpu/state';
 import { X2APIC } from '../../cpu/apic';
 import { type VmxCaps, writeRevision } from '../../vmx/capabilities';
 import type { KvmPort } from './port';
+import type { SvmPort } from '../svm-port';
 import { type StubName, stubAddr } from './stubs';
 
 /** The instructions KVM's port executes, as logged. */
@@ -30,7 +31,23 @@ export const PortOp = {
   CLI: 12,
   HLT: 13,
   IRET: 14,
+  VMRUN: 15,
+  STGI: 16,
+  CLGI: 17,
+  /** local_irq_enable: STI and one instruction past its shadow (an interrupt may come in). */
+  IRQ_WINDOW: 18,
+  /**
+   * KVM's own memory (its VMCBs, on SVM), read, written or filled: not instructions that trap,
+   * but logged like them, so that a decision run again after a trap sees what it saw the first
+   * time and does not write again over what the level below wrote meanwhile (its #VMEXIT).
+   */
+  MEM_READ: 19,
+  MEM_WRITE: 20,
+  MEM_FILL: 21,
 } as const;
+
+/** The ops that touch KVM's memory or registers only: performed by `setup`, no stub. */
+const LOCAL_OPS = new Set<number>([PortOp.LOAD_REGS, PortOp.MEM_READ, PortOp.MEM_WRITE, PortOp.MEM_FILL]);
 
 export interface PortLogEntry {
   op: number;
@@ -72,6 +89,10 @@ const STUB: Record<number, StubName> = {
   [PortOp.CLI]: 's_cli',
   [PortOp.HLT]: 's_hlt',
   [PortOp.IRET]: 's_iret',
+  [PortOp.VMRUN]: 's_vmrun',
+  [PortOp.STGI]: 's_stgi',
+  [PortOp.CLGI]: 's_clgi',
+  [PortOp.IRQ_WINDOW]: 's_irq_window',
 };
 
 const RAX = 0;
@@ -98,7 +119,12 @@ export function trappedResult(h: Hart, p: NonNullable<PortTx['pending']>, hostRi
   }
 }
 
-export class GuestPort implements KvmPort {
+/**
+ * KVM above L0: its port executes its instruction stubs in the guest it is of the level below
+ * (VMX non-root operation, or an SVM guest); on AMD it is its SVM port too — its VMCBs are its
+ * own memory, VMRUN and the SVM MSRs trap to the level below, CLGI/STGI set V_GIF (vGIF).
+ */
+export class GuestPort implements KvmPort, SvmPort {
   private i = 0;
   constructor(
     private readonly h: Hart,
@@ -112,7 +138,7 @@ export class GuestPort implements KvmPort {
    * The next instruction of the decision: replayed from the log, or executed now (with its
    * registers set up by `setup`). LOAD_REGS is not an instruction: `setup` is all it does.
    */
-  private op(op: number, arg: number, arg2: number, setup: () => void): number {
+  private op(op: number, arg: number, arg2: number, setup: () => void | number): number {
     const i = this.i++;
     const log = this.tx.log;
     if (i < log.length) {
@@ -123,18 +149,24 @@ export class GuestPort implements KvmPort {
       log.length = i;
     }
     const h = this.h;
-    setup();
-    if (op === PortOp.LOAD_REGS) {
-      log.push({ op, arg, arg2, result: 0 });
-      return 0;
+    const local = setup();
+    if (LOCAL_OPS.has(op)) {
+      const result = typeof local === 'number' ? local : 0;
+      log.push({ op, arg, arg2, result });
+      return result;
     }
     const stub = stubAddr(STUB[op]);
     h.cpu.rip = stub;
     const len = h.code[h.prog.indexAt[stub - h.prog.origin]].len;
-    if (execute(h, Infinity) !== Exec.DONE || !h.vmx.nonRoot) {
-      // A VM exit: the level below takes over, and resumes KVM after the instruction.
-      this.tx.pending = { op, arg, arg2, resume: stub + len };
-      throw Trap.instance;
+    // IRQ_WINDOW is STI then a NOP: the interrupt shadow ends, and the step ends with IF = 1.
+    const count = op === PortOp.IRQ_WINDOW ? 2 : 1;
+    for (let k = 0; k < count; k++) {
+      if (execute(h, Infinity) !== Exec.DONE || h.level !== this.level) {
+        // A VM exit (or #VMEXIT): the level below takes over, and resumes KVM after the
+        // instruction.
+        this.tx.pending = { op, arg, arg2, resume: stub + len };
+        throw Trap.instance;
+      }
     }
     const cpu = h.cpu;
     let result = 0;
@@ -186,7 +218,7 @@ export class GuestPort implements KvmPort {
   loadGuestRegs(regs: Uint32Array): void {
     this.op(PortOp.LOAD_REGS, 0, 0, () => this.h.cpu.regs.set(regs));
   }
-  private wrmsr(msr: number, lo: number, hi: number): void {
+  private wrmsrHalves(msr: number, lo: number, hi: number): void {
     this.op(PortOp.WRMSR, msr, lo, () => {
       const regs = this.h.cpu.regs;
       setRegNumber(this.h.cpu, RCX, msr);
@@ -198,10 +230,10 @@ export class GuestPort implements KvmPort {
   }
   selfIpi(vector: number): void {
     // x2APIC ICR: fixed delivery to this CPU (its own APIC ID, 0).
-    this.wrmsr(X2APIC.ICR, vector & 0xff, 0);
+    this.wrmsrHalves(X2APIC.ICR, vector & 0xff, 0);
   }
   hostEoi(): void {
-    this.wrmsr(X2APIC.EOI, 0, 0);
+    this.wrmsrHalves(X2APIC.EOI, 0, 0);
   }
   hostNmiIret(): void {
     // The NMI came through KVM's IDT and its handler returns with IRET (irq handler).
@@ -221,5 +253,69 @@ export class GuestPort implements KvmPort {
   }
   iret(): void {
     this.op(PortOp.IRET, 0, 0, () => {});
+  }
+  /** local_irq_enable, then the next instruction: a pending interrupt is delivered after it. */
+  irqWindow(): void {
+    this.op(PortOp.IRQ_WINDOW, 0, 0, () => {});
+  }
+
+  // ---- SvmPort: KVM's SVM code above L0 -----------------------------------------------------
+
+  private view(): DataView {
+    return new DataView(this.mem.buffer, this.mem.byteOffset, this.mem.byteLength);
+  }
+  read(vmcb: number, offset: number, size: 1 | 2 | 4 | 8): number {
+    const at = vmcb + offset;
+    return this.op(PortOp.MEM_READ, at * 16 + size, 0, () => {
+      const d = this.view();
+      if (size === 8) return d.getUint32(at + 4, true) * 0x100000000 + d.getUint32(at, true);
+      if (size === 4) return d.getUint32(at, true);
+      return size === 2 ? d.getUint16(at, true) : d.getUint8(at);
+    });
+  }
+  write(vmcb: number, offset: number, size: 1 | 2 | 4 | 8, value: number): void {
+    const at = vmcb + offset;
+    // The address and the size in one log argument: the write is the same only if all match.
+    this.op(PortOp.MEM_WRITE, at * 16 + size, value, () => {
+      const d = this.view();
+      if (size === 8) {
+        d.setUint32(at, value >>> 0, true);
+        d.setUint32(at + 4, Math.floor(value / 0x100000000) >>> 0, true);
+      } else if (size === 4) d.setUint32(at, value >>> 0, true);
+      else if (size === 2) d.setUint16(at, value & 0xffff, true);
+      else d.setUint8(at, value & 0xff);
+    });
+  }
+  fill(addr: number, len: number, byte: number): void {
+    this.op(PortOp.MEM_FILL, addr, len * 0x100 + (byte & 0xff), () => {
+      this.mem.fill(byte, Math.min(addr, this.mem.length), Math.min(addr + len, this.mem.length));
+    });
+  }
+  rdmsr(msr: number): number {
+    return this.op(PortOp.RDMSR, msr, 0, () => setRegNumber(this.h.cpu, RCX, msr));
+  }
+  wrmsr(msr: number, value: number): boolean {
+    this.wrmsrHalves(msr, value >>> 0, Math.floor(value / 0x100000000) >>> 0);
+    return true;
+  }
+  clgi(): void {
+    this.op(PortOp.CLGI, 0, 0, () => {});
+  }
+  stgi(): void {
+    this.op(PortOp.STGI, 0, 0, () => {});
+  }
+  setHostIf(on: boolean): void {
+    if (on) this.sti();
+    else this.cli();
+  }
+  /**
+   * VMRUN of KVM's VMCB (RAX): it always traps (the level below intercepts VMRUN and emulates
+   * it, running `lane`); KVM resumes after it once an exit of its guest comes back, or at once
+   * when the level below failed it (SVM_EXIT_ERR in the VMCB).
+   */
+  vmrun(vmcb: number, _hostRip: number, lane?: number): { entered: boolean; failure: string | null } {
+    this.op(PortOp.VMRUN, vmcb, lane ?? this.level + 1, () => setRegNumber(this.h.cpu, RAX, vmcb));
+    const failed = this.read(vmcb, 0x70, 4) === 0xffffffff;
+    return { entered: !failed, failure: failed ? 'VMEXIT_INVALID (SVM_EXIT_ERR)' : null };
   }
 }

@@ -52,6 +52,11 @@ export interface KvmPort {
   /** local_irq_enable / local_irq_disable (STI / CLI) of KVM's own code above L0. */
   sti(): void;
   cli(): void;
+  /**
+   * Above L0: local_irq_enable and one more instruction, so that an interrupt pending for KVM
+   * is delivered through its IDT at the next boundary (at L0 hostInterrupt() takes it).
+   */
+  irqWindow(): void;
 }
 
 /** KVM at L0: the port is the processor itself. */
@@ -105,6 +110,7 @@ export class HardwarePort implements KvmPort {
     // At L0 the model takes host interrupts between its decisions (hostInterrupt).
   }
   cli(): void {}
+  irqWindow(): void {}
   hostInterrupt(): number {
     return takeHostInterrupt(this.h);
   }

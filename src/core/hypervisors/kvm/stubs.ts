@@ -27,6 +27,11 @@ function source(): string {
     's_cli:      cli',
     's_hlt:      hlt',
     's_iret:     iretq',
+    's_vmrun:    vmrun',
+    's_stgi:     stgi',
+    's_clgi:     clgi',
+    's_irq_window: sti',
+    '            nop',
     'kvm_operand: .dq 0',
     '        .idt kvm_idt',
     '        .intgate 2, irq_02',
@@ -61,7 +66,11 @@ export type StubName =
   | 's_sti'
   | 's_cli'
   | 's_hlt'
-  | 's_iret';
+  | 's_iret'
+  | 's_vmrun'
+  | 's_stgi'
+  | 's_clgi'
+  | 's_irq_window';
 
 export function stubAddr(name: StubName | 'kvm_operand' | 'start' | 'vmx_vmexit'): number {
   return kvmStubs().labels[name];

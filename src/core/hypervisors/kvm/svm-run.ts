@@ -14,6 +14,7 @@ import {
   SvmEventType,
 } from '../../svm/bits';
 import { VMCB } from '../../svm/vmcb';
+import { SvmExit } from '../../svm/exit-codes';
 import { type KvmContext, type KvmStepResult, decide } from './context';
 import { Fn, RESCHEDULE_VECTOR } from './functions';
 import { hostEvents } from './run-loop';
@@ -177,7 +178,11 @@ export function svmVcpuRun(c: KvmContext): KvmStepResult {
   kvm.launched = true;
   kvm.eventsChecked = false;
   kvm.phase = KvmPhase.EXITED;
-  return 'recorded';
+  // At L0 the step's record is the hardware's VMRUN (or VMEXIT_INVALID). Above L0 the VMRUN
+  // trapped and the level below ran the guest; KVM is back after its #VMEXIT.
+  return c.port.level === 0
+    ? 'recorded'
+    : decide(c.h, Fn.svm_vcpu_run, 0, n.guestMode ? n.l2Lane : c.guestLane);
 }
 
 /**
@@ -189,8 +194,9 @@ export function svmCompleteExit(c: KvmContext): KvmStepResult | null {
   const { kvm } = c;
   if (kvm.stage === 0) {
     kvm.stage = 1;
-    c.svmPort!.stgi();
+    // __svm_vcpu_run's CLI right after VMRUN, then svm_vcpu_enter_exit's STGI.
     c.svmPort!.setHostIf(false);
+    c.svmPort!.stgi();
     const code = vmcbRd(c, VMCB.EXIT_CODE);
     kvm.svm.exitCode = code;
     kvm.lastExitReason = code;
@@ -214,11 +220,18 @@ export function svmCompleteExit(c: KvmContext): KvmStepResult | null {
   if (kvm.stage === 1) {
     // vcpu_enter_guest's local_irq_enable after handle_exit_irqoff: the interrupt (or NMI) that
     // caused exit 0x60 (0x61) is still pending at the processor and the host takes it now,
-    // before svm_handle_exit.
+    // before svm_handle_exit. Above L0 it comes through KVM's IDT once interrupts are on: the
+    // step ends with IF = 1, and the next one disables them again.
     kvm.stage = 2;
-    const r = hostEvents(c);
-    if (r) return r;
+    if (c.port.level === 0) {
+      const r = hostEvents(c);
+      if (r) return r;
+    } else if (kvm.svm.exitCode === SvmExit.INTR || kvm.svm.exitCode === SvmExit.NMI) {
+      c.port.irqWindow();
+      return decide(c.h, Fn.local_irq_enable, kvm.svm.exitCode);
+    }
   }
+  if (kvm.stage === 2 && c.port.level > 0) c.port.cli();
   kvm.stage = 0;
   kvm.phase = KvmPhase.HANDLE;
   return null;
