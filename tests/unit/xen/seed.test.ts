@@ -7,7 +7,7 @@ import { Assist, IntBlk } from '../../../src/core/hypervisors/xen/functions';
 import { INT_CTL } from '../../../src/core/svm/bits';
 import { VMCB } from '../../../src/core/svm/vmcb';
 import { EventKind, EventType, deliveries, open, rows } from '../helpers';
-import { exitCodes, guestInstructions, guestLabel, vmcb32, xenDecisions } from './xen-helpers';
+import { exitCodes, guestInstructions, guestLabel, guestQ, vmcb32, xenDecisions } from './xen-helpers';
 
 function seed(params: Record<string, ParamValue> = {}) {
   return open(findBuiltin('xen-svm-vnmi'), params);
@@ -130,6 +130,49 @@ describe("xen-svm-vnmi, E-v2 (if0): an interrupted IF = 0 holds Xen's NMI window
     const s = seed({ if0: true });
     expect(passed(s)).toEqual([true, true, true]);
     expect(nmiExits(s)).toEqual([]);
+  });
+});
+
+describe('xen-svm-vnmi, E-v1 (iret_faults): the first handler’s IRET faults', () => {
+  /** The step the #GP from the first handler's IRET is delivered. */
+  function gpWindow(s: ReturnType<typeof seed>) {
+    return { gp: rows(s).find((r) => r.kind === EventKind.DELIVER && (r.d0 & 0xff) === 13)!.step };
+  }
+
+  it('legacy: Xen dropped its mask at the IRET exit, so NMI #2 goes in at the #GP handler’s CPUID exit — nested', () => {
+    const s = seed({ vnmi: false, iret_faults: true });
+    expect(passed(s)).toEqual([true, true, false]);
+    // IRET intercept (0x74), then the IRET faults: #GP in the guest, with the NMI not yet returned.
+    const gp = gpWindow(s).gp;
+    expect(exitCodes(s)).toContain(0x74);
+    const inject = nmis(s)[1];
+    expect(inject.step).toBeGreaterThan(gp);
+    expect(inject.handler).toBe(guestLabel(s, 'nmi_handler'));
+    // Injected right after the #GP handler's CPUID exit (0x72), before the faulting IRET retired.
+    const cpuidExit = rows(s).filter((r) => r.kind === EventKind.VMEXIT && r.d0 === 0x72 && r.step > gp)[0];
+    expect(cpuidExit.step).toBeLessThan(inject.step);
+    const nmiIret = guestLabel(s, 'nmi_iret');
+    const retired = rows(s).filter((r) => r.kind === EventKind.INSTR && r.rip === nmiIret);
+    expect(retired.every((r) => r.step > inject.step)).toBe(true);
+    expect(guestQ(s, guestLabel(s, 'max_depth'))).toBe(2n);
+  });
+
+  it('vNMI: the faulting IRET leaves V_NMI_MASK set; NMI #2 waits for the next IRET that completes, the #GP handler’s', () => {
+    const s = seed({ iret_faults: true });
+    expect(passed(s)).toEqual([true, true, true]);
+    expect(nmiExits(s)).toEqual([]);
+    const gp = gpWindow(s).gp;
+    expect(vmcb32(s, VMCB.INT_CTL, gp) & V_MASK).not.toBe(0);
+    // Not at the #GP handler's CPUID exit: Xen finds the NMI blocked (V_NMI_MASK) and leaves it
+    // parked in V_NMI; the processor delivers it after the #GP handler's IRET (any IRET clears
+    // the mask, as it ends blocking by NMI on the processor itself).
+    const cpuidExit = rows(s).filter((r) => r.kind === EventKind.VMEXIT && r.d0 === 0x72 && r.step > gp)[0];
+    const handler = guestLabel(s, 'gp_handler');
+    const iretAddr = s.compiled.programs[1].instrs.find((i) => i.addr > handler && i.text === 'iretq')!.addr;
+    const gpIret = rows(s).find((r) => r.rip === iretAddr && r.step > cpuidExit.step)!;
+    const second = nmis(s)[1];
+    expect(second.step).toBe(gpIret.step + 1);
+    expect(guestQ(s, guestLabel(s, 'max_depth'))).toBe(1n);
   });
 });
 
