@@ -152,8 +152,9 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
   let owner = lane - 1;
   while (owner >= 0 && !s.kvms[owner]) owner--;
   const host = lane > 0 && owner >= 0 ? s.kvms[owner] : null;
-  // Above Xen (L0), the vCPU's APIC is the vLAPIC Xen emulates.
-  const apic = host ? host.lapic : lane > 0 && s.xen ? s.xen.vlapic : s.apic;
+  // Right above Xen, the vCPU's APIC is the vLAPIC Xen emulates.
+  const aboveXen = lane > 0 && c.lanes[lane - 1]?.kind === 'xen' && s.xen;
+  const apic = aboveXen ? s.xen!.vlapic : host ? host.lapic : s.apic;
   const pendingVector = deliverableVector(apic);
   const irr = vectorsOf(apic.irr);
   return {

@@ -128,6 +128,14 @@ export function explainXen(prev: XenState, cur: XenState, d0: number, d1: number
     case XenFn.svm_vmexit_handler:
       text = exitText(cur, d1, d2);
       break;
+    case XenFn.svm_asm_do_resume:
+      text =
+        "svm_asm_do_resume: Xen's CLGI, STI and VMRUN (Xen runs above L0: the VMRUN trapped to the KVM below, which emulated it — nested SVM — and ran Xen's guest until an exit of it came back to Xen as a #VMEXIT, after its VMRUN).";
+      break;
+    case XenFn.idle_loop:
+      text =
+        "idle_loop: no vCPU can run, so Xen's CPU idles (STI; HLT); above L0 the HLT exits to the KVM below, which blocks Xen's vCPU until an interrupt for it arrives.";
+      break;
     case XenFn.do_IRQ:
       text = `After the #VMEXIT Xen executes STGI, and the host takes its pending interrupt ${hex(d1)}${d1 === 0xfc ? ' (EVENT_CHECK_VECTOR: the IPI vcpu_kick sent to make the vCPU exit)' : ''}.`;
       break;

@@ -26,7 +26,7 @@ import {
 import { EventKind } from './view';
 import { kvmHostIrq, kvmStep } from '../hypervisors/kvm/run-loop';
 import { type KvmState, KvmPhase, cloneKvm, createKvm } from '../hypervisors/kvm/state';
-import { irqVectorAt, kvmStubs, stubAddr } from '../hypervisors/kvm/stubs';
+import { irqVectorAt, kvmStubs, stubAddr, xenStubs } from '../hypervisors/kvm/stubs';
 
 /** The decisions of a KVM above L0 in progress: its run loop's, and its interrupt handler's. */
 export interface KvmTx {
@@ -55,7 +55,7 @@ export function cloneKvmTx(t: KvmTx | null): KvmTx | null {
 }
 
 /** A decision of this KVM is in progress: it trapped and has not completed yet. */
-function inProgress(t: KvmTx): boolean {
+export function inProgress(t: KvmTx): boolean {
   return t.main.pending !== null || t.main.log.length > 0 || t.irqVector >= 0;
 }
 
@@ -80,7 +80,10 @@ export function initialKvms(c: CompiledScenario): KvmLevelsState {
   return {
     kvms,
     tx: c.lanes.map((l, i) =>
-      l.kind === 'kvm' && i > 0 ? { main: newTx(), irq: newTx(), irqVector: -1, inbox: [] } : null,
+      // A hypervisor model above L0 (KVM, or Xen) runs its decisions as transactions.
+      (l.kind === 'kvm' || l.kind === 'xen') && i > 0
+        ? { main: newTx(), irq: newTx(), irqVector: -1, inbox: [] }
+        : null,
     ),
   };
 }
@@ -137,7 +140,12 @@ export class KvmLevels {
       const level = c.scenario.levels[c.lanes[lane].level];
       const guestLane = lane + 1;
       const guestInfo = c.lanes[guestLane];
-      const guest = guestInfo.kind === 'kvm' ? kvmStubs() : c.programs[guestInfo.program];
+      const guest =
+        guestInfo.kind === 'kvm'
+          ? kvmStubs()
+          : guestInfo.kind === 'xen'
+            ? xenStubs()
+            : c.programs[guestInfo.program];
       const opts = level.kind === 'kvm' ? level.options : null;
       ctx = {
         h: this.h,
@@ -344,8 +352,7 @@ function expireTimer(kvm: KvmState): void {
   kvm.reqEvent = true;
 }
 
-/** KVM's instruction stubs and IDT, loaded into the memory of a KVM level. */
-export function loadKvmImage(bytes: Uint8Array): void {
-  const p = kvmStubs();
+/** KVM's instruction stubs and IDT, loaded into the memory of a KVM level (or Xen's copy). */
+export function loadKvmImage(bytes: Uint8Array, p = kvmStubs()): void {
   bytes.set(p.image, p.origin);
 }

@@ -27,7 +27,7 @@ import { EventKind, type EndReason } from './view';
 import { KvmLevels, type KvmTx, cloneKvmTx, initialKvms, loadKvmImage } from './kvm-levels';
 import { externalDue, nextArmed, raise, takeDueEvent } from './external-events';
 import type { ExternalRaise } from '../scenario/load';
-import { kvmStubs } from '../hypervisors/kvm/stubs';
+import { kvmStubs, xenStubs } from '../hypervisors/kvm/stubs';
 import { type KvmState, cloneKvm } from '../hypervisors/kvm/state';
 import { type XenState, cloneXen } from '../hypervisors/xen/state';
 import { type EventRaiser, XenLevels, eventRaiser, initialXen } from './xen-levels';
@@ -76,8 +76,12 @@ export interface SimState {
 export function initialState(c: CompiledScenario): SimState {
   const mems = c.programs.map((p, i) => {
     const bytes = new Uint8Array(c.scenario.levels[i].memory);
-    // The Xen model's memory holds its VMCB, host save area and permission maps (no code).
-    if (c.scenario.levels[i].kind === 'xen') return { bytes, stackLimit: 0 };
+    // The Xen model's memory holds its VMCB, host save area and permission maps; above L0 also
+    // its instruction stubs and IDT (it runs no code at L0).
+    if (c.scenario.levels[i].kind === 'xen') {
+      if (i > 0) loadKvmImage(bytes, xenStubs());
+      return { bytes, stackLimit: 0 };
+    }
     if (c.scenario.levels[i].kind !== 'program') {
       // KVM's instruction stubs and IDT (used above L0, where its instructions trap).
       loadKvmImage(bytes);
@@ -170,7 +174,7 @@ export class Stepper {
   ) {
     this.laneCode = c.lanes.map((l) => {
       // A KVM lane runs KVM's instruction stubs (they execute only above L0).
-      const prog = l.kind === 'kvm' ? kvmStubs() : c.programs[l.program];
+      const prog = l.kind === 'kvm' ? kvmStubs() : l.kind === 'xen' ? xenStubs() : c.programs[l.program];
       return {
         prog,
         code: decodedInstructions(prog),
@@ -197,6 +201,7 @@ export class Stepper {
     this.hasKvm = c.lanes.some((l) => l.kind === 'kvm');
     this.kvmLevels = new KvmLevels(c, this.hart, s);
     this.xenLevels = new XenLevels(c, this.hart, s);
+    this.xenLevels.below = this.kvmLevels;
     this.raiser = eventRaiser(c, this.kvmLevels, this.xenLevels);
     this.state = s;
   }
@@ -299,8 +304,9 @@ export class Stepper {
     }
     // KVM at L0 runs when its guest does not (VMX root operation, or no SVM guest running).
     if (s.kvm && !s.vmx.nonRoot && !s.svm.guest) return this.rootStep(this.kvmLevels.stepRoot(s.step + 1));
-    if (s.xen && !s.svm.guest) return this.rootStep(this.xenLevels.stepRoot());
-    if ((s.vmx.nonRoot || s.svm.guest) && c.lanes[h.level].kind === 'kvm') {
+    if (s.xen && this.xenLevels.lane === 0 && !s.svm.guest) return this.rootStep(this.xenLevels.stepRoot());
+    const kind = c.lanes[h.level].kind;
+    if ((s.vmx.nonRoot || s.svm.guest) && (kind === 'kvm' || kind === 'xen')) {
       // KVM above L0 runs in non-root operation (or as an SVM guest): the processor's boundary checks first (an
       // interrupt-window or external-interrupt exit, an injected interrupt delivered), then
       // KVM's next decision.
@@ -309,7 +315,11 @@ export class Stepper {
         return this.finish();
       }
       const lane = h.level;
-      const o = this.kvmLevels.stepGuest(lane, s.step + 1, s.mems[c.lanes[lane].program].bytes);
+      const memory = s.mems[c.lanes[lane].program].bytes;
+      const o =
+        kind === 'kvm'
+          ? this.kvmLevels.stepGuest(lane, s.step + 1, memory)
+          : this.xenLevels.stepGuest(memory);
       if (o.r === 'stopped') {
         s.end = 'stopped';
         return false;

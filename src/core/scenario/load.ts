@@ -309,8 +309,8 @@ function checkStack(scenario: Scenario, orig: number[]): void {
 }
 
 /**
- * The Xen model runs at L0 on AMD SVM, with a guest program above it (docs/xen.md). Above L0
- * Xen would need nested SVM from the level below, which the lab does not model yet.
+ * The Xen model runs on AMD SVM with a guest program above it (docs/xen.md): at L0, or above
+ * KVM, whose nested SVM runs it. One Xen per stack.
  */
 function checkXen(scenario: Scenario, orig: number[]): void {
   const levels = scenario.levels;
@@ -319,9 +319,10 @@ function checkXen(scenario: Scenario, orig: number[]): void {
     const where = `levels[${orig[i]}]`;
     if (scenario.arch !== 'svm')
       throw new ScenarioError('the Xen model drives AMD SVM: a Xen level needs "arch": "svm"', where);
-    if (i > 0)
+    // Above L0 Xen needs the level below to emulate SVM for it: KVM's nested SVM.
+    if (i > 0 && levels[i - 1].kind !== 'kvm')
       throw new ScenarioError(
-        `Xen runs at L0 only: Xen at L${i} would need nested SVM from the level below, which the lab does not model yet`,
+        `Xen at L${i} needs KVM below it (nested SVM): L${i - 1} is a ${levels[i - 1].kind}`,
         where,
       );
     if (i !== levels.length - 2 || levels[i + 1].kind !== 'program')

@@ -8,12 +8,13 @@
 // trace shows every trap as the hardware makes it.
 import type { Hart } from '../../cpu/hart';
 import { Exec, execute } from '../../cpu/execute';
-import { RFLAGS, regNumber, setRegNumber } from '../../cpu/state';
+import { RFLAGS, RSP, regNumber, setRegNumber } from '../../cpu/state';
 import { X2APIC } from '../../cpu/apic';
 import { type VmxCaps, writeRevision } from '../../vmx/capabilities';
 import type { KvmPort } from './port';
 import type { SvmPort } from '../svm-port';
-import { type StubName, stubAddr } from './stubs';
+import { type StubName, kvmStubs, stubAddr } from './stubs';
+import type { Program } from '../../asm/ir';
 
 /** The instructions KVM's port executes, as logged. */
 export const PortOp = {
@@ -45,6 +46,8 @@ export const PortOp = {
   MEM_WRITE: 20,
   MEM_FILL: 21,
 } as const;
+
+const NO_OPS: ReadonlySet<number> = new Set();
 
 /** The ops that touch KVM's memory or registers only: performed by `setup`, no stub. */
 const LOCAL_OPS = new Set<number>([PortOp.LOAD_REGS, PortOp.MEM_READ, PortOp.MEM_WRITE, PortOp.MEM_FILL]);
@@ -132,6 +135,14 @@ export class GuestPort implements KvmPort, SvmPort {
     readonly level: number,
     readonly caps: VmxCaps,
     private readonly mem: Uint8Array,
+    /** The stub program in this level's memory (KVM's, or the Xen model's copy). */
+    private readonly stubs: Program = kvmStubs(),
+    /**
+     * Ops after which the step ends even though they did not trap, so that the processor's
+     * boundary checks run before the decision goes on: Xen's STGI, after which (with IF = 1) an
+     * interrupt pending for Xen is delivered before svm_vmexit_handler.
+     */
+    private readonly yieldAfter: ReadonlySet<number> = NO_OPS,
   ) {}
 
   /**
@@ -155,7 +166,7 @@ export class GuestPort implements KvmPort, SvmPort {
       log.push({ op, arg, arg2, result });
       return result;
     }
-    const stub = stubAddr(STUB[op]);
+    const stub = stubAddr(STUB[op], this.stubs);
     h.cpu.rip = stub;
     const len = h.code[h.prog.indexAt[stub - h.prog.origin]].len;
     // IRQ_WINDOW is STI then a NOP: the interrupt shadow ends, and the step ends with IF = 1.
@@ -167,6 +178,10 @@ export class GuestPort implements KvmPort, SvmPort {
         this.tx.pending = { op, arg, arg2, resume: stub + len };
         throw Trap.instance;
       }
+    }
+    if (this.yieldAfter.has(op)) {
+      this.tx.pending = { op, arg, arg2, resume: stub + len };
+      throw Trap.instance;
     }
     const cpu = h.cpu;
     let result = 0;
@@ -189,7 +204,7 @@ export class GuestPort implements KvmPort, SvmPort {
   private pointerOp(op: number, addr: number): void {
     this.op(op, addr, 0, () => {
       const b = this.mem;
-      const at = stubAddr('kvm_operand');
+      const at = stubAddr('kvm_operand', this.stubs);
       for (let k = 0; k < 8; k++) b[at + k] = Math.floor(addr / 2 ** (8 * k)) & 0xff;
     });
   }
@@ -215,8 +230,16 @@ export class GuestPort implements KvmPort, SvmPort {
   memory(): Uint8Array {
     return this.mem;
   }
+  /** The guest's registers but RSP, which VMRUN or VM entry loads (the hypervisor keeps its own stack). */
   loadGuestRegs(regs: Uint32Array): void {
-    this.op(PortOp.LOAD_REGS, 0, 0, () => this.h.cpu.regs.set(regs));
+    this.op(PortOp.LOAD_REGS, 0, 0, () => {
+      const r = this.h.cpu.regs;
+      const lo = r[2 * RSP];
+      const hi = r[2 * RSP + 1];
+      r.set(regs);
+      r[2 * RSP] = lo;
+      r[2 * RSP + 1] = hi;
+    });
   }
   private wrmsrHalves(msr: number, lo: number, hi: number): void {
     this.op(PortOp.WRMSR, msr, lo, () => {

@@ -1,4 +1,4 @@
-// KVM's instructions above L0: the sensitive instructions the KVM model executes are real
+// KVM's (and the Xen model's) instructions above L0: the sensitive instructions the KVM model executes are real
 // instructions of this small program, at real addresses in KVM's memory, so that when one
 // traps its exit carries a true GUEST_RIP and instruction length, and the level below
 // emulates it by decoding it as it would any guest's. The program also holds KVM's IDT: one
@@ -42,15 +42,33 @@ function source(): string {
   return lines.join('\n');
 }
 
-let cached: Program | null = null;
+const cached = new Map<number, Program>();
+
+/** The stub program assembled at `origin` (KVM's at KVM_HOST.VMX_VMEXIT; Xen's elsewhere). */
+export function stubsAt(origin: number): Program {
+  let p = cached.get(origin);
+  if (p) return p;
+  const r = assemble(source(), { origin });
+  if (!r.ok) throw new Error(`hypervisor stubs: ${r.errors[0].message} (line ${r.errors[0].line})`);
+  p = r.program;
+  cached.set(origin, p);
+  return p;
+}
 
 /** KVM's stub program, assembled once at KVM_HOST.VMX_VMEXIT. */
 export function kvmStubs(): Program {
-  if (cached) return cached;
-  const r = assemble(source(), { origin: KVM_HOST.VMX_VMEXIT });
-  if (!r.ok) throw new Error(`KVM stubs: ${r.errors[0].message} (line ${r.errors[0].line})`);
-  cached = r.program;
-  return cached;
+  return stubsAt(KVM_HOST.VMX_VMEXIT);
+}
+
+/**
+ * Where the Xen model's copy of the same stubs lives above L0: past its VMCB, host save area
+ * and permission maps (hypervisors/xen/port.ts XEN_HOST).
+ */
+export const XEN_STUBS_ORIGIN = 0xa000;
+
+/** The Xen model's stubs above L0 (its VMRUN, CLGI/STGI, MSR accesses, IDT). */
+export function xenStubs(): Program {
+  return stubsAt(XEN_STUBS_ORIGIN);
 }
 
 export type StubName =
@@ -72,13 +90,13 @@ export type StubName =
   | 's_clgi'
   | 's_irq_window';
 
-export function stubAddr(name: StubName | 'kvm_operand' | 'start' | 'vmx_vmexit'): number {
-  return kvmStubs().labels[name];
+export function stubAddr(name: StubName | 'kvm_operand' | 'start' | 'vmx_vmexit', prog = kvmStubs()): number {
+  return prog.labels[name];
 }
 
 /** The vector whose handler entry is at `rip`, or -1 (not a handler entry). */
-export function irqVectorAt(rip: number): number {
-  const labels = kvmStubs().labels;
+export function irqVectorAt(rip: number, prog = kvmStubs()): number {
+  const labels = prog.labels;
   if (rip === labels.irq_02) return 2;
   const first = labels[`irq_${FIRST_IRQ.toString(16)}`];
   const v = FIRST_IRQ + (rip - first);

@@ -3,7 +3,7 @@ import { type HypervisorStepResult, recordDecision } from '../decision';
 import type { Program } from '../../asm/ir';
 import type { Hart } from '../../cpu/hart';
 import { XEN_FN_BASE } from './functions';
-import type { XenSvmPort } from './port';
+import type { XenPort } from './port';
 import type { XenState } from './state';
 
 export interface XenOptions {
@@ -17,7 +17,7 @@ export interface XenOptions {
 
 export interface XenContext {
   h: Hart;
-  port: XenSvmPort;
+  port: XenPort;
   xen: XenState;
   options: XenOptions;
   /** The guest's program (its entry and IDT) and the size of its memory (its initial RSP). */

@@ -26,6 +26,7 @@ export const XEN_FUNCTIONS: readonly XenFunction[] = [
   { name: 'domain_crash', file: 'common/domain.c' }, // 11
   { name: 'svm_vmexit_do_cpuid', file: 'arch/x86/hvm/svm/svm.c' }, // 12
   { name: 'do_nmi', file: 'arch/x86/traps.c' }, // 13: a host NMI taken after STGI
+  { name: 'idle_loop', file: 'arch/x86/domain.c' }, // 14: above L0, nothing to run: STI; HLT
 ] as const;
 
 /** Indexes into XEN_FUNCTIONS (add XEN_FN_BASE for the record). */
@@ -44,6 +45,7 @@ export const XenFn = {
   domain_crash: 11,
   svm_vmexit_do_cpuid: 12,
   do_nmi: 13,
+  idle_loop: 14,
 } as const;
 
 /** Whether a decision record's function id is the Xen model's. */

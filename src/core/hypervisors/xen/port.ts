@@ -10,7 +10,7 @@ import { SvmHardwarePort } from '../svm-port';
 import type { Hart } from '../../cpu/hart';
 import { regNumber, setRegNumber } from '../../cpu/state';
 import { EFER } from '../../svm/bits';
-import { type VmrunResult, vmrun } from '../../svm/vmrun';
+import { vmrun } from '../../svm/vmrun';
 
 /** Xen's host memory layout in the model: the VMCB, the host save area, the permission maps. */
 export const XEN_HOST = {
@@ -25,7 +25,32 @@ export const XEN_HOST = {
 /** VMRUN's encoding length (0F 01 D8): the host resumes after it. */
 const VMRUN_LEN = 3;
 
-export class XenSvmPort {
+/** What the Xen model does to the processor (at L0 the hardware; above L0, port-guest.ts). */
+export interface XenPort {
+  /** The lane Xen runs in. */
+  readonly lane: number;
+  fill(addr: number, len: number, byte: number): void;
+  read32(vmcbOffset: number): number;
+  read64(vmcbOffset: number): number;
+  write32(vmcbOffset: number, v: number): void;
+  write64(vmcbOffset: number, v: number): void;
+  cpuUp(): void;
+  hostEfer(): number;
+  hostCr(): { cr0: number; cr3: number; cr4: number };
+  /**
+   * svm_asm_do_resume: CLGI, STI, VMRUN. True when the step's record is the processor's (at L0);
+   * above L0 the VMRUN trapped, and Xen is back after its guest's #VMEXIT.
+   */
+  vmrun(): boolean;
+  stgi(): void;
+  hostInterrupt(): number;
+  selfIpi(vector: number): void;
+  tsc(): number;
+  guestReg(r: number): number;
+  setGuestReg(r: number, v: number): void;
+}
+
+export class XenSvmPort implements XenPort {
   private readonly svm: SvmHardwarePort;
   constructor(
     private readonly h: Hart,
@@ -35,9 +60,8 @@ export class XenSvmPort {
     this.svm = new SvmHardwarePort(h, lane);
   }
 
-  /** Xen's memory, where the VMCB and the maps are. */
-  bytes(): Uint8Array {
-    return (this.h.lanes[this.lane]?.mem ?? this.h.mem).bytes;
+  fill(addr: number, len: number, byte: number): void {
+    this.svm.fill(addr, len, byte);
   }
 
   read32(vmcbOffset: number): number {
@@ -77,10 +101,11 @@ export class XenSvmPort {
    * V_INTR_MASKING a physical interrupt makes the guest exit), VMRUN. The step's record is the
    * hardware's (a VMRUN entry, or VMEXIT_INVALID).
    */
-  vmrun(): VmrunResult {
+  vmrun(): boolean {
     this.svm.clgi();
     this.svm.setHostIf(true);
-    return vmrun(this.h, XEN_HOST.VMCB, XEN_HOST.VMRUN + VMRUN_LEN, XEN_HOST.VMRUN);
+    vmrun(this.h, XEN_HOST.VMCB, XEN_HOST.VMRUN + VMRUN_LEN, XEN_HOST.VMRUN);
+    return true;
   }
 
   /** STGI right after the #VMEXIT (entry.S): host interrupts can be taken again. */

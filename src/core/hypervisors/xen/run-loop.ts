@@ -25,11 +25,13 @@ export function xenStep(c: XenContext): XenStepResult {
     case XenPhase.RESUME:
       x.phase = XenPhase.RUN;
       return svmIntrAssist(c);
-    case XenPhase.RUN:
-      // The step's record is the processor's: VMRUN entered the guest, or VMEXIT_INVALID.
-      c.port.vmrun();
+    case XenPhase.RUN: {
+      // At L0 the step's record is the processor's: VMRUN entered the guest, or VMEXIT_INVALID.
+      // Above L0 the VMRUN trapped to the level below and Xen is back after the #VMEXIT.
+      const hardware = c.port.vmrun();
       x.phase = XenPhase.EXITED;
-      return 'recorded';
+      return hardware ? 'recorded' : decide(c.h, XenFn.svm_asm_do_resume);
+    }
     case XenPhase.EXITED:
       c.port.stgi();
       return hostInterrupt(c) ?? svmVmexitHandler(c);

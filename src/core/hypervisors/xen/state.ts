@@ -33,6 +33,12 @@ export interface XenState {
   crashed: boolean;
   /** Why the vCPU went down or the domain crashed, for the views. */
   reason: string;
+  /**
+   * Above L0: the guest's general registers, taken at the #VMEXIT and loaded before VMRUN (Xen's
+   * own instructions use the processor's registers in between). At L0 Xen runs no code and the
+   * processor keeps them.
+   */
+  guestRegs: Uint32Array;
 }
 
 export function createXen(vnmi: boolean): XenState {
@@ -44,9 +50,10 @@ export function createXen(vnmi: boolean): XenState {
     vlapic: createApic(),
     crashed: false,
     reason: '',
+    guestRegs: new Uint32Array(32),
   };
 }
 
 export function cloneXen(x: XenState): XenState {
-  return { ...x, vlapic: cloneApic(x.vlapic) };
+  return { ...x, vlapic: cloneApic(x.vlapic), guestRegs: x.guestRegs.slice() };
 }

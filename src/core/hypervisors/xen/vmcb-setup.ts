@@ -59,10 +59,9 @@ export function svmCpuUp(c: XenContext): XenStepResult {
  */
 export function constructVmcb(c: XenContext): XenStepResult {
   const p = c.port;
-  const bytes = p.bytes();
-  bytes.fill(0, XEN_HOST.VMCB, XEN_HOST.VMCB + 0x1000);
-  bytes.fill(0xff, XEN_HOST.MSRPM, XEN_HOST.MSRPM + 0x2000);
-  bytes.fill(0xff, XEN_HOST.IOPM, XEN_HOST.IOPM + 0x3000);
+  p.fill(XEN_HOST.VMCB, 0x1000, 0);
+  p.fill(XEN_HOST.MSRPM, 0x2000, 0xff);
+  p.fill(XEN_HOST.IOPM, 0x3000, 0xff);
   const general1 = GENERAL1 | (c.options.nmiIntercept ? m(INTERCEPT.INTERCEPT_NMI) : 0);
   p.write32(VMCB.INTERCEPT, general1);
   p.write32(VMCB.INTERCEPT_WORD4, GENERAL2);
