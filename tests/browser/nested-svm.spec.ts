@@ -70,3 +70,23 @@ test('kvm-svm-nested-intr: the emulated #VMEXIT(INTR) in vmcb12, vmcb02 tagged b
     );
   });
 });
+
+test('xen-svm-vnmi under_kvm: Xen as L1 under KVM, three lanes, the same guest assertions', async ({
+  page,
+}) => {
+  const [bare, nested] = await Promise.all([
+    cliTrace('xen-svm-vnmi'),
+    cliTrace('xen-svm-vnmi', { under_kvm: true }),
+  ]);
+  expect(nested.assertions.map((a) => a.passed)).toEqual(bare.assertions.map((a) => a.passed));
+  await openLab(page);
+  await pickScenario(page, 'xen-svm-vnmi', bare.totalSteps);
+  await expect(page.getByTestId('timeline-lane')).toHaveCount(2);
+  await page.getByTestId('param-under_kvm').click();
+  await expect(page.getByTestId('step-counter')).toHaveText(new RegExp(`^step \\d+ / ${nested.totalSteps}$`));
+  await expect(page.getByTestId('timeline-lane')).toHaveCount(3);
+  // Seek to Xen's first VMRUN emulated by KVM: the explanation names nested_svm_vmrun.
+  const run = decisionsOf(nested, Fn.nested_svm_vmrun)[0];
+  await seek(page, run.step);
+  await expect(page.getByTestId('explanation')).toContainText('nested_svm_vmrun');
+});

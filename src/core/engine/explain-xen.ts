@@ -132,6 +132,10 @@ export function explainXen(prev: XenState, cur: XenState, d0: number, d1: number
       text =
         "svm_asm_do_resume: Xen's CLGI, STI and VMRUN (Xen runs above L0: the VMRUN trapped to the KVM below, which emulated it — nested SVM — and ran Xen's guest until an exit of it came back to Xen as a #VMEXIT, after its VMRUN).";
       break;
+    case XenFn.svm_stgi_label:
+      text =
+        "STGI after the #VMEXIT (entry.S svm_stgi_label): GIF = 1 with IF = 1 from before VMRUN, so an interrupt pending for Xen is taken now, before svm_vmexit_handler — above L0 through Xen's IDT, once the KVM below delivers it (its VINTR window opens at this STGI).";
+      break;
     case XenFn.idle_loop:
       text =
         "idle_loop: no vCPU can run, so Xen's CPU idles (STI; HLT); above L0 the HLT exits to the KVM below, which blocks Xen's vCPU until an interrupt for it arrives.";

@@ -187,6 +187,12 @@ export class XenLevels {
       return { r, decision: r === 'recorded' };
     } catch (e) {
       if (e !== Trap.instance) throw e;
+      // Xen's STGI did not trap but ends the step (the processor's boundary checks come next):
+      // the step is Xen's, recorded as entry.S's svm_stgi_label.
+      if ((t.pending as { op: number } | null)?.op === PortOp.STGI) {
+        decide(h, XenFn.svm_stgi_label);
+        return { r: 'recorded', decision: true };
+      }
       return { r: 'recorded', decision: false };
     }
   }

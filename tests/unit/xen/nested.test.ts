@@ -60,13 +60,21 @@ describe('Xen at L1 under KVM (xen-svm-vnmi --nest kvm)', () => {
           decisions(s)
             .filter((r) => r.level === level && r.d0 >= XEN_FN_BASE)
             .map((r) => r.d0 - XEN_FN_BASE)
-            // Above L0 the VMRUN and the idle loop are decisions of their own (at L0 the VMRUN
-            // is the processor's record, and Xen waits without a record).
-            .filter((f) => f !== XenFn.svm_asm_do_resume && f !== XenFn.idle_loop);
+            // Above L0 the VMRUN, the STGI and the idle loop are decisions of their own (at L0 the
+            // VMRUN is the processor's record, and the STGI and the wait have none).
+            .filter((f) => f !== XenFn.svm_asm_do_resume && f !== XenFn.idle_loop && f !== XenFn.svm_stgi_label);
         expect(xen(nested, 1)).toEqual(xen(bare, 0));
       });
     });
   }
+
+  it('the built-in’s under_kvm parameter is the same stack: KVM, Xen, the guest', () => {
+    const s = open(findBuiltin('xen-svm-vnmi'), { under_kvm: true, vnmi: false });
+    expect(s.compiled.lanes.map((l) => l.kind)).toEqual(['kvm', 'xen', 'guest']);
+    expect(results(s)).toEqual(results(open(findBuiltin('xen-svm-vnmi'), { vnmi: false })));
+    // Xen's IRET intercept exit reaches Xen through KVM (nested_svm_vmexit, 0x74).
+    expect(nestedCodes(s)).toContain(0x74);
+  });
 
   it('with V_NMI_ENABLE and no NMI intercept, KVM fails Xen’s VMRUN (SVM_EXIT_ERR) and Xen crashes the domain', () => {
     const s = open(nestUnderKvm(findBuiltin('xen-svm-vnmi')), { nmi_intercept: false });

@@ -27,6 +27,7 @@ export const XEN_FUNCTIONS: readonly XenFunction[] = [
   { name: 'svm_vmexit_do_cpuid', file: 'arch/x86/hvm/svm/svm.c' }, // 12
   { name: 'do_nmi', file: 'arch/x86/traps.c' }, // 13: a host NMI taken after STGI
   { name: 'idle_loop', file: 'arch/x86/domain.c' }, // 14: above L0, nothing to run: STI; HLT
+  { name: 'svm_stgi_label', file: 'arch/x86/hvm/svm/entry.S' }, // 15: above L0, STGI after the #VMEXIT
 ] as const;
 
 /** Indexes into XEN_FUNCTIONS (add XEN_FN_BASE for the record). */
@@ -46,6 +47,7 @@ export const XenFn = {
   svm_vmexit_do_cpuid: 12,
   do_nmi: 13,
   idle_loop: 14,
+  svm_stgi_label: 15,
 } as const;
 
 /** Whether a decision record's function id is the Xen model's. */
