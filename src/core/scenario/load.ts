@@ -314,6 +314,11 @@ function checkStack(scenario: Scenario, orig: number[]): void {
  */
 function checkXen(scenario: Scenario, orig: number[]): void {
   const levels = scenario.levels;
+  if (levels.filter((l) => l.kind === 'xen').length > 1)
+    throw new ScenarioError(
+      'the lab runs one Xen level per stack',
+      `levels[${orig[levels.findLastIndex((l) => l.kind === 'xen')]}]`,
+    );
   levels.forEach((l, i) => {
     if (l.kind !== 'xen') return;
     const where = `levels[${orig[i]}]`;

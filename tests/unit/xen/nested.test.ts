@@ -83,6 +83,19 @@ describe('Xen at L1 under KVM (xen-svm-vnmi --nest kvm)', () => {
     expect(crash).toHaveLength(1);
   });
 
+  it('a second Xen level is refused at load, at that level', () => {
+    const e = openError({
+      version: 1,
+      name: 'x',
+      title: 't',
+      description: '',
+      arch: 'svm',
+      levels: [{ kind: 'kvm' }, { kind: 'xen' }, { kind: 'xen' }, { kind: 'program', program: 'hlt' }],
+    });
+    expect(e.where).toBe('levels[2]');
+    expect(e.message).toMatch(/one Xen level per stack/);
+  });
+
   it('Xen above a program (no nested SVM below it) is refused at load', () => {
     const e = openError({
       version: 1,
