@@ -20,6 +20,7 @@ import {
   isIntercept,
   nestedVmcb02PrepareControl,
   nestedVmcbCheckControls,
+  vmcbControlsFrom,
 } from './nested-svm';
 import type { NestedCheck } from './nested-events';
 import { KvmPhase, queueKvmException } from './state';
@@ -53,28 +54,10 @@ function l1Byte(m: Memory, addr: number): number {
 
 /** The vmcb12 control fields KVM caches (nested_copy_vmcb_control_to_cache), from L1's memory. */
 export function readVmcb12Controls(m: Memory, vmcb12: number): VmcbControls {
-  const r = (o: number) => rd32(m, vmcb12 + o);
-  return {
-    intercepts: [
-      r(VMCB.INTERCEPT_CR),
-      r(VMCB.INTERCEPT_DR),
-      r(VMCB.INTERCEPT_EXCEPTIONS),
-      r(VMCB.INTERCEPT),
-      r(VMCB.INTERCEPT_WORD4),
-    ],
-    intCtl: r(VMCB.INT_CTL),
-    // int_vector & SVM_INT_VECTOR_MASK, int_state & SVM_INTERRUPT_SHADOW_MASK; iopm/msrpm
-    // & PAGE_MASK.
-    intVector: r(VMCB.INT_VECTOR) & 0xff,
-    intState: r(VMCB.INT_STATE) & 1,
-    eventInj: r(VMCB.EVENT_INJ),
-    eventInjErr: r(VMCB.EVENT_INJ_ERR),
-    asid: r(VMCB.ASID),
-    nestedCtl: rd64(m, vmcb12 + VMCB.NESTED_CTL),
-    msrpmBasePa: rd64(m, vmcb12 + VMCB.MSRPM_BASE_PA) - (rd64(m, vmcb12 + VMCB.MSRPM_BASE_PA) % 0x1000),
-    iopmBasePa: rd64(m, vmcb12 + VMCB.IOPM_BASE_PA) - (rd64(m, vmcb12 + VMCB.IOPM_BASE_PA) % 0x1000),
-    nextRip: rd64(m, vmcb12 + VMCB.NEXT_RIP),
-  };
+  return vmcbControlsFrom(
+    (o) => rd32(m, vmcb12 + o),
+    (o) => rd64(m, vmcb12 + o),
+  );
 }
 
 /**

@@ -6,6 +6,7 @@
 // enter_svm_guest_mode, nested_svm_vmexit, svm_check_nested_events) is nested-svm-run.ts.
 import { EVTINJ, INT_CTL, INTERCEPT, interceptMask } from '../../svm/bits';
 import { SvmExit } from '../../svm/exit-codes';
+import { VMCB } from '../../svm/vmcb';
 
 /** The VMCB control fields nested SVM reads (struct vmcb_ctrl_area_cached). */
 export interface VmcbControls {
@@ -21,6 +22,37 @@ export interface VmcbControls {
   msrpmBasePa: number;
   iopmBasePa: number;
   nextRip: number;
+}
+
+/**
+ * The control fields of a VMCB as nested.c caches them (nested_copy_vmcb_control_to_cache):
+ * int_vector & SVM_INT_VECTOR_MASK, int_state & SVM_INTERRUPT_SHADOW_MASK, the permission maps'
+ * addresses & PAGE_MASK. `r32`/`r64` read a field at its offset.
+ */
+export function vmcbControlsFrom(
+  r32: (offset: number) => number,
+  r64: (offset: number) => number,
+): VmcbControls {
+  const page = (pa: number) => pa - (pa % 0x1000);
+  return {
+    intercepts: [
+      r32(VMCB.INTERCEPT_CR),
+      r32(VMCB.INTERCEPT_DR),
+      r32(VMCB.INTERCEPT_EXCEPTIONS),
+      r32(VMCB.INTERCEPT),
+      r32(VMCB.INTERCEPT_WORD4),
+    ],
+    intCtl: r32(VMCB.INT_CTL),
+    intVector: r32(VMCB.INT_VECTOR) & 0xff,
+    intState: r32(VMCB.INT_STATE) & 1,
+    eventInj: r32(VMCB.EVENT_INJ),
+    eventInjErr: r32(VMCB.EVENT_INJ_ERR),
+    asid: r32(VMCB.ASID),
+    nestedCtl: r64(VMCB.NESTED_CTL),
+    msrpmBasePa: page(r64(VMCB.MSRPM_BASE_PA)),
+    iopmBasePa: page(r64(VMCB.IOPM_BASE_PA)),
+    nextRip: r64(VMCB.NEXT_RIP),
+  };
 }
 
 /** vmcb12_is_intercept / vmcb_is_intercept: an INTERCEPT_* bit of a controls' vectors. */

@@ -15,7 +15,13 @@ import {
 import { VMCB } from '../../svm/vmcb';
 import type { KvmContext } from './context';
 import { hasInjectableIntr } from './lapic';
-import { type NestedFeatures, type VmcbControls, isIntercept, recalcIntercepts } from './nested-svm';
+import {
+  type NestedFeatures,
+  type VmcbControls,
+  isIntercept,
+  recalcIntercepts,
+  vmcbControlsFrom,
+} from './nested-svm';
 import { KVM_SVM_HOST } from './svm-state';
 
 /** A 32-bit (or narrower) field of the current VMCB (svm->vmcb: vmcb01, or vmcb02 for L2). */
@@ -53,26 +59,10 @@ export function isGuestMode(c: KvmContext): boolean {
 /** The control fields of the VMCB at `vmcb` in KVM's memory, as nested.c caches them. */
 export function readControls(c: KvmContext, vmcb: number): VmcbControls {
   const p = c.svmPort!;
-  const r = (o: number) => p.read(vmcb, o, 4);
-  return {
-    intercepts: [
-      r(VMCB.INTERCEPT_CR),
-      r(VMCB.INTERCEPT_DR),
-      r(VMCB.INTERCEPT_EXCEPTIONS),
-      r(VMCB.INTERCEPT),
-      r(VMCB.INTERCEPT_WORD4),
-    ],
-    intCtl: r(VMCB.INT_CTL),
-    intVector: r(VMCB.INT_VECTOR) & 0xff,
-    intState: r(VMCB.INT_STATE),
-    eventInj: r(VMCB.EVENT_INJ),
-    eventInjErr: r(VMCB.EVENT_INJ_ERR),
-    asid: r(VMCB.ASID),
-    nestedCtl: p.read(vmcb, VMCB.NESTED_CTL, 8),
-    msrpmBasePa: p.read(vmcb, VMCB.MSRPM_BASE_PA, 8),
-    iopmBasePa: p.read(vmcb, VMCB.IOPM_BASE_PA, 8),
-    nextRip: p.read(vmcb, VMCB.NEXT_RIP, 8),
-  };
+  return vmcbControlsFrom(
+    (o) => p.read(vmcb, o, 4),
+    (o) => p.read(vmcb, o, 8),
+  );
 }
 
 /** What KVM offers L1 of vGIF and vNMI (guest_cpu_cap_has: kvm_amd's vgif and vnmi). */
