@@ -246,16 +246,12 @@ export class KvmLevels {
       let r: KvmStepOutcome['r'];
       if (vector >= 0) {
         r = kvmHostIrq(ctx, vector);
-        // The handler's IRET ends it; the step's record stays the handler's decision.
-        const out = { ...h.out };
-        port.iret();
-        Object.assign(h.out, out);
+        port.handlerIret();
       } else {
         r = kvmStep(ctx);
         if (r === 'wait') {
           // kvm_vcpu_block with nothing to do: the host idles (STI; HLT), which traps.
-          port.sti();
-          port.halt();
+          port.idle();
           r = decide(h, Fn.kvm_vcpu_block);
         }
       }

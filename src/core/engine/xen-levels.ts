@@ -163,19 +163,15 @@ export class XenLevels {
     try {
       let r: XenStepOutcome['r'];
       if (vector >= 0) {
-        // do_IRQ (an EOI that traps) or do_nmi; the handler's IRET; the step's record stays
-        // the handler's.
+        // do_IRQ (an EOI that traps) or do_nmi, then the handler's IRET.
         if (vector !== 2) g.hostEoi();
         r = decide(h, vector === 2 ? XenFn.do_nmi : XenFn.do_IRQ, vector);
-        const out = { ...h.out };
-        g.iret();
-        Object.assign(h.out, out);
+        g.handlerIret();
       } else {
         r = xenStep(ctx);
         if (r === 'wait') {
           // Nothing to run: Xen's idle loop (STI; HLT), which traps to the level below.
-          g.sti();
-          g.halt();
+          g.idle();
           r = decide(h, XenFn.idle_loop);
         }
       }

@@ -277,6 +277,17 @@ export class GuestPort implements KvmPort, SvmPort {
   iret(): void {
     this.op(PortOp.IRET, 0, 0, () => {});
   }
+  /** The host interrupt handler's IRET ends it; the step's record stays the handler's decision. */
+  handlerIret(): void {
+    const out = { ...this.h.out };
+    this.iret();
+    Object.assign(this.h.out, out);
+  }
+  /** The hypervisor's idle loop: STI; HLT (the STI shadow makes the pair atomic), which traps. */
+  idle(): void {
+    this.sti();
+    this.halt();
+  }
   /** local_irq_enable, then the next instruction: a pending interrupt is delivered after it. */
   irqWindow(): void {
     this.op(PortOp.IRQ_WINDOW, 0, 0, () => {});
