@@ -62,7 +62,9 @@ describe('Xen at L1 under KVM (xen-svm-vnmi --nest kvm)', () => {
             .map((r) => r.d0 - XEN_FN_BASE)
             // Above L0 the VMRUN, the STGI and the idle loop are decisions of their own (at L0 the
             // VMRUN is the processor's record, and the STGI and the wait have none).
-            .filter((f) => f !== XenFn.svm_asm_do_resume && f !== XenFn.idle_loop && f !== XenFn.svm_stgi_label);
+            .filter(
+              (f) => f !== XenFn.svm_asm_do_resume && f !== XenFn.idle_loop && f !== XenFn.svm_stgi_label,
+            );
         expect(xen(nested, 1)).toEqual(xen(bare, 0));
       });
     });
