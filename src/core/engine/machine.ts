@@ -305,8 +305,8 @@ export class Stepper {
     // KVM at L0 runs when its guest does not (VMX root operation, or no SVM guest running).
     if (s.kvm && !s.vmx.nonRoot && !s.svm.guest) return this.rootStep(this.kvmLevels.stepRoot(s.step + 1));
     if (s.xen && this.xenLevels.lane === 0 && !s.svm.guest) return this.rootStep(this.xenLevels.stepRoot());
-    const kind = c.lanes[h.level].kind;
-    if ((s.vmx.nonRoot || s.svm.guest) && (kind === 'kvm' || kind === 'xen')) {
+    const kind = s.vmx.nonRoot || s.svm.guest ? c.lanes[h.level].kind : 'program';
+    if (kind === 'kvm' || kind === 'xen') {
       // KVM above L0 runs in non-root operation (or as an SVM guest): the processor's boundary checks first (an
       // interrupt-window or external-interrupt exit, an injected interrupt delivered), then
       // KVM's next decision.
