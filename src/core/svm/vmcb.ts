@@ -137,6 +137,7 @@ export const VMCB = {
   EXIT_INT_INFO: 0x088,
   EXIT_INT_INFO_ERR: 0x08c,
   NESTED_CTL: 0x090,
+  NESTED_CR3: 0x0b0,
   EVENT_INJ: 0x0a8,
   EVENT_INJ_ERR: 0x0ac,
   NEXT_RIP: 0x0c8,

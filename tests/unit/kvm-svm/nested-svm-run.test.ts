@@ -234,3 +234,102 @@ describe('kvm-svm-nested-intr', () => {
     expect(decisions(s, Fn.svm_check_nested_events).map((r) => r.d1)).toEqual([SvmExit.INTR]);
   });
 });
+
+describe('review findings (checked against nested.c)', () => {
+  it('vmcb02 has no V_NMI bits when L1 does not use vNMI, though KVM runs L1 with vNMI', () => {
+    const s = open(nestedDoc([], []));
+    const step = decisions(s, Fn.nested_svm_vmrun)[0].step;
+    expect(vmcb01(s, step, VMCB.INT_CTL) & INT_CTL.V_NMI_ENABLE_MASK).not.toBe(0);
+    const v02 = describeVmcbs(s.compiled, null, s.sim.stateAt(step)).find((v) => v.role === 'vmcb02')!;
+    expect(v02.fields.find((f) => f.name === 'int_ctl')!.value & INT_CTL.V_NMI_ENABLE_MASK).toBe(0);
+  });
+
+  it('DR6 goes into vmcb02 with its active-low bits set, and comes back so in vmcb12', () => {
+    const s = open(nestedDoc([], []));
+    expect(l1Mem(s, s.totalSteps, label(s, 'vmcb') + VMCB.DR6)).toBe(0xffff0ff0);
+  });
+
+  it('a CR3 at or above MAXPHYADDR fails KVM’s checks (kvm_vcpu_is_legal_cr3), which the processor’s do not make', () => {
+    const s = open(nestedDoc(['        mov rax, 0x10000000000', '        mov [rbx + VMCB_CR3], rax'], []));
+    expect(decisions(s, Fn.nested_svm_vmrun)[0].d2).toBe(2);
+    expect(l1Mem(s, s.totalSteps, label(s, 'exit_code'))).toBe(0xffffffff);
+  });
+
+  it('SKINIT is dropped from the cached intercepts (L1’s CPUID has no SKINIT); EVENTINJ’s reserved bits are masked', () => {
+    const s = open(
+      nestedDoc(
+        [
+          '        or dword [rbx + VMCB_INTERCEPT_WORD4], INTERCEPT_SKINIT_MASK',
+          '        mov dword [rbx + VMCB_EVENT_INJ], 0x7ffff000',
+        ],
+        [],
+      ),
+    );
+    const step = decisions(s, Fn.nested_svm_vmrun)[0].step;
+    const ctl = s.sim.stateAt(step).kvms[0]!.svm.nested.ctl;
+    expect(ctl.intercepts[4] & (1 << 6)).toBe(0);
+    expect(ctl.eventInj).toBe(0);
+  });
+});
+
+describe('L1’s SVM instructions and MSRs', () => {
+  const l1Only = (code: string[]) =>
+    open({
+      version: 1,
+      name: 'x',
+      title: 't',
+      description: '',
+      arch: 'svm',
+      levels: [
+        { kind: 'kvm' },
+        {
+          kind: 'program',
+          program: [
+            'start:  mov ecx, MSR_EFER',
+            '        rdmsr',
+            '        or eax, EFER_SVME',
+            '        wrmsr',
+            '        mov ecx, MSR_VM_HSAVE_PA',
+            '        mov eax, 0x5000',
+            '        xor edx, edx',
+            '        wrmsr',
+            ...code,
+            'done:   cli',
+            '        hlt',
+          ],
+        },
+      ],
+      limits: { steps: 2000 },
+    });
+
+  it('VMRUN of a legal address no memory backs stops the vCPU (kvm_vcpu_map: -EFAULT); an unaligned one is #GP', () => {
+    const unbacked = l1Only(['        mov rax, 0x100000', '        vmrun']);
+    expect(decisions(unbacked, Fn.nested_svm_vmrun).map((r) => r.d2)).toEqual([3]);
+    expect(unbacked.sim.stateAt(unbacked.totalSteps).kvms[0]!.phase).toBe(6);
+    const unaligned = l1Only(['        mov rax, 0x4010', '        vmrun']);
+    expect(decisions(unaligned, Fn.nested_svm_vmrun).map((r) => r.d2)).toEqual([1]);
+  });
+
+  it('VMLOAD of an unaligned RAX is not #GP under KVM (gpa_to_gfn), beyond memory it is', () => {
+    const ok = l1Only(['        mov rax, 0x4010', '        vmload']);
+    expect(decisions(ok, Fn.vmload_vmsave_interception)).toHaveLength(1);
+    const bad = l1Only(['        mov rax, 0x100000', '        vmload']);
+    expect(decisions(bad, Fn.vmload_vmsave_interception)).toHaveLength(0);
+    expect(decisions(bad, Fn.inject_gp)).toHaveLength(1);
+  });
+
+  it('VM_CR: KVM keeps L1’s value; a reserved bit is #GP', () => {
+    const s = l1Only([
+      '        mov ecx, MSR_VM_CR',
+      '        mov eax, 0x8',
+      '        xor edx, edx',
+      '        wrmsr',
+      '        rdmsr',
+      '        mov [vmcr], rax',
+      '        jmp done',
+      'vmcr:   .dq 0',
+    ]);
+    expect(decisions(s, Fn.svm_set_msr).map((r) => r.d1 >>> 0)).toContain(0xc0010114);
+    expect(l1Mem(s, s.totalSteps, label(s, 'vmcr'))).toBe(8);
+  });
+});

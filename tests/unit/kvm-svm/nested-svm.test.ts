@@ -120,7 +120,7 @@ describe('nested_vmcb02_prepare_control', () => {
     ).toBe(true);
   });
 
-  it('takes V_TPR and the V_IRQ bits from vmcb12, V_INTR_MASKING, V_GIF and V_NMI from vmcb01 (no nested vGIF/vNMI)', () => {
+  it('takes V_TPR and the V_IRQ bits from vmcb12, V_INTR_MASKING and V_GIF from vmcb01, no V_NMI bits (no nested vGIF/vNMI)', () => {
     const { vmcb02, nmiL1ToL2 } = nestedVmcb02PrepareControl(vmcb01, vmcb12, true, FEATURES);
     expect(vmcb02.intCtl).toBe(
       (INT_CTL.V_IRQ_MASK |
@@ -128,8 +128,7 @@ describe('nested_vmcb02_prepare_control', () => {
         2 |
         INT_CTL.V_INTR_MASKING_MASK |
         INT_CTL.V_GIF_ENABLE_MASK |
-        INT_CTL.V_GIF_MASK |
-        INT_CTL.V_NMI_ENABLE_MASK) >>>
+        INT_CTL.V_GIF_MASK) >>>
         0,
     );
     expect(vmcb02).toMatchObject({

@@ -20,8 +20,10 @@ import {
   isIntercept,
   nestedVmcb02PrepareControl,
   nestedVmcbCheckControls,
+  sanitizeVmcb12Controls,
   vmcbControlsFrom,
 } from './nested-svm';
+import { kvmAmdCpuid } from './svm-exit';
 import type { NestedCheck } from './nested-events';
 import { KvmPhase, queueKvmException } from './state';
 import {
@@ -32,6 +34,7 @@ import {
   svmGetRflags,
   svmInterruptBlocked,
   svmNmiBlocked,
+  svmIsIntercept,
   svmSetGif,
   vmcb01Rd,
   vmcb01Wr,
@@ -41,6 +44,9 @@ import {
   vmcbWr64,
 } from './svm';
 import { KVM_SVM_HOST, MSRPM_SIZE } from './svm-state';
+
+/** DR6_ACTIVE_LOW: the DR6 bits that read 1 when clear (arch/x86/include/asm/debugreg.h). */
+const DR6_ACTIVE_LOW = 0xffff0ff0;
 
 /** L1's memory, where vmcb12 and L1's permission maps are. */
 export function l1Memory(c: KvmContext): Memory {
@@ -117,13 +123,29 @@ export function nestedSvmVmrun(c: KvmContext): KvmStepResult {
   }
   const m = l1Memory(c);
   const vmcb12 = regPair(c, 0);
-  if (vmcb12 % 0x1000 !== 0 || vmcb12 + 0x1000 > m.bytes.length) {
+  // page_address_valid: a page-aligned legal address, else #GP.
+  if (vmcb12 % 0x1000 !== 0 || vmcb12 >= 2 ** MAXPHYADDR) {
     queueKvmException(kvm, 13, 0);
     return decide(h, fn, vmcb12, 1);
   }
-  const ctl = readVmcb12Controls(m, vmcb12);
+  // kvm_vcpu_map fails for an address no memory backs: -EFAULT, an exit to the VMM, which the
+  // lab does not have: the vCPU stops.
+  if (vmcb12 + 0x1000 > m.bytes.length) {
+    kvm.phase = KvmPhase.STOPPED;
+    kvm.log.push({
+      step: c.step,
+      text: `nested_svm_vmrun: vmcb12 at 0x${vmcb12.toString(16)} is not in L1's memory: kvm_handle_memory_failure (KVM_EXIT_INTERNAL_ERROR)`,
+    });
+    return decide(h, fn, vmcb12, 3);
+  }
+  const ctl = sanitizeVmcb12Controls(readVmcb12Controls(m, vmcb12), (f) => l1CpuidHas(s.vnmi, f));
   s.nested.ctl = ctl;
-  const failure = vmcbSaveCheck(m, vmcb12) ?? nestedVmcbCheckControls(ctl, 2 ** MAXPHYADDR, true);
+  const failure =
+    vmcbSaveCheck(m, vmcb12) ??
+    (rd64(m, vmcb12 + VMCB.CR3) >= 2 ** MAXPHYADDR
+      ? 'CR3 has a bit at or above MAXPHYADDR (kvm_vcpu_is_legal_cr3)'
+      : null) ??
+    nestedVmcbCheckControls(ctl, 2 ** MAXPHYADDR, true);
   svmSkip(c);
   if (failure) {
     // nested_svm_copy_vmcb12_to_cache: "exit_code = SVM_EXIT_ERR", exit_info_1/2 and EVENTINJ
@@ -143,9 +165,25 @@ export function nestedSvmVmrun(c: KvmContext): KvmStepResult {
   // "Since vmcb01 is not in use, we can use it to store some of the L1 state": the processor
   // saved L1's registers there at the VMRUN intercept; EFER as L1 set it.
   vmcb01Wr(c, VMCB.EFER, s.efer | EFER.SVME);
+  // kvm_get_rflags: L1's RFLAGS without the TF/RF KVM set for an NMI single-step.
+  vmcbWr64(c, VMCB.RFLAGS, svmGetRflags(c));
   kvm.nested.runPending = true;
   enterSvmGuestMode(c, vmcb12);
   return decide(h, fn, vmcb12, 0);
+}
+
+/** Whether the CPUID KVM gives L1 (kvmAmdCpuid) has a feature whose intercept vmcb12 may use. */
+function l1CpuidHas(vnmi: boolean, f: 'xsave' | 'rdtscp' | 'skinit' | 'rdpru'): boolean {
+  switch (f) {
+    case 'xsave':
+      return ((kvmAmdCpuid(1, vnmi)[2] >>> 26) & 1) === 1;
+    case 'rdtscp':
+      return ((kvmAmdCpuid(0x80000001, vnmi)[3] >>> 27) & 1) === 1;
+    case 'skinit':
+      return ((kvmAmdCpuid(0x80000001, vnmi)[2] >>> 12) & 1) === 1;
+    case 'rdpru':
+      return ((kvmAmdCpuid(0x80000008, vnmi)[1] >>> 4) & 1) === 1;
+  }
 }
 
 /** svm_skip_emulated_instruction for the VMRUN in vmcb01 (RIP = next_rip, no shadow). */
@@ -231,8 +269,9 @@ function enterSvmGuestMode(c: KvmContext, vmcb12: number): void {
   port.write(V02, VMCB.RFLAGS, 8, (rflags | RFLAGS.FIXED) >>> 0);
   s.efer = rd32(m, vmcb12 + VMCB.EFER);
   port.write(V02, VMCB.EFER, 8, s.efer | EFER.SVME);
-  for (const o of [VMCB.CR0, VMCB.CR3, VMCB.CR4, VMCB.CR2, VMCB.DR6])
-    port.write(V02, o, 8, rd64(m, vmcb12 + o));
+  for (const o of [VMCB.CR0, VMCB.CR3, VMCB.CR4, VMCB.CR2]) port.write(V02, o, 8, rd64(m, vmcb12 + o));
+  // vcpu->arch.dr6 = save.dr6 | DR6_ACTIVE_LOW.
+  port.write(V02, VMCB.DR6, 8, (rd64(m, vmcb12 + VMCB.DR6) | DR6_ACTIVE_LOW) >>> 0);
   port.write(V02, VMCB.DR7, 8, rd64(m, vmcb12 + VMCB.DR7) | 0x400);
   for (const o of [VMCB.RAX, VMCB.RSP, VMCB.RIP]) port.write(V02, o, 8, rd64(m, vmcb12 + o));
   setRegPair(c, 0, rd64(m, vmcb12 + VMCB.RAX));
@@ -267,8 +306,9 @@ export function nestedSyncControlFromVmcb02(c: KvmContext): void {
   ctl.eventInjErr = vmcbRd(c, VMCB.EVENT_INJ_ERR);
   ctl.intState = vmcbRd(c, VMCB.INT_STATE);
   let mask = INT_CTL.V_IRQ_MASK | INT_CTL.V_TPR_MASK;
-  const kvmVintr = (vmcb01Rd(c, VMCB.INTERCEPT) >>> (INTERCEPT.INTERCEPT_VINTR & 31)) & 1;
-  if (kvmVintr && !isIntercept(ctl, INTERCEPT.INTERCEPT_VINTR)) mask &= ~INT_CTL.V_IRQ_MASK;
+  // svm_is_intercept: the current VMCB's (vmcb02's) VINTR intercept.
+  if (svmIsIntercept(c, INTERCEPT.INTERCEPT_VINTR) && !isIntercept(ctl, INTERCEPT.INTERCEPT_VINTR))
+    mask &= ~INT_CTL.V_IRQ_MASK;
   const f = nestedFeatures(c);
   if (f.vgif) mask |= INT_CTL.V_GIF_MASK;
   if (f.vnmi) mask |= INT_CTL.V_NMI_BLOCKING_MASK | INT_CTL.V_NMI_PENDING_MASK;
@@ -283,7 +323,8 @@ function pendingEventInfo(c: KvmContext, m: Memory, vmcb12: number): number {
   const k = c.kvm;
   if (k.exceptionInjected) {
     const v = k.exceptionVector;
-    const withErr = [8, 10, 11, 12, 13, 14, 17, 21, 29, 30].includes(v);
+    // exception.has_error_code: as EXITINTINFO had it for a re-queued one, else by the vector.
+    const withErr = k.svm.requeuedHasError ?? ERROR_CODE_VECTORS.includes(v);
     if (withErr) wr32(m, vmcb12 + VMCB.EXIT_INT_INFO_ERR, k.exceptionErrorCode);
     return (
       (v |
@@ -396,6 +437,36 @@ function simpleVmexit(c: KvmContext, code: number, info1 = 0): NestedCheck {
   return { r: 'exit', reason: code, intrInfo: 0 };
 }
 
+/**
+ * nested_svm_inject_exception_vmexit: EXITCODE = the exception's; EXITINFO1 = its error code
+ * when it has one (else left as the last exit wrote it); #PF: EXITINFO2 = the payload or CR2;
+ * #DB: the payload goes into DR6 first (kvm_deliver_exception_payload) and DR7.GD is cleared.
+ */
+function exceptionVmexit(c: KvmContext, v: number): NestedCheck {
+  const kvm = c.kvm;
+  const payload = kvm.exceptionPayload;
+  kvm.exceptionPending = false;
+  kvm.exceptionPayload = 0;
+  const code = SvmExit.EXCP_BASE + v;
+  vmcbWr(c, VMCB.EXIT_CODE, code);
+  vmcbWr(c, VMCB.EXIT_CODE_HI, 0);
+  if (ERROR_CODE_VECTORS.includes(v)) vmcbWr64(c, VMCB.EXIT_INFO_1, kvm.exceptionErrorCode);
+  if (v === 14) vmcbWr64(c, VMCB.EXIT_INFO_2, payload || vmcbRd64(c, VMCB.CR2));
+  else if (v === 1) {
+    if (payload) {
+      let dr6 = ((vmcbRd64(c, VMCB.DR6) & ~0xf) | DR6_ACTIVE_LOW | payload) >>> 0;
+      dr6 = (dr6 ^ (payload & DR6_ACTIVE_LOW)) & ~0x1000;
+      vmcbWr64(c, VMCB.DR6, dr6 >>> 0);
+    }
+    vmcbWr64(c, VMCB.DR7, vmcbRd64(c, VMCB.DR7) & ~DR7_GD);
+  }
+  nestedSvmVmexit(c);
+  return { r: 'exit', reason: code, intrInfo: 0 };
+}
+
+/** DR7.GD (general detect). */
+const DR7_GD = 1 << 13;
+
 /** Exceptions that push an error code (EXITINFO1 of an exception intercept). */
 const ERROR_CODE_VECTORS = [8, 10, 11, 12, 13, 14, 17, 21, 29, 30];
 
@@ -416,10 +487,7 @@ export function svmCheckNestedEvents(c: KvmContext): NestedCheck {
     const v = kvm.exceptionVector;
     if ((ctl.intercepts[2] >>> v) & 1) {
       if (blockExceptions) return busy();
-      kvm.exceptionPending = false;
-      kvm.exceptionPayload = 0;
-      const err = ERROR_CODE_VECTORS.includes(v) ? kvm.exceptionErrorCode : 0;
-      return simpleVmexit(c, SvmExit.EXCP_BASE + v, err);
+      return exceptionVmexit(c, v);
     }
     if (blockExceptions) return busy();
     return { r: 'none' };

@@ -22,6 +22,8 @@ export interface VmcbControls {
   msrpmBasePa: number;
   iopmBasePa: number;
   nextRip: number;
+  /** nested_cr3: L1's nested page table root (checked when L1 enables nested paging). */
+  nestedCr3?: number;
 }
 
 /**
@@ -52,7 +54,31 @@ export function vmcbControlsFrom(
     msrpmBasePa: page(r64(VMCB.MSRPM_BASE_PA)),
     iopmBasePa: page(r64(VMCB.IOPM_BASE_PA)),
     nextRip: r64(VMCB.NEXT_RIP),
+    nestedCr3: r64(VMCB.NESTED_CR3),
   };
+}
+
+/**
+ * __nested_copy_vmcb_control_to_cache's filtering: the intercepts of features L1's CPUID lacks
+ * are dropped (XSETBV without XSAVE, RDTSCP, SKINIT, RDPRU; INVPCID's is in intercept vector 5,
+ * which the lab does not hold), and EVENTINJ's reserved
+ * bits (SVM_EVTINJ_RESERVED_BITS: all but the vector, type, EV and V) are masked. `has` answers
+ * whether L1's CPUID has a feature.
+ */
+export function sanitizeVmcb12Controls(
+  c: VmcbControls,
+  has: (feature: 'xsave' | 'rdtscp' | 'skinit' | 'rdpru') => boolean,
+): VmcbControls {
+  const out: VmcbControls = { ...c, intercepts: [...c.intercepts] };
+  const drop: [Parameters<typeof has>[0], number][] = [
+    ['xsave', INTERCEPT.INTERCEPT_XSETBV],
+    ['rdtscp', INTERCEPT.INTERCEPT_RDTSCP],
+    ['skinit', INTERCEPT.INTERCEPT_SKINIT],
+    ['rdpru', INTERCEPT.INTERCEPT_RDPRU],
+  ];
+  for (const [f, bit] of drop) if (!has(f)) setIntercept(out, bit, false);
+  out.eventInj = (c.eventInj & 0x80000fff) >>> 0;
+  return out;
 }
 
 /** vmcb12_is_intercept / vmcb_is_intercept: an INTERCEPT_* bit of a controls' vectors. */
@@ -105,6 +131,7 @@ export function nestedVmcbCheckControls(c: VmcbControls, limit: number, npt: boo
   if (!isIntercept(c, INTERCEPT.INTERCEPT_VMRUN)) return 'the VMRUN intercept is clear';
   if (c.asid === 0) return 'ASID is zero';
   if (c.nestedCtl & 1 && !npt) return 'nested paging is enabled but KVM offers none';
+  if (c.nestedCtl & 1 && (c.nestedCr3 ?? 0) >= limit) return 'nested_cr3 is not a legal address';
   if (!bitmapPaValid(c.msrpmBasePa, MSRPM_BYTES, limit))
     return 'the MSR permission map is not at a legal address';
   if (!bitmapPaValid(c.iopmBasePa, IOPM_BYTES, limit))
@@ -161,8 +188,8 @@ export function recalcIntercepts(
 
 /**
  * nested_vmcb02_prepare_control: int_ctl takes V_TPR and the V_IRQ injection bits from vmcb12
- * and V_INTR_MASKING from vmcb01; the V_GIF bits and the V_NMI bits from vmcb12 when L1 may use
- * vGIF / vNMI, else from vmcb01. int_vector, int_state, EVENTINJ (with its error code) and
+ * and V_INTR_MASKING from vmcb01; the V_GIF bits from vmcb12 when L1 uses vGIF, else from
+ * vmcb01; the V_NMI bits from vmcb12 when L1 uses vNMI, else none. int_vector, int_state, EVENTINJ (with its error code) and
  * next_rip are vmcb12's; the permission maps, nested_ctl and the ASID are L0's (vmcb01's).
  * `nmiL1ToL2`: an NMI L1 injects into L2 through EVENTINJ, which L0's NMI masking must not
  * treat as its own (svm_inject_nmi's nmi_l1_to_l2).
@@ -177,8 +204,9 @@ export function nestedVmcb02PrepareControl(
   let bits12 = INT_CTL.V_TPR_MASK | V_IRQ_INJECTION_BITS;
   if (f.vgif) bits12 |= V_GIF_BITS;
   else bits01 |= V_GIF_BITS;
+  // The V_NMI bits are vmcb12's when L1 uses vNMI, and none otherwise: vNMI is off for L2 then
+  // (is_vnmi_enabled is false in guest mode: KVM masks L1's NMIs in software while L2 runs).
   if (f.vnmi) bits12 |= V_NMI_BITS;
-  else bits01 |= V_NMI_BITS;
   const vmcb02: VmcbControls = {
     intercepts: recalcIntercepts(vmcb01, vmcb12, l1RflagsIf, f),
     intCtl: ((vmcb12.intCtl & bits12) | (vmcb01.intCtl & bits01)) >>> 0,

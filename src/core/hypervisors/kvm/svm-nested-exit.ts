@@ -3,7 +3,7 @@
 // handlers of L1's SVM instructions and SVM MSRs (vmrun_interception, vmload_interception,
 // vmsave_interception, stgi_interception, clgi_interception, svm_set_efer, MSR_VM_HSAVE_PA).
 import { noteRule } from '../../causes/why';
-import { EFER, INTERCEPT, MSR_EFER, MSR_VM_HSAVE_PA } from '../../svm/bits';
+import { EFER, INTERCEPT, MSR_EFER, MSR_VM_CR, MSR_VM_HSAVE_PA } from '../../svm/bits';
 import { SvmExit } from '../../svm/exit-codes';
 import { VMCB } from '../../svm/vmcb';
 import { loaded, read } from '../../cpu/memory';
@@ -74,14 +74,15 @@ export function svmInstructionInterception(c: KvmContext, code: number, skip: Sk
       return checkPermissions(c) ?? nestedSvmVmrun(c);
     case SvmExit.VMLOAD:
     case SvmExit.VMSAVE: {
-      // vmload_vmsave_interception: RAX must be a page of the guest's memory (#GP); the state
-      // they move (FS, GS, TR, LDTR, the SYSCALL/SYSENTER MSRs) is not modelled (docs/svm.md).
+      // vmload_vmsave_interception: kvm_vcpu_map of RAX's page (gpa_to_gfn: no alignment
+      // check); memory that is not there is #GP (-EINVAL). The state they move (FS, GS, TR,
+      // LDTR, the SYSCALL/SYSENTER MSRs) is not modelled (docs/svm.md).
       const denied = checkPermissions(c);
       if (denied) return denied;
       const rax = c.kvm.guestRegs[1] * 0x100000000 + c.kvm.guestRegs[0];
       const lane = c.kvm.nested.guestMode ? c.kvm.nested.l2Lane : c.guestLane;
       const size = c.h.lanes[lane]!.mem.bytes.length;
-      if (rax % 0x1000 !== 0 || rax + 0x1000 > size) {
+      if (rax - (rax % 0x1000) + 0x1000 > size) {
         queueKvmException(c.kvm, 13, 0);
         return decide(c.h, Fn.inject_gp, rax);
       }
@@ -107,6 +108,22 @@ export function svmInstructionInterception(c: KvmContext, code: number, skip: Sk
   }
 }
 
+/** SVM_VM_CR_VALID_MASK (DPD, R_INIT, DIS_A20M, LOCK, SVMDIS) and SVM_VM_CR_SVM_DIS_MASK. */
+const SVM_VM_CR_VALID_MASK = 0x1f;
+const SVM_VM_CR_SVM_DIS = 0x10;
+
+/**
+ * svm_leave_nested (EFER.SVME cleared while L2 runs): guest mode ends without a #VMEXIT to L1;
+ * vmcb01 is current again.
+ */
+function svmLeaveNested(c: KvmContext): void {
+  const k = c.kvm;
+  k.nested.runPending = false;
+  k.nested.guestMode = false;
+  k.svm.nested.vmcb12Gpa = 0;
+  k.svm.vmcb = KVM_SVM_HOST.VMCB01;
+}
+
 /** EFER bits KVM accepts (kvm_valid_efer: SCE, LME, LMA, NXE, SVME — SVM offered to L1). */
 const EFER_ACCEPTED = EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE | EFER.SVME;
 
@@ -124,6 +141,8 @@ export function svmSetMsr(c: KvmContext, msr: number, lo: number, hi: number): b
     s.efer = lo >>> 0;
     if ((old ^ lo) & EFER.SVME) {
       if (!(lo & EFER.SVME)) {
+        // svm_leave_nested: out of guest mode at once (a non-architectural exit), vmcb01 current.
+        if (c.kvm.nested.guestMode) svmLeaveNested(c);
         svmSetGif(c, true);
         svmClrIntercept(c, INTERCEPT.INTERCEPT_EXCEPTION_OFFSET + 13);
       } else {
@@ -132,6 +151,13 @@ export function svmSetMsr(c: KvmContext, msr: number, lo: number, hi: number): b
       }
     }
     vmcbWr64(c, VMCB.EFER, (lo | EFER.SVME) >>> 0);
+    return true;
+  }
+  if (msr >>> 0 === MSR_VM_CR) {
+    // svm->nested.vm_cr_msr: only SVM_VM_CR_VALID_MASK bits; SVMDIS with EFER.SVME set is #GP.
+    if (hi !== 0 || lo & ~SVM_VM_CR_VALID_MASK) return false;
+    if (lo & SVM_VM_CR_SVM_DIS && s.efer & EFER.SVME) return false;
+    s.nested.vmCr = lo >>> 0;
     return true;
   }
   if (msr >>> 0 === MSR_VM_HSAVE_PA) {
@@ -150,6 +176,7 @@ export function svmGetMsr(c: KvmContext, msr: number): [number, number] | null {
   if (msr >>> 0 === MSR_EFER) return [s.efer, 0];
   if (msr >>> 0 === MSR_VM_HSAVE_PA)
     return [s.nested.hsaveMsr >>> 0, Math.floor(s.nested.hsaveMsr / 0x100000000)];
+  if (msr >>> 0 === MSR_VM_CR) return [s.nested.vmCr, 0];
   return null;
 }
 

@@ -36,7 +36,12 @@ export const SVM_OPS: KvmX86Ops = {
   interrupt_blocked: svmInterruptBlocked,
   inject_nmi: svmInjectNmi,
   inject_irq: (c) => svmInjectIrq(c),
-  inject_exception: (c) => svmInjectException(c, exceptionHasErrorCode(c.kvm.exceptionVector)),
+  // svm_inject_exception: EV as exception.has_error_code — EXITINTINFO's for a re-injected one.
+  inject_exception: (c, reinjected) => {
+    const s = c.kvm.svm;
+    if (!reinjected) s.requeuedHasError = null;
+    svmInjectException(c, s.requeuedHasError ?? exceptionHasErrorCode(c.kvm.exceptionVector));
+  },
   // The SVM NMI window is the IRET intercept or a single-step (svm.ts): the decision records it
   // as NMI_WINDOW; kvm.svm says which.
   enable_nmi_window: (c) => {

@@ -274,6 +274,7 @@ function svmCompleteInterrupts(c: KvmContext): KvmStepResult | null {
     kvm.exceptionPending = false;
     kvm.exceptionVector = vector;
     kvm.exceptionErrorCode = info & EVTINJ.SVM_EVTINJ_VALID_ERR ? vmcbRd(c, VMCB.EXIT_INT_INFO_ERR) : 0;
+    s.requeuedHasError = (info & EVTINJ.SVM_EVTINJ_VALID_ERR) !== 0;
   } else if (type === SvmEventType.INTR || type === SvmEventType.SOFT_INT) {
     kvm.irqInjected = true;
     kvm.irqVector = vector;

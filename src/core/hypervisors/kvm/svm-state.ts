@@ -35,6 +35,8 @@ export interface SvmNestedState {
   initialized: boolean;
   /** svm->nested.hsave_msr: L1's VM_HSAVE_PA (0 until L1 writes it: VMRUN is then #GP). */
   hsaveMsr: number;
+  /** svm->nested.vm_cr_msr: L1's VM_CR MSR. */
+  vmCr: number;
   /** svm->nested.vmcb12_gpa: the vmcb12 L2 runs, in L1's memory, or 0 outside guest mode. */
   vmcb12Gpa: number;
   /** svm->nested.last_vmcb12_gpa: the vmcb12 of L1's last VMRUN (0: none yet); for the views. */
@@ -81,6 +83,11 @@ export interface SvmVcpuState {
   nmiSinglestep: boolean;
   /** svm->nmi_singlestep_guest_rflags: the guest's own TF and RF, to restore. */
   nmiSinglestepGuestRflags: number;
+  /**
+   * exception.has_error_code of an exception svm_complete_interrupts re-queued from EXITINTINFO
+   * (its EV bit), or null for one KVM queued itself (then the vector says).
+   */
+  requeuedHasError: boolean | null;
   /** The last exit code handled, for the views (EXITCODE low half). */
   exitCode: number;
   /** What the last svm_enable_nmi_window armed (the IRET intercept, a single-step, ...). */
@@ -94,6 +101,7 @@ export function createSvmVcpu(vnmi: boolean): SvmVcpuState {
     nested: {
       initialized: false,
       hsaveMsr: 0,
+      vmCr: 0,
       vmcb12Gpa: 0,
       lastVmcb12Gpa: 0,
       ctl: emptyControls(),
@@ -106,6 +114,7 @@ export function createSvmVcpu(vnmi: boolean): SvmVcpuState {
     nmiIretRip: 0,
     nmiSinglestep: false,
     nmiSinglestepGuestRflags: 0,
+    requeuedHasError: null,
     exitCode: -1,
     nmiWindow: 'none',
   };
