@@ -236,11 +236,11 @@ function countsByLevel(session: LabSession): string[] {
       while (j < t.length && t.level[j] === t.level[i]) j++;
       const guest =
         j < t.length ? t.level[j] : lanes.findIndex((l, k) => k > t.level[i] && l.kind === 'guest');
-      bump(
-        deliveries,
-        guest,
-        `${EVENT_TYPE_NAMES[(t.d0[i] >>> 8) & 7] ?? 'event'} 0x${(t.d0[i] & 0xff).toString(16)} (injected)`,
-      );
+      // An injected NMI is vector 2 whatever the vector bits say (SVM's EVENTINJ ignores them;
+      // KVM writes 0).
+      const type = (t.d0[i] >>> 8) & 7;
+      const vector = type === 2 ? 2 : t.d0[i] & 0xff;
+      bump(deliveries, guest, `${EVENT_TYPE_NAMES[type] ?? 'event'} 0x${vector.toString(16)} (injected)`);
     } else if (k === EventKind.VMEXIT && session.compiled.scenario.arch === 'svm') {
       bump(exits, t.level[i], svmExitName(t.d0[i]).replace(/^SVM_EXIT_/, '#VMEXIT '));
     } else if (k === EventKind.VMEXIT) {

@@ -269,3 +269,19 @@ describe('--at', () => {
     expect(runCli(['nmi-blocking', '--at', 'x']).code).toBe(2);
   });
 });
+
+describe('the summary', () => {
+  it('counts an NMI injected through EVENTINJ as vector 2 (KVM writes the vector bits as 0)', () => {
+    const r = runCli(['kvm-svm-nmi', '--set', 'vnmi=false']);
+    expect(r.stdout).toMatch(/NMI 0x2 \(injected\) ×2/);
+    expect(r.stdout).not.toMatch(/NMI 0x0/);
+  });
+
+  it('runs Xen under KVM, and KVM on KVM on SVM, from the command line (--nest kvm)', () => {
+    const xen = runCli(['xen-svm-vnmi', '--nest', 'kvm']);
+    expect(xen.code).toBe(0);
+    expect(xen.stdout).toMatch(/levels: L0 · KVM \(kvm\), L1 · Xen \(xen\), L2 · HVM guest \(guest\)/);
+    const kvm = runCli(['kvm-svm-nmi', '--nest', 'kvm']);
+    expect(kvm.stdout).toMatch(/assertions: 3 passed, 0 failed/);
+  });
+});
