@@ -27,11 +27,6 @@ function source(): string {
     's_cli:      cli',
     's_hlt:      hlt',
     's_iret:     iretq',
-    's_vmrun:    vmrun',
-    's_stgi:     stgi',
-    's_clgi:     clgi',
-    's_irq_window: sti',
-    '            nop',
     'kvm_operand: .dq 0',
     '        .idt kvm_idt',
     '        .intgate 2, irq_02',
@@ -39,6 +34,15 @@ function source(): string {
   for (let v = FIRST_IRQ; v < 256; v++) lines.push(`        .intgate ${v}, irq_${v.toString(16)}`);
   lines.push('irq_02: nop');
   for (let v = FIRST_IRQ; v < 256; v++) lines.push(`irq_${v.toString(16)}: nop`);
+  // The SVM side's instructions (KVM on AMD, the Xen model), after the IDT so that the VMX
+  // stubs, the operand and the IDT keep the addresses docs/nesting.md gives.
+  lines.push(
+    's_vmrun:    vmrun',
+    's_stgi:     stgi',
+    's_clgi:     clgi',
+    's_irq_window: sti',
+    '            nop',
+  );
   return lines.join('\n');
 }
 
