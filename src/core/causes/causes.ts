@@ -15,6 +15,7 @@ import { CHECKPOINT_INTERVAL } from '../engine/simulation';
 import { EventKind } from '../engine/view';
 import { exitReasonByCode } from '../vmx/exit-reasons';
 import { readLabel, readQuery, readValue, showRead } from './targets';
+import { svmExitName } from '../svm/exit-codes';
 import { type NestedRule, type WhatRead, newWhyLog } from './why';
 
 export interface CauseInput {
@@ -202,7 +203,23 @@ function inputsOf(
   });
 }
 
+/** The same for KVM's nested SVM (nested_svm_exit_special, nested_svm_intercept). */
+function svmRoutingText(rule: NestedRule, inputs: CauseInput[]): string {
+  const name = svmExitName(rule.reason).replace(/^SVM_EXIT_/, '');
+  const l1 = `L${rule.lane + 1}`;
+  if (rule.fn === 'nested_svm_exit_special')
+    return `#VMEXIT ${name}: nested_svm_exit_special — INTR, NMI, NPF and the exceptions vmcb01 intercepts are L${rule.lane}'s, so it is kept by L${rule.lane}`;
+  const bits = inputs.filter((x) => x.what.k === 'mem');
+  const bit = bits[bits.length - 1];
+  const where = rule.to === 'L1' ? `reflected to ${l1}` : `kept by L${rule.lane}`;
+  if (bit) return `#VMEXIT ${name}: nested_svm_intercept read ${bit.label} = ${bit.value}, so it is ${where}`;
+  return rule.to === 'L1'
+    ? `#VMEXIT ${name}: nested_svm_intercept — vmcb12 intercepts it, so it is ${where}`
+    : `#VMEXIT ${name}: nested_svm_intercept — vmcb12 does not intercept it, so it is ${where}`;
+}
+
 function routingText(rule: NestedRule, inputs: CauseInput[]): string {
+  if (rule.fn.startsWith('nested_svm')) return svmRoutingText(rule, inputs);
   const reason =
     exitReasonByCode(rule.reason & 0xffff)?.name.replace(/^EXIT_REASON_/, '') ?? `${rule.reason}`;
   // A bitmap bit in L1's memory decides after the control that enables the bitmap: name the
@@ -230,12 +247,11 @@ function routingOf(session: LabSession, n: number): RoutingView | null {
   // __vmx_handle_exit); look a few steps ahead for it.
   const last = k === EventKind.VMEXIT ? Math.min(t.length, n + 8) : n;
   for (let m = n; m <= last; m++) {
-    if (m !== n && t.kind[m - 1] !== EventKind.DECISION) continue;
+    // The exit's handling is the run of decisions after it (on SVM the host's interrupt and
+    // svm_complete_interrupts come before svm_handle_exit): it ends at the next other record.
+    if (m !== n && t.kind[m - 1] !== EventKind.DECISION) break;
     const log = recordReads(session, m);
-    if (!log.rule) {
-      if (m !== n) break;
-      continue;
-    }
+    if (!log.rule) continue;
     const inputs = inputsOf(
       session,
       m,

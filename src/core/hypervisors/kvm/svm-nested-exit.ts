@@ -2,7 +2,7 @@
 // go to L1 (svm_handle_exit → nested_svm_exit_special, nested_svm_exit_handled), and the
 // handlers of L1's SVM instructions and SVM MSRs (vmrun_interception, vmload_interception,
 // vmsave_interception, stgi_interception, clgi_interception, svm_set_efer, MSR_VM_HSAVE_PA).
-import { noteRule } from '../../causes/why';
+import { hypervisorNote, noteRule } from '../../causes/why';
 import { EFER, INTERCEPT, MSR_EFER, MSR_VM_CR, MSR_VM_HSAVE_PA } from '../../svm/bits';
 import { SvmExit } from '../../svm/exit-codes';
 import { VMCB } from '../../svm/vmcb';
@@ -24,21 +24,42 @@ import { KVM_SVM_HOST } from './svm-state';
 export function svmNestedExitRoute(c: KvmContext, code: number): KvmStepResult | null {
   const { kvm } = c;
   const m = l1Memory(c);
+  const mapName = code === SvmExit.MSR ? 'MSR permission map' : 'I/O permission map';
   const l1Bit = (addr: number, bit: number) => {
     if (addr < 0 || addr >= m.bytes.length) return true;
     read(m, addr, 1);
-    return ((loaded.lo >> bit) & 1) === 1;
+    const set = ((loaded.lo >> bit) & 1) === 1;
+    // The bit of L1's permission map that decides, noted as the decision's input (causes/why.ts).
+    if (c.h.why)
+      hypervisorNote(
+        c.h,
+        c.lane,
+        { k: 'mem', lane: c.guestLane, addr, bit, name: `${mapName} of vmcb12` },
+        set ? 1 : 0,
+      );
+    return set;
   };
+  const vmcb01 = readControls(c, KVM_SVM_HOST.VMCB01);
   const route = nestedSvmExitHandled(
     code,
     vmcbRd(c, VMCB.EXIT_INFO_1),
     kvm.guestRegs[2],
-    readControls(c, KVM_SVM_HOST.VMCB01),
+    vmcb01,
     kvm.svm.nested.ctl,
     l1Bit,
   );
+  // Which of nested.c's two functions decided: nested_svm_exit_special keeps INTR, NMI, NPF
+  // and vmcb01's exceptions; nested_svm_intercept asks vmcb12 about the rest.
+  const c32 = code >>> 0;
+  const special =
+    c32 === SvmExit.INTR ||
+    c32 === SvmExit.NMI ||
+    c32 === 0x400 ||
+    (c32 >= SvmExit.EXCP_BASE &&
+      c32 < SvmExit.EXCP_BASE + 32 &&
+      ((vmcb01.intercepts[2] >>> (c32 - SvmExit.EXCP_BASE)) & 1) === 1);
   noteRule(c.h, {
-    fn: route === 'host' ? 'nested_svm_exit_special' : 'nested_svm_intercept',
+    fn: special ? 'nested_svm_exit_special' : 'nested_svm_intercept',
     to: route === 'host' ? 'L0' : 'L1',
     lane: c.lane,
     reason: code,
