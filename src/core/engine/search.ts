@@ -3,6 +3,7 @@
 // the run from its first checkpoint, reading the watched value after every step.
 import { hypervisorFunction } from '../hypervisors/functions';
 import type { CompiledScenario } from '../scenario/load';
+import { svmExitName } from '../svm/exit-codes';
 import { exitReasonByCode } from '../vmx/exit-reasons';
 import type { SimState } from './machine';
 import type { LabSession } from './session';
@@ -121,6 +122,9 @@ export function eventNote(run: SearchRun, i: number): string {
   const at = `L${level[i]}`;
   switch (k) {
     case EventKind.VMEXIT: {
+      // On AMD the exit is a #VMEXIT with an SVM exit code.
+      if (run.compiled?.scenario.arch === 'svm')
+        return `${at} #VMEXIT 0x${(d0[i] >>> 0).toString(16)} ${svmExitName(d0[i]).replace(/^SVM_EXIT_/, '')}`;
       const r = exitReasonByCode(d0[i] & 0xffff);
       return `${at} VM exit ${d0[i] & 0xffff}${r ? ` ${r.name.replace(/^EXIT_REASON_/, '')}` : ''}`;
     }

@@ -36,4 +36,11 @@ describe('causes of nested SVM routing', () => {
     expect(r.fn).toBe('nested_svm_intercept');
     expect(r.to).toBe('L0');
   });
+
+  it('an input set by a #VMEXIT names it with its SVM exit code', () => {
+    const s = open(findBuiltin('kvm-svm-nested-intr'));
+    const exit = nrows(s).find((r) => r.kind === EventKind.VMEXIT && r.level === 2 && r.d0 === 0x60)!;
+    const sti = causesOf(s, exit.step).inputs.find((i) => i.label.startsWith('blocking_by_sti'))!;
+    expect(sti.setBy?.actor).toMatch(/^L1 #VMEXIT 0x80 VMRUN$/);
+  });
 });
