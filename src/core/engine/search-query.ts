@@ -8,6 +8,7 @@ import { KVM_FUNCTIONS } from '../hypervisors/kvm/functions';
 import { EVENT_KIND_NAMES } from './view';
 import { type ChangeTarget, readChangeTarget } from './search-targets';
 import { QueryError, type Token, readNumber, tokenize } from './search-words';
+import { SVM_EXIT_CODES } from '../svm/exit-codes';
 
 export { QueryError } from './search-words';
 
@@ -51,6 +52,13 @@ for (const r of EXIT_REASONS) {
   EXIT_BY_NAME.set(r.name.replace(/^EXIT_REASON_/, '').toLowerCase(), r.code);
 }
 
+/** SVM's exit codes by name, with and without SVM_EXIT_ (an `svm` run's exits). */
+const SVM_EXIT_BY_NAME = new Map<string, number>();
+for (const r of SVM_EXIT_CODES) {
+  SVM_EXIT_BY_NAME.set(r.name.toLowerCase(), r.code >>> 0);
+  SVM_EXIT_BY_NAME.set(r.name.replace(/^SVM_EXIT_/, '').toLowerCase(), r.code >>> 0);
+}
+
 const FN_BY_NAME = new Map<string, number>(KVM_FUNCTIONS.map((f, i) => [f.name.toLowerCase(), i]));
 // The Xen model's functions (ids from XEN_FN_BASE); a name both models use stays KVM's.
 XEN_FUNCTIONS.forEach((f, i) => {
@@ -81,7 +89,11 @@ function needValue(toks: Token[], i: number, what: string, after: Token): Token 
 }
 
 /** Reads a query. Throws QueryError naming the column and what is accepted there. */
-export function parseQuery(query: string): Query {
+/**
+ * Reads a query. `arch`: the run's processor — on `svm` an exit is named by its SVM exit code
+ * (`exit VINTR`, `exit 0x64`), on `vmx` by its VMX exit reason.
+ */
+export function parseQuery(query: string, arch: 'vmx' | 'svm' = 'vmx'): Query {
   const toks = tokenize(query);
   if (toks.length === 0) throw new QueryError(`the query is empty: type ${GOTO_FORMS}, or a search`, 1, 1);
   const words = toks.map((t) => (t.quoted ? '' : t.text.toLowerCase()));
@@ -110,7 +122,7 @@ export function parseQuery(query: string): Query {
     const target = readChangeTarget(toks, false);
     if (target) return { q: 'change', target, text: query.trim() };
   }
-  return { q: 'events', terms: readTerms(toks, words), text: query.trim() };
+  return { q: 'events', terms: readTerms(toks, words, arch), text: query.trim() };
 }
 
 function readGoto(toks: Token[], words: string[]): Query | null {
@@ -149,7 +161,7 @@ function isEventWord(w: string): boolean {
   );
 }
 
-function readTerms(toks: Token[], words: string[]): SearchTerm[] {
+function readTerms(toks: Token[], words: string[], arch: 'vmx' | 'svm'): SearchTerm[] {
   const terms: SearchTerm[] = [];
   for (let i = 0; i < toks.length; i++) {
     const tok = toks[i];
@@ -180,6 +192,13 @@ function readTerms(toks: Token[], words: string[]): SearchTerm[] {
         }
         i++;
         const n = readNumber(words[i]);
+        if (arch === 'svm') {
+          const svm = n ?? SVM_EXIT_BY_NAME.get(words[i]);
+          if (svm === undefined)
+            fail(next, 'not an SVM exit code: give its number (0x64, -1) or its name (VINTR, SVM_EXIT_VINTR)');
+          terms.push({ t: 'exit', reason: svm >>> 0, basic: false });
+          continue;
+        }
         const code = n ?? EXIT_BY_NAME.get(words[i]);
         if (code === undefined)
           fail(

@@ -218,7 +218,7 @@ function describeQuery(q: Query): string {
 export function runQuery(run: SearchRun, query: string): SearchAnswer {
   const t0 = performance.now();
   try {
-    const q = parseQuery(query);
+    const q = parseQuery(query, run.compiled?.scenario.arch ?? 'vmx');
     if (q.q === 'step') {
       const total = run.cols.length;
       if (q.step > total)

@@ -222,3 +222,26 @@ describe('under nesting, every level', () => {
     expect(r.notes[0]).toMatch(/^GUEST_RIP of vmcs12: — → /);
   });
 });
+
+describe('an SVM run names its exits by SVM exit code', () => {
+  it('exit VINTR, exit SVM_EXIT_INTR, exit 0x64: the #VMEXITs with that code; the notes say #VMEXIT', () => {
+    const s = open('kvm-svm-nested-intr');
+    const t = s.sim.trace;
+    const vintr = where(s, (i) => t.kind[i] === EventKind.VMEXIT && t.d0[i] >>> 0 === 0x64);
+    expect(vintr.length).toBeGreaterThan(0);
+    expect(results(s, 'exit VINTR').steps).toEqual(vintr);
+    expect(results(s, 'exit 0x64').steps).toEqual(vintr);
+    const intr = where(s, (i) => t.kind[i] === EventKind.VMEXIT && t.d0[i] >>> 0 === 0x60);
+    expect(results(s, 'exit SVM_EXIT_INTR').steps).toEqual(intr);
+    expect(results(s, 'exit VINTR').notes[0]).toMatch(/#VMEXIT 0x64 VINTR/);
+  });
+
+  it('VMEXIT_INVALID is exit ERR (or -1); a VMX reason name is no SVM exit code', () => {
+    const s = open('svm-vnmi');
+    const t = s.sim.trace;
+    const err = where(s, (i) => t.kind[i] === EventKind.VMEXIT && t.d0[i] >>> 0 === 0xffffffff);
+    expect(err.length).toBe(1);
+    expect(results(s, 'exit ERR').steps).toEqual(err);
+    expect(error(s, 'exit NMI_WINDOW').message).toMatch(/not an SVM exit code/);
+  });
+});
