@@ -195,7 +195,10 @@ function readTerms(toks: Token[], words: string[], arch: 'vmx' | 'svm'): SearchT
         if (arch === 'svm') {
           const svm = n ?? SVM_EXIT_BY_NAME.get(words[i]);
           if (svm === undefined)
-            fail(next, 'not an SVM exit code: give its number (0x64, -1) or its name (VINTR, SVM_EXIT_VINTR)');
+            fail(
+              next,
+              'not an SVM exit code: give its number (0x64, -1) or its name (VINTR, SVM_EXIT_VINTR)',
+            );
           terms.push({ t: 'exit', reason: svm >>> 0, basic: false });
           continue;
         }
