@@ -51,6 +51,12 @@ test('kvm-svm-nested-intr: the emulated #VMEXIT(INTR) in vmcb12, vmcb02 tagged b
     await expect(vmcb02.getByTestId('vmcb-origin-intercept')).toHaveAttribute('data-origin', '01+12');
     await expect(vmcb02.getByTestId('vmcb-origin-int_ctl')).toHaveAttribute('data-origin', '01+12');
     await expect(page.getByTestId('explanation')).toContainText('nested_svm_vmrun');
+    // The KVM panel's nested SVM row: L2 on vmcb02, the nested run pending.
+    const tab0 = page.getByTestId('state-tab-level-0');
+    if ((await tab0.count()) > 0) await tab0.click();
+    await blur(page);
+    await expect(page.getByTestId('kvm-svm-nested-guest-mode')).toHaveText(/L2 on vmcb02/);
+    await expect(page.getByTestId('kvm-svm-nested-run-pending')).toHaveAttribute('data-on', 'true');
   });
 
   await test.step('at svm_check_nested_events: vmcb12 has EXITCODE 0x60, marked changed', async () => {

@@ -5,7 +5,7 @@
 import { StepLink, linkSteps } from '../search/StepLink';
 import type { KvmView, VmcsView } from '../../core/engine/view';
 import { exitReasonByCode } from '../../core/vmx';
-import { hexVector } from '../format';
+import { hexShort, hexVector } from '../format';
 import { Chip, Field } from '../level/fields';
 import { nestedChanges, NestedVmxState } from './NestedVmxState';
 
@@ -24,9 +24,15 @@ export function kvmChanges(prev: KvmView | null | undefined, cur: KvmView): Read
     if (prev[key] !== cur[key]) out.add(key);
   }
   for (const key of nestedChanges(prev.nested, cur.nested)) out.add(key);
-  if (prev.svm && cur.svm)
+  if (prev.svm && cur.svm) {
     for (const key of Object.keys(cur.svm) as (keyof NonNullable<KvmView['svm']>)[])
-      if (prev.svm[key] !== cur.svm[key]) out.add(`svm.${key}`);
+      if (key !== 'nested' && prev.svm[key] !== cur.svm[key]) out.add(`svm.${key}`);
+    const pn = prev.svm.nested;
+    const cn = cur.svm.nested;
+    if (cn)
+      for (const key of Object.keys(cn) as (keyof typeof cn)[])
+        if (!pn || pn[key] !== cn[key]) out.add(`svm.nested.${key}`);
+  }
   for (const r of new Set([...prev.requests, ...cur.requests])) {
     if (prev.requests.includes(r) !== cur.requests.includes(r)) out.add(`req:${r}`);
   }
@@ -73,6 +79,60 @@ function SvmVcpuRow({ svm, c }: { svm: NonNullable<KvmView['svm']>; c: (k: strin
           changed={c('svm.nmiSinglestep')}
           hint="svm_enable_nmi_window set RFLAGS.TF|RF; the #DB intercept ends the window"
         />
+      </div>
+    </div>
+  );
+}
+
+type SvmNested = NonNullable<NonNullable<KvmView['svm']>['nested']>;
+
+/**
+ * struct svm_nested_state: the SVM KVM emulates for the level above — its EFER.SVME and GIF,
+ * guest mode (its guest runs on vmcb02), a nested VMRUN still pending, its vmcb12 and
+ * VM_HSAVE_PA (arch/x86/kvm/svm/nested.c).
+ */
+function SvmNestedRow({ n, lane, c }: { n: SvmNested; lane: number; c: (k: string) => boolean }) {
+  const up = lane + 1;
+  return (
+    <div className="kvm-row kvm-nested-row" data-testid="kvm-svm-nested">
+      <span className="row-label" title="struct svm_nested_state (arch/x86/kvm/svm/svm.h)">
+        nested SVM
+      </span>
+      <div className="kvm-nested" aria-label="Nested SVM state">
+        <div className="kvm-grid kvm-nested-grid">
+          <Field label="guest mode" testId="kvm-svm-nested-guest-mode" changed={c('svm.nested.guestMode')}>
+            {n.guestMode ? `L${n.l2} on vmcb${lane}${n.l2}` : `L${up} on vmcb${lane}${up}`}
+          </Field>
+          <Field label={`vmcb${up}${n.l2}`} testId="kvm-svm-nested-vmcb12" changed={c('svm.nested.vmcb12')}>
+            {n.vmcb12 ? hexShort(n.vmcb12) : 'no VMRUN yet'}
+          </Field>
+          <Field label="hsave_msr" testId="kvm-svm-nested-hsave" changed={c('svm.nested.hsave')}>
+            {hexShort(n.hsave)}
+          </Field>
+        </div>
+        <div className="chips" aria-label="svm_nested_state flags">
+          <Chip
+            label="EFER.SVME"
+            on={n.svme}
+            testId="kvm-svm-nested-svme"
+            changed={c('svm.nested.svme')}
+            hint={`L${up}'s EFER.SVME (svm_set_efer): its SVM instructions run, emulated by KVM`}
+          />
+          <Chip
+            label={`GIF (L${up})`}
+            on={n.gif}
+            testId="kvm-svm-nested-gif"
+            changed={c('svm.nested.gif')}
+            hint={`gif_set: L${up}'s GIF, V_GIF of ${n.guestMode ? 'vmcb02 (unless L' + up + ' uses vGIF itself)' : 'vmcb01'}; 0 after the #VMEXIT KVM emulates, until L${up}'s STGI`}
+          />
+          <Chip
+            label="nested_run_pending"
+            on={n.runPending}
+            testId="kvm-svm-nested-run-pending"
+            changed={c('svm.nested.runPending')}
+            hint={`L${up}'s VMRUN is not complete until L${n.l2} has been entered: events for L${up} wait (-EBUSY)`}
+          />
+        </div>
       </div>
     </div>
   );
@@ -224,6 +284,7 @@ export function KvmPanel({
         </div>
       )}
       {kvm.svm && <SvmVcpuRow svm={kvm.svm} c={c} />}
+      {kvm.svm?.nested && <SvmNestedRow n={kvm.svm.nested} lane={lane} c={c} />}
       {!kvm.svm && (
         <div className="kvm-row">
           <span className="row-label">soft vNMI</span>

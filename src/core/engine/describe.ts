@@ -12,6 +12,9 @@ import { currentVmcs12 } from '../hypervisors/kvm/nested-state';
 import { F, readField } from '../vmx/vmcs';
 import type { CompiledScenario } from '../scenario/load';
 import { svmExitName } from '../svm/exit-codes';
+import { KVM_SVM_HOST } from '../hypervisors/kvm/svm-state';
+import { EFER, INT_CTL } from '../svm/bits';
+import { VMCB } from '../svm/vmcb';
 import type { KvmState } from '../hypervisors/kvm/state';
 import type { SimState } from './machine';
 import type { Trace } from './trace';
@@ -191,7 +194,10 @@ export function describeLevel(c: CompiledScenario, s: SimState, lane: number): L
       nmiDepth: framesNmiDepth(book.frames),
     },
     apic: { irr, isr: vectorsOf(apic.isr), tpr: apic.tpr, ppr: ppr(apic) },
-    kvm: info.kind === 'kvm' && s.kvms[lane] ? describeKvm(c, s.kvms[lane]!, s.lane > lane, lane) : null,
+    kvm:
+      info.kind === 'kvm' && s.kvms[lane]
+        ? describeKvm(c, s.kvms[lane]!, s.lane > lane, lane, s.mems[info.program]?.bytes)
+        : null,
     restingIn: rest
       ? `${rest.area === 'host' ? 'the host-state area' : 'the guest-state area'} of ${rest.role}`
       : null,
@@ -349,7 +355,14 @@ const PHASES = [
   'stopped',
 ];
 
-export function describeKvm(c: CompiledScenario, k: KvmState, guestRunning: boolean, lane = 0): KvmView {
+export function describeKvm(
+  c: CompiledScenario,
+  k: KvmState,
+  guestRunning: boolean,
+  lane = 0,
+  /** KVM's memory (its VMCBs, on AMD), for the GIF of the level above. */
+  mem?: Uint8Array,
+): KvmView {
   const l0 = c.scenario.levels[c.lanes[lane].level];
   const svm = c.scenario.arch === 'svm';
   const requests: string[] = [];
@@ -386,8 +399,37 @@ export function describeKvm(c: CompiledScenario, k: KvmState, guestRunning: bool
           nmiIretRip: k.svm.nmiIretRip,
           nmiSinglestep: k.svm.nmiSinglestep,
           lastExit: k.svm.exitCode === -1 ? 'none' : svmExitName(k.svm.exitCode >>> 0),
+          nested: describeNestedSvm(k, lane, mem),
         }
       : null,
+  };
+}
+
+/**
+ * struct svm_nested_state as the KVM panel shows it, or null before the level above enables
+ * SVM. Its GIF is V_GIF of the VMCB get_vgif_vmcb names (vmcb02 in guest mode unless that level
+ * uses vGIF itself, else vmcb01), read from KVM's memory.
+ */
+function describeNestedSvm(
+  k: KvmState,
+  lane: number,
+  mem?: Uint8Array,
+): NonNullable<KvmView['svm']>['nested'] {
+  const n = k.svm.nested;
+  if (!n.initialized) return null;
+  const guestMode = k.nested.guestMode;
+  const vgif = (n.ctl.intCtl & INT_CTL.V_GIF_ENABLE_MASK) !== 0;
+  const at = (guestMode && !vgif ? KVM_SVM_HOST.VMCB02 : KVM_SVM_HOST.VMCB01) + VMCB.INT_CTL;
+  const intCtl =
+    mem && at + 4 <= mem.length ? new DataView(mem.buffer, mem.byteOffset).getUint32(at, true) : 0;
+  return {
+    svme: (k.svm.efer & EFER.SVME) !== 0,
+    guestMode,
+    l2: k.nested.l2Lane >= 0 ? k.nested.l2Lane : lane + 2,
+    runPending: k.nested.runPending,
+    vmcb12: n.lastVmcb12Gpa,
+    hsave: n.hsaveMsr,
+    gif: (intCtl & INT_CTL.V_GIF_MASK) !== 0,
   };
 }
 

@@ -207,6 +207,25 @@ export interface KvmView {
     nmiSinglestep: boolean;
     /** The SVM_EXIT_* name of the exit KVM handled last. */
     lastExit: string;
+    /**
+     * struct svm_nested_state: the SVM KVM emulates for the level above (null until that level
+     * enables SVM: svm_allocate_nested).
+     */
+    nested: {
+      /** The level above's EFER.SVME (vcpu->arch.efer). */
+      svme: boolean;
+      /** is_guest_mode: the level vmcb12 runs, on vmcb02. */
+      guestMode: boolean;
+      /** The level vmcb02 runs (L2 for KVM at L0). */
+      l2: number;
+      runPending: boolean;
+      /** The vmcb12 of the last nested VMRUN (svm->nested.last_vmcb12_gpa), 0 before one. */
+      vmcb12: number;
+      /** svm->nested.hsave_msr: the level above's VM_HSAVE_PA. */
+      hsave: number;
+      /** gif_set: the level above's GIF (V_GIF of get_vgif_vmcb). */
+      gif: boolean;
+    } | null;
   } | null;
 }
 

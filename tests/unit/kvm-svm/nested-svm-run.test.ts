@@ -333,3 +333,18 @@ describe('L1’s SVM instructions and MSRs', () => {
     expect(l1Mem(s, s.totalSteps, label(s, 'vmcr'))).toBe(8);
   });
 });
+
+describe('the KVM panel’s nested SVM state (struct svm_nested_state)', () => {
+  it('after nested_svm_vmrun: guest mode, run pending, vmcb12 and hsave; at the emulated #VMEXIT: L1 with GIF = 0', () => {
+    const s = open(findBuiltin('kvm-svm-nested-intr'));
+    const run = decisions(s, Fn.nested_svm_vmrun)[0].step;
+    const at = (n: number) => s.view(n).levels[0].kvm!.svm!.nested!;
+    expect(at(run)).toMatchObject({ svme: true, guestMode: true, l2: 2, runPending: true, gif: true });
+    expect(at(run).vmcb12).toBe(label(s, 'vmcb'));
+    expect(at(run).hsave).toBe(label(s, 'hsave'));
+    const exit = decisions(s, Fn.svm_check_nested_events)[0].step;
+    expect(at(exit)).toMatchObject({ guestMode: false, runPending: false, gif: false });
+    // Before L1 enables SVM there is no nested state to show.
+    expect(s.view(1).levels[0].kvm!.svm!.nested).toBeNull();
+  });
+});
