@@ -4,6 +4,7 @@
 // by bit with the APM's meaning on hover (int_ctl is open from the start). Fields and bits that
 // changed in this step are highlighted as in the VMCS panel; int_ctl of the running VMCB is the
 // processor's copy, tagged so.
+import { type LegendItem, OriginLegend, OriginTag } from '../vmx/Origin';
 import { FieldPanelTools, ShowAllFields } from '../vmx/FieldPanelTools';
 import { memo } from 'react';
 import type { VmcbView } from '../../core/engine/view';
@@ -36,7 +37,7 @@ function bitItems(row: VmcbRow): BitItem[] {
   }));
 }
 
-const VMCB_ORIGINS = [
+const VMCB_ORIGINS: LegendItem[] = [
   {
     tag: '12',
     kind: 'upper',
@@ -57,45 +58,6 @@ const VMCB_ORIGINS = [
   },
   { tag: 'L0', kind: 'self', label: 'L0’s own', title: 'KVM’s own value (its ASID)' },
 ];
-
-function VmcbOriginLegend() {
-  return (
-    <p className="vmcs-origin-legend" data-testid="vmcb-origin-legend">
-      <span className="vmcs-origin-legend-title">Where each field came from:</span>
-      {VMCB_ORIGINS.map((o) => (
-        <span key={o.tag} className="vmcs-origin-legend-item" title={o.title}>
-          <span className={`vmcs-origin origin-${o.kind}`}>{o.tag}</span>
-          {o.label}
-        </span>
-      ))}
-    </p>
-  );
-}
-
-/** A vmcb02 field's origin: a short tag, the core's text in its tooltip. */
-function OriginTag({ from, name }: { from: string | undefined; name: string }) {
-  if (!from)
-    return (
-      <span
-        className="vmcs-origin none"
-        data-testid={`vmcb-origin-${name}`}
-        title="No origin recorded: the processor wrote it (at a #VMEXIT), or enter_svm_guest_mode left it alone"
-      >
-        ·
-      </span>
-    );
-  const o = vmcbOrigin(from);
-  return (
-    <span
-      className={`vmcs-origin origin-${o.kind}`}
-      data-testid={`vmcb-origin-${name}`}
-      data-origin={o.tag}
-      title={from}
-    >
-      {o.tag}
-    </span>
-  );
-}
 
 function FieldLine({ row, owner, merged }: { row: VmcbRow; owner: string; merged: boolean }) {
   const store = useLabStoreApi();
@@ -119,7 +81,13 @@ function FieldLine({ row, owner, merged }: { row: VmcbRow; owner: string; merged
         <span className="vmcs-chevron" aria-hidden="true">
           {expandable ? (expanded ? '▾' : '▸') : ''}
         </span>
-        {merged && <OriginTag from={f.from} name={f.name} />}
+        {merged && (
+          <OriginTag
+            origin={f.from ? { ...vmcbOrigin(f.from), title: f.from } : null}
+            testId={`vmcb-origin-${f.name}`}
+            none="No origin recorded: the processor wrote it (at a #VMEXIT), or enter_svm_guest_mode left it alone"
+          />
+        )}
         <span className="vmcs-name mono">
           {f.name}
           {f.live && (
@@ -194,7 +162,7 @@ export const VmcbPanel = memo(function VmcbPanel({ vmcb }: { vmcb: VmcbView }) {
         </h2>
         <FieldPanelTools prefix="vmcb" changedCount={changedCount} total={vmcb.fields.length} meta={where} />
       </header>
-      {merged && <VmcbOriginLegend />}
+      {merged && <OriginLegend items={VMCB_ORIGINS} testId="vmcb-origin-legend" />}
       {groups.map(
         (g) =>
           (g.rows.length > 0 || g.hidden > 0) && (

@@ -3,6 +3,7 @@
 // core's layouts. Fields and bits that changed in this step are highlighted; tooltips name
 // the SDM section that defines each field and bit. The title says whose VMCS it is, for whom,
 // and who holds it; a merged vmcs02 tags each field with where it came from.
+import { OriginLegend, OriginTag } from './Origin';
 import { FieldPanelTools, ShowAllFields } from './FieldPanelTools';
 import { memo } from 'react';
 import { rangeMask } from '../../core/vmx/layout';
@@ -69,44 +70,6 @@ function FieldBits({ row, readMask }: { row: FieldRow; readMask?: number }) {
   );
 }
 
-/** A field's origin in a merged VMCS: a short tag, the full story in its tooltip. */
-function OriginTag({ origin, name }: { origin: FieldOrigin | null; name: string }) {
-  if (!origin)
-    return (
-      <span
-        className="vmcs-origin none"
-        data-testid={`vmcs-origin-${name}`}
-        title="No origin recorded: the processor wrote it (at a VM exit), or prepare_vmcs02 left it alone"
-      >
-        ·
-      </span>
-    );
-  return (
-    <span
-      className={`vmcs-origin origin-${origin.kind}`}
-      data-testid={`vmcs-origin-${name}`}
-      data-origin={origin.tag}
-      title={originTitle(origin)}
-    >
-      {origin.tag}
-    </span>
-  );
-}
-
-function OriginLegend({ vmcs }: { vmcs: VmcsView }) {
-  return (
-    <p className="vmcs-origin-legend" data-testid="vmcs-origin-legend">
-      <span className="vmcs-origin-legend-title">Where each field came from:</span>
-      {originLegend(vmcs).map((o) => (
-        <span key={o.tag} className="vmcs-origin-legend-item" title={o.title}>
-          <span className={`vmcs-origin origin-${o.kind}`}>{o.tag}</span>
-          {o.label}
-        </span>
-      ))}
-    </p>
-  );
-}
-
 /** The names of the bits of a field a decision read (the whole field: its name). */
 function readBitNames(row: FieldRow, readMask: number): string {
   if (readMask === 0xffffffff) return 'the whole field';
@@ -153,7 +116,13 @@ function FieldLine({
         <span className="vmcs-chevron" aria-hidden="true">
           {expandable ? (expanded ? '▾' : '▸') : ''}
         </span>
-        {origin !== undefined && <OriginTag origin={origin} name={row.name} />}
+        {origin !== undefined && (
+          <OriginTag
+            origin={origin && { ...origin, title: originTitle(origin) }}
+            testId={`vmcs-origin-${row.name}`}
+            none="No origin recorded: the processor wrote it (at a VM exit), or prepare_vmcs02 left it alone"
+          />
+        )}
         <span className="vmcs-name mono">
           {readMask !== undefined && (
             <span
@@ -242,7 +211,7 @@ export const VmcsPanel = memo(function VmcsPanel({
           meta={vmcsMeta(vmcs)}
         />
       </header>
-      {provenance && <OriginLegend vmcs={vmcs} />}
+      {provenance && <OriginLegend items={originLegend(vmcs)} testId="vmcs-origin-legend" />}
       {(deciding.size > 0 || changedCount > 0) && (
         <p className="vmcs-legend" data-testid="vmcs-legend">
           <span className="vmcs-legend-deciding">◆ read to decide this step</span>

@@ -1,7 +1,7 @@
 // svm_x86_ops and svm_nested_ops (arch/x86/kvm/svm/svm.c, nested.c): the SVM functions behind
 // the hooks x86.c calls (x86-ops.ts). KVM runs at L0 on the AMD processor.
 import { Fn } from './functions';
-import { svmCheckNestedEvents } from './nested-svm-run';
+import { svmCheckNestedEvents } from './nested-svm-vmexit';
 import {
   nestedExitOnIntr,
   nestedExitOnNmi,

@@ -21,7 +21,7 @@ import { hostEvents } from './run-loop';
 import { KvmPhase } from './state';
 import { disableNmiSinglestep, svmSetIntercept, vmcbRd, vmcbRd64, vmcbWr, vmcbWr64 } from './svm';
 import { IOPM_SIZE, KVM_SVM_HOST, MSRPM_SIZE } from './svm-state';
-import { nestedSyncControlFromVmcb02 } from './nested-svm-run';
+import { nestedSyncControlFromVmcb02 } from './nested-svm-vmexit';
 import { setDrIntercepts } from './svm-exit';
 
 /** The intercepts init_vmcb sets (vectors 3 and 4), as INTERCEPT_* bits. */
