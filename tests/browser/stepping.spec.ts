@@ -227,8 +227,10 @@ test('space plays and pauses; the paused step shows what the CLI shows (apic-pri
     )
     .toBeGreaterThanOrEqual(10);
   await press(page, ' ');
-  // ...and stops where it was paused.
-  const paused = await currentStep(page);
+  // ...and stops where it was paused: at the step the playhead had moved to when the pause came
+  // (its view may still be on its way from the worker, so the counter can be one tick behind).
+  const paused = await page.evaluate(() => window.__nestlab!.store.getState().step);
+  await waitForStep(page, paused);
   expect(paused).toBeLessThan(trace.totalSteps);
   await page.waitForTimeout(300);
   expect(await currentStep(page)).toBe(paused);
